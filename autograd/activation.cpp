@@ -1,0 +1,34 @@
+// Activation ops: each calls its kernel pair and records one tape node.
+#include "autograd/activation.h"
+
+#include "autograd/kernels/activation.h"
+#include "autograd/tape.h"
+
+namespace tapelm {
+
+namespace {
+
+using Forward = void (*)(float*, const float*, int64_t);
+using Backward = void (*)(float*, const float*, const float*, int64_t);
+
+// The common op shape: eager forward, then one node whose backward adds into x's grad.
+Var pointwise(const Var& x, Forward forward, Backward backward) {
+  Var out(Tensor(x.shape()));
+  forward(out.data(), x.data(), x.numel());
+  if (any_requires_grad({&x})) {
+    out.set_requires_grad(true);
+    Tape::current().record([x, out, backward]() {
+      if (!out.has_grad()) return;
+      backward(x.ensure_grad().data(), x.data(), out.grad().data(), x.numel());
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+Var relu(const Var& x) { return pointwise(x, kernels::relu_forward<float>, kernels::relu_backward<float>); }
+Var gelu(const Var& x) { return pointwise(x, kernels::gelu_forward<float>, kernels::gelu_backward<float>); }
+Var silu(const Var& x) { return pointwise(x, kernels::silu_forward<float>, kernels::silu_backward<float>); }
+
+}  // namespace tapelm

@@ -1,0 +1,13 @@
+// Pointwise activations, each a fused forward/backward kernel pair.
+#pragma once
+
+#include "autograd/variable.h"
+
+namespace tapelm {
+
+Var relu(const Var& x);
+// tanh approximation, as in GPT-2: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+Var gelu(const Var& x);
+Var silu(const Var& x);  // x·σ(x)
+
+}  // namespace tapelm

@@ -1,0 +1,87 @@
+// Size-bucketed free lists behind a mutex; see buffer_pool.h for why.
+#include "autograd/buffer_pool.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace tapelm {
+
+namespace {
+constexpr std::size_t kAlignment = 64;
+
+std::size_t rounded_bytes(std::size_t count) {
+  std::size_t bytes = count * sizeof(float);
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
+}  // namespace
+
+struct BufferPool::Impl {
+  std::mutex mutex;
+  std::unordered_map<std::size_t, std::vector<float*>> free_lists;  // key: rounded bytes
+  std::size_t cached = 0;
+  std::size_t live = 0;
+  std::size_t peak = 0;
+};
+
+BufferPool& BufferPool::instance() {
+  // Leaked on purpose: tensors with static storage duration may release into the pool
+  // during program exit, after a function-local static would have been destroyed.
+  static BufferPool* pool = new BufferPool();
+  return *pool;
+}
+
+BufferPool::~BufferPool() { trim(); delete impl_; }
+
+BufferPool::Impl* BufferPool::impl() {
+  if (!impl_) impl_ = new Impl();
+  return impl_;
+}
+
+float* BufferPool::acquire(std::size_t count) {
+  const std::size_t bytes = rounded_bytes(count == 0 ? 1 : count);
+  Impl* p = impl();
+  {
+    std::lock_guard<std::mutex> lock(p->mutex);
+    p->live += bytes;
+    if (p->live > p->peak) p->peak = p->live;
+    auto it = p->free_lists.find(bytes);
+    if (it != p->free_lists.end() && !it->second.empty()) {
+      float* data = it->second.back();
+      it->second.pop_back();
+      p->cached -= bytes;
+      return data;
+    }
+  }
+  void* data = std::aligned_alloc(kAlignment, bytes);
+  if (!data) throw std::bad_alloc();
+  return static_cast<float*>(data);
+}
+
+void BufferPool::release(float* data, std::size_t count) {
+  if (!data) return;
+  const std::size_t bytes = rounded_bytes(count == 0 ? 1 : count);
+  Impl* p = impl();
+  std::lock_guard<std::mutex> lock(p->mutex);
+  p->live -= bytes;
+  p->free_lists[bytes].push_back(data);
+  p->cached += bytes;
+}
+
+void BufferPool::trim() {
+  Impl* p = impl();
+  std::lock_guard<std::mutex> lock(p->mutex);
+  for (auto& [bytes, list] : p->free_lists) {
+    for (float* data : list) std::free(data);
+  }
+  p->free_lists.clear();
+  p->cached = 0;
+}
+
+std::size_t BufferPool::cached_bytes() const { return impl_ ? impl_->cached : 0; }
+std::size_t BufferPool::live_bytes() const { return impl_ ? impl_->live : 0; }
+std::size_t BufferPool::peak_live_bytes() const { return impl_ ? impl_->peak : 0; }
+
+}  // namespace tapelm

@@ -1,0 +1,13 @@
+// Inverted dropout with a counter-based RNG: reproducible for a seed, any thread count.
+#pragma once
+
+#include "autograd/rng.h"
+#include "autograd/variable.h"
+
+namespace tapelm {
+
+// Zeroes each element with probability p and scales survivors by 1/(1-p); identity when
+// !training or p == 0. Draws numel(x) values from rng.
+Var dropout(const Var& x, float p, Rng& rng, bool training);
+
+}  // namespace tapelm

@@ -1,0 +1,63 @@
+// Forward/backward kernel pairs for pointwise activations, templated on the scalar so
+// tests can check them in double. Backward kernels accumulate (+=) into dinp.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace tapelm::kernels {
+
+template <class T>
+void relu_forward(T* out, const T* inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) out[i] = inp[i] > T(0) ? inp[i] : T(0);
+}
+
+template <class T>
+void relu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) dinp[i] += inp[i] > T(0) ? dout[i] : T(0);
+}
+
+template <class T>
+constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2 / pi)
+
+template <class T>
+void gelu_forward(T* out, const T* inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const T x = inp[i];
+    const T u = kGeluScale<T> * (x + T(0.044715) * x * x * x);
+    out[i] = T(0.5) * x * (T(1) + std::tanh(u));
+  }
+}
+
+template <class T>
+void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const T x = inp[i];
+    const T u = kGeluScale<T> * (x + T(0.044715) * x * x * x);
+    const T t = std::tanh(u);
+    const T sech2 = T(1) - t * t;
+    const T du = kGeluScale<T> * (T(1) + T(3) * T(0.044715) * x * x);
+    dinp[i] += dout[i] * (T(0.5) * (T(1) + t) + T(0.5) * x * sech2 * du);
+  }
+}
+
+template <class T>
+void silu_forward(T* out, const T* inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) out[i] = inp[i] / (T(1) + std::exp(-inp[i]));
+}
+
+template <class T>
+void silu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const T s = T(1) / (T(1) + std::exp(-inp[i]));
+    dinp[i] += dout[i] * s * (T(1) + inp[i] * (T(1) - s));
+  }
+}
+
+}  // namespace tapelm::kernels

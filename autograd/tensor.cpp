@@ -1,0 +1,115 @@
+// Tensor storage, construction and reshape.
+#include "autograd/tensor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+
+#include "autograd/buffer_pool.h"
+
+namespace tapelm {
+
+std::string shape_str(const Shape& shape) {
+  std::ostringstream out;
+  out << '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << ']';
+  return out.str();
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
+    n *= d;
+  }
+  return n;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) {
+    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) +
+                                " out of range for a tensor of rank " + std::to_string(rank));
+  }
+  return a;
+}
+
+Storage::Storage(int64_t count)
+    : data_(BufferPool::instance().acquire(static_cast<std::size_t>(count))), count_(count) {}
+
+Storage::~Storage() { BufferPool::instance().release(data_, static_cast<std::size_t>(count_)); }
+
+Tensor::Tensor(Shape shape) : shape_(std::move(shape)), numel_(shape_numel(shape_)) {
+  storage_ = std::make_shared<Storage>(numel_);
+}
+
+Tensor Tensor::zeros(Shape shape) { return full(std::move(shape), 0.0f); }
+
+Tensor Tensor::full(Shape shape, float value) {
+  Tensor t(std::move(shape));
+  t.fill(value);
+  return t;
+}
+
+Tensor Tensor::from_vector(Shape shape, const std::vector<float>& values) {
+  Tensor t(std::move(shape));
+  if (static_cast<int64_t>(values.size()) != t.numel()) {
+    throw std::invalid_argument("Tensor::from_vector: " + std::to_string(values.size()) +
+                                " values for shape " + shape_str(t.shape()));
+  }
+  std::copy(values.begin(), values.end(), t.data());
+  return t;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape_[normalize_axis(d, dim(), "Tensor::size")]; }
+
+float Tensor::item() const {
+  if (numel_ != 1) {
+    throw std::invalid_argument("Tensor::item: tensor of shape " + shape_str(shape_) +
+                                " has " + std::to_string(numel_) + " elements, expected 1");
+  }
+  return data()[0];
+}
+
+std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel_); }
+
+Tensor Tensor::reshape(Shape shape) const {
+  int64_t known = 1;
+  int inferred = -1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (inferred >= 0) throw std::invalid_argument("reshape: more than one -1 in " + shape_str(shape));
+      inferred = static_cast<int>(i);
+    } else {
+      if (shape[i] < 0) throw std::invalid_argument("reshape: negative dimension in " + shape_str(shape));
+      known *= shape[i];
+    }
+  }
+  if (inferred >= 0) {
+    if (known == 0 || numel_ % known != 0) {
+      throw std::invalid_argument("reshape: cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+    }
+    shape[inferred] = numel_ / known;
+    known *= shape[inferred];
+  }
+  if (known != numel_) {
+    throw std::invalid_argument("reshape: cannot reshape " + shape_str(shape_) + " (" +
+                                std::to_string(numel_) + " elements) to " + shape_str(shape));
+  }
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  if (!defined()) return Tensor();
+  Tensor t(shape_);
+  std::memcpy(t.data(), data(), sizeof(float) * static_cast<std::size_t>(numel_));
+  return t;
+}
+
+void Tensor::fill(float value) { std::fill(data(), data() + numel_, value); }
+
+}  // namespace tapelm

@@ -1,0 +1,64 @@
+// Activations: kernel gradients in double, op gradients in float.
+#include <gtest/gtest.h>
+
+#include "autograd/kernels/activation.h"
+#include "gradcheck.h"
+
+namespace tapelm {
+namespace {
+
+using testing::expect_gradients_match;
+using testing::numerical_gradient;
+using testing::random_doubles;
+using testing::random_tensor;
+
+using KernelForward = void (*)(double*, const double*, int64_t);
+using KernelBackward = void (*)(double*, const double*, const double*, int64_t);
+
+void expect_kernel_gradient(KernelForward forward, KernelBackward backward) {
+  const std::size_t n = 37;
+  std::vector<double> x = random_doubles(n, 1, 2.0);
+  const std::vector<double> w = random_doubles(n, 2);
+  auto loss = [&](const std::vector<double>& in) {
+    std::vector<double> out(n);
+    forward(out.data(), in.data(), static_cast<int64_t>(n));
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) s += out[i] * w[i];
+    return s;
+  };
+  std::vector<double> analytic(n, 0.0);
+  backward(analytic.data(), x.data(), w.data(), static_cast<int64_t>(n));
+  const std::vector<double> numeric = numerical_gradient(loss, x);
+  for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(analytic[i], numeric[i], 1e-7) << i;
+}
+
+TEST(Activation, GeluKernelGradientMatchesFiniteDifferencesInDouble) {
+  expect_kernel_gradient(kernels::gelu_forward<double>, kernels::gelu_backward<double>);
+}
+
+TEST(Activation, SiluKernelGradientMatchesFiniteDifferencesInDouble) {
+  expect_kernel_gradient(kernels::silu_forward<double>, kernels::silu_backward<double>);
+}
+
+TEST(Activation, ReluKernelGradientMatchesFiniteDifferencesInDouble) {
+  // Random normals land on the kink at 0 with probability zero.
+  expect_kernel_gradient(kernels::relu_forward<double>, kernels::relu_backward<double>);
+}
+
+TEST(Activation, OpGradientsMatchFiniteDifferences) {
+  const Tensor x = random_tensor({3, 4, 5}, 7);
+  expect_gradients_match([](std::vector<Var>& v) { return gelu(v[0]); }, {x});
+  expect_gradients_match([](std::vector<Var>& v) { return silu(v[0]); }, {x});
+  expect_gradients_match([](std::vector<Var>& v) { return relu(v[0]); }, {x});
+}
+
+TEST(Activation, GeluMatchesTheGpt2Formula) {
+  Var x(Tensor::from_vector({3}, {-1.0f, 0.0f, 2.0f}));
+  Var y = gelu(x);
+  EXPECT_NEAR(y.data()[0], -0.158808f, 1e-5);
+  EXPECT_NEAR(y.data()[1], 0.0f, 1e-7);
+  EXPECT_NEAR(y.data()[2], 1.954597f, 1e-5);
+}
+
+}  // namespace
+}  // namespace tapelm
