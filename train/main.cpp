@@ -1,7 +1,4 @@
-// tapelm command-line entry point.
-#include <cstdio>
+// tapelm command-line entry point; the command line itself lives in train/cli.cpp.
+#include "train/cli.h"
 
-int main() {
-  std::puts("tapelm: commands are not wired yet");
-  return 1;
-}
+int main(int argc, char** argv) { return tapelm::run_cli(argc, argv); }

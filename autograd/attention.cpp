@@ -1,0 +1,72 @@
+// Fused scaled dot-product attention op: validates shapes and mask, runs the kernel pair,
+// records one node that keeps only q, k, v, the output and the row log-sum-exp.
+#include "autograd/attention.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "autograd/check.h"
+#include "autograd/grad_target.h"
+#include "autograd/kernels/attention.h"
+#include "autograd/tape.h"
+
+namespace tapelm {
+
+namespace {
+
+kernels::AttentionDims attention_dims(const Var& q, const Var& k, const Var& v, const AttentionMask& mask) {
+  for (const auto& [name, x] : {std::pair<const char*, const Var*>{"q", &q}, {"k", &k}, {"v", &v}}) {
+    check_defined(*x, "attention", name);
+    if (x->dim() != 4) {
+      throw std::invalid_argument(std::string("attention: ") + name + " must have rank 4 [B, H, T, D], got " +
+                                  shape_str(x->shape()));
+    }
+  }
+  if (k.shape() != v.shape()) {
+    throw std::invalid_argument("attention: k " + shape_str(k.shape()) + " and v " + shape_str(v.shape()) +
+                                " must have the same shape [B, H, Tk, D]");
+  }
+  if (k.size(0) != q.size(0) || k.size(1) != q.size(1) || k.size(3) != q.size(3)) {
+    throw std::invalid_argument("attention: q " + shape_str(q.shape()) + " and k " + shape_str(k.shape()) +
+                                " must agree in B, H and D (q: [B, H, Tq, D], k: [B, H, Tk, D])");
+  }
+  kernels::AttentionDims d;
+  d.B = q.size(0);
+  d.H = q.size(1);
+  d.Tq = q.size(2);
+  d.Tk = k.size(2);
+  d.D = q.size(3);
+  d.causal = mask.causal;
+  if (!mask.key_padding.empty()) {
+    if (static_cast<int64_t>(mask.key_padding.size()) != d.B * d.Tk) {
+      throw std::invalid_argument("attention: key_padding has " + std::to_string(mask.key_padding.size()) +
+                                  " entries, expected B * Tk = " + std::to_string(d.B) + " * " + std::to_string(d.Tk) +
+                                  " for k " + shape_str(k.shape()));
+    }
+    d.key_padding = mask.key_padding.data();
+  }
+  return d;
+}
+
+}  // namespace
+
+Var attention(const Var& q, const Var& k, const Var& v, const AttentionMask& mask, float scale) {
+  kernels::AttentionDims d = attention_dims(q, k, v, mask);
+  if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(d.D));
+  Var out(Tensor(q.shape()));
+  Tensor lse({d.B, d.H, d.Tq});
+  kernels::attention_forward<float>(out.data(), lse.data(), q.data(), k.data(), v.data(), d, scale);
+  if (any_requires_grad({&q, &k, &v})) {
+    out.set_requires_grad(true);
+    Tape::current().record([q, k, v, out, lse, d, padding = mask.key_padding, scale]() mutable {
+      if (!out.has_grad()) return;
+      d.key_padding = padding.empty() ? nullptr : padding.data();  // the caller's mask may be gone
+      kernels::attention_backward<float>(grad_target(q), grad_target(k), grad_target(v), out.grad().data(), q.data(),
+                                         k.data(), v.data(), out.data(), lse.data(), d, scale);
+    });
+  }
+  return out;
+}
+
+}  // namespace tapelm

@@ -1,0 +1,72 @@
+// Cross-entropy from logits fused with log-softmax, templated on the scalar. Forward
+// keeps only the per-row log-sum-exp; backward recomputes softmax from the logits row by
+// row, so no [N, V] probability matrix is ever stored. Both passes are exp-bound, hence
+// the vectorised exp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "autograd/kernels/fast_exp.h"
+
+namespace tapelm::kernels {
+
+constexpr int64_t kCrossEntropyParallelMin = 16384;
+
+// losses[n] = logsumexp(logits[n]) − logits[n, targets[n]], 0 for ignored rows (whose lse
+// is left 0). Targets must already be validated to lie in [0, V) or equal ignore_index.
+template <class T>
+void cross_entropy_forward(T* losses, T* lse, const T* logits, const int32_t* targets, int64_t N, int64_t V,
+                           int32_t ignore_index) {
+  // losses, lse, targets: [N]; logits: [N, V]
+#pragma omp parallel for schedule(static) if (N * V > kCrossEntropyParallelMin)
+  for (int64_t n = 0; n < N; ++n) {
+    if (targets[n] == ignore_index) {
+      losses[n] = T(0);
+      lse[n] = T(0);
+      continue;
+    }
+    const T* row = logits + n * V;
+    T m = -std::numeric_limits<T>::infinity();
+    // A comparison, not std::max: GCC vectorises only this form of max reduction.
+#pragma omp simd reduction(max : m)
+    for (int64_t v = 0; v < V; ++v) m = row[v] > m ? row[v] : m;
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t v = 0; v < V; ++v) sum += fast_exp(row[v] - m);
+    lse[n] = m + std::log(sum);
+    losses[n] = lse[n] - row[targets[n]];
+  }
+}
+
+// dlogits[n] += dloss·(softmax(logits[n]) − onehot(targets[n])) for every non-ignored row,
+// where dloss is the gradient of each row's loss (for a mean: upstream / n_valid). With
+// accumulate false dlogits is overwritten instead (ignored rows become 0), so a fresh,
+// uninitialised gradient needs no zero fill: at [N, V] the pass is memory-bound.
+template <class T>
+void cross_entropy_backward(T* dlogits, const T* logits, const T* lse, const int32_t* targets, T dloss, int64_t N,
+                            int64_t V, int32_t ignore_index, bool accumulate) {
+  // dlogits, logits: [N, V]; lse, targets: [N]
+#pragma omp parallel for schedule(static) if (N * V > kCrossEntropyParallelMin)
+  for (int64_t n = 0; n < N; ++n) {
+    T* drow = dlogits + n * V;
+    if (targets[n] == ignore_index) {
+      if (!accumulate) std::fill(drow, drow + V, T(0));
+      continue;
+    }
+    const T* row = logits + n * V;
+    const T l = lse[n];
+    if (accumulate) {
+#pragma omp simd
+      for (int64_t v = 0; v < V; ++v) drow[v] += dloss * fast_exp(row[v] - l);
+    } else {
+#pragma omp simd
+      for (int64_t v = 0; v < V; ++v) drow[v] = dloss * fast_exp(row[v] - l);
+    }
+    drow[targets[n]] -= dloss;
+  }
+}
+
+}  // namespace tapelm::kernels

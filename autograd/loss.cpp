@@ -1,0 +1,76 @@
+// Cross-entropy op: validates targets, runs the fused kernel, records one node.
+#include "autograd/loss.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "autograd/check.h"
+#include "autograd/kernels/cross_entropy.h"
+#include "autograd/tape.h"
+
+namespace tapelm {
+
+namespace {
+
+// Number of non-ignored rows; throws naming the first out-of-range target.
+int64_t count_valid_targets(const std::vector<int32_t>& targets, int64_t V, int32_t ignore_index) {
+  int64_t valid = 0;
+  for (std::size_t n = 0; n < targets.size(); ++n) {
+    const int32_t t = targets[n];
+    if (t == ignore_index) continue;
+    if (t < 0 || t >= V) {
+      throw std::invalid_argument("cross_entropy: target " + std::to_string(t) + " at row " + std::to_string(n) +
+                                  " is out of range for " + std::to_string(V) + " classes (expected [0, " +
+                                  std::to_string(V) + ") or ignore_index " + std::to_string(ignore_index) + ")");
+    }
+    ++valid;
+  }
+  return valid;
+}
+
+}  // namespace
+
+Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_t ignore_index) {
+  check_defined(logits, "cross_entropy", "logits");
+  if (logits.dim() < 1 || logits.size(-1) == 0) {
+    throw std::invalid_argument("cross_entropy: logits must be [..., V] with V > 0, got shape " +
+                                shape_str(logits.shape()));
+  }
+  const int64_t V = logits.size(-1);
+  const int64_t N = logits.numel() / V;
+  if (static_cast<int64_t>(targets.size()) != N) {
+    throw std::invalid_argument("cross_entropy: logits " + shape_str(logits.shape()) + " have " + std::to_string(N) +
+                                " rows but " + std::to_string(targets.size()) + " targets were given");
+  }
+  const int64_t valid = count_valid_targets(targets, V, ignore_index);
+
+  Tensor losses({N});
+  Tensor lse({N});
+  kernels::cross_entropy_forward<float>(losses.data(), lse.data(), logits.data(), targets.data(), N, V, ignore_index);
+  // Summed serially in double: order-fixed, and no float drift over many rows.
+  double total = 0.0;
+  for (int64_t n = 0; n < N; ++n) total += losses.data()[n];
+  Var out(Tensor::scalar(valid > 0 ? static_cast<float>(total / static_cast<double>(valid)) : 0.0f));
+
+  if (any_requires_grad({&logits})) {
+    out.set_requires_grad(true);
+    Tape::current().record([logits, out, lse, targets, ignore_index, valid, N, V]() {
+      if (!out.has_grad()) return;
+      if (valid == 0) {  // nothing contributed: the gradient is zero
+        logits.ensure_grad();
+        return;
+      }
+      // Usually nothing else feeds the logits' gradient; it is then allocated uninitialised
+      // and written rather than zero-filled and accumulated into.
+      Var dst = logits;  // shares the gradient slot (the captured handle is const)
+      const bool accumulate = dst.has_grad();
+      if (!accumulate) dst.grad() = Tensor(logits.shape());
+      const float dloss = out.grad().item() / static_cast<float>(valid);
+      kernels::cross_entropy_backward<float>(dst.grad().data(), logits.data(), lse.data(), targets.data(), dloss, N,
+                                             V, ignore_index, accumulate);
+    });
+  }
+  return out;
+}
+
+}  // namespace tapelm

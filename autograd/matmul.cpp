@@ -1,0 +1,136 @@
+// matmul and linear: shape checks, then GEMM calls (autograd/kernels/gemm.h) forward and
+// backward, accumulating straight into gradient buffers.
+#include "autograd/matmul.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "autograd/check.h"
+#include "autograd/kernels/broadcast.h"
+#include "autograd/kernels/gemm.h"
+#include "autograd/tape.h"
+
+namespace tapelm {
+
+namespace {
+
+// Sizes of a (batched) product op(a)[M, K] · op(b)[K, N].
+struct MatmulDims {
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool shared_b = false;  // b is rank 2 and used by every batch entry
+  Shape out;
+};
+
+MatmulDims matmul_dims(const Shape& a, const Shape& b, bool trans_a, bool trans_b) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("matmul: a " + shape_str(a) + (trans_a ? " (trans_a)" : "") + " and b " +
+                                shape_str(b) + (trans_b ? " (trans_b)" : "") + ": " + why);
+  };
+  const std::size_t rank = a.size();
+  if (rank < 2 || rank > 4) fail("expected a of rank 2, 3 or 4");
+  if (b.size() != 2 && b.size() != rank) fail("expected b of rank 2 or of the same rank as a");
+  MatmulDims d;
+  d.m = trans_a ? a[rank - 1] : a[rank - 2];
+  d.k = trans_a ? a[rank - 2] : a[rank - 1];
+  const int64_t kb = trans_b ? b[b.size() - 1] : b[b.size() - 2];
+  d.n = trans_b ? b[b.size() - 2] : b[b.size() - 1];
+  if (kb != d.k) {
+    fail("inner dimensions differ (" + std::to_string(d.k) + " vs " + std::to_string(kb) + ")");
+  }
+  d.shared_b = b.size() == 2 && rank > 2;
+  for (std::size_t i = 0; i + 2 < rank; ++i) {
+    if (!d.shared_b && a[i] != b[i]) fail("expected equal batch dimensions");
+    d.batch *= a[i];
+    d.out.push_back(a[i]);
+  }
+  d.out.push_back(d.m);
+  d.out.push_back(d.n);
+  return d;
+}
+
+}  // namespace
+
+Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
+  check_defined(a, "matmul", "a");
+  check_defined(b, "matmul", "b");
+  const MatmulDims d = matmul_dims(a.shape(), b.shape(), trans_a, trans_b);
+  const int64_t mk = d.m * d.k, kn = d.shared_b ? 0 : d.k * d.n, mn = d.m * d.n;
+  Var out{Tensor(d.out)};
+  kernels::batched_gemm(out.data(), a.data(), b.data(), {d.batch, mk, kn, mn}, d.m, d.n, d.k, trans_a, trans_b,
+                        false);
+  if (!any_requires_grad({&a, &b})) return out;
+  out.set_requires_grad(true);
+  Tape::current().record([a, b, out, d, trans_a, trans_b, mk, kn, mn]() {
+    if (!out.has_grad()) return;
+    const float* g = out.grad().data();
+    // With X = op(a), Y = op(b), G = dL/d(XY): dX = G·Yᵀ and dY = Xᵀ·G, transposed back
+    // into a's and b's storage layouts.
+    if (a.requires_grad()) {
+      float* da = a.ensure_grad().data();
+      if (!trans_a) {
+        kernels::batched_gemm(da, g, b.data(), {d.batch, mn, kn, mk}, d.m, d.k, d.n, false, !trans_b, true);
+      } else {
+        kernels::batched_gemm(da, b.data(), g, {d.batch, kn, mn, mk}, d.k, d.m, d.n, trans_b, true, true);
+      }
+    }
+    if (b.requires_grad()) {
+      float* db = b.ensure_grad().data();
+      if (!trans_b) {
+        kernels::batched_gemm(db, a.data(), g, {d.batch, mk, mn, kn}, d.k, d.n, d.m, !trans_a, false, true);
+      } else {
+        kernels::batched_gemm(db, g, a.data(), {d.batch, mn, mk, kn}, d.n, d.k, d.m, true, trans_a, true);
+      }
+    }
+  });
+  return out;
+}
+
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+  check_defined(x, "linear", "x");
+  check_defined(weight, "linear", "weight");
+  const bool has_bias = bias.defined();
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("linear: x " + shape_str(x.shape()) + ", weight " + shape_str(weight.shape()) +
+                                ", bias " + (has_bias ? shape_str(bias.shape()) : std::string("none")) + ": " +
+                                why);
+  };
+  if (x.dim() < 1) fail("expected x of rank >= 1");
+  if (weight.dim() != 2) fail("expected weight of shape [out, in]");
+  const int64_t in = weight.size(1), out_features = weight.size(0);
+  if (x.size(-1) != in) fail("the last dimension of x must equal weight's in (dimension 1)");
+  if (has_bias && (bias.dim() != 1 || bias.size(0) != out_features)) fail("expected bias of shape [out]");
+  const int64_t rows = x.numel() / in;
+
+  Shape shape = x.shape();
+  shape.back() = out_features;
+  Var y{Tensor(shape)};
+  if (has_bias) {
+    float* dst = y.data();
+    const float* src = bias.data();
+#pragma omp parallel for schedule(static) if (rows * out_features > kernels::kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * out_features, src, sizeof(float) * out_features);
+  }
+  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias);
+
+  if (!any_requires_grad({&x, &weight, &bias})) return y;
+  y.set_requires_grad(true);
+  Tape::current().record([x, weight, bias, y, rows, in, out_features]() {
+    if (!y.has_grad()) return;
+    const float* g = y.grad().data();
+    if (x.requires_grad()) {
+      kernels::gemm(x.ensure_grad().data(), g, weight.data(), rows, in, out_features, false, false, true);
+    }
+    if (weight.requires_grad()) {
+      kernels::gemm(weight.ensure_grad().data(), g, x.data(), out_features, in, rows, true, false, true);
+    }
+    if (bias.requires_grad()) {
+      const Shape full = {rows, out_features};
+      const kernels::BroadcastPlan plan = kernels::make_broadcast_plan(full, {&bias.shape()});
+      kernels::sum_to(bias.ensure_grad().data(), g, 1.0f, plan);
+    }
+  });
+  return y;
+}
+
+}  // namespace tapelm

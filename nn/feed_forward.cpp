@@ -1,0 +1,42 @@
+// Feed-forward network variants.
+#include "nn/feed_forward.h"
+
+#include <stdexcept>
+
+#include "autograd/activation.h"
+#include "autograd/elementwise.h"
+
+namespace tapelm {
+
+int64_t ffn_hidden_width(const FeedForwardConfig& cfg) {
+  if (cfg.d_ff < 0) {
+    throw std::invalid_argument("FeedForward: d_ff must be positive (or 0 for the default), got " +
+                                std::to_string(cfg.d_ff));
+  }
+  if (cfg.d_ff > 0) return cfg.d_ff;
+  if (cfg.kind != FfnKind::SwiGLU) return 4 * cfg.d_model;
+  const int64_t two_thirds = (8 * cfg.d_model + 2) / 3;  // ceil(2/3 · 4·d_model)
+  return (two_thirds + 7) / 8 * 8;
+}
+
+FeedForward::FeedForward(const FeedForwardConfig& cfg, Rng& rng, float out_init_std)
+    : kind_(cfg.kind), hidden_(ffn_hidden_width(cfg)) {
+  fc1_ = register_module("fc1", std::make_shared<Linear>(cfg.d_model, hidden_, cfg.bias, rng));
+  fc2_ = register_module("fc2", std::make_shared<Linear>(hidden_, cfg.d_model, cfg.bias, rng, out_init_std));
+  if (kind_ == FfnKind::SwiGLU) fc3_ = register_module("fc3", std::make_shared<Linear>(cfg.d_model, hidden_, cfg.bias, rng));
+}
+
+Var FeedForward::forward(const Var& x) const {
+  const Var h = fc1_->forward(x);
+  switch (kind_) {
+    case FfnKind::Relu:
+      return fc2_->forward(relu(h));
+    case FfnKind::Gelu:
+      return fc2_->forward(gelu(h));
+    case FfnKind::SwiGLU:
+      return fc2_->forward(mul(silu(h), fc3_->forward(x)));
+  }
+  throw std::logic_error("FeedForward: unknown FfnKind");
+}
+
+}  // namespace tapelm

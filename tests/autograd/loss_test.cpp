@@ -1,0 +1,144 @@
+// Cross-entropy: kernel gradients in double, op gradients in float, ignore_index, errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/kernels/cross_entropy.h"
+#include "gradcheck.h"
+
+namespace tapelm {
+namespace {
+
+using testing::expect_gradients_match;
+using testing::numerical_gradient;
+using testing::random_doubles;
+using testing::random_tensor;
+
+TEST(CrossEntropy, KernelGradientMatchesFiniteDifferencesInDoubleWithIgnoredRows) {
+  const int64_t N = 5, V = 7;
+  const std::vector<int32_t> targets = {3, kIgnoreIndex, 0, 6, kIgnoreIndex};
+  const double valid = 3;
+  const std::vector<double> logits = random_doubles(N * V, 1, 3.0);
+  auto mean_loss = [&](const std::vector<double>& x) {
+    std::vector<double> losses(N), lse(N);
+    kernels::cross_entropy_forward(losses.data(), lse.data(), x.data(), targets.data(), N, V, kIgnoreIndex);
+    double s = 0;
+    for (double l : losses) s += l;
+    return s / valid;
+  };
+  std::vector<double> losses(N), lse(N);
+  kernels::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), N, V, kIgnoreIndex);
+  const std::vector<double> numeric = numerical_gradient(mean_loss, logits);
+  // Accumulating adds to what is there; overwriting replaces even garbage (ignored rows too).
+  const double prior = 0.5;
+  std::vector<double> accumulated(N * V, prior), written(N * V, 1e30);
+  kernels::cross_entropy_backward(accumulated.data(), logits.data(), lse.data(), targets.data(), 1.0 / valid, N, V,
+                                  kIgnoreIndex, true);
+  kernels::cross_entropy_backward(written.data(), logits.data(), lse.data(), targets.data(), 1.0 / valid, N, V,
+                                  kIgnoreIndex, false);
+  for (int64_t i = 0; i < N * V; ++i) {
+    EXPECT_NEAR(accumulated[i] - prior, numeric[i], 1e-7) << i;
+    EXPECT_NEAR(written[i], numeric[i], 1e-7) << i;
+  }
+}
+
+TEST(CrossEntropy, BackwardAddsToAGradientTheLogitsAlreadyHave) {
+  const Tensor logits = random_tensor({3, 5}, 2);
+  const std::vector<int32_t> targets = {4, kIgnoreIndex, 1};
+  Var once(logits.clone(), true);
+  Var loss = cross_entropy(once, targets);
+  backward(loss);
+  // Logits used twice: the second node must add to the gradient the first one wrote.
+  Var twice(logits.clone(), true);
+  Var loss2 = add(cross_entropy(twice, targets), cross_entropy(twice, targets));
+  backward(loss2);
+  for (int64_t i = 0; i < logits.numel(); ++i) EXPECT_FLOAT_EQ(twice.grad().data()[i], 2 * once.grad().data()[i]);
+}
+
+TEST(CrossEntropy, OpGradientMatchesFiniteDifferences) {
+  const std::vector<int32_t> targets = {1, 4, kIgnoreIndex, 0, 2, 3};
+  expect_gradients_match([&](std::vector<Var>& v) { return cross_entropy(v[0], targets); },
+                         {random_tensor({2, 3, 5}, 3, 2.0f)});
+}
+
+TEST(CrossEntropy, UniformLogitsGiveLogOfTheVocabularySize) {
+  const Var logits(Tensor::zeros({4, 10}));
+  EXPECT_NEAR(cross_entropy(logits, {0, 3, 9, 5}).item(), std::log(10.0), 1e-6);
+}
+
+TEST(CrossEntropy, MatchesANaiveLogSoftmaxEvenForLargeLogits) {
+  const int64_t N = 4, V = 9;
+  const Tensor logits = random_tensor({N, V}, 5, 60.0f);  // exp would overflow without the max shift
+  const std::vector<int32_t> targets = {8, 0, 4, 2};
+  double expected = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* row = logits.data() + n * V;
+    double m = row[0];
+    for (int64_t v = 1; v < V; ++v) m = std::max(m, double(row[v]));
+    double s = 0;
+    for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - m);
+    expected += m + std::log(s) - row[targets[n]];
+  }
+  expected /= N;
+  EXPECT_NEAR(cross_entropy(Var(logits), targets).item(), expected, 1e-4 * std::abs(expected));
+}
+
+TEST(CrossEntropy, IgnoredRowsContributeNothing) {
+  const Tensor logits = random_tensor({4, 6}, 7);
+  Var all(logits.clone(), true);
+  Var loss = cross_entropy(all, {2, kIgnoreIndex, 5, kIgnoreIndex});
+  backward(loss);
+  // The same loss from the two valid rows alone.
+  Tensor valid_rows({2, 6});
+  std::copy(logits.data(), logits.data() + 6, valid_rows.data());
+  std::copy(logits.data() + 12, logits.data() + 18, valid_rows.data() + 6);
+  Var only(valid_rows, true);
+  Var loss_valid = cross_entropy(only, {2, 5});
+  backward(loss_valid);
+  EXPECT_FLOAT_EQ(loss.item(), loss_valid.item());
+  for (int64_t v = 0; v < 6; ++v) {
+    EXPECT_EQ(all.grad().data()[6 + v], 0.0f);
+    EXPECT_EQ(all.grad().data()[18 + v], 0.0f);
+    EXPECT_FLOAT_EQ(all.grad().data()[v], only.grad().data()[v]);
+    EXPECT_FLOAT_EQ(all.grad().data()[12 + v], only.grad().data()[6 + v]);
+  }
+}
+
+TEST(CrossEntropy, AllRowsIgnoredGivesZeroLossAndZeroGradient) {
+  Var logits(random_tensor({3, 4}, 9), true);
+  Var loss = cross_entropy(logits, {kIgnoreIndex, kIgnoreIndex, kIgnoreIndex});
+  EXPECT_EQ(loss.item(), 0.0f);
+  backward(loss);
+  ASSERT_TRUE(logits.has_grad());
+  for (float g : logits.grad().to_vector()) EXPECT_EQ(g, 0.0f);
+}
+
+TEST(CrossEntropy, CustomIgnoreIndexIsHonoured) {
+  const Var logits(random_tensor({2, 4}, 10));
+  EXPECT_FLOAT_EQ(cross_entropy(logits, {1, 0}, 0).item(), cross_entropy(logits, {1, kIgnoreIndex}).item());
+}
+
+TEST(CrossEntropy, OutOfRangeTargetThrowsNamingTheRowAndValue) {
+  const Var logits(Tensor::zeros({3, 10}));
+  try {
+    cross_entropy(logits, {1, 2, 10});
+    FAIL() << "expected a throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("cross_entropy: target 10 at row 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("10 classes"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cross_entropy(logits, {1, -1, 0}), std::invalid_argument);
+}
+
+TEST(CrossEntropy, WrongTargetCountThrowsNamingTheShape) {
+  try {
+    cross_entropy(Var(Tensor::zeros({2, 3, 5})), {1, 2, 3});
+    FAIL() << "expected a throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 3, 5] have 6 rows but 3 targets"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cross_entropy(Var(Tensor::scalar(1.0f)), {0}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace tapelm

@@ -1,0 +1,221 @@
+// The cache: documents framed by <bos>/<eos>, splits, shard reuse on a second run, and
+// rebuilds when a corpus file or the tokenizer changes or the cache is damaged.
+#include "data/cache.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "data/atomic_file.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+#include "data_test_util.h"
+
+namespace tapelm {
+namespace {
+
+using testing::expect_error;
+using testing::TempDir;
+using testing::write_text;
+
+std::vector<int32_t> all_tokens(const TokenDataset& data) {
+  std::vector<int32_t> out(data.size());
+  data.read(0, out.size(), out.data());
+  return out;
+}
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 6; ++i) write_text(dir_ / ("corpus/doc" + std::to_string(i) + ".txt"), testing::generated_text(10 + i, 40));
+    TokenizerConfig config;
+    config.vocab_size = 120;
+    config.byte_fallback = false;
+    tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::train(corpus(), config));
+    cache_.cache_dir = dir_ / "cache";
+    cache_.split.val_fraction = 0.1;
+  }
+
+  Corpus corpus() const {
+    CorpusConfig config;
+    config.sources = {dir_ / "corpus"};
+    return Corpus(config);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  ShardCacheConfig cache_;
+};
+
+TEST_F(CacheTest, DocumentsAreFramedByBosAndEosInCorpusOrder) {
+  const Corpus docs = corpus();
+  const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_, 1);
+  ASSERT_EQ(encoded.files.size(), 6u);
+  ASSERT_EQ(encoded.offsets.size(), 7u);
+  for (size_t d = 0; d < 6; ++d) {
+    const std::vector<int32_t> doc(encoded.tokens.begin() + encoded.offsets[d], encoded.tokens.begin() + encoded.offsets[d + 1]);
+    EXPECT_EQ(doc.front(), kBosId);
+    EXPECT_EQ(doc.back(), kEosId);
+    EXPECT_EQ(tokenizer_->decode(doc), docs.read(d)) << "document " << d;
+  }
+}
+
+TEST_F(CacheTest, EncodingDoesNotDependOnThreadCount) {
+  // One large document, so it is cut into several chunks encoded in parallel.
+  std::string big;
+  for (int i = 0; i < 8; ++i) big += testing::generated_text(100 + i, 600);
+  ASSERT_GT(big.size(), 3u * 65536);
+  write_text(dir_ / "big/big.txt", big);
+  CorpusConfig config;
+  config.sources = {dir_ / "big"};
+  const Corpus corpus(config);
+  const EncodedCorpus one = encode_corpus(corpus, *tokenizer_, 1);
+  const EncodedCorpus two = encode_corpus(corpus, *tokenizer_, 2);
+  const EncodedCorpus three = encode_corpus(corpus, *tokenizer_, 3);
+  EXPECT_EQ(one.tokens, two.tokens);
+  EXPECT_EQ(one.tokens, three.tokens);
+  EXPECT_EQ(tokenizer_->decode(one.tokens), big);
+}
+
+TEST_F(CacheTest, TokenSplitPutsTheLastFractionInValidation) {
+  const Corpus docs = corpus();
+  const std::vector<int32_t> stream = encode_corpus(docs, *tokenizer_, 1).tokens;
+  const ShardSet set = build_or_load_shards(docs, nullptr, *tokenizer_, cache_);
+  const size_t val = static_cast<size_t>(std::llround(0.1 * static_cast<double>(stream.size())));
+  EXPECT_EQ(set.val.size(), val);
+  EXPECT_EQ(set.train.size() + set.val.size(), stream.size());
+  EXPECT_EQ(all_tokens(set.train), std::vector<int32_t>(stream.begin(), stream.end() - val));
+  EXPECT_EQ(all_tokens(set.val), std::vector<int32_t>(stream.end() - val, stream.end()));
+  EXPECT_EQ(set.train_documents + set.val_documents, 6u);
+  EXPECT_TRUE(std::filesystem::exists(set.folder + "/manifest.json"));
+}
+
+TEST_F(CacheTest, DocumentSplitHoldsOutWholeDocuments) {
+  const Corpus docs = corpus();
+  const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_, 1);
+  cache_.split.mode = SplitMode::kDocuments;
+  cache_.split.val_fraction = 0.34;  // round(0.34 * 6) = 2 documents
+  const ShardSet set = build_or_load_shards(docs, nullptr, *tokenizer_, cache_);
+  EXPECT_EQ(set.val_documents, 2u);
+  EXPECT_EQ(set.train_documents, 4u);
+  const std::vector<int32_t> val = all_tokens(set.val);
+  EXPECT_EQ(std::count(val.begin(), val.end(), kBosId), 2);
+  EXPECT_EQ(std::count(val.begin(), val.end(), kEosId), 2);
+  EXPECT_EQ(set.train.size() + set.val.size(), encoded.tokens.size());
+}
+
+TEST_F(CacheTest, SecondRunReusesTheShardsWithoutTokenising) {
+  const ShardSet first = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_TRUE(first.built);
+  const ShardSet second = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_FALSE(second.built);
+  EXPECT_EQ(second.key, first.key);
+  EXPECT_EQ(all_tokens(second.train), all_tokens(first.train));
+  EXPECT_EQ(all_tokens(second.val), all_tokens(first.val));
+}
+
+TEST_F(CacheTest, ChangedCorpusFileRebuilds) {
+  const ShardSet first = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  // Same size, one byte different: the content hash must notice.
+  std::string text = read_file(dir_ / "corpus/doc3.txt");
+  text[0] = text[0] == 'a' ? 'b' : 'a';
+  write_text(dir_ / "corpus/doc3.txt", text);
+  const ShardSet second = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_TRUE(second.built);
+  EXPECT_NE(second.key, first.key);
+}
+
+TEST_F(CacheTest, ChangedTokenizerRebuilds) {
+  const ShardSet first = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  TokenizerConfig config;
+  config.vocab_size = 100;
+  config.byte_fallback = false;
+  const Tokenizer other = Tokenizer::train(corpus(), config);
+  const ShardSet second = build_or_load_shards(corpus(), nullptr, other, cache_);
+  EXPECT_TRUE(second.built);
+  EXPECT_NE(second.key, first.key);
+  EXPECT_EQ(second.train.vocab_size(), 100u);
+}
+
+TEST_F(CacheTest, ChangedSplitSettingsRebuild) {
+  const ShardSet first = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  cache_.split.val_fraction = 0.2;
+  const ShardSet second = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_TRUE(second.built);
+  EXPECT_GT(second.val.size(), first.val.size());
+}
+
+TEST_F(CacheTest, CorruptCachedShardIsRebuilt) {
+  const ShardSet first = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  const std::string shard = first.folder + "/train_00000.bin";
+  ASSERT_TRUE(std::filesystem::exists(shard));
+  std::string bytes = read_file(shard);
+  bytes[kShardHeaderBytes + 3] ^= 0x01;  // header intact, payload damaged
+  std::filesystem::remove(shard);
+  write_text(shard, bytes);
+  const ShardSet second = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_TRUE(second.built);
+  EXPECT_EQ(all_tokens(second.train), all_tokens(first.train));
+}
+
+TEST_F(CacheTest, LargeSplitsAreWrittenAsSeveralShards) {
+  cache_.max_tokens_per_shard = 400;
+  const ShardSet set = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  ASSERT_GT(set.train.size(), 800u);
+  EXPECT_EQ(set.train.shards().size(), (set.train.size() + 399) / 400);
+  for (const ShardReader& shard : set.train.shards()) EXPECT_LE(shard.token_count(), 400u);
+}
+
+TEST_F(CacheTest, SeparateValidationFilesReplaceTheSplit) {
+  write_text(dir_ / "val/v.txt", testing::generated_text(99, 20));
+  CorpusConfig val_config;
+  val_config.sources = {dir_ / "val"};
+  const Corpus val(val_config);
+  const Corpus docs = corpus();
+  const ShardSet set = build_or_load_shards(docs, &val, *tokenizer_, cache_);
+  EXPECT_EQ(set.train.size(), encode_corpus(docs, *tokenizer_).tokens.size());
+  EXPECT_EQ(all_tokens(set.val), encode_corpus(val, *tokenizer_).tokens);
+  EXPECT_EQ(set.val_documents, 1u);
+}
+
+TEST_F(CacheTest, ImpossibleSplitsAreClearErrors) {
+  cache_.split.val_fraction = 1.0;
+  expect_error<std::invalid_argument>([&] { build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_); },
+                                      {"val_fraction 1", "[0, 1)"});
+  cache_.split.mode = SplitMode::kDocuments;
+  cache_.split.val_fraction = 0.95;
+  expect_error<std::invalid_argument>([&] { build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_); },
+                                      {"6 of 6 documents", "none for training"});
+}
+
+TEST_F(CacheTest, TokenizerIsTrainedOnceAndRetrainedWhenTheCorpusChanges) {
+  TokenizerConfig config;
+  config.vocab_size = 110;
+  config.byte_fallback = false;
+  std::string path_first, path_second, path_third;
+  bool trained = false;
+  const Tokenizer first = train_or_load_tokenizer(corpus(), config, cache_.cache_dir, &path_first, &trained);
+  EXPECT_TRUE(trained);
+  EXPECT_TRUE(std::filesystem::exists(path_first));
+  const Tokenizer second = train_or_load_tokenizer(corpus(), config, cache_.cache_dir, &path_second, &trained);
+  EXPECT_FALSE(trained);
+  EXPECT_EQ(path_second, path_first);
+  EXPECT_EQ(second.model_bytes(), first.model_bytes());
+  write_text(dir_ / "corpus/doc9.txt", testing::generated_text(77, 10));
+  train_or_load_tokenizer(corpus(), config, cache_.cache_dir, &path_third, &trained);
+  EXPECT_TRUE(trained);
+  EXPECT_NE(path_third, path_first);
+}
+
+TEST(SplitMode, NamesParseAndBadNamesAreRejected) {
+  EXPECT_EQ(parse_split_mode("tokens"), SplitMode::kTokens);
+  EXPECT_EQ(parse_split_mode("documents"), SplitMode::kDocuments);
+  expect_error<std::invalid_argument>([] { parse_split_mode("lines"); }, {"'lines'", "tokens, documents"});
+}
+
+}  // namespace
+}  // namespace tapelm

@@ -1,0 +1,93 @@
+// Finite-difference checks of a module's parameter gradients, and small shared fixtures
+// for the nn tests.
+//
+// L = Σ f() ⊙ R with a fixed random R (as in tests/gradcheck.h). The tape gives dL/dθ for
+// every parameter θ in one backward; each element of θ is then nudged by ±h in place and
+// L recomputed under NoGradGuard. Same float tolerances as expect_gradients_match.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <memory>
+
+#include "autograd/ops.h"
+#include "gradcheck.h"
+#include "nn/module.h"
+#include "nn/transformer_config.h"
+#include "nn/transformer_stack.h"
+
+namespace tapelm::testing {
+
+// Checks every parameter of `module` (at most `max_per_param` evenly spaced elements of
+// each, 0 = all). f must be deterministic: dropout off or p = 0.
+inline void expect_parameter_gradients_match(const Module& module, const std::function<Var()>& f, float h = 1e-2f,
+                                             float tolerance = 5e-3f, int64_t max_per_param = 0) {
+  module.zero_grad();
+  Var out = f();
+  const Tensor weights = random_tensor(out.shape(), 54321);
+  Var loss = sum_all(mul(out, Var(weights)));
+  backward(loss);
+
+  auto loss_now = [&]() {
+    NoGradGuard no_grad;
+    return weighted_sum(f().value(), weights);
+  };
+  for (auto& [name, p] : module.named_parameters()) {
+    ASSERT_TRUE(p.has_grad()) << "parameter " << name << " received no gradient";
+    const Tensor analytic = p.grad().clone();
+    double max_abs = 0.0;
+    for (int64_t k = 0; k < analytic.numel(); ++k) max_abs = std::max(max_abs, std::abs(double(analytic.data()[k])));
+    const int64_t n = p.numel();
+    const int64_t stride = (max_per_param > 0 && n > max_per_param) ? n / max_per_param : 1;
+    float* value = p.value().data();
+    for (int64_t k = 0; k < n; k += stride) {
+      const float saved = value[k];
+      value[k] = saved + h;
+      const double plus = loss_now();
+      value[k] = saved - h;
+      const double minus = loss_now();
+      value[k] = saved;
+      const double numeric = (plus - minus) / (2.0 * h);
+      EXPECT_NEAR(analytic.data()[k], numeric, tolerance * std::max(1.0, max_abs)) << name << " element " << k;
+    }
+  }
+  module.zero_grad();
+}
+
+// Replaces every parameter (norm weights included) by N(0, scale²) draws, so gradient
+// checks run at a generic point: at init the residual stream is ~0.02 wide, and a step of
+// h = 1e-2 would then be half its width — far outside the linear regime of the norms.
+inline void randomize_parameters(const Module& m, uint64_t seed, float scale = 0.4f) {
+  for (auto& [_, p] : m.named_parameters()) p.value() = random_tensor(p.shape(), seed++, scale);
+}
+
+// A tiny architecture for fast checks: C = 8, 2 heads, d_ff = 12, short context.
+inline TransformerConfig tiny_config() {
+  TransformerConfig cfg;
+  cfg.d_model = 8;
+  cfg.n_head = 2;
+  cfg.d_ff = 12;
+  cfg.ctx_len = 16;
+  cfg.dropout = 0.0f;
+  return cfg;
+}
+
+// Owns the streams a LayerContext points at, for tests that build layers directly.
+struct LayerFixture {
+  explicit LayerFixture(const TransformerConfig& cfg, int64_t n_layer = 2, uint64_t seed = 3)
+      : init_rng(seed), context(make_layer_context(cfg, init_rng, make_dropout_rng(seed), n_layer)) {}
+  Rng init_rng;
+  LayerContext context;
+};
+
+// Max |a − b| over two equally shaped tensors, or over a sub-range of rows.
+inline float max_abs_diff(const float* a, const float* b, int64_t n) {
+  float m = 0.0f;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+}  // namespace tapelm::testing

@@ -1,0 +1,41 @@
+// Translation of a pretraining config (train/config.h, the file format) into the option
+// structs of the libraries that do the work: the GPT architecture (nn/), the data pipeline
+// (data/), the optimizer and schedule (optim/) and the sampling settings. Only train/ knows
+// YAML; everything below it takes these plain structs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "data/dataset.h"
+#include "nn/gpt.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+#include "train/config.h"
+#include "train/sampling.h"
+
+namespace tapelm {
+
+// The GPT the model section describes, for a tokenizer of `vocab_size` pieces; `seed` seeds
+// the initialisation and dropout streams.
+GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t seed);
+
+// The data pipeline settings; `tokenizer_model` (when non-empty) replaces tokenizer.model,
+// e.g. the tokenizer saved in a checkpoint being resumed.
+DataConfig data_config(const PretrainConfig& config, const std::string& tokenizer_model = "");
+
+// Warmup then decay to scheduler.min_lr at train.max_steps. Throws ConfigError naming the
+// key when the combination is impossible (e.g. cosine with warmup_steps == max_steps).
+ScheduleConfig schedule_config(const PretrainConfig& config);
+
+// AdamW / Adam / SGD over weight_decay_groups(params, optimizer.weight_decay).
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& optimizer, const NamedParameters& params);
+
+// The sample section as sampling options, seeded with `seed`.
+SamplingOptions sampling_options(const SampleSection& sample, uint64_t seed);
+
+// OpenMP threads for `threads` (0 = every core); returns the count in use.
+int use_threads(int64_t threads);
+
+}  // namespace tapelm

@@ -1,0 +1,208 @@
+// The tapelm command line: subcommand and option definitions, dispatch and exit codes.
+#include "train/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "train/commands.h"
+#include "train/errors.h"
+#include "train/suggest.h"
+
+namespace tapelm {
+namespace {
+
+const char* const kCheckpointHelp = "Checkpoint directory, or a run directory (its newest valid checkpoint)";
+
+void print_error(std::string message) {
+  // One line per error, whatever the message's origin.
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  std::cerr << "tapelm: error: " << message << "\n";
+}
+
+// A numeric range check whose error reads "--top-p: must be in (0, 1], got 1.5"; the
+// description also labels the option in --help.
+CLI::Validator number_check(const std::string& description, bool (*ok)(double)) {
+  return CLI::Validator(
+      [description, ok](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !ok(value)) {
+          return "must be " + description + ", got " + text;
+        }
+        return {};
+      },
+      description);
+}
+
+const CLI::Validator& non_negative_option() {
+  static const CLI::Validator check = number_check(">= 0", [](double v) { return v >= 0; });
+  return check;
+}
+
+const CLI::Validator& unit_interval_option() {
+  static const CLI::Validator check = number_check("in (0, 1]", [](double v) { return v > 0 && v <= 1; });
+  return check;
+}
+
+// The parser and the argument structs its options write into.
+class CommandLine {
+ public:
+  CommandLine() : app_("tapelm: train and run transformer language models on CPUs", "tapelm") {
+    app_.set_version_flag("--version", "tapelm 0.1.0");
+    app_.require_subcommand(1);
+    pretrain_ = add_train_command("pretrain", "Pretrain a language model from a YAML config", pretrain_args_,
+                                  pretrain_resume_);
+    finetune_ = add_train_command("finetune", "Fine-tune a pretrained checkpoint from a YAML config",
+                                  finetune_args_, finetune_resume_);
+    define_generate();
+    define_eval();
+    define_predict();
+  }
+
+  // Parses argv; on a usage error or --help returns the exit code to stop with.
+  std::optional<int> parse(int argc, const char* const* argv) {
+    try {
+      app_.parse(argc, argv);
+      return std::nullopt;
+    } catch (const CLI::Success& e) {  // --help, --version
+      return app_.exit(e);
+    } catch (const CLI::ParseError& e) {
+      print_error(usage_error(e, argc, argv));
+      return kExitBadInput;
+    }
+  }
+
+  int dispatch() {
+    if (pretrain_->parsed()) {
+      pretrain_args_.resume = pretrain_resume_->count() > 0;
+      return run_pretrain(pretrain_args_);
+    }
+    if (finetune_->parsed()) {
+      finetune_args_.resume = finetune_resume_->count() > 0;
+      return run_finetune(finetune_args_);
+    }
+    if (generate_->parsed()) return run_generate(generate_args_);
+    if (eval_->parsed()) return run_eval(eval_args_);
+    if (predict_->parsed()) return run_predict(predict_args_);
+    throw std::logic_error("tapelm: a subcommand was parsed but none is dispatched");
+  }
+
+ private:
+  CLI::App* add_train_command(const std::string& name, const std::string& description, TrainCommandArgs& args,
+                              CLI::Option*& resume) {
+    CLI::App* command = app_.add_subcommand(name, description);
+    command->add_option("config", args.config_path, "YAML config file (see configs/)")->required()->type_name("CONFIG");
+    command
+        ->add_option("--set", args.overrides,
+                     "Override a config key before validation, e.g. --set optimizer.lr=3e-4 (repeatable; "
+                     "lists as --set data.train=[a.txt,b.txt])")
+        ->type_name("SECTION.KEY=VALUE")
+        ->expected(1)
+        ->allow_extra_args(false)  // one value per --set, so a following CONFIG stays positional
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    resume = command
+                 ->add_option("--resume", args.resume_from,
+                              "Continue from a checkpoint. PATH is a checkpoint directory or a run directory "
+                              "(default: the newest valid checkpoint in out_dir). Put it after CONFIG.")
+                 ->expected(0, 1)
+                 ->type_name("[PATH]");
+    return command;
+  }
+
+  void define_generate() {
+    generate_ = app_.add_subcommand("generate", "Generate text from a checkpoint");
+    GenerateArgs& a = generate_args_;
+    generate_->add_option("--checkpoint", a.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
+    generate_->add_option("--prompt", a.prompt, "Text to continue")->required()->type_name("TEXT");
+    generate_->add_option("--max-new-tokens", a.max_new_tokens, "Tokens to generate (default: the config's sample.max_new_tokens)")
+        ->check(non_negative_option())
+        ->type_name("N");
+    generate_->add_option("--temperature", a.temperature, "Sampling temperature; 0 = greedy (default: sample.temperature)")
+        ->check(non_negative_option())
+        ->type_name("T");
+    generate_->add_option("--top-k", a.top_k, "Sample among the K most likely tokens; 0 = off (default: sample.top_k)")
+        ->check(non_negative_option())
+        ->type_name("K");
+    generate_->add_option("--top-p", a.top_p, "Nucleus sampling mass; 1 = off (default: sample.top_p)")
+        ->check(unit_interval_option())
+        ->type_name("P");
+    generate_->add_option("--seed", a.seed, "Random seed (default: the config's seed)")
+        ->check(non_negative_option())
+        ->type_name("S");
+  }
+
+  void define_eval() {
+    eval_ = app_.add_subcommand("eval", "Evaluate a checkpoint's loss and perplexity on held-out data");
+    eval_->add_option("--checkpoint", eval_args_.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
+    CLI::Option_group* input = eval_->add_option_group("input", "What to evaluate on (exactly one)");
+    input->add_option("--text", eval_args_.text_file, "A UTF-8 text file, tokenized with the checkpoint's tokenizer")
+        ->type_name("FILE");
+    input->add_option("--data", eval_args_.data_file, "An already tokenized data file from the data pipeline")
+        ->type_name("FILE");
+    input->require_option(1);
+  }
+
+  void define_predict() {
+    predict_ = app_.add_subcommand("predict", "Run a fine-tuned checkpoint over an input file");
+    predict_->add_option("--checkpoint", predict_args_.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
+    predict_->add_option("--input", predict_args_.input, "Input file")->required()->type_name("FILE");
+    predict_->add_option("--output", predict_args_.output, "Output file (default: stdout)")->type_name("FILE");
+  }
+
+  // CLI11's message plus where to get help; a misspelled command gets a suggestion instead.
+  std::string usage_error(const CLI::ParseError& e, int argc, const char* const* argv) {
+    const std::vector<CLI::App*> selected = app_.get_subcommands();
+    if (selected.empty() && argc > 1 && argv[1][0] != '-') {
+      std::vector<std::string> commands;
+      for (const CLI::App* command : app_.get_subcommands({})) commands.push_back(command->get_name());
+      return "unknown command '" + std::string(argv[1]) + "'" + suggestion_suffix(argv[1], commands) +
+             " (see 'tapelm --help')";
+    }
+    const std::string help = selected.empty() ? "tapelm --help" : "tapelm " + selected.front()->get_name() + " --help";
+    return std::string(e.what()) + " (see '" + help + "')";
+  }
+
+  CLI::App app_;
+  PretrainArgs pretrain_args_;
+  FinetuneArgs finetune_args_;
+  GenerateArgs generate_args_;
+  EvalArgs eval_args_;
+  PredictArgs predict_args_;
+  CLI::App* pretrain_ = nullptr;
+  CLI::App* finetune_ = nullptr;
+  CLI::App* generate_ = nullptr;
+  CLI::App* eval_ = nullptr;
+  CLI::App* predict_ = nullptr;
+  CLI::Option* pretrain_resume_ = nullptr;
+  CLI::Option* finetune_resume_ = nullptr;
+};
+
+}  // namespace
+
+int run_cli(int argc, const char* const* argv) {
+  try {
+    CommandLine command_line;
+    if (const std::optional<int> stop = command_line.parse(argc, argv)) return *stop;
+    return command_line.dispatch();
+  } catch (const InputError& e) {
+    print_error(e.what());
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory");
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitFailure;
+  } catch (...) {
+    print_error("unexpected internal error");
+    return kExitFailure;
+  }
+}
+
+}  // namespace tapelm

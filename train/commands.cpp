@@ -1,0 +1,197 @@
+// The tapelm subcommands. Each validates its inputs fully; fine-tuning and prediction
+// report that they are not implemented yet.
+#include "train/commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+
+#include "data/shards.h"
+#include "data/utf8.h"
+#include "train/builders.h"
+#include "train/cli.h"
+#include "train/evaluation.h"
+#include "train/fs_util.h"
+#include "train/sampling.h"
+#include "train/signals.h"
+#include "train/trainer.h"
+#include "train/training_checkpoint.h"
+
+namespace tapelm {
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void not_implemented(const std::string& command) {
+  throw std::runtime_error(command + ": not implemented yet");
+}
+
+void require_input_file(const std::string& option, const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(option + " " + path + ": file not found");
+  if (fs::is_directory(path, ec)) throw InputError(option + " " + path + ": is a directory, expected a file");
+}
+
+Checkpoint open_checkpoint_option(const std::string& path) {
+  std::vector<std::string> skipped;
+  Checkpoint checkpoint = locate_checkpoint(path, &skipped);
+  for (const std::string& reason : skipped) print_warning(reason);
+  return checkpoint;
+}
+
+// A shell-quoted argument, for commands printed for the user to copy.
+std::string shell_word(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=,:+@") ==
+                           std::string::npos) {
+    return text;
+  }
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string resume_command(const PretrainArgs& args) {
+  std::string command = "tapelm pretrain " + shell_word(args.config_path);
+  for (const std::string& assignment : args.overrides) command += " --set " + shell_word(assignment);
+  return command + " --resume";
+}
+
+// The text of an --text file: it must exist, be non-empty and be valid UTF-8 (a leading
+// byte-order mark is dropped, as the corpus reader does).
+std::string read_text_option(const std::string& path) {
+  require_input_file("--text", path);
+  std::string text = read_file(path);
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  if (text.empty()) throw InputError("--text " + path + ": the file is empty; nothing to evaluate");
+  const size_t bad = find_invalid_utf8(text);
+  if (bad != std::string::npos) {
+    const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[bad]));
+    throw InputError("--text " + path + ": invalid UTF-8 at byte offset " + std::to_string(bad) + " (line " +
+                     std::to_string(line) + ", byte " + byte + "); convert the file to UTF-8");
+  }
+  return text;
+}
+
+void print_loss(const std::string& what, const LossTotal& total, const Checkpoint& checkpoint) {
+  std::printf("%s: loss %.4f, perplexity %.2f over %lld tokens (checkpoint %s, step %lld)\n", what.c_str(),
+              total.mean(), total.perplexity(), static_cast<long long>(total.tokens), checkpoint.dir.c_str(),
+              static_cast<long long>(checkpoint.step));
+}
+
+// Windows per forward pass in `tapelm eval`.
+constexpr int64_t kEvalBatch = 8;
+
+}  // namespace
+
+void print_warning(const std::string& message) { std::cerr << "tapelm: warning: " << message << "\n"; }
+
+PreparedRun prepare_pretrain(const PretrainArgs& args) {
+  PreparedRun run;
+  run.config = load_pretrain_config(args.config_path, args.overrides);
+  const fs::path out_dir = run.config.out_dir;
+
+  if (args.resume) {
+    if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
+      throw InputError("--resume: " + out_dir.string() + " has no checkpoints to resume from");
+    }
+    const fs::path from = args.resume_from.empty() ? out_dir : fs::path(args.resume_from);
+    try {
+      run.resume_from = locate_checkpoint(from, &run.warnings);
+    } catch (const CheckpointError& e) {
+      throw CheckpointError(std::string("--resume: ") + e.what());
+    }
+  } else if (!list_checkpoint_dirs(out_dir).empty()) {
+    throw InputError(out_dir.string() + ": already holds checkpoints from an earlier run; pass --resume to " +
+                     "continue it, or choose another out_dir (--set out_dir=...)");
+  }
+
+  fs::create_directories(out_dir);
+  write_file_atomically(out_dir / "config.yaml", to_yaml(run.config));
+  return run;
+}
+
+int run_pretrain(const PretrainArgs& args) {
+  const PreparedRun run = prepare_pretrain(args);
+  for (const std::string& warning : run.warnings) print_warning(warning);
+  const StopSignals signals;
+  TrainerOptions options;
+  options.progress_bar = ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
+  options.stop_requested = [] { return StopSignals::received() != 0; };
+  const TrainResult result = train(run, options);
+  if (result.status == TrainStatus::kStopped) {
+    std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
+              << "; checkpoint written to " << result.checkpoint.string() << "\nresume with: " << resume_command(args)
+              << std::endl;
+  } else {
+    std::cout << "done: " << result.step << " steps; final checkpoint " << result.checkpoint.string() << std::endl;
+  }
+  return kExitOk;
+}
+
+int run_finetune(const FinetuneArgs& args) {
+  require_input_file("finetune", args.config_path);
+  not_implemented("finetune");
+}
+
+int run_generate(const GenerateArgs& args) {
+  TrainedModel trained = load_trained_model(open_checkpoint_option(args.checkpoint));
+  use_threads(trained.config.train.threads);
+  SamplingOptions options = sampling_options(trained.config.sample, uint64_t(args.seed.value_or(trained.config.seed)));
+  if (args.max_new_tokens) options.max_new_tokens = *args.max_new_tokens;
+  if (args.temperature) options.temperature = *args.temperature;
+  if (args.top_k) options.top_k = *args.top_k;
+  if (args.top_p) options.top_p = *args.top_p;
+  std::cout << generate_text(*trained.model, trained.tokenizer, args.prompt, options) << std::endl;
+  return kExitOk;
+}
+
+int run_eval(const EvalArgs& args) {
+  if (args.text_file.empty() == args.data_file.empty()) throw InputError("eval: give exactly one of --text or --data");
+  std::string text;
+  if (!args.text_file.empty()) text = read_text_option(args.text_file);
+  if (!args.data_file.empty()) require_input_file("--data", args.data_file);
+  TrainedModel trained = load_trained_model(open_checkpoint_option(args.checkpoint));
+  use_threads(trained.config.train.threads);
+  GPT& model = *trained.model;
+
+  if (!args.text_file.empty()) {
+    // The same token stream as a training document: <bos> text <eos>.
+    std::vector<int32_t> tokens{trained.tokenizer.bos_id()};
+    trained.tokenizer.encode_append(text, tokens);
+    tokens.push_back(trained.tokenizer.eos_id());
+    const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) {
+      std::copy_n(tokens.begin() + static_cast<std::ptrdiff_t>(start), count, out);
+    };
+    print_loss(args.text_file, evaluate_stream(model, tokens.size(), read, kEvalBatch), trained.checkpoint);
+    return kExitOk;
+  }
+  TokenDataset data;
+  try {
+    data = TokenDataset({args.data_file}, /*verify=*/true);
+  } catch (const std::exception& e) {
+    throw InputError("--data " + args.data_file + ": " + e.what());
+  }
+  if (data.vocab_size() != uint64_t(model.config().vocab_size)) {
+    throw InputError("--data " + args.data_file + ": tokens of a " + std::to_string(data.vocab_size()) +
+                     "-piece vocabulary, but the checkpoint's tokenizer has " +
+                     std::to_string(model.config().vocab_size) + " pieces");
+  }
+  if (data.size() < 2) throw InputError("--data " + args.data_file + ": fewer than 2 tokens; nothing to evaluate");
+  const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) { data.read(start, count, out); };
+  print_loss(args.data_file, evaluate_stream(model, data.size(), read, kEvalBatch), trained.checkpoint);
+  return kExitOk;
+}
+
+int run_predict(const PredictArgs& args) {
+  require_input_file("--input", args.input);
+  open_checkpoint_option(args.checkpoint);
+  not_implemented("predict");
+}
+
+}  // namespace tapelm

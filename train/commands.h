@@ -1,0 +1,72 @@
+// The tapelm subcommands: one function per command taking its parsed arguments and returning
+// the exit code. train/cli.cpp only parses arguments and dispatches here. Errors are thrown:
+// InputError/ConfigError for problems the user can fix (exit 2), anything else is exit 1.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "train/checkpoint.h"
+#include "train/config.h"
+
+namespace tapelm {
+
+// pretrain / finetune CONFIG [--set section.key=value ...] [--resume [PATH]]
+struct TrainCommandArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;  // applied in order, after the file
+  bool resume = false;
+  std::string resume_from;  // a checkpoint or run directory; empty = the config's out_dir
+};
+using PretrainArgs = TrainCommandArgs;
+using FinetuneArgs = TrainCommandArgs;
+
+// generate --checkpoint DIR --prompt TEXT [...]. Unset options come from the checkpoint's
+// config (its `sample` section and `seed`).
+struct GenerateArgs {
+  std::string checkpoint;
+  std::string prompt;
+  std::optional<int64_t> max_new_tokens;
+  std::optional<double> temperature;
+  std::optional<int64_t> top_k;
+  std::optional<double> top_p;
+  std::optional<int64_t> seed;
+};
+
+// eval --checkpoint DIR (--text FILE | --data FILE): exactly one of the two is non-empty.
+struct EvalArgs {
+  std::string checkpoint;
+  std::string text_file;
+  std::string data_file;
+};
+
+// predict --checkpoint DIR --input FILE [--output FILE]; empty output = stdout.
+struct PredictArgs {
+  std::string checkpoint;
+  std::string input;
+  std::string output;
+};
+
+int run_pretrain(const PretrainArgs& args);
+int run_finetune(const FinetuneArgs& args);
+int run_generate(const GenerateArgs& args);
+int run_eval(const EvalArgs& args);
+int run_predict(const PredictArgs& args);
+
+// Everything pretraining does before its first step, for the trainer to build on: loads and
+// validates the config, refuses an out_dir that already holds checkpoints unless resuming,
+// locates (and verifies) the checkpoint to resume from, creates out_dir and writes the
+// resolved <out_dir>/config.yaml.
+struct PreparedRun {
+  PretrainConfig config;
+  std::optional<Checkpoint> resume_from;
+  std::vector<std::string> warnings;  // e.g. newer checkpoints skipped as corrupted
+};
+PreparedRun prepare_pretrain(const PretrainArgs& args);
+
+// Prints "tapelm: warning: <message>" to stderr.
+void print_warning(const std::string& message);
+
+}  // namespace tapelm

@@ -1,0 +1,47 @@
+// Held-out loss of a GPT: mean next-token cross-entropy (and perplexity) over validation
+// batches during training, or over a whole token stream for `tapelm eval`. Always in eval
+// mode (no dropout) and without a tape.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "data/sampler.h"
+#include "nn/gpt.h"
+
+namespace tapelm {
+
+// Puts a model in eval mode for its scope and restores the mode it had.
+class EvalMode {
+ public:
+  explicit EvalMode(Module& model) : model_(model), was_training_(model.is_training()) { model_.eval(); }
+  ~EvalMode() { model_.train(was_training_); }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  Module& model_;
+  bool was_training_;
+};
+
+struct LossTotal {
+  double sum = 0.0;    // summed per-token cross-entropy (nats)
+  int64_t tokens = 0;  // predicted tokens
+
+  double mean() const;        // sum / tokens (NaN when there are none)
+  double perplexity() const;  // exp(mean())
+};
+
+// From the sampler's first window on, up to `max_batches` batches of `batch` windows
+// (0 = every window). The sampler ends where the evaluation stopped.
+LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, int64_t batch, int64_t max_batches);
+
+// Reads tokens [start, start + count) of a stream into `out`.
+using TokenReader = std::function<void(uint64_t start, size_t count, int32_t* out)>;
+
+// Every token of a stream of `total` tokens except the first is predicted exactly once:
+// non-overlapping windows of ctx_len predictions (each seeing only its own window), `batch`
+// windows per forward pass, and a shorter last window for the remainder. Needs total >= 2.
+LossTotal evaluate_stream(GPT& model, uint64_t total, const TokenReader& read, int64_t batch);
+
+}  // namespace tapelm

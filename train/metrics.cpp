@@ -1,0 +1,76 @@
+// metrics.jsonl writing and recovery on resume.
+#include "train/metrics.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "train/fs_util.h"
+
+namespace tapelm {
+namespace {
+
+// JSON has no NaN or infinity: a non-finite value is written as null.
+nlohmann::ordered_json number(double value) {
+  return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+}
+
+void remember(const nlohmann::json& record, LossHistory& history) {
+  const int64_t step = record.at("step").get<int64_t>();
+  const auto add = [&](const char* key, std::vector<std::pair<int64_t, double>>& series) {
+    const auto it = record.find(key);
+    if (it != record.end() && it->is_number()) series.emplace_back(step, it->get<double>());
+  };
+  add("loss", history.train);
+  add("val_loss", history.val);
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step) : path_(std::move(path)) {
+  std::string kept;
+  if (resume_step && std::filesystem::exists(path_)) {
+    std::istringstream lines(read_file(path_));
+    std::string line;
+    while (std::getline(lines, line)) {
+      const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (record.is_discarded() || !record.is_object() || !record.contains("step") || !record["step"].is_number_integer()) {
+        continue;  // a line torn by a crash
+      }
+      if (record["step"].get<int64_t>() > *resume_step) continue;
+      kept += line + "\n";
+      remember(record, history_);
+    }
+  }
+  write_file_atomically(path_, kept);
+  out_.open(path_, std::ios::app);
+  if (!out_) throw std::runtime_error(path_.string() + ": cannot open for appending");
+}
+
+void MetricsLog::append(const std::string& line) {
+  out_ << line << '\n';
+  out_.flush();
+  if (!out_) throw std::runtime_error(path_.string() + ": write failed");
+}
+
+void MetricsLog::log(const TrainRecord& r) {
+  const nlohmann::ordered_json record = {{"step", r.step},
+                                         {"loss", number(r.loss)},
+                                         {"lr", number(r.lr)},
+                                         {"grad_norm", number(r.grad_norm)},
+                                         {"tokens_per_s", number(r.tokens_per_s)},
+                                         {"skipped_steps", r.skipped_steps}};
+  append(record.dump());
+  if (std::isfinite(r.loss)) history_.train.emplace_back(r.step, r.loss);
+}
+
+void MetricsLog::log(const EvalRecord& r) {
+  const nlohmann::ordered_json record = {
+      {"step", r.step}, {"val_loss", number(r.val_loss)}, {"val_ppl", number(r.val_ppl)}};
+  append(record.dump());
+  if (std::isfinite(r.val_loss)) history_.val.emplace_back(r.step, r.val_loss);
+}
+
+}  // namespace tapelm

@@ -1,0 +1,60 @@
+// <out_dir>/metrics.jsonl: one JSON object per line, appended as training goes.
+//   train: {"step", "loss", "lr", "grad_norm", "tokens_per_s", "skipped_steps"}
+//   eval:  {"step", "val_loss", "val_ppl"}
+// Numbers are written with the shortest text that reads back to the same double (a skipped
+// step's non-finite loss is null), so identical losses show as identical text. The log also
+// keeps the loss curves for the plot.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace tapelm {
+
+struct TrainRecord {
+  int64_t step = 0;  // optimizer steps completed, counting this one
+  double loss = 0;   // this step's loss (mean over its micro-batches)
+  double lr = 0;
+  double grad_norm = 0;  // before clipping
+  double tokens_per_s = 0;
+  int64_t skipped_steps = 0;  // non-finite steps so far in the run
+};
+
+struct EvalRecord {
+  int64_t step = 0;
+  double val_loss = 0;
+  double val_ppl = 0;
+};
+
+struct LossHistory {
+  std::vector<std::pair<int64_t, double>> train;  // (step, loss) of logged steps
+  std::vector<std::pair<int64_t, double>> val;    // (step, val_loss)
+};
+
+class MetricsLog {
+ public:
+  // Opens `path` for appending. `resume_step` nullopt: a new run, any old file is replaced.
+  // Otherwise the records up to resume_step are kept and later ones (from a run abandoned
+  // after the checkpoint being resumed) dropped, as is a torn last line. Throws
+  // std::runtime_error naming the path if it cannot be written.
+  MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step);
+
+  void log(const TrainRecord& record);
+  void log(const EvalRecord& record);
+
+  const LossHistory& history() const { return history_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void append(const std::string& line);
+
+  std::filesystem::path path_;
+  std::ofstream out_;
+  LossHistory history_;
+};
+
+}  // namespace tapelm

@@ -1,0 +1,61 @@
+// SIGINT/SIGTERM handling: async-signal-safe flag, immediate exit on the second signal.
+#include "train/signals.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <stdexcept>
+
+namespace tapelm {
+namespace {
+
+volatile std::sig_atomic_t g_received = 0;
+bool g_installed = false;
+struct sigaction g_previous_int, g_previous_term;
+
+void on_stop_signal(int signal) {
+  if (g_received != 0) {
+    // Only async-signal-safe calls here: write(2) and _exit(2).
+    static const char message[] = "\ntapelm: second signal, exiting immediately\n";
+    const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
+    (void)ignored;
+    ::_exit(128 + signal);
+  }
+  g_received = signal;
+}
+
+}  // namespace
+
+StopSignals::StopSignals() {
+  if (g_installed) throw std::logic_error("StopSignals: already installed");
+  g_received = 0;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  // Each handler runs with both signals blocked, so two arriving together are seen in turn.
+  sigemptyset(&action.sa_mask);
+  sigaddset(&action.sa_mask, SIGINT);
+  sigaddset(&action.sa_mask, SIGTERM);
+  action.sa_flags = SA_RESTART;  // file writes in progress continue rather than fail with EINTR
+  sigaction(SIGINT, &action, &g_previous_int);
+  sigaction(SIGTERM, &action, &g_previous_term);
+  g_installed = true;
+}
+
+StopSignals::~StopSignals() {
+  sigaction(SIGINT, &g_previous_int, nullptr);
+  sigaction(SIGTERM, &g_previous_term, nullptr);
+  g_installed = false;
+}
+
+int StopSignals::received() { return g_received; }
+
+const char* signal_name(int signal) {
+  switch (signal) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    default: return "a signal";
+  }
+}
+
+}  // namespace tapelm

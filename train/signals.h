@@ -1,0 +1,25 @@
+// Graceful interruption: while a StopSignals object lives, the first SIGINT or SIGTERM only
+// sets a flag (the trainer polls it after each step, writes a checkpoint and returns); a
+// second one ends the process at once with status 128 + signal, which loses nothing because
+// checkpoints are written atomically.
+#pragma once
+
+namespace tapelm {
+
+class StopSignals {
+ public:
+  // Installs the handlers (the flag starts cleared); only one instance may exist at a time.
+  StopSignals();
+  // Restores the handlers that were installed before.
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // The signal received (SIGINT or SIGTERM), or 0 if none.
+  static int received();
+};
+
+// "SIGINT", "SIGTERM", or "a signal" for others.
+const char* signal_name(int signal);
+
+}  // namespace tapelm

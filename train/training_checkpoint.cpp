@@ -1,0 +1,81 @@
+// Writing and reading the files of a training checkpoint.
+#include "train/training_checkpoint.h"
+
+#include <exception>
+#include <string>
+
+#include "nn/safetensors.h"
+#include "train/builders.h"
+#include "train/fs_util.h"
+
+namespace tapelm {
+namespace {
+
+// Runs `load`, turning any failure into a CheckpointError that names `path`.
+template <class Load>
+auto load_from(const std::filesystem::path& path, Load load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    throw CheckpointError(message.find(path.string()) != std::string::npos ? message : path.string() + ": " + message);
+  }
+}
+
+}  // namespace
+
+std::vector<CheckpointFile> training_checkpoint_files(const GPT& model, const Optimizer& optimizer,
+                                                      const TrainerState& state, const PretrainConfig& config,
+                                                      const Tokenizer& tokenizer) {
+  const TensorMetadata step = {{"step", std::to_string(state.step)}};
+  return {
+      CheckpointFile{kWeightsFile,
+                     [&model, step](const std::filesystem::path& path) {
+                       save_parameters(path.string(), model.named_parameters(), step);
+                     }},
+      CheckpointFile{kOptimizerFile,
+                     [&optimizer, step](const std::filesystem::path& path) {
+                       save_optimizer_state(path.string(), optimizer, step);
+                     }},
+      CheckpointFile::from_bytes(kTrainerStateFile, to_json(state)),
+      CheckpointFile::from_bytes(kConfigFile, to_yaml(config)),
+      CheckpointFile::from_bytes(kTokenizerFile, tokenizer.model_bytes()),
+  };
+}
+
+PretrainConfig checkpoint_config(const Checkpoint& checkpoint) {
+  const std::filesystem::path path = checkpoint.file(kConfigFile);
+  return load_from(path, [&] { return load_pretrain_config(path.string(), {"tokenizer.model="}); });
+}
+
+TrainerState checkpoint_trainer_state(const Checkpoint& checkpoint) {
+  const std::filesystem::path path = checkpoint.file(kTrainerStateFile);
+  return load_from(path, [&] { return parse_trainer_state(read_file(path), path.string()); });
+}
+
+Tokenizer checkpoint_tokenizer(const Checkpoint& checkpoint) {
+  const std::filesystem::path path = checkpoint.file(kTokenizerFile);
+  return load_from(path, [&] { return Tokenizer::load(path.string()); });
+}
+
+void load_checkpoint_weights(const Checkpoint& checkpoint, GPT& model) {
+  const std::filesystem::path path = checkpoint.file(kWeightsFile);
+  load_from(path, [&] { load_parameters(path.string(), model.named_parameters(), /*strict=*/true); });
+}
+
+void load_checkpoint_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer) {
+  const std::filesystem::path path = checkpoint.file(kOptimizerFile);
+  load_from(path, [&] { load_optimizer_state(path.string(), optimizer); });
+}
+
+TrainedModel load_trained_model(const Checkpoint& checkpoint) {
+  PretrainConfig config = checkpoint_config(checkpoint);
+  Tokenizer tokenizer = checkpoint_tokenizer(checkpoint);
+  auto model = std::make_unique<GPT>(gpt_config(config.model, tokenizer.vocab_size(), uint64_t(config.seed)));
+  load_checkpoint_weights(checkpoint, *model);
+  return TrainedModel{checkpoint, std::move(config), std::move(tokenizer), std::move(model)};
+}
+
+}  // namespace tapelm
