@@ -7,7 +7,8 @@ packages=(build-essential cmake pkg-config libeigen3-dev libyaml-cpp-dev libsent
           nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev npm gnuplot-nox)
 for arg in "$@"; do
   case "$arg" in
-    --with-torch) packages+=(python3-torch python3-numpy) ;;
+    # PyTorch from Debian links the reference BLAS unless OpenBLAS is installed beside it.
+    --with-torch) packages+=(python3-torch python3-numpy libopenblas0-pthread) ;;
     --with-mpi) packages+=(openmpi-bin libopenmpi-dev) ;;
     *) echo "setup.sh: unknown option '$arg' (expected --with-torch or --with-mpi)" >&2; exit 2 ;;
   esac

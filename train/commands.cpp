@@ -129,7 +129,10 @@ int run_pretrain(const PretrainArgs& args) {
               << "; checkpoint written to " << result.checkpoint.string() << "\nresume with: " << resume_command(args)
               << std::endl;
   } else {
-    std::cout << "done: " << result.step << " steps; final checkpoint " << result.checkpoint.string() << std::endl;
+    char val_loss[48] = "";
+    if (result.val_loss) std::snprintf(val_loss, sizeof val_loss, ", val_loss %.4f", *result.val_loss);
+    std::cout << "done: " << result.step << " steps" << val_loss << "; final checkpoint " << result.checkpoint.string()
+              << std::endl;
   }
   return kExitOk;
 }

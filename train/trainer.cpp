@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,7 +62,6 @@ class Trainer {
     ProgressDisplay progress(log_, progress_bar_, state_.step, config_.train.max_steps);
     progress_ = &progress;
     TrainResult result;
-    result.checkpoint = last_checkpoint_;
     if (state_.step >= config_.train.max_steps) {
       progress.print("nothing to do: the checkpoint is at step " + std::to_string(state_.step) +
                      " and train.max_steps is " + std::to_string(config_.train.max_steps) +
@@ -97,6 +95,7 @@ class Trainer {
     const int threads = use_threads(config_.train.threads);
     log_ << "tapelm pretrain: out_dir " << out_dir_.string() << ", " << threads << " thread"
          << (threads == 1 ? "" : "s") << std::endl;
+    schedule_ = schedule_config(config_);  // before the data work: an impossible schedule fails fast
     if (run_.resume_from) check_resume();
     prepare_data();
     build_model();
@@ -154,7 +153,6 @@ class Trainer {
     model_->train();
     params_ = model_->named_parameters();
     optimizer_ = make_optimizer(config_.optimizer, params_);
-    schedule_ = schedule_config(config_);
     log_ << model_summary(*model_);
     const TrainSection& t = config_.train;
     const int64_t tokens_per_step = t.batch_size * config_.model.ctx_len;

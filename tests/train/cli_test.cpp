@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tests/train/scratch_dir.h"
+#include "tests/train/tiny_run.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 
@@ -132,15 +133,15 @@ TEST(Cli, ConfigErrorsExitTwo) {
   EXPECT_FALSE(fs::exists(scratch / "run")) << "nothing is created for an invalid config";
 }
 
-TEST(Cli, PretrainWritesTheResolvedConfigThenReportsTheMissingTrainer) {
+TEST(Cli, PretrainWritesTheResolvedConfigThenNamesAMissingDataSource) {
   ScratchDir scratch;
   const std::string config = minimal_config(scratch);
   // --set given before and after CONFIG; each takes exactly one value.
   const Outcome o = run_tapelm(scratch, {"pretrain", "--set", "model.n_layer=2", config, "--set", "optimizer.lr=3e-4"});
-  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(o.err.rfind("tapelm: error: data: ", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find("data/*.txt"), std::string::npos) << o.err;
   const fs::path written = scratch / "run/config.yaml";
-  expect_one_error_line(o, "pretrain: not implemented yet: needs the trainer and models, which come next (the "
-                           "resolved config was written to " + written.string() + ")");
   ASSERT_TRUE(fs::exists(written));
   EXPECT_EQ(load_pretrain_config(written.string()),
             load_pretrain_config(config, {"model.n_layer=2", "optimizer.lr=3e-4"}));
@@ -165,10 +166,12 @@ TEST(Cli, ResumeSkipsACorruptedCheckpointWithAWarning) {
   write_text(run / "checkpoints/step_00000200/weights.safetensors", "BAD!");
 
   const Outcome o = run_tapelm(scratch, {"pretrain", config, "--resume"});
-  EXPECT_EQ(o.exit_code, 1);  // the trainer is not there yet; the resume target was accepted
+  // step 100 verifies and is chosen, but holds no trainer files (it was written by hand).
   const std::string warning = "tapelm: warning: " + (run / "checkpoints/step_00000200/weights.safetensors").string() +
                               ": checksum mismatch (file corrupted?); skipped step_00000200\n";
-  EXPECT_EQ(o.err.rfind(warning, 0), 0u) << o.err;
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(o.err, warning + "tapelm: error: " + (run / "checkpoints/step_00000100/config.yaml").string() +
+                       ": not in this checkpoint's manifest\n");
 
   const Outcome nothing = run_tapelm(scratch, {"pretrain", config, "--set", "out_dir=" + (scratch / "new").string(), "--resume"});
   EXPECT_EQ(nothing.exit_code, 2);
@@ -195,6 +198,94 @@ TEST(Cli, CheckpointCommandsRejectBadCheckpointsWithExitTwo) {
   o = run_tapelm(scratch, {"predict", "--checkpoint", run.string(), "--input", (scratch / "none.txt").string()});
   EXPECT_EQ(o.exit_code, 2);
   expect_one_error_line(o, "--input " + (scratch / "none.txt").string() + ": file not found");
+}
+
+// A real checkpoint: the tiny run (tests/train/tiny_run.h) trained for 10 steps.
+fs::path trained_checkpoint(const ScratchDir& scratch) {
+  const testing::TinyRun run = testing::write_tiny_run(scratch, 10);
+  testing::run_pretraining(run.config);
+  return run.out_dir / "checkpoints/step_00000010";
+}
+
+TEST(Cli, GenerateContinuesThePromptDeterministicallyForASeed) {
+  ScratchDir scratch;
+  const std::string checkpoint = trained_checkpoint(scratch).string();
+  const std::vector<std::string> args = {"generate", "--checkpoint", checkpoint, "--prompt", "The whale",
+                                         "--max-new-tokens", "12", "--temperature", "1", "--seed", "5"};
+  const Outcome first = run_tapelm(scratch, args);
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.rfind("The whale", 0), 0u) << first.out;
+  EXPECT_GT(first.out.size(), std::string("The whale\n").size()) << first.out;
+  EXPECT_EQ(run_tapelm(scratch, args).out, first.out);
+  // A run directory stands for its newest checkpoint.
+  const Outcome greedy = run_tapelm(scratch, {"generate", "--checkpoint", (scratch / "run").string(), "--prompt",
+                                              "The whale", "--temperature", "0", "--max-new-tokens", "5"});
+  EXPECT_EQ(greedy.exit_code, 0) << greedy.err;
+  EXPECT_EQ(greedy.out.rfind("The whale", 0), 0u) << greedy.out;
+}
+
+TEST(Cli, EvalReportsLossAndPerplexityOfAText) {
+  ScratchDir scratch;
+  const std::string checkpoint = trained_checkpoint(scratch).string();
+  const std::string text = (scratch / "corpus.txt").string();
+  const Outcome o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out.rfind(text + ": loss ", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find(", perplexity "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("(checkpoint " + checkpoint + ", step 10)"), std::string::npos) << o.out;
+}
+
+TEST(Cli, EvalReadsATokenShardAndRejectsOtherFiles) {
+  ScratchDir scratch;
+  const std::string checkpoint = trained_checkpoint(scratch).string();
+  std::string shard;
+  for (const auto& entry : fs::recursive_directory_iterator(scratch / "cache")) {
+    if (entry.path().filename() == "val_00000.bin") shard = entry.path().string();
+  }
+  ASSERT_FALSE(shard.empty());
+  const Outcome o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--data", shard});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out.rfind(shard + ": loss ", 0), 0u) << o.out;
+
+  const std::string not_a_shard = (scratch / "corpus.txt").string();
+  const Outcome bad = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--data", not_a_shard});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err.rfind("tapelm: error: --data " + not_a_shard + ": ", 0), 0u) << bad.err;
+}
+
+TEST(Cli, EvalRejectsAMissingEmptyOrNonUtf8TextWithExitTwo) {
+  ScratchDir scratch;
+  const std::string checkpoint = trained_checkpoint(scratch).string();
+  const std::string missing = (scratch / "missing.txt").string();
+  Outcome o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", missing});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, "--text " + missing + ": file not found");
+
+  const std::string empty = (scratch / "empty.txt").string();
+  write_text(empty, "");
+  o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", empty});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, "--text " + empty + ": the file is empty; nothing to evaluate");
+
+  const std::string latin1 = (scratch / "latin1.txt").string();
+  write_text(latin1, "Call me\nIshmael, caf\xe9.");
+  o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", latin1});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, "--text " + latin1 +
+                               ": invalid UTF-8 at byte offset 20 (line 2, byte 0xE9); convert the file to UTF-8");
+}
+
+TEST(Cli, GenerateOnACorruptedCheckpointExitsTwoNamingTheFile) {
+  ScratchDir scratch;
+  const fs::path checkpoint = trained_checkpoint(scratch);
+  const fs::path weights = checkpoint / "weights.safetensors";
+  std::string bytes = read_text(weights);
+  bytes[bytes.size() - 5] ^= 0x01;
+  write_text(weights, bytes);
+  const Outcome o = run_tapelm(scratch, {"generate", "--checkpoint", checkpoint.string(), "--prompt", "The whale"});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, weights.string() + ": checksum mismatch (file corrupted?)");
+  EXPECT_EQ(o.out, "");
 }
 
 }  // namespace

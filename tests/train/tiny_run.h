@@ -49,8 +49,9 @@ struct TinyRun {
 };
 
 // Writes <scratch>/corpus.txt and <scratch>/run.yaml: a 2-layer GPT (d=32, ctx 32, dropout
-// 0.1) with a 120-piece BPE tokenizer, batch 8 in micro-batches of 4, 2 threads, constant lr
-// after 5 warmup steps (so runs of different max_steps share their learning rates).
+// 0.1) with a 120-piece BPE tokenizer, batch 8 in micro-batches of 4, one thread (the
+// machine may be shared), constant lr after 5 warmup steps (so runs of different max_steps
+// share their learning rates).
 inline TinyRun write_tiny_run(const ScratchDir& scratch, int64_t max_steps = 20) {
   write_text(scratch / "corpus.txt", tiny_corpus_text());
   const std::filesystem::path config = scratch / "run.yaml";
@@ -62,7 +63,7 @@ inline TinyRun write_tiny_run(const ScratchDir& scratch, int64_t max_steps = 20)
                          "optimizer: {lr: 3.0e-3, beta2: 0.95, weight_decay: 0.1}\n"
                          "scheduler: {name: constant, warmup_steps: 5}\n"
                          "train: {max_steps: " + std::to_string(max_steps) +
-                         ", batch_size: 8, micro_batch_size: 4, threads: 2, grad_clip: 1.0}\n"
+                         ", batch_size: 8, micro_batch_size: 4, threads: 1, grad_clip: 1.0}\n"
                          "eval: {interval: 10, batches: 4}\n"
                          "logging: {interval: 1}\n"
                          "checkpoint: {interval: 10, keep_last: 0}\n"
@@ -115,6 +116,16 @@ inline std::map<int64_t, std::string> train_records(const std::filesystem::path&
     records[record["step"].get<int64_t>()] = record.dump();
   }
   return records;
+}
+
+// Byte equality of two files, reporting the first difference rather than the contents.
+inline ::testing::AssertionResult same_bytes(const std::filesystem::path& a, const std::filesystem::path& b) {
+  const std::string x = read_text(a), y = read_text(b);
+  if (x == y) return ::testing::AssertionSuccess();
+  size_t at = 0;
+  while (at < x.size() && at < y.size() && x[at] == y[at]) ++at;
+  return ::testing::AssertionFailure() << a << " (" << x.size() << " bytes) and " << b << " (" << y.size()
+                                       << " bytes) differ from byte " << at;
 }
 
 inline std::filesystem::path checkpoint_path(const std::filesystem::path& out_dir, int64_t step) {

@@ -1,0 +1,274 @@
+// End-to-end GPT benchmark, the tapelm side of the comparison with PyTorch
+// (bench/reference/torch_train.py runs the same rows and protocol; scripts/bench.sh runs
+// both and prints the table; docs/performance.md explains the method).
+//
+//   bench_train --model tiny|small [--threads N] [--mode train|generate]
+//               [--warmup W] [--steps S] [--new-tokens K] [--gemm-peak 1|0] [--gemm-threads G]
+//
+// train: W warm-up then S timed training steps on random token batches from a fixed seed
+// (forward, cross-entropy, backward, clip_grad_norm 1.0, AdamW). Prints the median ms/step,
+// tokens/s, peak RSS, the fp32 GEMM peak measured here at the same thread count and the MFU
+// (--gemm-peak 0 skips that probe, e.g. to profile the training steps alone).
+// --gemm-threads G caps the threads of Eigen's own GEMM parallelism (Eigen::setNbThreads)
+// while the other kernels keep --threads: a diagnostic for GEMM threading (0 = Eigen's default,
+// the OpenMP thread count).
+// generate: batch 1, a 4-token prompt, K new tokens greedily with the KV cache; W warm-up
+// and S timed generations, median tokens/s (the prompt's forward pass counts in the time).
+// The last line is `RESULT key=value ...` for scripts/bench.sh.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "autograd/ops.h"
+#include "nn/gpt.h"
+#include "optim/adam.h"
+#include "optim/clip.h"
+#include "optim/param_groups.h"
+
+namespace tapelm {
+namespace {
+
+struct Row {
+  std::string name;
+  GPTConfig config;
+  int64_t batch;
+};
+
+GPTConfig gpt_config(int64_t n_layer, int64_t n_head, int64_t d_model, int64_t ctx, int64_t vocab) {
+  GPTConfig c;
+  c.n_layer = n_layer;
+  c.n_head = n_head;
+  c.d_model = d_model;
+  c.ctx_len = ctx;
+  c.vocab_size = vocab;
+  c.ffn = FfnKind::Gelu;  // d_ff 0: the GELU default, 4·d_model
+  c.norm = NormKind::LayerNorm;
+  c.pre_norm = true;
+  c.positional = PositionalKind::Learned;
+  c.tie_weights = true;
+  c.dropout = 0.0f;
+  c.seed = 1234;
+  return c;
+}
+
+// The rows of the comparison; bench/reference/torch_train.py defines the same ones.
+Row find_row(const std::string& name) {
+  if (name == "tiny") return {name, gpt_config(4, 4, 128, 64, 4096), 16};
+  if (name == "small") return {name, gpt_config(6, 6, 384, 256, 8192), 8};
+  throw std::invalid_argument("bench_train: unknown --model '" + name + "' (expected tiny or small)");
+}
+
+struct Options {
+  std::string model = "tiny";
+  std::string mode = "train";
+  int threads = 1;
+  int warmup = 3;
+  int steps = 10;
+  int new_tokens = 200;
+  bool gemm_peak = true;
+  int gemm_threads = 0;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    if (i + 1 >= argc) throw std::invalid_argument("bench_train: " + key + " needs a value");
+    const std::string value = argv[++i];
+    auto as_int_at_least = [&](int minimum) {
+      char* end = nullptr;
+      const long v = std::strtol(value.c_str(), &end, 10);
+      if (end == value.c_str() || *end != '\0' || v < minimum || v > 1000000) {
+        throw std::invalid_argument("bench_train: " + key + " '" + value + "', expected an integer >= " +
+                                    std::to_string(minimum));
+      }
+      return static_cast<int>(v);
+    };
+    if (key == "--model") o.model = value;
+    else if (key == "--mode") o.mode = value;
+    else if (key == "--threads") o.threads = as_int_at_least(1);
+    else if (key == "--warmup") o.warmup = as_int_at_least(0);
+    else if (key == "--steps") o.steps = as_int_at_least(1);
+    else if (key == "--new-tokens") o.new_tokens = as_int_at_least(1);
+    else if (key == "--gemm-peak") o.gemm_peak = as_int_at_least(0) != 0;
+    else if (key == "--gemm-threads") o.gemm_threads = as_int_at_least(0);
+    else throw std::invalid_argument("bench_train: unknown option " + key);
+  }
+  if (o.mode != "train" && o.mode != "generate") {
+    throw std::invalid_argument("bench_train: --mode '" + o.mode + "', expected train or generate");
+  }
+  return o;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Peak resident set so far (Linux reports ru_maxrss in KiB).
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Best-of-5 FLOP/s of one large square fp32 product through tapelm's matmul op (Eigen's
+// GEMM underneath) at the current OpenMP thread count: the denominator of the MFU.
+double gemm_peak_flops() {
+  constexpr int64_t n = 1536;
+  Rng rng(7);
+  Tensor a({n, n}), b({n, n});
+  for (int64_t i = 0; i < n * n; ++i) a.data()[i] = rng.uniform() - 0.5f;
+  for (int64_t i = 0; i < n * n; ++i) b.data()[i] = rng.uniform() - 0.5f;
+  const Var va(a, false), vb(b, false);
+  NoGradGuard no_grad;
+  double best = 1e30;
+  for (int rep = 0; rep < 6; ++rep) {
+    const auto start = Clock::now();
+    const Var c = matmul(va, vb);
+    const double t = seconds_since(start);
+    if (rep > 0) best = std::min(best, t);  // the first run pays for page faults
+  }
+  return 2.0 * n * n * n / best;
+}
+
+// Training FLOPs per token, PaLM appendix B: 6·N + 12·L·T·C, where N counts the
+// parameters that take part in matrix products — every parameter but the learned position
+// table (the tied token embedding counts once, as the LM-head product; the embedding
+// lookup is free; biases and norm gains, a fraction of a percent, are counted too) — and
+// 12·L·T·C is the attention score and value products (QKᵀ and PV, 2·2·T·C per token and
+// layer forward, ×3 with the backward), counted over the full T×T without halving for the
+// causal mask.
+double train_flops_per_token(const GPT& model) {
+  const GPTConfig& c = model.config();
+  const double n = static_cast<double>(model.num_parameters() - c.ctx_len * c.d_model);
+  return 6.0 * n + 12.0 * c.n_layer * c.ctx_len * c.d_model;
+}
+
+std::vector<int32_t> random_ids(Rng& rng, int64_t count, int64_t vocab) {
+  std::vector<int32_t> ids(count);
+  for (auto& id : ids) id = static_cast<int32_t>(rng.below(vocab));
+  return ids;
+}
+
+void run_train(const Row& row, const Options& o) {
+  GPT model(row.config);
+  model.train();
+  const NamedParameters params = model.named_parameters();
+  AdamW optimizer(weight_decay_groups(params, 0.1));
+  const int64_t B = row.batch, T = row.config.ctx_len, V = row.config.vocab_size;
+
+  // Batches are drawn before timing (inputs and their next-token targets, [B, T] each).
+  Rng rng(42);
+  std::vector<std::vector<int32_t>> inputs, targets;
+  for (int s = 0; s < o.warmup + o.steps; ++s) {
+    inputs.push_back(random_ids(rng, B * T, V));
+    targets.push_back(random_ids(rng, B * T, V));
+  }
+
+  std::vector<double> times;
+  float last_loss = 0.0f;
+  for (int s = 0; s < o.warmup + o.steps; ++s) {
+    const auto start = Clock::now();
+    optimizer.zero_grad();
+    Var loss = model.loss(inputs[s], targets[s], B, T);
+    last_loss = loss.item();
+    backward(loss);
+    clip_grad_norm(params, 1.0);
+    optimizer.step(3e-4);
+    const double t = seconds_since(start);
+    if (s >= o.warmup) times.push_back(t);
+    std::printf("step %d: %.1f ms loss %.4f%s\n", s, t * 1e3, last_loss, s < o.warmup ? " (warm-up)" : "");
+  }
+  const double rss = peak_rss_mib();  // before the GEMM probe allocates its matrices
+  const double step_s = median(times);
+  const double tokens = static_cast<double>(B * T);
+  const double flops = train_flops_per_token(model) * tokens;
+  const double peak = o.gemm_peak ? gemm_peak_flops() : std::nan("");
+  std::printf("RESULT side=tapelm mode=train model=%s threads=%d params=%lld tokens_per_step=%.0f "
+              "ms_per_step=%.2f tokens_per_s=%.1f peak_rss_mib=%.1f flops_per_step=%.4g gemm_peak_gflops=%.1f "
+              "achieved_gflops=%.2f mfu=%.4f final_loss=%.4f\n",
+              row.name.c_str(), o.threads, static_cast<long long>(model.num_parameters()), tokens, step_s * 1e3,
+              tokens / step_s, rss, flops, peak / 1e9, flops / step_s / 1e9, flops / step_s / peak, last_loss);
+}
+
+int32_t argmax_last_row(const Var& logits) {
+  const int64_t V = logits.shape().back();
+  const float* last = logits.data() + logits.numel() - V;
+  return static_cast<int32_t>(std::max_element(last, last + V) - last);
+}
+
+// Greedy decoding of `new_tokens` tokens after `prompt`, one token per forward pass through
+// the KV cache. Returns the generated ids.
+std::vector<int32_t> generate_greedy(const GPT& model, const std::vector<int32_t>& prompt, int new_tokens) {
+  NoGradGuard no_grad;
+  KVCache cache;
+  std::vector<int32_t> out;
+  int32_t next = argmax_last_row(model.forward(prompt, 1, static_cast<int64_t>(prompt.size()), {}, &cache));
+  out.push_back(next);
+  while (static_cast<int>(out.size()) < new_tokens) {
+    next = argmax_last_row(model.forward({next}, 1, 1, {}, &cache));
+    out.push_back(next);
+  }
+  return out;
+}
+
+void run_generate(const Row& row, const Options& o) {
+  GPT model(row.config);
+  model.eval();
+  const std::vector<int32_t> prompt = {1, 2, 3, 4};
+  if (static_cast<int64_t>(prompt.size()) + o.new_tokens > row.config.ctx_len) {
+    throw std::invalid_argument("bench_train: prompt + --new-tokens exceeds ctx_len " +
+                                std::to_string(row.config.ctx_len));
+  }
+  std::vector<double> times;
+  for (int r = 0; r < o.warmup + o.steps; ++r) {
+    const auto start = Clock::now();
+    const std::vector<int32_t> ids = generate_greedy(model, prompt, o.new_tokens);
+    const double t = seconds_since(start);
+    if (r >= o.warmup) times.push_back(t);
+    std::printf("generation %d: %.1f ms, %.1f tokens/s%s\n", r, t * 1e3, o.new_tokens / t,
+                r < o.warmup ? " (warm-up)" : "");
+  }
+  const double t = median(times);
+  std::printf("RESULT side=tapelm mode=generate model=%s threads=%d new_tokens=%d ms_per_generation=%.2f "
+              "tokens_per_s=%.1f peak_rss_mib=%.1f\n",
+              row.name.c_str(), o.threads, o.new_tokens, t * 1e3, o.new_tokens / t, peak_rss_mib());
+}
+
+}  // namespace
+}  // namespace tapelm
+
+int main(int argc, char** argv) {
+  try {
+    const tapelm::Options o = tapelm::parse_options(argc, argv);
+    const tapelm::Row row = tapelm::find_row(o.model);
+    omp_set_num_threads(o.threads);
+    if (o.gemm_threads > 0) Eigen::setNbThreads(o.gemm_threads);
+    std::printf("tapelm bench_train: model=%s mode=%s threads=%d gemm_threads=%d warmup=%d steps=%d\n",
+                o.model.c_str(), o.mode.c_str(), o.threads, Eigen::nbThreads(), o.warmup, o.steps);
+    if (o.mode == "train") tapelm::run_train(row, o);
+    else tapelm::run_generate(row, o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

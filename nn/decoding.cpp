@@ -1,0 +1,228 @@
+// Greedy and beam decoding. Log-probabilities are taken in double from the float logits so
+// that sums over long sequences compare reliably.
+#include "nn/decoding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "autograd/tape.h"
+
+namespace tapelm {
+namespace {
+
+// Eval mode for a scope, restoring the previous mode.
+class ScopedEval {
+ public:
+  explicit ScopedEval(Module& model) : model_(model), was_training_(model.is_training()) { model_.eval(); }
+  ~ScopedEval() { model_.train(was_training_); }
+  ScopedEval(const ScopedEval&) = delete;
+  ScopedEval& operator=(const ScopedEval&) = delete;
+
+ private:
+  Module& model_;
+  bool was_training_;
+};
+
+std::vector<double> log_probs(const float* logits, int64_t vocab) {
+  double max = -std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < vocab; ++i) max = std::max(max, static_cast<double>(logits[i]));
+  double sum = 0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
+  const double log_z = max + std::log(sum);
+  std::vector<double> out(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i) out[static_cast<size_t>(i)] = static_cast<double>(logits[i]) - log_z;
+  return out;
+}
+
+// The most likely token, the lowest id on ties.
+int32_t argmax(const std::vector<double>& values) {
+  return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
+}
+
+void validate(const char* who, const Seq2SeqDecodeOptions& options, const EncoderDecoderConfig& cfg) {
+  const int64_t vocab = cfg.tgt_vocab_size;
+  for (const auto& [name, id] : {std::pair<const char*, int32_t>{"bos_id", options.bos_id}, {"eos_id", options.eos_id}}) {
+    if (id < 0 || id >= vocab) {
+      throw std::invalid_argument(std::string(who) + ": " + name + " " + std::to_string(id) +
+                                  " is outside the target vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+  }
+  if (options.max_len < 1 || options.max_len > cfg.ctx_len) {
+    throw std::invalid_argument(std::string(who) + ": max_len " + std::to_string(options.max_len) +
+                                " must be in [1, ctx_len = " + std::to_string(cfg.ctx_len) + "]");
+  }
+}
+
+// memory [1, S, C] repeated to [k, S, C] (and its padding to k·S) for k hypotheses.
+Var repeat_rows(const Var& memory, int64_t k) {
+  const int64_t row = memory.numel();
+  Tensor out({k, memory.size(1), memory.size(2)});
+  for (int64_t r = 0; r < k; ++r) std::memcpy(out.data() + r * row, memory.data(), sizeof(float) * row);
+  return Var(out);
+}
+
+std::vector<uint8_t> repeat_mask(const std::vector<uint8_t>& mask, int64_t k) {
+  std::vector<uint8_t> out;
+  out.reserve(mask.size() * static_cast<size_t>(k));
+  for (int64_t r = 0; r < k; ++r) out.insert(out.end(), mask.begin(), mask.end());
+  return out;
+}
+
+double gnmt_length_norm(double score, size_t length, double alpha) {
+  return alpha == 0 ? score : score / std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
+}
+
+struct Hypothesis {
+  std::vector<int32_t> tokens;  // emitted so far (an <eos> last when finished)
+  double score = 0;
+};
+
+struct Candidate {
+  size_t parent;
+  int32_t token;
+  double score;
+};
+
+}  // namespace
+
+std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t B, int64_t S,
+                                           const std::vector<uint8_t>& src_padding,
+                                           const Seq2SeqDecodeOptions& options) {
+  validate("greedy_decode", options, model.config());
+  const ScopedEval eval(model);
+  const NoGradGuard no_grad;
+  const int64_t vocab = model.config().tgt_vocab_size;
+  const Var memory = model.encode(src, B, S, src_padding);
+  std::vector<DecodedSequence> out(static_cast<size_t>(B));
+  std::vector<std::vector<int32_t>> prefix(static_cast<size_t>(B), std::vector<int32_t>{options.bos_id});
+  int64_t live = B;
+  for (int64_t t = 1; t <= options.max_len && live > 0; ++t) {
+    std::vector<int32_t> tgt;
+    tgt.reserve(static_cast<size_t>(B * t));
+    for (const std::vector<int32_t>& row : prefix) tgt.insert(tgt.end(), row.begin(), row.end());
+    const Var logits = model.decode(tgt, B, t, memory, src_padding);
+    for (int64_t b = 0; b < B; ++b) {
+      DecodedSequence& seq = out[static_cast<size_t>(b)];
+      std::vector<int32_t>& row = prefix[static_cast<size_t>(b)];
+      if (seq.finished) {
+        row.push_back(options.eos_id);  // rows are independent; this only keeps the batch rectangular
+        continue;
+      }
+      const std::vector<double> lp = log_probs(logits.data() + (b * t + t - 1) * vocab, vocab);
+      const int32_t next = argmax(lp);
+      seq.score += lp[static_cast<size_t>(next)];
+      row.push_back(next);
+      if (next == options.eos_id) {
+        seq.finished = true;
+        --live;
+      } else {
+        seq.tokens.push_back(next);
+      }
+    }
+  }
+  return out;
+}
+
+BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
+                       const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options) {
+  validate("beam_search", options, model.config());
+  if (options.beam_size < 1) {
+    throw std::invalid_argument("beam_search: beam_size must be >= 1, got " + std::to_string(options.beam_size));
+  }
+  if (!(options.length_penalty >= 0)) {
+    throw std::invalid_argument("beam_search: length_penalty must be >= 0, got " +
+                                std::to_string(options.length_penalty));
+  }
+  const ScopedEval eval(model);
+  const NoGradGuard no_grad;
+  const int64_t vocab = model.config().tgt_vocab_size;
+  const Var memory = model.encode(src, 1, S, src_padding);
+  std::vector<Hypothesis> live(1), finished;
+  for (int64_t t = 1; t <= options.max_len && !live.empty(); ++t) {
+    const int64_t k = static_cast<int64_t>(live.size());
+    std::vector<int32_t> tgt;
+    tgt.reserve(static_cast<size_t>(k * t));
+    for (const Hypothesis& h : live) {
+      tgt.push_back(options.bos_id);
+      tgt.insert(tgt.end(), h.tokens.begin(), h.tokens.end());
+    }
+    const Var logits = model.decode(tgt, k, t, k == 1 ? memory : repeat_rows(memory, k),
+                                    src_padding.empty() ? src_padding : repeat_mask(src_padding, k));
+    std::vector<Candidate> candidates;
+    candidates.reserve(static_cast<size_t>(k * vocab));
+    for (int64_t h = 0; h < k; ++h) {
+      const std::vector<double> lp = log_probs(logits.data() + (h * t + t - 1) * vocab, vocab);
+      for (int64_t v = 0; v < vocab; ++v) {
+        candidates.push_back({static_cast<size_t>(h), static_cast<int32_t>(v), live[h].score + lp[v]});
+      }
+    }
+    const size_t keep = std::min(candidates.size(), static_cast<size_t>(options.beam_size));
+    // Candidates are in (hypothesis, token) order, so a stable sort breaks ties that way.
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+    std::vector<Hypothesis> next;
+    for (size_t c = 0; c < keep; ++c) {
+      Hypothesis h{live[candidates[c].parent].tokens, candidates[c].score};
+      h.tokens.push_back(candidates[c].token);
+      (candidates[c].token == options.eos_id ? finished : next).push_back(std::move(h));
+    }
+    live = std::move(next);
+  }
+  const Hypothesis* best = nullptr;
+  double best_norm = -std::numeric_limits<double>::infinity();
+  for (const std::vector<Hypothesis>* pool : {&finished, &live}) {
+    for (const Hypothesis& h : *pool) {
+      const double norm = gnmt_length_norm(h.score, h.tokens.size(), options.length_penalty);
+      if (best == nullptr || norm > best_norm) {
+        best = &h;
+        best_norm = norm;
+      }
+    }
+  }
+  BeamResult result;
+  result.best.finished = !best->tokens.empty() && best->tokens.back() == options.eos_id;
+  result.best.tokens.assign(best->tokens.begin(), best->tokens.end() - (result.best.finished ? 1 : 0));
+  result.best.score = best->score;
+  result.normalized_score = best_norm;
+  return result;
+}
+
+DecodedSequence greedy_complete(GPT& model, const std::vector<int32_t>& prompt, int64_t max_new_tokens,
+                                int32_t eos_id) {
+  const int64_t ctx_len = model.config().ctx_len;
+  const int64_t vocab = model.config().vocab_size;
+  if (prompt.empty()) throw std::invalid_argument("greedy_complete: the prompt must hold at least one token (e.g. <bos>)");
+  if (static_cast<int64_t>(prompt.size()) > ctx_len) {
+    throw std::invalid_argument("greedy_complete: prompt of " + std::to_string(prompt.size()) +
+                                " tokens does not fit the context window of " + std::to_string(ctx_len));
+  }
+  if (max_new_tokens < 0) {
+    throw std::invalid_argument("greedy_complete: max_new_tokens must be >= 0, got " + std::to_string(max_new_tokens));
+  }
+  const ScopedEval eval(model);
+  const NoGradGuard no_grad;
+  KVCache cache;
+  DecodedSequence out;
+  std::vector<int32_t> feed = prompt;
+  for (int64_t i = 0; i < max_new_tokens; ++i) {
+    const int64_t T = static_cast<int64_t>(feed.size());
+    const Var logits = model.forward(feed, 1, T, {}, &cache);
+    const std::vector<double> lp = log_probs(logits.data() + (T - 1) * vocab, vocab);
+    const int32_t next = argmax(lp);
+    out.score += lp[static_cast<size_t>(next)];
+    if (next == eos_id) {
+      out.finished = true;
+      break;
+    }
+    out.tokens.push_back(next);
+    if (cache.length() + 1 > ctx_len) break;  // the next token would not fit the window
+    feed.assign(1, next);
+  }
+  return out;
+}
+
+}  // namespace tapelm

@@ -1,0 +1,66 @@
+// Decoding a fine-tuned model's output sequence: greedy and beam search for the
+// encoder-decoder (source ids -> target ids, from <bos> until <eos> or max_len), and greedy
+// completion for a GPT over its KV cache. Scores are sums of natural-log probabilities of
+// the emitted tokens, the <eos> included when it was emitted. Every function runs in eval
+// mode (restoring the model's mode afterwards) and without recording a tape.
+//
+// The decoder has no KV cache, so each encoder-decoder step re-runs the decoder over the
+// whole prefix: O(max_len^2) decoder positions per sequence, fine for short targets such as
+// phoneme strings.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nn/encoder_decoder.h"
+#include "nn/gpt.h"
+
+namespace tapelm {
+
+struct DecodedSequence {
+  std::vector<int32_t> tokens;  // emitted tokens, without the <bos> and without the final <eos>
+  double score = 0;             // sum of log-probabilities of the emitted tokens (<eos> included)
+  bool finished = false;        // ended with <eos> (false: stopped at max_len)
+};
+
+struct Seq2SeqDecodeOptions {
+  int32_t bos_id = 1;
+  int32_t eos_id = 2;
+  int64_t max_len = 64;  // most tokens to emit, <eos> included; at most the model's ctx_len
+};
+
+// Greedy decoding of B sources at once: src is B·S ids with src_padding [B·S] (1 = real) or
+// empty. At each step every unfinished row takes its most likely token (the lowest id on
+// ties). Returns one sequence per row.
+std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t B, int64_t S,
+                                           const std::vector<uint8_t>& src_padding,
+                                           const Seq2SeqDecodeOptions& options);
+
+struct BeamSearchOptions : Seq2SeqDecodeOptions {
+  int64_t beam_size = 4;
+  // GNMT length normalisation for the final choice: score / ((5 + length) / 6)^length_penalty,
+  // length counting the <eos>. 0 = plain sum of log-probabilities.
+  double length_penalty = 0.0;
+};
+
+struct BeamResult {
+  DecodedSequence best;
+  double normalized_score = 0;  // the score `best` won with (= best.score when length_penalty is 0)
+};
+
+// Beam search for one source (S ids, src_padding [S] or empty). Each step extends every live
+// hypothesis by every token and keeps the beam_size highest sums of log-probabilities
+// (ties: earlier hypothesis, then lower token id); a kept candidate ending in <eos> leaves
+// the beam as finished. Stops when the beam is empty or max_len tokens were emitted; the
+// answer is the best finished or still-live hypothesis by normalised score. beam_size 1 is
+// greedy decoding; a beam as wide as all sequences up to max_len is exhaustive search.
+BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
+                       const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options);
+
+// Greedy continuation of `prompt` (at least one id, e.g. <bos> + prompt tokens) with a
+// KVCache: stops at `eos_id`, after max_new_tokens, or when the context window is full
+// (the window does not slide; train/sampling.h's generate() does that).
+DecodedSequence greedy_complete(GPT& model, const std::vector<int32_t>& prompt, int64_t max_new_tokens,
+                                int32_t eos_id);
+
+}  // namespace tapelm

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The tapelm vs PyTorch GPT benchmark in one command: builds bench_train (Release) if
+# needed, fetches Debian's OpenBLAS for PyTorch if needed, runs every row on both sides in
+# separate processes (alternating tapelm / PyTorch so both see the same machine noise) and
+# prints a markdown table. Method and results: docs/performance.md.
+#
+#   scripts/bench.sh            BUILD_DIR=build-x scripts/bench.sh
+# Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), GEN_RUNS (3),
+# TAPELM_PASSIVE_ROWS=0 to skip the tapelm runs under OMP_WAIT_POLICY=PASSIVE. Warm-up: 3 steps
+# (tiny), 1 step (small), 1 generation. About 5 minutes on an idle 2-core machine, twice that
+# under heavy load.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build=${BUILD_DIR:-build}
+[[ $build = /* ]] || build=$root/$build
+tiny_steps=${TINY_STEPS:-20}
+small_steps=${SMALL_STEPS:-6}
+gen_runs=${GEN_RUNS:-3}
+passive_rows=${TAPELM_PASSIVE_ROWS:-1}
+py=/usr/bin/python3  # Debian's python with torch 1.13
+log_dir=$build/bench-logs
+mkdir -p "$log_dir"
+
+# --- build -------------------------------------------------------------------------------
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  generator=()
+  command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTAPELM_BUILD_TESTS=OFF \
+    -DTAPELM_BUILD_BENCH=ON >"$log_dir/configure.log"
+fi
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
+if [[ $build_type != Release ]]; then
+  echo "bench.sh: $build is configured as '$build_type'; benchmarks need Release (use another BUILD_DIR)" >&2
+  exit 1
+fi
+if ! grep -q '^TAPELM_BUILD_BENCH:BOOL=ON' "$build/CMakeCache.txt"; then
+  echo "bench.sh: $build has TAPELM_BUILD_BENCH off; use another BUILD_DIR" >&2
+  exit 1
+fi
+cmake --build "$build" --target bench_train -j 2 >"$log_dir/build.log" 2>&1 || {
+  tail -30 "$log_dir/build.log" >&2
+  exit 1
+}
+tapelm_bin=$build/bench/bench_train
+
+# --- PyTorch's BLAS ----------------------------------------------------------------------
+# Debian's torch calls the system libblas.so.3, here the single-threaded reference BLAS
+# (~4 GFLOP/s). Its fastest option on this machine is Debian's OpenBLAS (OpenMP build),
+# extracted into the build tree and put first on LD_LIBRARY_PATH for the PyTorch runs only
+# (nothing is installed system-wide). OpenBLAS 0.3.21 does not know this CPU model and falls
+# back to SSE3 kernels unless told the core type.
+deps=$build/bench-deps
+openblas=$deps/root/usr/lib/x86_64-linux-gnu/openblas-openmp
+if [[ ! -f $openblas/libblas.so.3 ]]; then
+  mkdir -p "$deps"
+  (cd "$deps" && { apt-get download libopenblas0-openmp || { apt-get update && apt-get download libopenblas0-openmp; }; } \
+    >"$log_dir/openblas.log" 2>&1 && dpkg-deb -x libopenblas0-openmp_*.deb root) || true
+fi
+torch_env=(OMP_WAIT_POLICY=PASSIVE)
+if [[ -f $openblas/libblas.so.3 ]]; then
+  torch_env+=(LD_LIBRARY_PATH="$openblas" OPENBLAS_CORETYPE=SkylakeX)
+  torch_blas="Debian OpenBLAS 0.3.21 (OpenMP build, OPENBLAS_CORETYPE=SkylakeX)"
+else
+  torch_blas="system libblas.so.3 (OpenBLAS could not be fetched: see $log_dir/openblas.log)"
+fi
+
+# --- runs --------------------------------------------------------------------------------
+load() { cut -d' ' -f1 /proc/loadavg; }
+field() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1"; }
+
+rows=()  # one markdown line per comparison
+# compare LABEL THREADS TAPELM_ENV MODE MODEL WARMUP STEPS
+compare() {
+  local label=$1 threads=$2 tenv=$3 mode=$4 model=$5 warmup=$6 steps=$7
+  local args=(--model "$model" --mode "$mode" --threads "$threads" --warmup "$warmup" --steps "$steps")
+  local tag="${model}-${mode}-t${threads}-${tenv//[^A-Za-z]/}"
+  local tlog=$log_dir/tapelm-$tag.log plog=$log_dir/torch-$tag.log
+  local tenv_vars=()
+  [[ $tenv = default ]] || tenv_vars=("$tenv")
+  local load_before
+  load_before=$(load)
+  echo "[$(date +%T)] $label, $threads thread(s), tapelm env: $tenv (load $load_before)" >&2
+  env "${tenv_vars[@]}" "$tapelm_bin" "${args[@]}" >"$tlog"
+  env "${torch_env[@]}" "$py" bench/reference/torch_train.py "${args[@]}" --gen kv >"$plog"
+  local unit=ms_per_step mfu
+  [[ $mode = train ]] || unit=ms_per_generation
+  local tt pt
+  tt=$(field "$tlog" tokens_per_s)
+  pt=$(field "$plog" tokens_per_s)
+  mfu=$(field "$tlog" mfu)
+  [[ -n $mfu ]] && mfu=$(awk -v m="$mfu" 'BEGIN { printf "%.1f%%", 100 * m }') || mfu="—"
+  rows+=("| $label | $threads | $tenv | $(field "$tlog" $unit) | $(field "$plog" $unit) | $tt | $pt | \
+$(awk -v a="$tt" -v b="$pt" 'BEGIN { printf "%.2f", a / b }') | $(field "$tlog" peak_rss_mib) | \
+$(field "$plog" peak_rss_mib) | $mfu | $load_before–$(load) |")
+}
+
+start=$(date +%s)
+for threads in 1 2; do
+  # At 2 threads tapelm also runs under OMP_WAIT_POLICY=PASSIVE (PyTorch always does).
+  tapelm_envs=(default)
+  if [[ $threads = 2 && $passive_rows = 1 ]]; then tapelm_envs+=(OMP_WAIT_POLICY=PASSIVE); fi
+  for tenv in "${tapelm_envs[@]}"; do compare tiny "$threads" "$tenv" train tiny 3 "$tiny_steps"; done
+  for tenv in "${tapelm_envs[@]}"; do compare small "$threads" "$tenv" train small 1 "$small_steps"; done
+  for tenv in "${tapelm_envs[@]}"; do
+    compare "small, generate 200" "$threads" "$tenv" generate small 1 "$gen_runs"
+  done
+done
+
+# --- report ------------------------------------------------------------------------------
+echo
+echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
+  "$(date -u +%FT%TZ); $(($(date +%s) - start)) s of runs; logs in $log_dir"
+echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'): BLAS $torch_blas, OMP_WAIT_POLICY=PASSIVE," \
+  "MKLDNN on, AdamW foreach, generation with a KV cache"
+best_peak() {  # SIDE THREADS: the highest GEMM peak any training run of that side measured
+  cat "$log_dir/$1"-*-train-t"$2"-*.log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
+}
+for t in 1 2; do
+  echo "fp32 GEMM peak (1536³, best of 5, best over this run's processes) at $t thread(s):" \
+    "tapelm (Eigen) $(best_peak tapelm $t) GFLOP/s, PyTorch (OpenBLAS) $(best_peak torch $t) GFLOP/s"
+done
+echo
+echo "| row | threads | tapelm env | tapelm ms/step | PyTorch ms/step | tapelm tokens/s | PyTorch tokens/s |" \
+  "ratio (tapelm/PyTorch) | tapelm RSS MiB | PyTorch RSS MiB | tapelm MFU | load avg (1 min) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "Generation rows: ms/step is ms per 200-token generation (batch 1, 4-token prompt, greedy, KV cache)."
+echo "MFU: (6·N + 12·L·T·C)·tokens per step ÷ step time ÷ the GEMM peak measured in the same process."

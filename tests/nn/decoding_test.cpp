@@ -1,0 +1,251 @@
+// Decoding: beam search against exhaustive enumeration on a tiny random encoder-decoder,
+// beam width 1 against greedy, batched greedy against one row at a time, and GPT greedy
+// completion with the KV cache against full recomputation.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "autograd/tape.h"
+#include "module_gradcheck.h"
+#include "nn/decoding.h"
+
+namespace tapelm {
+namespace {
+
+constexpr int32_t kBos = 1;
+constexpr int32_t kEos = 2;
+
+// Parameters redrawn as N(0, scale²) so the next-token distributions are peaked and differ
+// by prefix (the default init gives near-uniform ones, where every search agrees).
+void sharpen(Module& model, uint64_t seed, float scale) {
+  Rng rng(seed);
+  for (auto& [name, param] : model.named_parameters()) {
+    for (int64_t i = 0; i < param.numel(); ++i) param.data()[i] = scale * rng.normal();
+  }
+}
+
+EncoderDecoderConfig tiny_seq2seq(uint64_t seed) {
+  EncoderDecoderConfig cfg;
+  static_cast<TransformerConfig&>(cfg) = testing::tiny_config();
+  cfg.src_vocab_size = 7;
+  cfg.tgt_vocab_size = 4;  // 0, 1 = <bos>, 2 = <eos>, 3
+  cfg.n_encoder_layer = 1;
+  cfg.n_decoder_layer = 1;
+  cfg.seed = seed;
+  return cfg;
+}
+
+// Sum of log-probabilities of `tokens` given the source, from one decoder pass over the
+// whole sequence (independent of the search code's step-by-step scoring).
+double sequence_log_prob(EncoderDecoder& model, const std::vector<int32_t>& src, const std::vector<int32_t>& tokens) {
+  const NoGradGuard no_grad;
+  std::vector<int32_t> input{kBos};
+  input.insert(input.end(), tokens.begin(), tokens.end() - 1);
+  const int64_t T = static_cast<int64_t>(input.size());
+  const int64_t V = model.config().tgt_vocab_size;
+  const Var logits = model.forward(src, input, 1, static_cast<int64_t>(src.size()), T);
+  double total = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    const float* row = logits.data() + t * V;
+    double z = 0;
+    for (int64_t v = 0; v < V; ++v) z += std::exp(static_cast<double>(row[v]));
+    total += static_cast<double>(row[tokens[static_cast<size_t>(t)]]) - std::log(z);
+  }
+  return total;
+}
+
+struct Best {
+  std::vector<int32_t> tokens;  // with the final <eos> when finished
+  double score = -std::numeric_limits<double>::infinity();
+};
+
+// Every sequence a decoder can emit within max_len tokens: those ending at their first <eos>,
+// and those of exactly max_len tokens without one.
+Best exhaustive_best(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t max_len, double alpha) {
+  const int32_t V = static_cast<int32_t>(model.config().tgt_vocab_size);
+  Best best;
+  std::function<void(std::vector<int32_t>&)> visit = [&](std::vector<int32_t>& prefix) {
+    for (int32_t v = 0; v < V; ++v) {
+      prefix.push_back(v);
+      if (v == kEos || static_cast<int64_t>(prefix.size()) == max_len) {
+        const double raw = sequence_log_prob(model, src, prefix);
+        const double norm = alpha == 0 ? raw : raw / std::pow((5.0 + prefix.size()) / 6.0, alpha);
+        if (norm > best.score) best = {prefix, norm};
+      } else {
+        visit(prefix);
+      }
+      prefix.pop_back();
+    }
+  };
+  std::vector<int32_t> prefix;
+  visit(prefix);
+  return best;
+}
+
+std::vector<int32_t> emitted(const DecodedSequence& seq) {
+  std::vector<int32_t> out = seq.tokens;
+  if (seq.finished) out.push_back(kEos);
+  return out;
+}
+
+TEST(Decoding, WideBeamEqualsExhaustiveSearchAndGreedyCanBeWorse) {
+  const std::vector<int32_t> src = {3, 5, 1, 6};
+  const int64_t max_len = 3;
+  int greedy_suboptimal = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    EncoderDecoder model(tiny_seq2seq(seed));
+    sharpen(model, seed, 0.6f);
+    model.eval();
+    const Best best = exhaustive_best(model, src, max_len, 0.0);
+    BeamSearchOptions options;
+    options.max_len = max_len;
+    options.bos_id = kBos;
+    options.eos_id = kEos;
+    options.beam_size = 64;  // 4^3: no candidate is ever dropped
+    const BeamResult beam = beam_search(model, src, 4, {}, options);
+    EXPECT_EQ(emitted(beam.best), best.tokens) << "seed " << seed;
+    EXPECT_NEAR(beam.best.score, best.score, 1e-4) << "seed " << seed;
+    EXPECT_DOUBLE_EQ(beam.normalized_score, beam.best.score);
+
+    const DecodedSequence greedy = greedy_decode(model, src, 1, 4, {}, options).front();
+    // The searches batch different rows, so equal sequences may score a few ulps apart.
+    EXPECT_LE(greedy.score, beam.best.score + 1e-5);
+    greedy_suboptimal += greedy.score < beam.best.score - 1e-3 ? 1 : 0;
+  }
+  RecordProperty("greedy_suboptimal", greedy_suboptimal);
+  EXPECT_GT(greedy_suboptimal, 0) << "the test models should include a case where the beam beats greedy";
+}
+
+TEST(Decoding, WideBeamWithLengthPenaltyEqualsExhaustiveNormalisedSearch) {
+  const std::vector<int32_t> src = {2, 4, 6};
+  EncoderDecoder model(tiny_seq2seq(11));
+  sharpen(model, 11, 0.6f);
+  BeamSearchOptions options;
+  options.max_len = 3;
+  options.beam_size = 64;
+  options.length_penalty = 1.0;
+  const Best best = exhaustive_best(model, src, 3, 1.0);
+  const BeamResult beam = beam_search(model, src, 3, {}, options);
+  EXPECT_EQ(emitted(beam.best), best.tokens);
+  EXPECT_NEAR(beam.normalized_score, best.score, 1e-4);
+  const double length = static_cast<double>(emitted(beam.best).size());
+  EXPECT_NEAR(beam.normalized_score, beam.best.score / ((5 + length) / 6), 1e-12);
+}
+
+TEST(Decoding, BeamOfOneIsGreedy) {
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    EncoderDecoder model(tiny_seq2seq(seed));
+    sharpen(model, seed + 100, 0.6f);
+    const std::vector<int32_t> src = {1, 2, 3, 4, 5};
+    BeamSearchOptions options;
+    options.beam_size = 1;
+    options.max_len = 8;
+    const BeamResult beam = beam_search(model, src, 5, {}, options);
+    const DecodedSequence greedy = greedy_decode(model, src, 1, 5, {}, options).front();
+    EXPECT_EQ(beam.best.tokens, greedy.tokens) << "seed " << seed;
+    EXPECT_EQ(beam.best.finished, greedy.finished);
+    EXPECT_NEAR(beam.best.score, greedy.score, 1e-5);
+  }
+}
+
+TEST(Decoding, BatchedGreedyWithPaddingMatchesOneRowAtATime) {
+  EncoderDecoder model(tiny_seq2seq(5));
+  sharpen(model, 5, 0.6f);
+  // Row 0 has 5 source tokens, row 1 has 3 and two padding positions.
+  const std::vector<int32_t> src = {1, 2, 3, 4, 5, 6, 5, 4, 0, 0};
+  const std::vector<uint8_t> padding = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  Seq2SeqDecodeOptions options;
+  options.max_len = 6;
+  const auto batched = greedy_decode(model, src, 2, 5, padding, options);
+  ASSERT_EQ(batched.size(), 2u);
+  const auto row0 = greedy_decode(model, {1, 2, 3, 4, 5}, 1, 5, {}, options).front();
+  const auto row1 = greedy_decode(model, {6, 5, 4}, 1, 3, {}, options).front();
+  EXPECT_EQ(batched[0].tokens, row0.tokens);
+  EXPECT_EQ(batched[1].tokens, row1.tokens);
+  EXPECT_EQ(batched[1].finished, row1.finished);
+  EXPECT_NEAR(batched[0].score, row0.score, 1e-4);
+  EXPECT_NEAR(batched[1].score, row1.score, 1e-4);
+}
+
+TEST(Decoding, DecodingRestoresTrainModeAndRecordsNoTape) {
+  EncoderDecoder model(tiny_seq2seq(2));
+  model.train();
+  BeamSearchOptions options;
+  options.max_len = 4;
+  beam_search(model, {1, 2}, 2, {}, options);
+  greedy_decode(model, {1, 2}, 1, 2, {}, options);
+  EXPECT_TRUE(model.is_training());
+}
+
+TEST(Decoding, BadOptionsAreErrors) {
+  EncoderDecoder model(tiny_seq2seq(2));
+  BeamSearchOptions options;
+  options.eos_id = 4;
+  EXPECT_THROW(greedy_decode(model, {1}, 1, 1, {}, options), std::invalid_argument);
+  options.eos_id = kEos;
+  options.max_len = 17;  // ctx_len is 16
+  EXPECT_THROW(beam_search(model, {1}, 1, {}, options), std::invalid_argument);
+  options.max_len = 4;
+  options.beam_size = 0;
+  EXPECT_THROW(beam_search(model, {1}, 1, {}, options), std::invalid_argument);
+  options.beam_size = 2;
+  options.length_penalty = -1;
+  EXPECT_THROW(beam_search(model, {1}, 1, {}, options), std::invalid_argument);
+}
+
+GPTConfig tiny_gpt() {
+  GPTConfig cfg;
+  static_cast<TransformerConfig&>(cfg) = testing::tiny_config();
+  cfg.vocab_size = 9;
+  cfg.n_layer = 2;
+  cfg.seed = 4;
+  return cfg;
+}
+
+// Greedy without a cache: the whole sequence re-run for every token.
+std::vector<int32_t> greedy_without_cache(GPT& model, std::vector<int32_t> ids, int64_t steps) {
+  const NoGradGuard no_grad;
+  const int64_t V = model.config().vocab_size;
+  std::vector<int32_t> out;
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t T = static_cast<int64_t>(ids.size());
+    const Var logits = model.forward(ids, 1, T);
+    const float* row = logits.data() + (T - 1) * V;
+    const int32_t next = static_cast<int32_t>(std::max_element(row, row + V) - row);
+    ids.push_back(next);
+    out.push_back(next);
+  }
+  return out;
+}
+
+TEST(Decoding, GptGreedyCompletionWithCacheMatchesRecomputation) {
+  GPT model(tiny_gpt());
+  sharpen(model, 4, 0.5f);
+  model.eval();
+  const std::vector<int32_t> prompt = {1, 5, 3};
+  const DecodedSequence cached = greedy_complete(model, prompt, 6, /*eos_id=*/-1);
+  EXPECT_EQ(cached.tokens, greedy_without_cache(model, prompt, 6));
+  EXPECT_FALSE(cached.finished);
+  EXPECT_LT(cached.score, 0.0);
+}
+
+TEST(Decoding, GptGreedyCompletionStopsAtEosAndAtTheWindow) {
+  GPT model(tiny_gpt());
+  sharpen(model, 4, 0.5f);
+  const std::vector<int32_t> prompt = {1, 5, 3};
+  const DecodedSequence full = greedy_complete(model, prompt, 100, -1);
+  EXPECT_EQ(full.tokens.size(), 16u - 3u + 1u) << "positions 3..15 are fed, the last token is not";
+  const int32_t eos = full.tokens[2];
+  const auto first = std::find(full.tokens.begin(), full.tokens.end(), eos) - full.tokens.begin();
+  const DecodedSequence stopped = greedy_complete(model, prompt, 100, eos);
+  EXPECT_TRUE(stopped.finished);
+  EXPECT_EQ(stopped.tokens, std::vector<int32_t>(full.tokens.begin(), full.tokens.begin() + first));
+  EXPECT_THROW(greedy_complete(model, {}, 4, 2), std::invalid_argument);
+  EXPECT_THROW(greedy_complete(model, std::vector<int32_t>(17, 1), 4, 2), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace tapelm

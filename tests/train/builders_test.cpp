@@ -1,0 +1,100 @@
+// Tests for the translation of config sections into the nn/, data/ and optim/ option structs.
+#include "train/builders.h"
+
+#include <gtest/gtest.h>
+
+#include "optim/adam.h"
+
+namespace tapelm {
+namespace {
+
+PretrainConfig config_with(const std::vector<std::string>& overrides) {
+  return parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml", overrides);
+}
+
+TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
+  const PretrainConfig c = config_with({"model.n_layer=3", "model.n_embd=96", "model.n_head=6", "model.ctx_len=64",
+                                        "model.dropout=0.2", "model.ffn=swiglu", "model.ffn_hidden=200",
+                                        "model.norm=rmsnorm", "model.pos_encoding=rope", "model.pre_ln=false",
+                                        "model.tie_weights=false", "model.bias=false"});
+  const GPTConfig g = gpt_config(c.model, 500, 42);
+  EXPECT_EQ(g.vocab_size, 500);
+  EXPECT_EQ(g.n_layer, 3);
+  EXPECT_EQ(g.d_model, 96);
+  EXPECT_EQ(g.n_head, 6);
+  EXPECT_EQ(g.ctx_len, 64);
+  EXPECT_FLOAT_EQ(g.dropout, 0.2f);
+  EXPECT_EQ(g.ffn, FfnKind::SwiGLU);
+  EXPECT_EQ(g.d_ff, 200);
+  EXPECT_EQ(g.norm, NormKind::RMSNorm);
+  EXPECT_EQ(g.positional, PositionalKind::Rotary);
+  EXPECT_FALSE(g.pre_norm);
+  EXPECT_FALSE(g.tie_weights);
+  EXPECT_FALSE(g.bias);
+  EXPECT_EQ(g.seed, 42u);
+
+  const GPTConfig defaults = gpt_config(config_with({"model.ffn=relu", "model.pos_encoding=sinusoidal"}).model, 10, 0);
+  EXPECT_EQ(defaults.ffn, FfnKind::Relu);
+  EXPECT_EQ(defaults.positional, PositionalKind::Sinusoidal);
+  EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).ffn, FfnKind::Gelu);
+  EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).positional, PositionalKind::Learned);
+}
+
+TEST(Builders, DataSectionMapsOntoTheDataPipeline) {
+  const PretrainConfig c = config_with({"data.train=[a.txt,b/*.txt]", "data.utf8=replace", "data.val_fraction=0.1",
+                                        "tokenizer.type=unigram", "tokenizer.vocab_size=1000",
+                                        "tokenizer.max_sentences=500", "data.cache_dir=/c"});
+  const DataConfig d = data_config(c);
+  EXPECT_EQ(d.corpus.sources, (std::vector<std::string>{"a.txt", "b/*.txt"}));
+  EXPECT_EQ(d.corpus.invalid_utf8, Utf8Policy::kReplace);
+  EXPECT_DOUBLE_EQ(d.shards.split.val_fraction, 0.1);
+  EXPECT_EQ(d.shards.cache_dir, "/c");
+  EXPECT_EQ(d.tokenizer.model_type, "unigram");
+  EXPECT_EQ(d.tokenizer.vocab_size, 1000);
+  EXPECT_EQ(d.tokenizer.input_sentence_size, 500u);
+  EXPECT_EQ(d.tokenizer_model, "");
+  EXPECT_EQ(data_config(c, "ckpt/tokenizer.model").tokenizer_model, "ckpt/tokenizer.model");
+
+  const DataConfig separate = data_config(config_with({"data.val=v.txt"}));
+  EXPECT_EQ(separate.val_sources, std::vector<std::string>{"v.txt"});
+}
+
+TEST(Builders, OptimizerAndScheduleFollowTheirSections) {
+  Var w(Tensor::zeros({4, 4}), true), b(Tensor::zeros({4}), true);
+  const NamedParameters params = {{"fc.weight", w}, {"fc.bias", b}};
+  for (const char* name : {"adamw", "adam", "sgd"}) {
+    EXPECT_EQ(make_optimizer(config_with({std::string("optimizer.name=") + name}).optimizer, params)->kind(), name);
+  }
+  const auto adamw = make_optimizer(config_with({"optimizer.weight_decay=0.3"}).optimizer, params);
+  EXPECT_DOUBLE_EQ(adamw->groups()[0].weight_decay, 0.3) << "matrices decay";
+  EXPECT_DOUBLE_EQ(adamw->groups()[1].weight_decay, 0.0) << "biases do not";
+
+  const ScheduleConfig s = schedule_config(
+      config_with({"optimizer.lr=0.01", "scheduler.min_lr=0.001", "scheduler.warmup_steps=10", "train.max_steps=100",
+                   "scheduler.name=linear"}));
+  EXPECT_EQ(s.kind, ScheduleKind::Linear);
+  EXPECT_DOUBLE_EQ(s.lr, 0.01);
+  EXPECT_DOUBLE_EQ(s.min_lr, 0.001);
+  EXPECT_EQ(s.warmup_steps, 10);
+  EXPECT_EQ(s.total_steps, 100);
+  try {
+    schedule_config(config_with({"scheduler.warmup_steps=100", "train.max_steps=100"}));
+    ADD_FAILURE() << "a cosine decay over zero steps was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("scheduler.warmup_steps: ", 0), 0u) << e.what();
+  }
+}
+
+TEST(Builders, SampleSectionBecomesSamplingOptions) {
+  const SamplingOptions o = sampling_options(
+      config_with({"sample.max_new_tokens=7", "sample.temperature=0.5", "sample.top_k=3", "sample.top_p=0.9"}).sample,
+      99);
+  EXPECT_EQ(o.max_new_tokens, 7);
+  EXPECT_DOUBLE_EQ(o.temperature, 0.5);
+  EXPECT_EQ(o.top_k, 3);
+  EXPECT_DOUBLE_EQ(o.top_p, 0.9);
+  EXPECT_EQ(o.seed, 99u);
+}
+
+}  // namespace
+}  // namespace tapelm

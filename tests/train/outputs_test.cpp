@@ -1,0 +1,180 @@
+// Tests for the trainer's output files and helpers: metrics.jsonl (recovery on resume), the
+// SVG loss plot, trainer_state.json, config comparison for resume, and console formatting.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <regex>
+
+#include "tests/train/scratch_dir.h"
+#include "train/config.h"
+#include "train/errors.h"
+#include "train/loss_plot.h"
+#include "train/metrics.h"
+#include "train/progress.h"
+#include "train/resume.h"
+#include "train/trainer_state.h"
+
+namespace tapelm {
+namespace {
+
+using testing::read_text;
+using testing::ScratchDir;
+using testing::write_text;
+
+TEST(MetricsLog, WritesOneJsonObjectPerLineWithExactNumbers) {
+  ScratchDir scratch;
+  {
+    MetricsLog log(scratch / "metrics.jsonl", std::nullopt);
+    log.log(TrainRecord{1, 4.787492275238037, 1e-3, 0.5, 1234.5, 0});
+    log.log(TrainRecord{2, NAN, 1e-3, INFINITY, 1000, 1});
+    log.log(EvalRecord{2, 4.5, std::exp(4.5)});
+    EXPECT_EQ(log.history().train, (std::vector<std::pair<int64_t, double>>{{1, 4.787492275238037}}));
+    EXPECT_EQ(log.history().val, (std::vector<std::pair<int64_t, double>>{{2, 4.5}}));
+  }
+  EXPECT_EQ(read_text(scratch / "metrics.jsonl"),
+            "{\"step\":1,\"loss\":4.787492275238037,\"lr\":0.001,\"grad_norm\":0.5,\"tokens_per_s\":1234.5,"
+            "\"skipped_steps\":0}\n"
+            "{\"step\":2,\"loss\":null,\"lr\":0.001,\"grad_norm\":null,\"tokens_per_s\":1000.0,\"skipped_steps\":1}\n"
+            "{\"step\":2,\"val_loss\":4.5,\"val_ppl\":90.01713130052181}\n");
+}
+
+TEST(MetricsLog, ResumeKeepsRecordsUpToTheCheckpointAndDropsLaterAndTornOnes) {
+  ScratchDir scratch;
+  write_text(scratch / "metrics.jsonl",
+             "{\"step\":10,\"loss\":3.0}\n{\"step\":10,\"val_loss\":3.1,\"val_ppl\":22.2}\n"
+             "{\"step\":20,\"loss\":2.0}\n{\"step\":30,\"lo");
+  {
+    MetricsLog log(scratch / "metrics.jsonl", int64_t{10});
+    EXPECT_EQ(log.history().train.size(), 1u);
+    EXPECT_EQ(log.history().val.size(), 1u);
+    log.log(TrainRecord{11, 2.5, 1e-3, 1.0, 10, 0});
+  }
+  const std::string text = read_text(scratch / "metrics.jsonl");
+  EXPECT_EQ(text.rfind("{\"step\":10,\"loss\":3.0}\n{\"step\":10,\"val_loss\":3.1,\"val_ppl\":22.2}\n{\"step\":11,", 0), 0u)
+      << text;
+  EXPECT_EQ(text.find("\"step\":20"), std::string::npos);
+
+  MetricsLog fresh(scratch / "metrics.jsonl", std::nullopt);
+  EXPECT_EQ(read_text(scratch / "metrics.jsonl"), "") << "a new run starts a new file";
+}
+
+TEST(LossPlot, SvgHasBothCurvesNiceTicksAndLabels) {
+  LossHistory history;
+  for (int step = 10; step <= 200; step += 10) history.train.emplace_back(step, 5.0 - step / 100.0);
+  history.val = {{100, 4.2}, {200, 3.3}};
+  const std::string svg = loss_svg(history, "run <a&b>: step 200");
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find("run &lt;a&amp;b&gt;: step 200"), std::string::npos) << "the title is escaped";
+  // x ticks 0, 25, ..., 200 (steps); y ticks every 0.5 from 3.0 to 5.0.
+  for (const char* tick : {">0</text>", ">100</text>", ">200</text>", ">3.0</text>", ">4.0</text>", ">5.0</text>"}) {
+    EXPECT_NE(svg.find(tick), std::string::npos) << tick;
+  }
+  const std::regex polyline("<polyline[^>]*points=\"([^\"]*)\"");
+  auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline);
+  ASSERT_NE(it, std::sregex_iterator());
+  const std::string train_points = (*it)[1];
+  EXPECT_EQ(std::count(train_points.begin(), train_points.end(), ','), 20) << "one point per train record";
+  ++it;
+  ASSERT_NE(it, std::sregex_iterator());
+  const std::string val_points = (*it)[1];
+  EXPECT_EQ(std::count(val_points.begin(), val_points.end(), ','), 2);
+  EXPECT_NE(svg.find(">step</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">loss (nats/token)</text>"), std::string::npos);
+}
+
+TEST(LossPlot, EmptyHistoryStillGivesAValidFrame) {
+  const std::string svg = loss_svg(LossHistory{}, "nothing yet");
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_EQ(svg.find("inf"), std::string::npos);
+}
+
+TEST(TrainerState, RoundTripsThroughJsonAndNamesProblems) {
+  TrainerState s;
+  s.step = 1200;
+  s.tokens_seen = 1200 * 4096;
+  s.sampler = {0x6A09E667F3BCC909ull ^ 1337, 38400};
+  s.dropout = {0xFFFFFFFFFFFFFFFFull, 7};
+  s.best_val_loss = 3.8125;
+  s.skipped_steps = 2;
+  s.bad_steps_in_a_row = 1;
+  const TrainerState back = parse_trainer_state(to_json(s), "state.json");
+  EXPECT_EQ(back.step, s.step);
+  EXPECT_EQ(back.tokens_seen, s.tokens_seen);
+  EXPECT_EQ(back.sampler.seed, s.sampler.seed);
+  EXPECT_EQ(back.sampler.counter, s.sampler.counter);
+  EXPECT_EQ(back.dropout.seed, s.dropout.seed);
+  EXPECT_EQ(back.dropout.counter, s.dropout.counter);
+  EXPECT_EQ(back.best_val_loss, s.best_val_loss);
+  EXPECT_EQ(back.skipped_steps, 2);
+  EXPECT_EQ(back.bad_steps_in_a_row, 1);
+  EXPECT_EQ(back.world_size, 1);
+  EXPECT_FALSE(parse_trainer_state(to_json(TrainerState{}), "x").best_val_loss.has_value());
+
+  for (const char* bad : {"{", "{\"format\":\"other\",\"version\":1}",
+                          "{\"format\":\"tapelm-trainer-state\",\"version\":1,\"step\":3}"}) {
+    try {
+      parse_trainer_state(bad, "ckpt/trainer_state.json");
+      ADD_FAILURE() << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("ckpt/trainer_state.json: ", 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(ResumeConfig, ChangesAreListedByQualifiedKeyWithBothValues) {
+  const PretrainConfig before = parse_pretrain_config("out_dir: runs/a\ndata: {train: a.txt}\n", "a.yaml");
+  PretrainConfig after = before;
+  after.optimizer.lr = 5e-4;
+  after.seed = 1;
+  after.model.n_head = 8;
+  const std::vector<ConfigChange> changes = config_changes(before, after);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].key, "seed");
+  EXPECT_EQ(changes[0].before, "1337");
+  EXPECT_EQ(changes[0].after, "1");
+  EXPECT_EQ(changes[1].key, "model.n_head");
+  EXPECT_EQ(changes[2].key, "optimizer.lr");
+  EXPECT_EQ(changes[2].before, "0.001");
+  EXPECT_EQ(changes[2].after, "0.0005");
+  EXPECT_TRUE(config_changes(before, before).empty());
+}
+
+TEST(Progress, DurationsAndRatesReadNaturally) {
+  EXPECT_EQ(format_duration(4.4), "4s");
+  EXPECT_EQ(format_duration(185), "3m05s");
+  EXPECT_EQ(format_duration(7625), "2h07m");
+  EXPECT_EQ(format_duration(NAN), "?");
+  EXPECT_EQ(format_rate(812.3), "812");
+  EXPECT_EQ(format_rate(12345), "12.3k");
+  EXPECT_EQ(format_rate(1450000), "1.45M");
+}
+
+TEST(Progress, LogLinesOnlyAtTheIntervalWithoutABar) {
+  std::ostringstream log;
+  ProgressDisplay display(log, nullptr, 0, 100);
+  display.step(TrainRecord{1, 5.0, 1e-3, 1.0, 1000, 0}, false);
+  EXPECT_EQ(log.str(), "");
+  display.step(TrainRecord{10, 4.25, 1e-3, 0.5, 20000, 0}, true);
+  EXPECT_EQ(log.str().rfind("step 10/100 | loss 4.2500 | lr 1.000e-03 | grad_norm 0.500 | 20.0k tok/s | ETA ", 0), 0u)
+      << log.str();
+  display.print("step 10: val_loss 4.3");
+  EXPECT_NE(log.str().find("\nstep 10: val_loss 4.3\n"), std::string::npos);
+}
+
+TEST(Progress, BarIsRedrawnInPlaceAndMessagesClearIt) {
+  std::ostringstream log, bar;
+  {
+    ProgressDisplay display(log, &bar, 0, 10);
+    display.step(TrainRecord{5, 4.0, 1e-3, 1.0, 1000, 0}, true);
+    display.print("eval");
+    display.step(TrainRecord{10, 3.0, 1e-3, 1.0, 1000, 2}, true);
+  }
+  EXPECT_EQ(log.str(), "eval\n") << "no log lines while the bar shows progress";
+  EXPECT_EQ(bar.str().rfind("\r[##########..........] step 5/10 | loss 4.0000", 0), 0u) << bar.str();
+  EXPECT_NE(bar.str().find("\r\033[K\r[####################] step 10/10"), std::string::npos) << bar.str();
+  EXPECT_NE(bar.str().find("| skipped 2\033[K\n"), std::string::npos) << bar.str();
+}
+
+}  // namespace
+}  // namespace tapelm

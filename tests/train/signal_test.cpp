@@ -1,0 +1,132 @@
+// Tests for interrupting `tapelm pretrain` with signals, run as a child process of the built
+// binary: SIGTERM mid-run checkpoints and exits 0 with the resume command, and the resumed
+// run matches an uninterrupted one; a second signal ends the process at once.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "tests/train/tiny_run.h"
+
+namespace tapelm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::checkpoint_path;
+
+// Steps of the interrupted run: enough that it is still training when the signal arrives (a
+// step of the tiny model takes milliseconds), few enough to keep the test fast. Sanitized
+// builds run several times slower, which widens the margin by itself.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kSteps = 40;
+#else
+constexpr int64_t kSteps = 100;
+#endif
+using testing::read_text;
+using testing::run_pretraining;
+using testing::same_bytes;
+using testing::ScratchDir;
+using testing::train_records;
+using testing::write_tiny_run;
+
+// `tapelm pretrain CONFIG args...` in the background, output to <dir>/stdout.txt, stderr.txt.
+pid_t start_pretrain(const fs::path& dir, const std::vector<std::string>& args) {
+  const std::string binary = (fs::path(TAPELM_BINARY_DIR) / "tapelm").string();
+  std::vector<std::string> argv_text = {binary, "pretrain"};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(err_fd, STDERR_FILENO);
+    ::dup2(null_fd, STDIN_FILENO);
+    std::vector<char*> argv;
+    for (std::string& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits until metrics.jsonl holds `lines` records (the run is inside its training loop).
+bool wait_for_records(const fs::path& out_dir, size_t lines, pid_t child) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = read_text(out_dir / "metrics.jsonl");
+    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) return true;
+    if (::waitpid(child, nullptr, WNOHANG) == child) return false;  // exited early
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+int wait_exit_status(pid_t child) {
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+}
+
+TEST(Signals, SigtermCheckpointsExitsZeroAndTheResumedRunMatchesAnUninterruptedOne) {
+  ScratchDir scratch;
+  const auto run = write_tiny_run(scratch, kSteps);
+  const std::vector<std::string> quiet = {"--set", "eval.interval=0", "--set", "checkpoint.interval=0"};
+  std::vector<std::string> args = {run.config.string()};
+  args.insert(args.end(), quiet.begin(), quiet.end());
+
+  const pid_t child = start_pretrain(scratch.path(), args);
+  ASSERT_TRUE(wait_for_records(run.out_dir, 3, child)) << read_text(scratch / "stderr.txt");
+  ::kill(child, SIGTERM);
+  ASSERT_EQ(wait_exit_status(child), 0) << read_text(scratch / "stderr.txt");
+
+  const std::vector<CheckpointDir> written = list_checkpoint_dirs(run.out_dir);
+  ASSERT_EQ(written.size(), 1u);
+  const int64_t stopped_at = written[0].step;
+  ASSERT_GE(stopped_at, 3);
+  ASSERT_LT(stopped_at, kSteps) << "the run ended before SIGTERM arrived";
+  const std::string out = read_text(scratch / "stdout.txt");
+  EXPECT_NE(out.find("stopped by SIGTERM after step " + std::to_string(stopped_at) + "; checkpoint written to " +
+                     checkpoint_path(run.out_dir, stopped_at).string()),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("resume with: tapelm pretrain " + run.config.string() +
+                     " --set eval.interval=0 --set checkpoint.interval=0 --resume"),
+            std::string::npos)
+      << out;
+
+  args.push_back("--resume");
+  const pid_t resumed = start_pretrain(scratch.path(), args);
+  ASSERT_EQ(wait_exit_status(resumed), 0) << read_text(scratch / "stderr.txt");
+
+  const fs::path whole = scratch / "whole";
+  run_pretraining(run.config, {"eval.interval=0", "checkpoint.interval=0", "out_dir=" + whole.string()});
+  const auto expected = train_records(whole);
+  ASSERT_EQ(expected.size(), size_t(kSteps));
+  EXPECT_EQ(train_records(run.out_dir), expected);
+  EXPECT_TRUE(same_bytes(checkpoint_path(run.out_dir, kSteps) / "weights.safetensors",
+                         checkpoint_path(whole, kSteps) / "weights.safetensors"));
+}
+
+TEST(Signals, ASecondSignalExitsImmediately) {
+  ScratchDir scratch;
+  const auto run = write_tiny_run(scratch, 100000);
+  const pid_t child = start_pretrain(scratch.path(), {run.config.string(), "--set", "eval.interval=0"});
+  ASSERT_TRUE(wait_for_records(run.out_dir, 2, child)) << read_text(scratch / "stderr.txt");
+  // Both arrive before the step ends; the handler masks both signals, so they are seen in turn.
+  ::kill(child, SIGINT);
+  ::kill(child, SIGTERM);
+  const int status = wait_exit_status(child);
+  EXPECT_TRUE(status == 128 + SIGINT || status == 128 + SIGTERM) << "exit status " << status;
+  EXPECT_NE(read_text(scratch / "stderr.txt").find("second signal, exiting immediately"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tapelm
