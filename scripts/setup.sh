@@ -4,11 +4,14 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libeigen3-dev libyaml-cpp-dev libsentencepiece-dev
-          nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev npm gnuplot-nox)
+          nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev gnuplot-nox)
+# npm fetches the data sets; a machine may already have it from another source than Debian
+# (whose npm package conflicts with those), so only a missing command is installed.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 for arg in "$@"; do
   case "$arg" in
-    # PyTorch from Debian links the reference BLAS unless OpenBLAS is installed beside it.
-    --with-torch) packages+=(python3-torch python3-numpy libopenblas0-pthread) ;;
+    # (scripts/bench.sh gives the PyTorch side an OpenBLAS of its own; see docs/performance.md)
+    --with-torch) packages+=(python3-torch python3-numpy) ;;
     --with-mpi) packages+=(openmpi-bin libopenmpi-dev) ;;
     *) echo "setup.sh: unknown option '$arg' (expected --with-torch or --with-mpi)" >&2; exit 2 ;;
   esac

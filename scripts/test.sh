@@ -2,6 +2,6 @@
 # Installs dependencies, builds, and runs the whole test suite with ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --with-mpi  # the MPI tests run 2 ranks on this machine
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"

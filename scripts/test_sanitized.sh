@@ -2,7 +2,7 @@
 # Builds the tests with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/ and runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --with-mpi
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELM_SANITIZE=ON -DTAPELM_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$(nproc)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
