@@ -7,8 +7,8 @@
 #   scripts/bench.sh            BUILD_DIR=build-x scripts/bench.sh
 # Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), GEN_RUNS (3),
 # TAPELM_PASSIVE_ROWS=0 to skip the tapelm runs under OMP_WAIT_POLICY=PASSIVE. Warm-up: 3 steps
-# (tiny), 1 step (small), 1 generation. About 5 minutes on an idle 2-core machine, twice that
-# under heavy load.
+# (tiny), 1 step (small), 1 generation. Takes about 5 minutes on the project's 2-core machine
+# (4.5-5.5 min measured at load averages 1.3-7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,6 +21,7 @@ passive_rows=${TAPELM_PASSIVE_ROWS:-1}
 py=/usr/bin/python3  # Debian's python with torch 1.13
 log_dir=$build/bench-logs
 mkdir -p "$log_dir"
+rm -f "$log_dir"/tapelm-*.log "$log_dir"/torch-*.log  # so the summary reads this run only
 
 # --- build -------------------------------------------------------------------------------
 if [[ ! -f $build/CMakeCache.txt ]]; then

@@ -1,9 +1,12 @@
 // Forward/backward kernel pairs for pointwise activations, templated on the scalar so
-// tests can check them in double. Backward kernels accumulate (+=) into dinp.
+// tests can check them in double. Backward kernels accumulate (+=) into dinp. GELU uses
+// fast_tanh, which vectorises in float and is std::tanh in double.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+
+#include "autograd/kernels/fast_tanh.h"
 
 namespace tapelm::kernels {
 
@@ -28,7 +31,7 @@ void gelu_forward(T* out, const T* inp, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const T x = inp[i];
     const T u = kGeluScale<T> * (x + T(0.044715) * x * x * x);
-    out[i] = T(0.5) * x * (T(1) + std::tanh(u));
+    out[i] = T(0.5) * x * (T(1) + fast_tanh(u));
   }
 }
 
@@ -38,7 +41,7 @@ void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const T x = inp[i];
     const T u = kGeluScale<T> * (x + T(0.044715) * x * x * x);
-    const T t = std::tanh(u);
+    const T t = fast_tanh(u);
     const T sech2 = T(1) - t * t;
     const T du = kGeluScale<T> * (T(1) + T(3) * T(0.044715) * x * x);
     dinp[i] += dout[i] * (T(0.5) * (T(1) + t) + T(0.5) * x * sech2 * du);

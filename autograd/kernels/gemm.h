@@ -1,9 +1,11 @@
 // Row-major GEMM over raw spans on Eigen's matrix product, and its batched form.
 // Transposes are GEMM flags (an Eigen Map's .transpose()), never copies, and results are
-// written or accumulated straight into the destination. Eigen splits one large product
-// over OpenMP threads itself (and runs single-threaded inside a parallel region); each
-// output element is computed by one thread in a fixed order, so results are
-// reproducible for a given thread count.
+// written or accumulated straight into the destination. Eigen's own GEMM threading is
+// switched off: it synchronises its threads by spin-waiting, which OMP_WAIT_POLICY cannot
+// reach, and made 2-thread training several times slower than 1 thread. Instead a large
+// product's output is cut into one contiguous block of rows (or columns) per OpenMP
+// thread, each computed by a single-threaded Eigen GEMM. Every output element is computed
+// by one thread in a fixed order, so results are reproducible for a given thread count.
 #pragma once
 
 #include <omp.h>
@@ -22,17 +24,24 @@
 namespace tapelm::kernels {
 
 template <class T>
-using ConstMatrixMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T>
-using MatrixMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using ConstStridedMap = Eigen::Map<const RowMajorMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using StridedMap = Eigen::Map<RowMajorMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-// c[m, n] = op(a) · op(b), or += with accumulate. op(a) is [m, k]: a is stored [m, k], or
-// [k, m] when trans_a. op(b) is [k, n]: b is stored [k, n], or [n, k] when trans_b.
+// Below this many multiply-adds (m·n·k) a product runs on one thread: splitting a
+// 64×64×64 product already costs more in fork/join than it saves.
+inline constexpr int64_t kGemmParallelWork = int64_t(1) << 18;
+
+namespace detail {
+
+// Single-threaded c = op(a)·op(b) (or +=) where each operand has its own row stride
+// (ld*), so a block of a larger matrix is addressed in place.
 template <class T>
-void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-          bool accumulate) {
-  if (m == 0 || n == 0) return;
-  MatrixMap<T> C(c, m, n);
+void gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m, int64_t n,
+                int64_t k, bool trans_a, bool trans_b, bool accumulate) {
+  StridedMap<T> C(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
     if (!accumulate) C.setZero();
     return;
@@ -44,12 +53,64 @@ void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool tr
       C.noalias() = A * B;
     }
   };
-  const ConstMatrixMap<T> A(a, trans_a ? k : m, trans_a ? m : k);
-  const ConstMatrixMap<T> B(b, trans_b ? n : k, trans_b ? k : n);
+  const ConstStridedMap<T> A(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
+  const ConstStridedMap<T> B(b, trans_b ? n : k, trans_b ? k : n, Eigen::OuterStride<>(ldb));
   if (!trans_a && !trans_b) run(A, B);
   else if (!trans_a) run(A, B.transpose());
   else if (!trans_b) run(A.transpose(), B);
   else run(A.transpose(), B.transpose());
+}
+
+inline void disable_eigen_threading() {
+  static const bool done = [] {
+    Eigen::setNbThreads(1);
+    return true;
+  }();
+  (void)done;
+}
+
+// Start of part p of `parts` over [0, size), rounded to a multiple of 16 so that block
+// edges fall on whole register tiles of Eigen's kernel.
+inline int64_t split_point(int64_t size, int64_t p, int64_t parts) {
+  if (p == parts) return size;
+  return std::min(size, (size * p / parts) / 16 * 16);
+}
+
+}  // namespace detail
+
+// c[m, n] = op(a) · op(b), or += with accumulate. op(a) is [m, k]: a is stored [m, k], or
+// [k, m] when trans_a. op(b) is [k, n]: b is stored [k, n], or [n, k] when trans_b.
+// Runs on one thread inside an active parallel region.
+template <class T>
+void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
+          bool accumulate) {
+  if (m == 0 || n == 0) return;
+  detail::disable_eigen_threading();
+  const int64_t lda = trans_a ? m : k;
+  const int64_t ldb = trans_b ? k : n;
+  const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads == 1 || m * n * k < kGemmParallelWork) {
+    detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate);
+    return;
+  }
+  // Split the longer side of c; rows of op(a) are columns of a stored transposed, and
+  // columns of op(b) are rows of b stored transposed.
+  const bool split_rows = m >= n;
+  const int64_t size = split_rows ? m : n;
+  const int64_t parts = std::min(threads, std::max<int64_t>(1, size / 16));
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
+  for (int64_t p = 0; p < parts; ++p) {
+    const int64_t begin = detail::split_point(size, p, parts);
+    const int64_t len = detail::split_point(size, p + 1, parts) - begin;
+    if (len == 0) continue;
+    if (split_rows) {
+      detail::gemm_block(c + begin * n, n, a + (trans_a ? begin : begin * k), lda, b, ldb, len, n, k, trans_a,
+                         trans_b, accumulate);
+    } else {
+      detail::gemm_block(c + begin, n, a, lda, b + (trans_b ? begin * k : begin), ldb, m, len, k, trans_a,
+                         trans_b, accumulate);
+    }
+  }
 }
 
 // `batch` products c_i = op(a_i) · op(b_i) (or +=), with a_i = a + i·stride_a and so on.
@@ -85,11 +146,18 @@ void batched_gemm(T* c, const T* a, const T* b, const GemmBatch& batch, int64_t 
     }
     return;
   }
-  // Independent products: one per thread with a single-threaded GEMM inside when there
-  // are at least as many as threads (small attention-sized products gain most), else one
-  // at a time with Eigen's own threading.
+  // Independent products: one per thread (gemm then stays single-threaded) when there are
+  // at least as many as threads (small attention-sized products gain most), else one at a
+  // time, each split over the threads by gemm itself.
   const bool per_thread = count >= omp_get_max_threads() && m * n * k * count > 32768;
-#pragma omp parallel for schedule(static) if (per_thread)
+  if (per_thread) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i) {
+      gemm(c + i * batch.stride_c, a + i * batch.stride_a, b + i * batch.stride_b, m, n, k, trans_a, trans_b,
+           accumulate);
+    }
+    return;
+  }
   for (int64_t i = 0; i < count; ++i) {
     gemm(c + i * batch.stride_c, a + i * batch.stride_a, b + i * batch.stride_b, m, n, k, trans_a, trans_b,
          accumulate);
