@@ -2,8 +2,10 @@
 // SVG loss plot, trainer_state.json, config comparison for resume, and console formatting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
+#include <sstream>
 
 #include "tests/train/scratch_dir.h"
 #include "train/config.h"
