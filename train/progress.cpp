@@ -12,6 +12,13 @@ constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 
 }  // namespace
 
+std::string format_double(const char* format, double value) {
+  if (std::isnan(value)) return "nan";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const long s = std::lround(seconds);
@@ -47,11 +54,10 @@ std::string ProgressDisplay::status(const TrainRecord& r) const {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const int64_t done = r.step - first_step_;
   const double eta = done > 0 ? elapsed / double(done) * double(max_steps_ - r.step) : NAN;
-  char buffer[256];
-  std::snprintf(buffer, sizeof buffer, "step %lld/%lld | loss %.4f | lr %.3e | grad_norm %.3f | %s tok/s | ETA %s",
-                static_cast<long long>(r.step), static_cast<long long>(max_steps_), r.loss, r.lr, r.grad_norm,
-                format_rate(r.tokens_per_s).c_str(), format_duration(eta).c_str());
-  std::string text = buffer;
+  std::string text = "step " + std::to_string(r.step) + "/" + std::to_string(max_steps_) + " | loss " +
+                     format_double("%.4f", r.loss) + " | lr " + format_double("%.3e", r.lr) + " | grad_norm " +
+                     format_double("%.3f", r.grad_norm) + " | " + format_rate(r.tokens_per_s) + " tok/s | ETA " +
+                     format_duration(eta);
   if (r.skipped_steps > 0) text += " | skipped " + std::to_string(r.skipped_steps);
   return text;
 }

@@ -12,6 +12,9 @@
 
 namespace tapelm {
 
+// `value` through a printf format for one double ("%.4f"), except that NaN is always "nan"
+// (printf writes "-nan" for NaNs with the sign bit set).
+std::string format_double(const char* format, double value);
 // "45s", "3m05s", "2h07m".
 std::string format_duration(double seconds);
 // "812", "12.3k", "1.45M".

@@ -65,8 +65,10 @@ std::vector<double> next_token_distribution(const float* logits, int64_t vocab, 
     probs[argmax(logits, vocab)] = 1.0;
     return probs;
   }
+  // -inf is a legitimate "never"; NaN or +inf means the model produced garbage.
+  const bool garbage = std::any_of(logits, logits + vocab, [](float l) { return std::isnan(l) || l == INFINITY; });
   const double top = *std::max_element(logits, logits + vocab);
-  if (!std::isfinite(top)) throw std::invalid_argument("sampling: non-finite logits (max " + std::to_string(top) + ")");
+  if (garbage || !std::isfinite(top)) throw std::invalid_argument("sampling: the logits are NaN or infinite");
   double sum = 0.0;
   for (int64_t i = 0; i < vocab; ++i) {
     probs[i] = std::exp((double(logits[i]) - top) / options.temperature);

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -34,12 +33,6 @@ namespace {
 constexpr uint64_t kSamplerSalt = 0x6A09E667F3BCC909ull;
 
 using Clock = std::chrono::steady_clock;
-
-std::string fmt(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
 
 struct StepResult {
   double loss = 0;
@@ -162,7 +155,7 @@ class Trainer {
     log_ << "batch: " << t.batch_size << " sequences x " << config_.model.ctx_len << " tokens = " << tokens_per_step
          << " tokens per step (micro-batch " << t.micro_batch_size << ", " << t.grad_accum_steps()
          << " accumulation steps); " << t.max_steps << " steps = "
-         << fmt("%.2f", double(tokens_per_step * t.max_steps) / double(data_->shards.train.size()))
+         << format_double("%.2f", double(tokens_per_step * t.max_steps) / double(data_->shards.train.size()))
          << " epochs of the training data" << std::endl;
   }
 
@@ -228,8 +221,8 @@ class Trainer {
       ++state_.skipped_steps;
       ++state_.bad_steps_in_a_row;
       progress_->print("step " + std::to_string(state_.step) + ": non-finite " +
-                       (std::isfinite(step.loss) ? "gradient norm (" + fmt("%g", step.grad_norm) + ")"
-                                                 : "loss (" + fmt("%g", step.loss) + ")") +
+                       (std::isfinite(step.loss) ? "gradient norm (" + format_double("%g", step.grad_norm) + ")"
+                                                 : "loss (" + format_double("%g", step.loss) + ")") +
                        ", step skipped (" + std::to_string(state_.bad_steps_in_a_row) + " in a row; the run stops at " +
                        std::to_string(config_.train.max_bad_steps) + ")");
     }
@@ -267,8 +260,8 @@ class Trainer {
     const bool best = std::isfinite(loss) && (!state_.best_val_loss || loss < *state_.best_val_loss);
     if (best) state_.best_val_loss = loss;
     metrics_->log(EvalRecord{state_.step, loss, total.perplexity()});
-    progress_->print("step " + std::to_string(state_.step) + ": val_loss " + fmt("%.4f", loss) + " (ppl " +
-                     fmt("%.2f", total.perplexity()) + ", " + std::to_string(total.tokens) + " tokens)" +
+    progress_->print("step " + std::to_string(state_.step) + ": val_loss " + format_double("%.4f", loss) + " (ppl " +
+                     format_double("%.2f", total.perplexity()) + ", " + std::to_string(total.tokens) + " tokens)" +
                      (best ? " best so far" : ""));
     plot();
     sample();
@@ -287,12 +280,17 @@ class Trainer {
   void sample() {
     const SampleSection& s = config_.sample;
     if (s.max_new_tokens == 0) return;
-    const std::string text =
-        generate_text(*model_, data_->tokenizer, s.prompt, sampling_options(s, uint64_t(config_.seed)));
+    std::string text;
+    try {
+      text = generate_text(*model_, data_->tokenizer, s.prompt, sampling_options(s, uint64_t(config_.seed)));
+    } catch (const std::invalid_argument& e) {  // non-finite logits from a diverging model
+      progress_->print("no sample at step " + std::to_string(state_.step) + ": " + e.what());
+      return;
+    }
     progress_->print("sample at step " + std::to_string(state_.step) + ":\n" + text);
     std::ofstream samples(out_dir_ / "samples.txt", std::ios::app);
-    samples << "=== step " << state_.step << " (val_loss " << fmt("%.4f", last_val_loss_.value_or(NAN)) << ") ===\n"
-            << text << "\n\n";
+    samples << "=== step " << state_.step << " (val_loss " << format_double("%.4f", last_val_loss_.value_or(NAN))
+            << ") ===\n" << text << "\n\n";
   }
 
   void save_checkpoint() {

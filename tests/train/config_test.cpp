@@ -418,7 +418,7 @@ TEST(PretrainConfig, ErrorsAreInputErrors) {
 TEST(PretrainConfig, ShippedMobyDickConfigIsValid) {
   const PretrainConfig c = load_pretrain_config(std::string(TAPELM_SOURCE_DIR) + "/configs/pretrain/mobydick.yaml");
   EXPECT_EQ(c.out_dir, "runs/mobydick");
-  EXPECT_EQ(c.data.train, std::vector<std::string>{"data/raw/moby-dick/*.txt"});
+  EXPECT_EQ(c.data.train, std::vector<std::string>{"data/raw/moby-dick/moby-dick.txt"});
   EXPECT_EQ(c.tokenizer.type, "bpe");
   EXPECT_EQ(c.tokenizer.vocab_size, 4096);
   EXPECT_EQ(c.model.ctx_len, 128);

@@ -79,15 +79,20 @@ struct TrainOutcome {
 
 // prepare_pretrain + train, as `tapelm pretrain CONFIG [--set ...] [--resume [PATH]]` does,
 // with the log captured. `stop_after_polls` > 0 requests a stop at that poll (one per step).
-inline TrainOutcome run_pretraining(const std::filesystem::path& config, const std::vector<std::string>& overrides = {},
-                                    bool resume = false, const std::string& resume_from = "",
-                                    int stop_after_polls = 0) {
+inline PretrainArgs pretrain_args(const std::filesystem::path& config, const std::vector<std::string>& overrides = {},
+                                  bool resume = false, const std::string& resume_from = "") {
   PretrainArgs args;
   args.config_path = config.string();
   args.overrides = overrides;
   args.resume = resume;
   args.resume_from = resume_from;
-  const PreparedRun run = prepare_pretrain(args);
+  return args;
+}
+
+inline TrainOutcome run_pretraining(const std::filesystem::path& config, const std::vector<std::string>& overrides = {},
+                                    bool resume = false, const std::string& resume_from = "",
+                                    int stop_after_polls = 0) {
+  const PreparedRun run = prepare_pretrain(pretrain_args(config, overrides, resume, resume_from));
   std::ostringstream log;
   for (const std::string& warning : run.warnings) log << "warning: " << warning << "\n";
   TrainerOptions options;

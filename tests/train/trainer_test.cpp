@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint.h"
@@ -208,21 +209,27 @@ TEST(Trainer, NonFiniteStepsAreSkippedAndTooManyInARowStopTheRun) {
   fs::copy_file(good / kWeightsFile, scratch / "weights_before.safetensors");
 
   // An absurd learning rate: step 11 still starts from sane weights, then every loss is inf/NaN.
-  const std::string error = error_of<TrainingDiverged>([&] {
-    run_pretraining(run.config,
-                    {"optimizer.lr=1e30", "train.max_steps=40", "train.max_bad_steps=3", "checkpoint.interval=1",
-                     "eval.interval=0"},
-                    /*resume=*/true);
-  });
+  const PreparedRun diverging = prepare_pretrain(testing::pretrain_args(
+      run.config,
+      {"optimizer.lr=1e30", "train.max_steps=40", "train.max_bad_steps=3", "checkpoint.interval=1", "eval.interval=1"},
+      /*resume=*/true));
+  std::ostringstream log;
+  TrainerOptions options;
+  options.log = &log;
+  const std::string error = error_of<TrainingDiverged>([&] { train(diverging, options); });
   EXPECT_TRUE(contains(error, "steps 12 to 14 all had a non-finite loss or gradient norm (train.max_bad_steps = 3)"))
       << error;
   EXPECT_TRUE(contains(error, "The last good checkpoint is " + checkpoint_path(run.out_dir, 11).string())) << error;
+  EXPECT_TRUE(contains(log.str(), "step 12: non-finite loss (nan), step skipped (1 in a row; the run stops at 3)"))
+      << log.str();
+  EXPECT_TRUE(contains(log.str(), "no sample at step 11: sampling: the logits are NaN or infinite")) << log.str();
 
   EXPECT_EQ(checkpoint_steps(run.out_dir), (std::vector<int64_t>{10, 11})) << "no checkpoint for skipped steps";
   EXPECT_NO_THROW(verify_checkpoint(good));
   EXPECT_TRUE(same_bytes(good / kWeightsFile, scratch / "weights_before.safetensors"));
   const auto records = read_metrics(run.out_dir);
   ASSERT_EQ(records.back()["step"], 14);
+  ASSERT_TRUE(records.back().contains("loss")) << "the run stopped before evaluating step 14";
   EXPECT_TRUE(records.back()["loss"].is_null() || records.back()["grad_norm"].is_null()) << records.back().dump();
   EXPECT_EQ(records.back()["skipped_steps"], 3);
 }
