@@ -31,7 +31,10 @@ inline float fast_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // NaN input makes n NaN, and converting NaN to an integer is undefined; p is NaN then
+  // anyway, so any exponent keeps the result NaN.
+  const int32_t k = n == n ? static_cast<int32_t>(n) : 0;
+  const uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
   float two_n;
   std::memcpy(&two_n, &bits, sizeof two_n);
   const float y = p * two_n;

@@ -112,6 +112,15 @@ TEST(Sampling, RejectsBadOptionsNamingTheField) {
   }
 }
 
+TEST(Sampling, MinusInfinityMeansNeverWhileNanIsRefused) {
+  const std::vector<float> masked = {-INFINITY, 0.0f, -INFINITY, 0.0f};
+  expect_distribution(next_token_distribution(masked.data(), 4, options(1.0)), {0, 0.5, 0, 0.5});
+  for (float bad : {NAN, INFINITY}) {
+    const std::vector<float> logits = {0.0f, bad, 1.0f, 2.0f};
+    EXPECT_THROW(next_token_distribution(logits.data(), 4, options(1.0)), std::invalid_argument) << bad;
+  }
+}
+
 GPTConfig tiny_gpt(int64_t ctx_len) {
   GPTConfig cfg;
   cfg.vocab_size = 40;
