@@ -15,7 +15,8 @@ namespace tapelm {
 
 namespace {
 
-kernels::AttentionDims attention_dims(const Var& q, const Var& k, const Var& v, const AttentionMask& mask) {
+kernels::AttentionDims attention_dims(const Var& q, const Var& k, const Var& v, const AttentionMask& mask,
+                                      int64_t kv_length) {
   for (const auto& [name, x] : {std::pair<const char*, const Var*>{"q", &q}, {"k", &k}, {"v", &v}}) {
     check_defined(*x, "attention", name);
     if (x->dim() != 4) {
@@ -37,6 +38,15 @@ kernels::AttentionDims attention_dims(const Var& q, const Var& k, const Var& v, 
   d.Tq = q.size(2);
   d.Tk = k.size(2);
   d.D = q.size(3);
+  if (kv_length >= 0) {
+    if (kv_length > k.size(2)) {
+      throw std::invalid_argument("attention: kv_length " + std::to_string(kv_length) +
+                                  " exceeds the key buffer's capacity of " + std::to_string(k.size(2)) +
+                                  " positions (k " + shape_str(k.shape()) + ")");
+    }
+    d.kv_capacity = k.size(2);
+    d.Tk = kv_length;
+  }
   d.causal = mask.causal;
   if (!mask.key_padding.empty()) {
     if (static_cast<int64_t>(mask.key_padding.size()) != d.B * d.Tk) {
@@ -51,8 +61,8 @@ kernels::AttentionDims attention_dims(const Var& q, const Var& k, const Var& v, 
 
 }  // namespace
 
-Var attention(const Var& q, const Var& k, const Var& v, const AttentionMask& mask, float scale) {
-  kernels::AttentionDims d = attention_dims(q, k, v, mask);
+Var attention(const Var& q, const Var& k, const Var& v, const AttentionMask& mask, float scale, int64_t kv_length) {
+  kernels::AttentionDims d = attention_dims(q, k, v, mask, kv_length);
   if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(d.D));
   Var out(Tensor(q.shape()));
   Tensor lse({d.B, d.H, d.Tq});

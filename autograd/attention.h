@@ -18,7 +18,10 @@ struct AttentionMask {
 
 // q: [B, H, Tq, D], k and v: [B, H, Tk, D]. softmax(q·kᵀ·scale + mask)·v: [B, H, Tq, D].
 // scale <= 0 means 1/sqrt(D). A query row whose keys are all masked outputs zeros.
+// kv_length >= 0: k and v are buffers [B, H, capacity, D] (a KV cache with room to grow)
+// whose first kv_length positions are the keys, read in place; Tk is then kv_length, and
+// the positions past it get zero gradient.
 Var attention(const Var& q, const Var& k, const Var& v, const AttentionMask& mask = {},
-              float scale = 0.0f);
+              float scale = 0.0f, int64_t kv_length = -1);
 
 }  // namespace tapelm

@@ -3,18 +3,16 @@
 // both and prints the table; docs/performance.md explains the method).
 //
 //   bench_train --model tiny|small [--threads N] [--mode train|generate]
-//               [--warmup W] [--steps S] [--new-tokens K] [--gemm-peak 1|0] [--gemm-threads G]
+//               [--warmup W] [--steps S] [--new-tokens K] [--gemm-peak 1|0]
 //
 // train: W warm-up then S timed training steps on random token batches from a fixed seed
 // (forward, cross-entropy, backward, clip_grad_norm 1.0, AdamW). Prints the median ms/step,
 // tokens/s, peak RSS, the fp32 GEMM peak measured here at the same thread count and the MFU
 // (--gemm-peak 0 skips that probe, e.g. to profile the training steps alone).
-// --gemm-threads G caps the threads of Eigen's own GEMM parallelism (Eigen::setNbThreads)
-// while the other kernels keep --threads: a diagnostic for GEMM threading (0 = Eigen's default,
-// the OpenMP thread count).
 // generate: batch 1, a 4-token prompt, K new tokens greedily with the KV cache; W warm-up
 // and S timed generations, median tokens/s (the prompt's forward pass counts in the time).
-// The last line is `RESULT key=value ...` for scripts/bench.sh.
+// The last line is `RESULT key=value ...` for scripts/bench.sh. Like the tapelm binary, it
+// restarts itself under OMP_WAIT_POLICY=PASSIVE unless the variable is set.
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -27,9 +25,8 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Core>
-
 #include "autograd/ops.h"
+#include "autograd/wait_policy.h"
 #include "nn/gpt.h"
 #include "optim/adam.h"
 #include "optim/clip.h"
@@ -76,7 +73,6 @@ struct Options {
   int steps = 10;
   int new_tokens = 200;
   bool gemm_peak = true;
-  int gemm_threads = 0;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -101,7 +97,6 @@ Options parse_options(int argc, char** argv) {
     else if (key == "--steps") o.steps = as_int_at_least(1);
     else if (key == "--new-tokens") o.new_tokens = as_int_at_least(1);
     else if (key == "--gemm-peak") o.gemm_peak = as_int_at_least(0) != 0;
-    else if (key == "--gemm-threads") o.gemm_threads = as_int_at_least(0);
     else throw std::invalid_argument("bench_train: unknown option " + key);
   }
   if (o.mode != "train" && o.mode != "generate") {
@@ -257,13 +252,14 @@ void run_generate(const Row& row, const Options& o) {
 }  // namespace tapelm
 
 int main(int argc, char** argv) {
+  tapelm::reexec_with_passive_wait_policy("/proc/self/exe", argv);
   try {
     const tapelm::Options o = tapelm::parse_options(argc, argv);
     const tapelm::Row row = tapelm::find_row(o.model);
     omp_set_num_threads(o.threads);
-    if (o.gemm_threads > 0) Eigen::setNbThreads(o.gemm_threads);
-    std::printf("tapelm bench_train: model=%s mode=%s threads=%d gemm_threads=%d warmup=%d steps=%d\n",
-                o.model.c_str(), o.mode.c_str(), o.threads, Eigen::nbThreads(), o.warmup, o.steps);
+    const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+    std::printf("tapelm bench_train: model=%s mode=%s threads=%d OMP_WAIT_POLICY=%s warmup=%d steps=%d\n",
+                o.model.c_str(), o.mode.c_str(), o.threads, wait_policy ? wait_policy : "(unset)", o.warmup, o.steps);
     if (o.mode == "train") tapelm::run_train(row, o);
     else tapelm::run_generate(row, o);
   } catch (const std::exception& e) {

@@ -29,14 +29,14 @@ enum class SplitMode { kTokens, kDocuments };
 SplitMode parse_split_mode(std::string_view name);
 const char* split_mode_name(SplitMode mode);
 
-struct SplitConfig {
+struct ValSplitConfig {
   double val_fraction = 0.05;  // in [0, 1); 0 = no validation split. Ignored with separate val files.
   SplitMode mode = SplitMode::kTokens;
 };
 
 struct ShardCacheConfig {
   std::string cache_dir = "data/cache";
-  SplitConfig split;
+  ValSplitConfig split;
   uint64_t max_tokens_per_shard = uint64_t{1} << 27;
   int num_threads = 0;  // encoding threads, 0 = all cores; the shards do not depend on it
 };

@@ -125,10 +125,12 @@ uint64_t count_lines(const Corpus& corpus, size_t max_length) {
   return lines.lines_given();
 }
 
+bool is_whole_unit_model(const std::string& model_type) { return model_type == "char" || model_type == "word"; }
+
 void validate(const TokenizerConfig& c) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("tokenizer config: " + what); };
-  if (c.model_type != "bpe" && c.model_type != "unigram") {
-    fail("model_type '" + c.model_type + "' is not one of: bpe, unigram");
+  if (c.model_type != "bpe" && c.model_type != "unigram" && c.model_type != "char" && c.model_type != "word") {
+    fail("model_type '" + c.model_type + "' is not one of: bpe, unigram, char, word");
   }
   const int reserved = 5 + static_cast<int>(c.user_defined_symbols.size()) + (c.byte_fallback ? 256 : 0);
   if (c.vocab_size <= reserved) {
@@ -184,15 +186,20 @@ Tokenizer Tokenizer::train(const Corpus& corpus, const TokenizerConfig& config) 
   validate(config);
   std::string symbols = "\n";
   for (const std::string& symbol : config.user_defined_symbols) symbols += "," + symbol;
+  // char and word models take every character / word of the text: vocab_size is only a
+  // cap there, digits stay inside their word ("AH0" is one phoneme), and a char model needs
+  // no dummy-prefix "▁" (it would be one more token in front of every line).
+  const bool whole_units = is_whole_unit_model(config.model_type);
   const std::unordered_map<std::string, std::string> options = {
       {"model_type", config.model_type},
       {"vocab_size", std::to_string(config.vocab_size)},
+      {"hard_vocab_limit", whole_units ? "false" : "true"},
       {"character_coverage", exact_decimal(config.character_coverage)},
       {"byte_fallback", config.byte_fallback ? "true" : "false"},
-      {"split_digits", config.split_digits ? "true" : "false"},
+      {"split_digits", config.split_digits && !whole_units ? "true" : "false"},
       {"normalization_rule_name", config.normalization},
       {"remove_extra_whitespaces", "false"},
-      {"add_dummy_prefix", "true"},
+      {"add_dummy_prefix", config.model_type == "char" ? "false" : "true"},
       {"pad_id", std::to_string(kPadId)},
       {"bos_id", std::to_string(kBosId)},
       {"eos_id", std::to_string(kEosId)},

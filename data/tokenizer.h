@@ -1,9 +1,9 @@
-// Subword tokenizer: trains or loads a sentencepiece model (BPE or unigram) and encodes /
-// decodes text. Models trained here with the default settings keep text exactly: identity
-// normalization, extra whitespace kept, byte fallback for unseen characters, and "\n" as
-// its own piece, so decode(encode(text)) == text for valid UTF-8. Text is encoded line by
-// line (each line gets sentencepiece's dummy-prefix space, so a word at the start of a
-// line is tokenized like one mid-line) with the "\n" id between lines.
+// Subword tokenizer: trains or loads a sentencepiece model (BPE, unigram, char or word) and
+// encodes / decodes text. Models trained here with the default settings keep text exactly:
+// identity normalization, extra whitespace kept, byte fallback for unseen characters, and
+// "\n" as its own piece, so decode(encode(text)) == text for valid UTF-8. Text is encoded
+// line by line (each line but in char models gets sentencepiece's dummy-prefix space, so a
+// word at the start of a line is tokenized like one mid-line) with the "\n" id between lines.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,11 @@ constexpr int32_t kUnkId = 3;  // "<unk>"
 constexpr int32_t kNewlineId = 4;  // "\n", a user-defined piece
 
 struct TokenizerConfig {
-  std::string model_type = "bpe";  // "bpe" | "unigram"
+  // "bpe" | "unigram" | "char" (one piece per character, e.g. the letters of a word) |
+  // "word" (one piece per whitespace-separated word, e.g. ARPAbet phonemes "HH AH0 L OW1").
+  // char and word models keep every character / word seen in training (up to vocab_size),
+  // ignore split_digits, and a char model adds no dummy-prefix space in front of a line.
+  std::string model_type = "bpe";
   int vocab_size = 4096;           // includes the specials, "\n" and (with byte_fallback) 256 byte pieces
   double character_coverage = 1.0; // fraction of characters given their own piece; rarer ones fall back to bytes/<unk>
   bool byte_fallback = true;       // unseen characters become UTF-8 byte pieces instead of <unk>

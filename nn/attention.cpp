@@ -65,8 +65,8 @@ Var MultiHeadAttention::forward(const Var& x, const std::vector<uint8_t>& key_pa
   if (cfg_.cross) throw std::logic_error("MultiHeadAttention::forward: this is a cross-attention layer; call forward_cross");
   check_input("MultiHeadAttention::forward", x);
   const int64_t C = cfg_.d_model;
-  const int64_t past = (cache && cache->k.defined()) ? cache->k.size(2) : 0;
-  if (cache && cache->k.defined() && cache->k.size(0) != x.size(0)) {
+  const int64_t past = cache ? cache->length : 0;
+  if (past > 0 && cache->k.size(0) != x.size(0)) {
     throw std::invalid_argument("MultiHeadAttention::forward: batch of " + std::to_string(x.size(0)) +
                                 " rows, but the KV cache holds " + std::to_string(cache->k.size(0)));
   }
@@ -80,22 +80,16 @@ Var MultiHeadAttention::forward(const Var& x, const std::vector<uint8_t>& key_pa
     q = rope(q, *rope_, past);
     k = rope(k, *rope_, past);
   }
-  if (cache) {
-    if (past > 0) {
-      k = concat({cache->k, k}, 2);
-      v = concat({cache->v, v}, 2);
-    }
-    cache->k = k;
-    cache->v = v;
-  }
   AttentionMask mask;
   mask.causal = cfg_.causal;
   mask.key_padding = key_padding;
-  return proj_->forward(merge_heads(attention(q, k, v, mask)));
+  if (!cache) return proj_->forward(merge_heads(attention(q, k, v, mask)));
+  cache->append(k, v);
+  return proj_->forward(merge_heads(attention(q, cache->k, cache->v, mask, 0.0f, cache->length)));
 }
 
-Var MultiHeadAttention::forward_cross(const Var& x, const Var& memory,
-                                      const std::vector<uint8_t>& memory_padding) const {
+Var MultiHeadAttention::forward_cross(const Var& x, const Var& memory, const std::vector<uint8_t>& memory_padding,
+                                      LayerKV* cache) const {
   if (!cfg_.cross) throw std::logic_error("MultiHeadAttention::forward_cross: this is a self-attention layer");
   check_input("MultiHeadAttention::forward_cross (x)", x);
   check_input("MultiHeadAttention::forward_cross (memory)", memory);
@@ -105,11 +99,28 @@ Var MultiHeadAttention::forward_cross(const Var& x, const Var& memory,
   }
   check_padding_size("MultiHeadAttention::forward_cross", memory_padding, memory.size(0), memory.size(1));
   const int64_t C = cfg_.d_model;
-  Var q = split_heads(q_->forward(x));
-  std::vector<Var> kv = split(kv_->forward(memory), {C, C}, 2);
+  const bool cached = cache && cache->cross_k.defined();
+  if (cached && (cache->cross_k.size(0) != memory.size(0) || cache->cross_k.size(2) != memory.size(1))) {
+    throw std::invalid_argument("MultiHeadAttention::forward_cross: memory " + shape_str(memory.shape()) +
+                                " does not match the cached keys " + shape_str(cache->cross_k.shape()) +
+                                " [B, H, S, D] (clear the cache for a new source)");
+  }
+  Var k, v;
+  if (cached) {
+    k = cache->cross_k;
+    v = cache->cross_v;
+  } else {
+    std::vector<Var> kv = split(kv_->forward(memory), {C, C}, 2);
+    k = split_heads(kv[0]);
+    v = split_heads(kv[1]);
+    if (cache) {
+      cache->cross_k = k;
+      cache->cross_v = v;
+    }
+  }
   AttentionMask mask;
   mask.key_padding = memory_padding;
-  return proj_->forward(merge_heads(attention(q, split_heads(kv[0]), split_heads(kv[1]), mask)));
+  return proj_->forward(merge_heads(attention(split_heads(q_->forward(x)), k, v, mask)));
 }
 
 }  // namespace tapelm

@@ -33,11 +33,14 @@ class MultiHeadAttention : public Module {
 
   // Self-attention. x: [B, T, C] → [B, T, C]. key_padding: [B · Tk] (1 = real token) or
   // empty, where Tk = T plus the cached length. With a cache, x holds the next positions
-  // after the cached ones; its keys and values are appended to the cache.
+  // after the cached ones; its keys and values are appended to the cache (LayerKV::append).
   Var forward(const Var& x, const std::vector<uint8_t>& key_padding = {}, LayerKV* cache = nullptr) const;
 
   // Cross-attention. x: [B, Tq, C], memory: [B, Tk, C], memory_padding: [B · Tk] or empty.
-  Var forward_cross(const Var& x, const Var& memory, const std::vector<uint8_t>& memory_padding = {}) const;
+  // With a cache, memory's keys and values are projected on the first call and reused by
+  // later ones (incremental decoding against one encoder output).
+  Var forward_cross(const Var& x, const Var& memory, const std::vector<uint8_t>& memory_padding = {},
+                    LayerKV* cache = nullptr) const;
 
   const AttentionConfig& config() const { return cfg_; }
 

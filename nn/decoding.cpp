@@ -76,6 +76,47 @@ double gnmt_length_norm(double score, size_t length, double alpha) {
   return alpha == 0 ? score : score / std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
+// The decoder's logits for the newest position of every row, one step at a time: through a
+// KV cache, feeding each row's newest token, or without one, the whole prefix.
+class StepDecoder {
+ public:
+  StepDecoder(const EncoderDecoder& model, bool use_cache) : model_(model), use_cache_(use_cache) {}
+
+  // rows: each row's decoder input so far (<bos> first), all of the same length t. memory and
+  // src_padding: the encoder output and mask with one row per decoder row. Afterwards
+  // last_row(b) points at the logits of row b's newest position.
+  void step(const std::vector<std::vector<int32_t>>& rows, const Var& memory, const std::vector<uint8_t>& src_padding) {
+    const int64_t B = static_cast<int64_t>(rows.size());
+    t_ = static_cast<int64_t>(rows.front().size());
+    std::vector<int32_t> tgt;
+    tgt.reserve(static_cast<size_t>(B * (use_cache_ ? 1 : t_)));
+    for (const std::vector<int32_t>& row : rows) {
+      if (use_cache_) tgt.push_back(row.back());
+      else tgt.insert(tgt.end(), row.begin(), row.end());
+    }
+    const int64_t T = use_cache_ ? 1 : t_;
+    logits_ = model_.decode(tgt, B, T, memory, src_padding, {}, use_cache_ ? &cache_ : nullptr);
+  }
+
+  const float* last_row(int64_t b) const {
+    const int64_t T = use_cache_ ? 1 : t_;
+    const int64_t vocab = logits_.size(2);
+    return logits_.data() + (b * T + T - 1) * vocab;
+  }
+
+  // The next step continues rows[i] of this one as its row i.
+  void keep_rows(const std::vector<int32_t>& rows) {
+    if (use_cache_) cache_.reorder(rows);
+  }
+
+ private:
+  const EncoderDecoder& model_;
+  bool use_cache_;
+  KVCache cache_;
+  Var logits_;
+  int64_t t_ = 0;
+};
+
 struct Hypothesis {
   std::vector<int32_t> tokens;  // emitted so far (an <eos> last when finished)
   double score = 0;
@@ -99,12 +140,10 @@ std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vec
   const Var memory = model.encode(src, B, S, src_padding);
   std::vector<DecodedSequence> out(static_cast<size_t>(B));
   std::vector<std::vector<int32_t>> prefix(static_cast<size_t>(B), std::vector<int32_t>{options.bos_id});
+  StepDecoder decoder(model, options.kv_cache);
   int64_t live = B;
   for (int64_t t = 1; t <= options.max_len && live > 0; ++t) {
-    std::vector<int32_t> tgt;
-    tgt.reserve(static_cast<size_t>(B * t));
-    for (const std::vector<int32_t>& row : prefix) tgt.insert(tgt.end(), row.begin(), row.end());
-    const Var logits = model.decode(tgt, B, t, memory, src_padding);
+    decoder.step(prefix, memory, src_padding);
     for (int64_t b = 0; b < B; ++b) {
       DecodedSequence& seq = out[static_cast<size_t>(b)];
       std::vector<int32_t>& row = prefix[static_cast<size_t>(b)];
@@ -112,7 +151,7 @@ std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vec
         row.push_back(options.eos_id);  // rows are independent; this only keeps the batch rectangular
         continue;
       }
-      const std::vector<double> lp = log_probs(logits.data() + (b * t + t - 1) * vocab, vocab);
+      const std::vector<double> lp = log_probs(decoder.last_row(b), vocab);
       const int32_t next = argmax(lp);
       seq.score += lp[static_cast<size_t>(next)];
       row.push_back(next);
@@ -141,21 +180,22 @@ BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, i
   const NoGradGuard no_grad;
   const int64_t vocab = model.config().tgt_vocab_size;
   const Var memory = model.encode(src, 1, S, src_padding);
+  StepDecoder decoder(model, options.kv_cache);
   std::vector<Hypothesis> live(1), finished;
   for (int64_t t = 1; t <= options.max_len && !live.empty(); ++t) {
     const int64_t k = static_cast<int64_t>(live.size());
-    std::vector<int32_t> tgt;
-    tgt.reserve(static_cast<size_t>(k * t));
+    std::vector<std::vector<int32_t>> rows;
+    rows.reserve(static_cast<size_t>(k));
     for (const Hypothesis& h : live) {
-      tgt.push_back(options.bos_id);
-      tgt.insert(tgt.end(), h.tokens.begin(), h.tokens.end());
+      rows.push_back({options.bos_id});
+      rows.back().insert(rows.back().end(), h.tokens.begin(), h.tokens.end());
     }
-    const Var logits = model.decode(tgt, k, t, k == 1 ? memory : repeat_rows(memory, k),
-                                    src_padding.empty() ? src_padding : repeat_mask(src_padding, k));
+    decoder.step(rows, k == 1 ? memory : repeat_rows(memory, k),
+                 src_padding.empty() ? src_padding : repeat_mask(src_padding, k));
     std::vector<Candidate> candidates;
     candidates.reserve(static_cast<size_t>(k * vocab));
     for (int64_t h = 0; h < k; ++h) {
-      const std::vector<double> lp = log_probs(logits.data() + (h * t + t - 1) * vocab, vocab);
+      const std::vector<double> lp = log_probs(decoder.last_row(h), vocab);
       for (int64_t v = 0; v < vocab; ++v) {
         candidates.push_back({static_cast<size_t>(h), static_cast<int32_t>(v), live[h].score + lp[v]});
       }
@@ -165,12 +205,19 @@ BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, i
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
     std::vector<Hypothesis> next;
+    std::vector<int32_t> parents;  // of `next`, the rows the decoder continues
     for (size_t c = 0; c < keep; ++c) {
       Hypothesis h{live[candidates[c].parent].tokens, candidates[c].score};
       h.tokens.push_back(candidates[c].token);
-      (candidates[c].token == options.eos_id ? finished : next).push_back(std::move(h));
+      if (candidates[c].token == options.eos_id) {
+        finished.push_back(std::move(h));
+      } else {
+        next.push_back(std::move(h));
+        parents.push_back(static_cast<int32_t>(candidates[c].parent));
+      }
     }
     live = std::move(next);
+    if (!live.empty()) decoder.keep_rows(parents);
   }
   const Hypothesis* best = nullptr;
   double best_norm = -std::numeric_limits<double>::infinity();

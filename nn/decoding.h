@@ -4,9 +4,11 @@
 // the emitted tokens, the <eos> included when it was emitted. Every function runs in eval
 // mode (restoring the model's mode afterwards) and without recording a tape.
 //
-// The decoder has no KV cache, so each encoder-decoder step re-runs the decoder over the
-// whole prefix: O(max_len^2) decoder positions per sequence, fine for short targets such as
-// phoneme strings.
+// Encoder-decoder steps run through a KVCache by default: each step feeds only the newest
+// token of every row (beam search reorders the cache to the surviving hypotheses), and the
+// encoder output's cross-attention keys and values are projected once. kv_cache = false
+// re-runs the decoder over the whole prefix each step (O(max_len²) decoder positions); both
+// choose the same tokens, the logits agreeing to float rounding.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct Seq2SeqDecodeOptions {
   int32_t bos_id = 1;
   int32_t eos_id = 2;
   int64_t max_len = 64;  // most tokens to emit, <eos> included; at most the model's ctx_len
+  bool kv_cache = true;  // false: recompute the whole prefix every step
 };
 
 // Greedy decoding of B sources at once: src is B·S ids with src_padding [B·S] (1 = real) or

@@ -68,19 +68,24 @@ Var EncoderDecoder::encode(const std::vector<int32_t>& src, int64_t B, int64_t S
 }
 
 Var EncoderDecoder::decode(const std::vector<int32_t>& tgt, int64_t B, int64_t T, const Var& memory,
-                           const std::vector<uint8_t>& src_padding, const std::vector<uint8_t>& tgt_padding) const {
+                           const std::vector<uint8_t>& src_padding, const std::vector<uint8_t>& tgt_padding,
+                           KVCache* cache) const {
   const char* who = "EncoderDecoder::decode";
+  const int64_t start = cache ? cache->length() : 0;
   check_token_ids(who, tgt, B, T, cfg_.tgt_vocab_size);
   check_padding_mask(who, tgt_padding, B, T);
-  check_positions(who, 0, T, cfg_.ctx_len);
+  check_positions(who, start, T, cfg_.ctx_len);
   if (!memory.defined() || memory.dim() != 3 || memory.size(0) != B || memory.size(2) != cfg_.d_model) {
     throw std::invalid_argument(std::string(who) + ": memory must be the encoder output [B = " + std::to_string(B) +
                                 ", S, " + std::to_string(cfg_.d_model) + "], got " +
                                 (memory.defined() ? shape_str(memory.shape()) : std::string("an undefined Var")));
   }
   check_padding_mask(who, src_padding, B, memory.size(1));
-  const Var x = embed_tokens(cfg_, *tgt_emb_, *tgt_pos_emb_, *drop_, tgt, B, T);
-  const Var h = decoder_->forward(x, tgt_padding, nullptr, memory, src_padding);
+  // Checks the batch against the cache's (before any state changes).
+  const std::vector<uint8_t> key_padding = cache ? cache->extend_padding(tgt_padding, B, T) : tgt_padding;
+  const Var x = embed_tokens(cfg_, *tgt_emb_, *tgt_pos_emb_, *drop_, tgt, B, T, start);
+  const Var h = decoder_->forward(x, key_padding, cache, memory, src_padding);
+  if (cache) cache->advance(T);
   return lm_head_ ? lm_head_->forward(h) : linear(h, tgt_emb_->weight(), Var());
 }
 

@@ -43,8 +43,12 @@ class EncoderDecoder : public Module {
 
   // tgt: B·T ids (the decoder input, e.g. BOS + target[:-1]); memory: encode()'s output
   // with its src_padding; tgt_padding: [B·T] or empty. → logits [B, T, tgt_vocab_size].
+  // With a cache (incremental decoding), tgt holds the T positions after the cached ones
+  // and memory must be the same encoder output on every step of one cache (its keys and
+  // values are projected once, on the first step); the new positions are then cached.
   Var decode(const std::vector<int32_t>& tgt, int64_t B, int64_t T, const Var& memory,
-             const std::vector<uint8_t>& src_padding = {}, const std::vector<uint8_t>& tgt_padding = {}) const;
+             const std::vector<uint8_t>& src_padding = {}, const std::vector<uint8_t>& tgt_padding = {},
+             KVCache* cache = nullptr) const;
 
   // decode(tgt, encode(src)).
   Var forward(const std::vector<int32_t>& src, const std::vector<int32_t>& tgt, int64_t B, int64_t S, int64_t T,

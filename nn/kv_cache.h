@@ -1,7 +1,14 @@
 // KV cache for incremental decoding: the keys and values of every layer for the positions
 // already seen, so feeding one new token at a time attends to the past without
-// recomputing it. Meant for generation (typically under NoGradGuard); gradients still
-// flow correctly through cached entries if a caller records a tape across steps.
+// recomputing it, and (encoder-decoder models) each cross-attention layer's keys and
+// values of the encoder output, projected once per source instead of once per step.
+//
+// Without a tape (under NoGradGuard, how generation runs) the self-attention keys and
+// values live in buffers with room to grow: new positions are written in place and the
+// attention op reads the filled prefix, and a full buffer doubles its capacity, so
+// generating n tokens copies O(n) keys instead of the O(n²) of concatenating every step.
+// While a tape records, each step concatenates instead, so gradients flow correctly
+// through cached entries if a caller records across steps.
 #pragma once
 
 #include <cstdint>
@@ -11,10 +18,21 @@
 
 namespace tapelm {
 
-// One layer's cached keys and values, [B, H, T_past, D] each (undefined while empty).
+// One layer's cache.
 struct LayerKV {
+  // Self-attention keys and values, [B, H, capacity, D] each (undefined while empty); the
+  // first `length` positions are filled.
   Var k;
   Var v;
+  int64_t length = 0;
+  // Cross-attention keys and values of the encoder output, [B, H, S, D] (undefined until
+  // the first decoding step).
+  Var cross_k;
+  Var cross_v;
+
+  // Appends the keys and values of T new positions, [B, H, T, D] each (B, H and D as
+  // cached so far): in place when no tape records and there is room, otherwise as above.
+  void append(const Var& new_k, const Var& new_v);
 };
 
 class KVCache {
@@ -31,6 +49,11 @@ class KVCache {
   std::vector<uint8_t> extend_padding(const std::vector<uint8_t>& padding, int64_t B, int64_t T);
   // Marks the T positions of the current step as cached (after every layer has run).
   void advance(int64_t T) { length_ += T; }
+
+  // Keeps cached row rows[i] as row i of every layer (self- and cross-attention entries and
+  // the padding mask), e.g. the parents of the surviving hypotheses in beam search. Rows
+  // may repeat or be dropped; the batch becomes rows.size().
+  void reorder(const std::vector<int32_t>& rows);
 
  private:
   std::vector<LayerKV> layers_;

@@ -48,7 +48,7 @@ Var TransformerLayer::forward(const Var& x, const std::vector<uint8_t>& key_padd
   }
   Var h = residual(x, *ln1_, [&](const Var& in) { return attn_->forward(in, key_padding, cache); });
   if (cross_attn_) {
-    h = residual(h, *ln_cross_, [&](const Var& in) { return cross_attn_->forward_cross(in, memory, memory_padding); });
+    h = residual(h, *ln_cross_, [&](const Var& in) { return cross_attn_->forward_cross(in, memory, memory_padding, cache); });
   }
   return residual(h, *ln2_, [&](const Var& in) { return ffn_->forward(in); });
 }

@@ -36,7 +36,8 @@ class TransformerLayer : public Module {
   TransformerLayer(const TransformerConfig& cfg, const LayerContext& ctx, bool causal, bool cross_attention);
 
   // x: [B, T, C] → [B, T, C]. key_padding: [B · Tk] or empty (Tk = T + cached length).
-  // cache: this layer's KV cache entry, or null. memory / memory_padding: the encoder
+  // cache: this layer's KV cache entry (self-attention keys and values, and the
+  // cross-attention ones of `memory`), or null. memory / memory_padding: the encoder
   // output [B, S, C] and its mask [B · S] (cross-attention layers only).
   Var forward(const Var& x, const std::vector<uint8_t>& key_padding, LayerKV* cache, const Var& memory,
               const std::vector<uint8_t>& memory_padding) const;

@@ -5,10 +5,11 @@
 # prints a markdown table. Method and results: docs/performance.md.
 #
 #   scripts/bench.sh            BUILD_DIR=build-x scripts/bench.sh
-# Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), GEN_RUNS (3),
-# TAPELM_PASSIVE_ROWS=0 to skip the tapelm runs under OMP_WAIT_POLICY=PASSIVE. Warm-up: 3 steps
-# (tiny), 1 step (small), 1 generation. Takes about 5 minutes on the project's 2-core machine
-# (4.5-5.5 min measured at load averages 1.3-7).
+# Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), GEN_RUNS (3).
+# Warm-up: 3 steps (tiny), 1 step (small), 1 generation. Both sides run with
+# OMP_WAIT_POLICY=PASSIVE: PyTorch from this script, tapelm because bench_train (like the
+# tapelm binary) restarts itself with it when it is unset. Takes about 4 minutes on the
+# project's 2-core machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,7 +18,6 @@ build=${BUILD_DIR:-build}
 tiny_steps=${TINY_STEPS:-20}
 small_steps=${SMALL_STEPS:-6}
 gen_runs=${GEN_RUNS:-3}
-passive_rows=${TAPELM_PASSIVE_ROWS:-1}
 py=/usr/bin/python3  # Debian's python with torch 1.13
 log_dir=$build/bench-logs
 mkdir -p "$log_dir"
@@ -71,18 +71,16 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 field() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1"; }
 
 rows=()  # one markdown line per comparison
-# compare LABEL THREADS TAPELM_ENV MODE MODEL WARMUP STEPS
+# compare LABEL THREADS MODE MODEL WARMUP STEPS
 compare() {
-  local label=$1 threads=$2 tenv=$3 mode=$4 model=$5 warmup=$6 steps=$7
+  local label=$1 threads=$2 mode=$3 model=$4 warmup=$5 steps=$6
   local args=(--model "$model" --mode "$mode" --threads "$threads" --warmup "$warmup" --steps "$steps")
-  local tag="${model}-${mode}-t${threads}-${tenv//[^A-Za-z]/}"
+  local tag="${model}-${mode}-t${threads}"
   local tlog=$log_dir/tapelm-$tag.log plog=$log_dir/torch-$tag.log
-  local tenv_vars=()
-  [[ $tenv = default ]] || tenv_vars=("$tenv")
   local load_before
   load_before=$(load)
-  echo "[$(date +%T)] $label, $threads thread(s), tapelm env: $tenv (load $load_before)" >&2
-  env "${tenv_vars[@]}" "$tapelm_bin" "${args[@]}" >"$tlog"
+  echo "[$(date +%T)] $label, $threads thread(s) (load $load_before)" >&2
+  "$tapelm_bin" "${args[@]}" >"$tlog"
   env "${torch_env[@]}" "$py" bench/reference/torch_train.py "${args[@]}" --gen kv >"$plog"
   local unit=ms_per_step mfu
   [[ $mode = train ]] || unit=ms_per_generation
@@ -91,21 +89,16 @@ compare() {
   pt=$(field "$plog" tokens_per_s)
   mfu=$(field "$tlog" mfu)
   [[ -n $mfu ]] && mfu=$(awk -v m="$mfu" 'BEGIN { printf "%.1f%%", 100 * m }') || mfu="—"
-  rows+=("| $label | $threads | $tenv | $(field "$tlog" $unit) | $(field "$plog" $unit) | $tt | $pt | \
+  rows+=("| $label | $threads | $(field "$tlog" $unit) | $(field "$plog" $unit) | $tt | $pt | \
 $(awk -v a="$tt" -v b="$pt" 'BEGIN { printf "%.2f", a / b }') | $(field "$tlog" peak_rss_mib) | \
 $(field "$plog" peak_rss_mib) | $mfu | $load_before–$(load) |")
 }
 
 start=$(date +%s)
 for threads in 1 2; do
-  # At 2 threads tapelm also runs under OMP_WAIT_POLICY=PASSIVE (PyTorch always does).
-  tapelm_envs=(default)
-  if [[ $threads = 2 && $passive_rows = 1 ]]; then tapelm_envs+=(OMP_WAIT_POLICY=PASSIVE); fi
-  for tenv in "${tapelm_envs[@]}"; do compare tiny "$threads" "$tenv" train tiny 3 "$tiny_steps"; done
-  for tenv in "${tapelm_envs[@]}"; do compare small "$threads" "$tenv" train small 1 "$small_steps"; done
-  for tenv in "${tapelm_envs[@]}"; do
-    compare "small, generate 200" "$threads" "$tenv" generate small 1 "$gen_runs"
-  done
+  compare tiny "$threads" train tiny 3 "$tiny_steps"
+  compare small "$threads" train small 1 "$small_steps"
+  compare "small, generate 200" "$threads" generate small 1 "$gen_runs"
 done
 
 # --- report ------------------------------------------------------------------------------
@@ -113,18 +106,18 @@ echo
 echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
   "$(date -u +%FT%TZ); $(($(date +%s) - start)) s of runs; logs in $log_dir"
 echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'): BLAS $torch_blas, OMP_WAIT_POLICY=PASSIVE," \
-  "MKLDNN on, AdamW foreach, generation with a KV cache"
+  "MKLDNN on, AdamW foreach, generation with a KV cache. tapelm: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE (its default)}"
 best_peak() {  # SIDE THREADS: the highest GEMM peak any training run of that side measured
-  cat "$log_dir/$1"-*-train-t"$2"-*.log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
+  cat "$log_dir/$1"-*-train-t"$2".log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
 }
 for t in 1 2; do
   echo "fp32 GEMM peak (1536³, best of 5, best over this run's processes) at $t thread(s):" \
     "tapelm (Eigen) $(best_peak tapelm $t) GFLOP/s, PyTorch (OpenBLAS) $(best_peak torch $t) GFLOP/s"
 done
 echo
-echo "| row | threads | tapelm env | tapelm ms/step | PyTorch ms/step | tapelm tokens/s | PyTorch tokens/s |" \
+echo "| row | threads | tapelm ms/step | PyTorch ms/step | tapelm tokens/s | PyTorch tokens/s |" \
   "ratio (tapelm/PyTorch) | tapelm RSS MiB | PyTorch RSS MiB | tapelm MFU | load avg (1 min) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Generation rows: ms/step is ms per 200-token generation (batch 1, 4-token prompt, greedy, KV cache)."

@@ -12,6 +12,8 @@
 #   spam-assassin  text/<subset>/*.txt    raw e-mails (headers included); some are not valid
 #                                         UTF-8, so read them with invalid_utf8: replace or skip
 #   cmudict        cmudict.txt            "WORD  PH1 PH2 ..." lines of the pronouncing dictionary
+#                  cmudict.tsv            word, phonemes, group: one line per pronunciation
+#                                         (scripts/cmudict_to_tsv.sh; configs/finetune/g2p.yaml)
 # A dataset already fetched (data/raw/<name>/.complete exists) is skipped.
 set -euo pipefail
 
@@ -74,6 +76,7 @@ arrange_cmudict() {
   local package="$1" dest="$2"
   cp "$package/data/dict.txt" "$dest/cmudict.txt"
   echo "cmudict: $(wc -l < "$dest/cmudict.txt") entries"
+  "$root/scripts/cmudict_to_tsv.sh" "$dest/cmudict.txt" "$dest/cmudict.tsv"
 }
 
 fetch() {

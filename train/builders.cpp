@@ -75,12 +75,16 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
 }
 
 ScheduleConfig schedule_config(const PretrainConfig& config) {
+  return schedule_config(config.optimizer, config.scheduler, config.train.max_steps);
+}
+
+ScheduleConfig schedule_config(const OptimizerSection& optimizer, const SchedulerSection& scheduler, int64_t max_steps) {
   ScheduleConfig schedule;
-  schedule.kind = parse_schedule_kind(config.scheduler.name);
-  schedule.lr = config.optimizer.lr;
-  schedule.min_lr = config.scheduler.min_lr;
-  schedule.warmup_steps = config.scheduler.warmup_steps;
-  schedule.total_steps = config.train.max_steps;
+  schedule.kind = parse_schedule_kind(scheduler.name);
+  schedule.lr = optimizer.lr;
+  schedule.min_lr = scheduler.min_lr;
+  schedule.warmup_steps = scheduler.warmup_steps;
+  schedule.total_steps = max_steps;
   try {
     validate(schedule);
   } catch (const std::invalid_argument& e) {
@@ -91,7 +95,10 @@ ScheduleConfig schedule_config(const PretrainConfig& config) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& o, const NamedParameters& params) {
-  std::vector<ParamGroup> groups = weight_decay_groups(params, o.weight_decay);
+  return make_optimizer(o, weight_decay_groups(params, o.weight_decay));
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& o, std::vector<ParamGroup> groups) {
   const AdamConfig adam{o.beta1, o.beta2, o.eps};
   if (o.name == "adamw") return std::make_unique<AdamW>(std::move(groups), adam);
   if (o.name == "adam") return std::make_unique<Adam>(std::move(groups), adam);

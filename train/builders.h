@@ -28,9 +28,13 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
 // Warmup then decay to scheduler.min_lr at train.max_steps. Throws ConfigError naming the
 // key when the combination is impossible (e.g. cosine with warmup_steps == max_steps).
 ScheduleConfig schedule_config(const PretrainConfig& config);
+// The same from the sections themselves (shared with fine-tuning configs).
+ScheduleConfig schedule_config(const OptimizerSection& optimizer, const SchedulerSection& scheduler, int64_t max_steps);
 
 // AdamW / Adam / SGD over weight_decay_groups(params, optimizer.weight_decay).
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& optimizer, const NamedParameters& params);
+// The same optimizer over given parameter groups (e.g. a head with its own lr_scale).
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& optimizer, std::vector<ParamGroup> groups);
 
 // The sample section as sampling options, seeded with `seed`.
 SamplingOptions sampling_options(const SampleSection& sample, uint64_t seed);

@@ -58,7 +58,8 @@ class CommandLine {
     app_.require_subcommand(1);
     pretrain_ = add_train_command("pretrain", "Pretrain a language model from a YAML config", pretrain_args_,
                                   pretrain_resume_);
-    finetune_ = add_train_command("finetune", "Fine-tune a pretrained checkpoint from a YAML config",
+    finetune_ = add_train_command("finetune", "Fine-tune on a labeled dataset from a YAML config (classification, seq2seq or "
+                                  "completion; from a pretrained checkpoint with init_from, or from scratch)",
                                   finetune_args_, finetune_resume_);
     define_generate();
     define_eval();
@@ -138,21 +139,33 @@ class CommandLine {
   }
 
   void define_eval() {
-    eval_ = app_.add_subcommand("eval", "Evaluate a checkpoint's loss and perplexity on held-out data");
+    eval_ = app_.add_subcommand("eval",
+                                "Evaluate a checkpoint on held-out data: loss and perplexity (pretrained), or the "
+                                "task's metrics on a labeled file (fine-tuned)");
     eval_->add_option("--checkpoint", eval_args_.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
     CLI::Option_group* input = eval_->add_option_group("input", "What to evaluate on (exactly one)");
     input->add_option("--text", eval_args_.text_file, "A UTF-8 text file, tokenized with the checkpoint's tokenizer")
         ->type_name("FILE");
-    input->add_option("--data", eval_args_.data_file, "An already tokenized data file from the data pipeline")
+    input
+        ->add_option("--data", eval_args_.data_file,
+                     "Pretrained checkpoint: an already tokenized data file from the data pipeline. Fine-tuned "
+                     "checkpoint: a labeled file (.jsonl, .csv, .tsv) or a folder of label folders, read with the "
+                     "checkpoint's data settings")
         ->type_name("FILE");
     input->require_option(1);
   }
 
   void define_predict() {
-    predict_ = app_.add_subcommand("predict", "Run a fine-tuned checkpoint over an input file");
+    predict_ = app_.add_subcommand("predict",
+                                   "Run a fine-tuned checkpoint over an input file; writes one JSON line per example");
     predict_->add_option("--checkpoint", predict_args_.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
-    predict_->add_option("--input", predict_args_.input, "Input file")->required()->type_name("FILE");
-    predict_->add_option("--output", predict_args_.output, "Output file (default: stdout)")->type_name("FILE");
+    predict_
+        ->add_option("--input", predict_args_.input,
+                     "Examples: .jsonl (objects with the config's data.input_field, optional \"id\"), .csv/.tsv "
+                     "(a header naming data.input_field), or anything else as plain text, one example per line")
+        ->required()
+        ->type_name("FILE");
+    predict_->add_option("--output", predict_args_.output, "JSONL output file (default: stdout)")->type_name("FILE");
   }
 
   // CLI11's message plus where to get help; a misspelled command gets a suggestion instead.

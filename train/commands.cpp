@@ -1,5 +1,5 @@
-// The tapelm subcommands. Each validates its inputs fully; fine-tuning and prediction
-// report that they are not implemented yet.
+// The tapelm subcommands. Each validates its inputs fully. Fine-tuning, prediction and
+// labeled evaluation live in train/finetune_commands.cpp.
 #include "train/commands.h"
 
 #include <unistd.h>
@@ -14,7 +14,10 @@
 #include "data/utf8.h"
 #include "train/builders.h"
 #include "train/cli.h"
+#include "train/distributed.h"
 #include "train/evaluation.h"
+#include "train/finetune_checkpoint.h"
+#include "train/finetune_commands.h"
 #include "train/fs_util.h"
 #include "train/sampling.h"
 #include "train/signals.h"
@@ -25,10 +28,6 @@ namespace tapelm {
 namespace fs = std::filesystem;
 
 namespace {
-
-[[noreturn]] void not_implemented(const std::string& command) {
-  throw std::runtime_error(command + ": not implemented yet");
-}
 
 void require_input_file(const std::string& option, const std::string& path) {
   std::error_code ec;
@@ -84,6 +83,13 @@ void print_loss(const std::string& what, const LossTotal& total, const Checkpoin
               static_cast<long long>(checkpoint.step));
 }
 
+// "tapelm: error: <message>" on one line, naming the rank unless it is rank 0.
+void print_rank_error(const Distributed& dist, std::string message) {
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  std::cerr << "tapelm: error: " << (dist.is_root() ? "" : "rank " + std::to_string(dist.rank()) + ": ") << message
+            << std::endl;
+}
+
 // Windows per forward pass in `tapelm eval`.
 constexpr int64_t kEvalBatch = 8;
 
@@ -116,14 +122,34 @@ PreparedRun prepare_pretrain(const PretrainArgs& args) {
   return run;
 }
 
-int run_pretrain(const PretrainArgs& args) {
-  const PreparedRun run = prepare_pretrain(args);
-  for (const std::string& warning : run.warnings) print_warning(warning);
+namespace {
+
+// Under mpirun: rank 0 prepares out_dir and picks the checkpoint while the others wait; they
+// then read the same config and open the checkpoint rank 0 chose.
+PreparedRun prepare_pretrain_on_every_rank(const PretrainArgs& args, const Distributed& dist) {
+  PreparedRun run;
+  if (dist.is_root()) {
+    run = prepare_pretrain(args);
+    for (const std::string& warning : run.warnings) print_warning(warning);
+  }
+  std::string resume_dir = run.resume_from ? run.resume_from->dir.string() : std::string();
+  dist.broadcast(resume_dir);
+  if (!dist.is_root()) {
+    run.config = load_pretrain_config(args.config_path, args.overrides);
+    if (!resume_dir.empty()) run.resume_from = verify_checkpoint(resume_dir);
+  }
+  return run;
+}
+
+int pretrain(const PretrainArgs& args, const Distributed& dist) {
+  const PreparedRun run = prepare_pretrain_on_every_rank(args, dist);
   const StopSignals signals;
   TrainerOptions options;
-  options.progress_bar = ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
+  options.progress_bar = dist.is_root() && ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
   options.stop_requested = [] { return StopSignals::received() != 0; };
+  options.distributed = &dist;
   const TrainResult result = train(run, options);
+  if (!dist.is_root()) return kExitOk;
   if (result.status == TrainStatus::kStopped) {
     std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
               << "; checkpoint written to " << result.checkpoint.string() << "\nresume with: " << resume_command(args)
@@ -137,9 +163,29 @@ int run_pretrain(const PretrainArgs& args) {
   return kExitOk;
 }
 
-int run_finetune(const FinetuneArgs& args) {
-  require_input_file("finetune", args.config_path);
-  not_implemented("finetune");
+}  // namespace
+
+int run_pretrain(const PretrainArgs& args) {
+  const Distributed dist;
+  if (dist.world_size() == 1) return pretrain(args, dist);
+  // An error on one rank would leave the others waiting in a collective: report it, then end
+  // the whole job with the exit code the error deserves (the last checkpoint stays intact,
+  // being written atomically).
+  int code = kExitFailure;
+  try {
+    return pretrain(args, dist);
+  } catch (const TrainingDiverged& e) {
+    // Every rank sees the same averaged gradients, so all diverge at the same step: rank 0
+    // reports, and no rank aborts the job before it has.
+    if (dist.is_root()) print_rank_error(dist, e.what());
+    dist.barrier();
+  } catch (const InputError& e) {
+    code = kExitBadInput;
+    print_rank_error(dist, e.what());
+  } catch (const std::exception& e) {
+    print_rank_error(dist, e.what());
+  }
+  dist.abort(code);
 }
 
 int run_generate(const GenerateArgs& args) {
@@ -158,8 +204,11 @@ int run_eval(const EvalArgs& args) {
   if (args.text_file.empty() == args.data_file.empty()) throw InputError("eval: give exactly one of --text or --data");
   std::string text;
   if (!args.text_file.empty()) text = read_text_option(args.text_file);
+  const Checkpoint checkpoint = open_checkpoint_option(args.checkpoint);
+  // A fine-tuning checkpoint evaluates a labeled file (file or label-folder directory).
+  if (!args.data_file.empty() && is_finetune_checkpoint(checkpoint)) return run_eval_labeled(checkpoint, args.data_file);
   if (!args.data_file.empty()) require_input_file("--data", args.data_file);
-  TrainedModel trained = load_trained_model(open_checkpoint_option(args.checkpoint));
+  TrainedModel trained = load_trained_model(checkpoint);
   use_threads(trained.config.train.threads);
   GPT& model = *trained.model;
 
@@ -191,10 +240,5 @@ int run_eval(const EvalArgs& args) {
   return kExitOk;
 }
 
-int run_predict(const PredictArgs& args) {
-  require_input_file("--input", args.input);
-  open_checkpoint_option(args.checkpoint);
-  not_implemented("predict");
-}
 
 }  // namespace tapelm

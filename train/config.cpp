@@ -27,7 +27,7 @@ SectionSchema<ModelSection> model_section_schema() {
 SectionSchema<TokenizerSection> tokenizer_section_schema() {
   using S = TokenizerSection;
   SectionSchema<S> s;
-  s.add("type", &S::type, one_of({"bpe", "unigram"}))
+  s.add("type", &S::type, one_of({"bpe", "unigram", "char", "word"}))
       .add("vocab_size", &S::vocab_size, at_least(8))
       .add("character_coverage", &S::character_coverage, in_interval(0, 1, false, true))
       .add("byte_fallback", &S::byte_fallback)

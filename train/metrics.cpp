@@ -73,4 +73,13 @@ void MetricsLog::log(const EvalRecord& r) {
   if (std::isfinite(r.val_loss)) history_.val.emplace_back(r.step, r.val_loss);
 }
 
+void MetricsLog::log(int64_t step, const std::vector<std::pair<std::string, double>>& fields) {
+  nlohmann::ordered_json record = {{"step", step}};
+  for (const auto& [name, value] : fields) record[name] = number(value);
+  append(record.dump());
+  for (const auto& [name, value] : fields) {
+    if (name == "val_loss" && std::isfinite(value)) history_.val.emplace_back(step, value);
+  }
+}
+
 }  // namespace tapelm

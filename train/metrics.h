@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,9 @@ class MetricsLog {
 
   void log(const TrainRecord& record);
   void log(const EvalRecord& record);
+  // {"step": step, "<name>": value, ...} for records of other shapes (e.g. a fine-tuning
+  // task's metrics); a "val_loss" field joins the validation curve.
+  void log(int64_t step, const std::vector<std::pair<std::string, double>>& fields);
 
   const LossHistory& history() const { return history_; }
   const std::filesystem::path& path() const { return path_; }

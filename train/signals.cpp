@@ -1,4 +1,4 @@
-// SIGINT/SIGTERM handling: async-signal-safe flag, immediate exit on the second signal.
+// SIGINT/SIGTERM/SIGUSR1 handling: async-signal-safe flag, immediate exit on the second signal.
 #include "train/signals.h"
 
 #include <signal.h>
@@ -12,7 +12,7 @@ namespace {
 
 volatile std::sig_atomic_t g_received = 0;
 bool g_installed = false;
-struct sigaction g_previous_int, g_previous_term;
+struct sigaction g_previous_int, g_previous_term, g_previous_usr1;
 
 void on_stop_signal(int signal) {
   if (g_received != 0) {
@@ -36,15 +36,18 @@ StopSignals::StopSignals() {
   sigemptyset(&action.sa_mask);
   sigaddset(&action.sa_mask, SIGINT);
   sigaddset(&action.sa_mask, SIGTERM);
+  sigaddset(&action.sa_mask, SIGUSR1);
   action.sa_flags = SA_RESTART;  // file writes in progress continue rather than fail with EINTR
   sigaction(SIGINT, &action, &g_previous_int);
   sigaction(SIGTERM, &action, &g_previous_term);
+  sigaction(SIGUSR1, &action, &g_previous_usr1);
   g_installed = true;
 }
 
 StopSignals::~StopSignals() {
   sigaction(SIGINT, &g_previous_int, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
+  sigaction(SIGUSR1, &g_previous_usr1, nullptr);
   g_installed = false;
 }
 
@@ -54,6 +57,7 @@ const char* signal_name(int signal) {
   switch (signal) {
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
     default: return "a signal";
   }
 }

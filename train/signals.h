@@ -1,7 +1,8 @@
-// Graceful interruption: while a StopSignals object lives, the first SIGINT or SIGTERM only
-// sets a flag (the trainer polls it after each step, writes a checkpoint and returns); a
-// second one ends the process at once with status 128 + signal, which loses nothing because
-// checkpoints are written atomically.
+// Graceful interruption: while a StopSignals object lives, the first SIGINT, SIGTERM or
+// SIGUSR1 only sets a flag (the trainer polls it after each step, writes a checkpoint and
+// returns); a second one ends the process at once with status 128 + signal, which loses
+// nothing because checkpoints are written atomically. SIGUSR1 is the one mpirun forwards to every rank
+// without killing the job soon after (docs/distributed.md).
 #pragma once
 
 namespace tapelm {
@@ -15,11 +16,11 @@ class StopSignals {
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-  // The signal received (SIGINT or SIGTERM), or 0 if none.
+  // The signal received (SIGINT, SIGTERM or SIGUSR1), or 0 if none.
   static int received();
 };
 
-// "SIGINT", "SIGTERM", or "a signal" for others.
+// "SIGINT", "SIGTERM", "SIGUSR1", or "a signal" for others.
 const char* signal_name(int signal);
 
 }  // namespace tapelm

@@ -1,4 +1,5 @@
-// The pretraining loop: setup (data, model, optimizer, resume), steps, evaluation, checkpoints.
+// The pretraining loop: setup (data, model, optimizer, resume), steps, evaluation, checkpoints;
+// with several ranks, the data-parallel split of each step (docs/distributed.md).
 #include "train/trainer.h"
 
 #include <chrono>
@@ -11,18 +12,20 @@
 #include "autograd/elementwise.h"
 #include "autograd/tape.h"
 #include "data/dataset.h"
+#include "data/hash.h"
 #include "data/sampler.h"
 #include "nn/gpt.h"
 #include "nn/summary.h"
-#include "optim/clip.h"
 #include "optim/schedule.h"
 #include "train/builders.h"
+#include "train/distributed.h"
 #include "train/evaluation.h"
 #include "train/loss_plot.h"
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/resume.h"
 #include "train/sampling.h"
+#include "train/step_outcome.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {
@@ -32,13 +35,13 @@ namespace {
 // Keeps the batch order independent of the init and dropout streams of the same seed.
 constexpr uint64_t kSamplerSalt = 0x6A09E667F3BCC909ull;
 
-using Clock = std::chrono::steady_clock;
+// Rank r > 0 of a data-parallel run draws its dropout masks from its own stream (else every
+// rank would drop the same units); rank 0 keeps the model's, as a single process would.
+uint64_t rank_dropout_seed(uint64_t model_stream_seed, int rank) {
+  return hash64(&rank, sizeof rank, model_stream_seed ^ hash64("tapelm rank dropout"));
+}
 
-struct StepResult {
-  double loss = 0;
-  double grad_norm = 0;
-  bool finite = true;
-};
+using Clock = std::chrono::steady_clock;
 
 class Trainer {
  public:
@@ -46,8 +49,9 @@ class Trainer {
       : run_(run),
         config_(run.config),
         out_dir_(config_.out_dir),
-        log_(*options.log),
-        progress_bar_(options.progress_bar),
+        dist_(options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr),
+        log_(root() ? *options.log : silent_),
+        progress_bar_(root() ? options.progress_bar : nullptr),
         stop_requested_(options.stop_requested) {}
 
   TrainResult run() {
@@ -65,7 +69,7 @@ class Trainer {
       record_step(step);
       if (state_.bad_steps_in_a_row >= config_.train.max_bad_steps) diverged();
       const bool last = state_.step == config_.train.max_steps;
-      const bool stop = !last && stop_requested_ && stop_requested_();
+      const bool stop = !last && stop_requested_anywhere();
       if (last || due(config_.eval.interval)) evaluate();
       if (last || stop || (step.finite && due(config_.checkpoint.interval))) save_checkpoint();
       if (stop) {
@@ -82,20 +86,69 @@ class Trainer {
   }
 
  private:
+  // ---- the process group (a world of one when dist_ is null) ----
+
+  bool root() const { return !dist_ || dist_->is_root(); }
+  int rank() const { return dist_ ? dist_->rank() : 0; }
+  int world() const { return dist_ ? dist_->world_size() : 1; }
+
+  bool stop_requested_anywhere() const {
+    const bool here = stop_requested_ && stop_requested_();
+    return dist_ ? dist_->all_reduce_sum(here ? 1.0 : 0.0) > 0 : here;
+  }
+
   // ---- setup ----
 
   void setup() {
-    const int threads = use_threads(config_.train.threads);
-    log_ << "tapelm pretrain: out_dir " << out_dir_.string() << ", " << threads << " thread"
-         << (threads == 1 ? "" : "s") << std::endl;
+    // Under mpirun, automatic threading shares the machine's cores between its ranks.
+    const int threads = use_threads(options_threads());
+    log_ << "tapelm pretrain: out_dir " << out_dir_.string() << ", "
+         << (dist_ ? std::to_string(world()) + " ranks x " : std::string()) << threads << " thread"
+         << (threads == 1 ? "" : "s") << (dist_ ? " each" : "") << std::endl;
     schedule_ = schedule_config(config_);  // before the data work: an impossible schedule fails fast
-    if (run_.resume_from) check_resume();
-    prepare_data();
+    // Rank 0 checks the run and tokenizes and shards the corpus into the cache; the others
+    // follow once it succeeded (so an error is reported once, by rank 0) and load the cache.
+    if (root()) check_and_prepare_data();
+    if (dist_) dist_->barrier();
+    if (!root()) check_and_prepare_data();
     build_model();
     if (run_.resume_from) restore(*run_.resume_from);
+    state_.world_size = world();
+    if (dist_) {
+      dist_->broadcast_parameters(params_);
+      if (!run_.resume_from && rank() > 0) {
+        Rng& dropout = model_->dropout_rng();
+        dropout.set_state(rank_dropout_seed(dropout.seed(), rank()), 0);
+      }
+    }
+    if (!root()) return;
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
                                             run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt);
     if (!run_.resume_from) std::ofstream(out_dir_ / "samples.txt", std::ios::trunc);
+  }
+
+  void check_and_prepare_data() {
+    if (run_.resume_from && root()) check_resume();
+    accum_ = accumulation_steps();
+    prepare_data();
+  }
+
+  int64_t options_threads() const {
+    return dist_ && config_.train.threads == 0 ? dist_->threads_per_rank(0) : config_.train.threads;
+  }
+
+  // Micro-batches per rank and step: every rank contributes the same number of windows.
+  int64_t accumulation_steps() const {
+    const TrainSection& t = config_.train;
+    const int64_t share = t.micro_batch_size * world();
+    if (t.batch_size % share != 0) {
+      throw ConfigError("train.batch_size (" + std::to_string(t.batch_size) + ") must be a multiple of " +
+                        "train.micro_batch_size (" + std::to_string(t.micro_batch_size) + ") x " +
+                        std::to_string(world()) + " ranks = " + std::to_string(share) +
+                        ", so every rank gets the same share of each batch; change train.batch_size or "
+                        "train.micro_batch_size (--set train.micro_batch_size=...), or the number of ranks");
+    }
+    return t.batch_size / share;
   }
 
   // Refuses architecture changes, logs the allowed ones, clears out abandoned checkpoints.
@@ -103,6 +156,17 @@ class Trainer {
     const Checkpoint& checkpoint = *run_.resume_from;
     log_ << "resuming from " << checkpoint.dir.string() << " (step " << checkpoint.step << ")" << std::endl;
     const PretrainConfig before = checkpoint_config(checkpoint);
+    // Before anything in out_dir changes.
+    const int64_t saved_world = checkpoint_trainer_state(checkpoint).world_size;
+    if (saved_world != world()) {
+      throw InputError(
+          checkpoint.file(kTrainerStateFile).string() + ": the checkpoint was written by " +
+          std::to_string(saved_world) + " process" + (saved_world == 1 ? "" : "es") + " (world_size " +
+          std::to_string(saved_world) + ") but this run has " + std::to_string(world()) +
+          "; a different number of ranks sums the gradients in a different order, so the resume would not be exact. " +
+          (saved_world == 1 ? std::string("Resume it without mpirun")
+                            : "Resume it with mpirun -np " + std::to_string(saved_world)));
+    }
     for (const ConfigChange& change : check_resume_config(checkpoint, before, config_)) {
       log_ << "resume: " << change.key << " changed from " << change.before << " to " << change.after << std::endl;
     }
@@ -149,12 +213,15 @@ class Trainer {
     log_ << model_summary(*model_);
     const TrainSection& t = config_.train;
     const int64_t tokens_per_step = t.batch_size * config_.model.ctx_len;
+    const std::string split = dist_ ? std::to_string(world()) + " ranks x micro-batch " +
+                                          std::to_string(t.micro_batch_size) + " x " + std::to_string(accum_)
+                                    : "micro-batch " + std::to_string(t.micro_batch_size) + ", " +
+                                          std::to_string(accum_);
     log_ << "optimizer: " << config_.optimizer.name << ", lr " << format_float(config_.optimizer.lr) << ", "
          << config_.scheduler.name << " schedule (" << config_.scheduler.warmup_steps << " warmup steps, min_lr "
          << format_float(config_.scheduler.min_lr) << ")" << std::endl;
     log_ << "batch: " << t.batch_size << " sequences x " << config_.model.ctx_len << " tokens = " << tokens_per_step
-         << " tokens per step (micro-batch " << t.micro_batch_size << ", " << t.grad_accum_steps()
-         << " accumulation steps); " << t.max_steps << " steps = "
+         << " tokens per step (" << split << " accumulation steps); " << t.max_steps << " steps = "
          << format_double("%.2f", double(tokens_per_step * t.max_steps) / double(data_->shards.train.size()))
          << " epochs of the training data" << std::endl;
   }
@@ -168,7 +235,15 @@ class Trainer {
                             " but the checkpoint is step " + std::to_string(checkpoint.step));
     }
     sampler_->restore(state_.sampler.seed, state_.sampler.counter);
-    model_->dropout_rng().set_state(state_.dropout.seed, state_.dropout.counter);
+    RngState dropout = state_.dropout;
+    if (dist_) {
+      // Each rank's own stream, from rank 0's reading of the checkpoint.
+      std::vector<std::vector<uint64_t>> per_rank;
+      for (const RngState& rng : state_.dropout_per_rank) per_rank.push_back({rng.seed, rng.counter});
+      const std::vector<uint64_t> mine = dist_->scatter(per_rank);
+      dropout = {mine[0], mine[1]};
+    }
+    model_->dropout_rng().set_state(dropout.seed, dropout.counter);
     last_checkpoint_ = checkpoint.dir;
   }
 
@@ -183,29 +258,26 @@ class Trainer {
 
   StepResult train_step(double lr) {
     const TrainSection& t = config_.train;
-    const int64_t accum = t.grad_accum_steps();
+    const int64_t accum = accum_;
     const int64_t T = config_.model.ctx_len;
     optimizer_->zero_grad();
     double loss_sum = 0;
     for (int64_t i = 0; i < accum; ++i) {
-      sampler_->next(t.micro_batch_size, x_, y_);
+      sampler_->next(t.micro_batch_size, x_, y_, rank(), world());
       Var loss = model_->loss(x_, y_, t.micro_batch_size, T);
       loss_sum += loss.item();
       // The mean over micro-batches: each backward adds 1/accum of its gradient.
       if (accum > 1) loss = loss * (1.0f / float(accum));
       backward(loss);
     }
-    StepResult result;
-    result.loss = loss_sum / double(accum);
-    result.grad_norm = t.grad_clip > 0 ? clip_grad_norm(params_, t.grad_clip) : grad_norm(params_);
-    result.finite = std::isfinite(result.loss) && std::isfinite(result.grad_norm);
-    if (result.finite) {
-      optimizer_->step(lr);
-    } else {
-      optimizer_->zero_grad();
+    double loss = loss_sum / double(accum);
+    if (dist_) {
+      // Identical gradients on every rank: clipping, the finiteness check and the step agree.
+      dist_->average_gradients(params_);
+      loss = dist_->all_reduce_sum(loss) / double(world());
     }
     last_lr_ = lr;
-    return result;
+    return finish_step(*optimizer_, params_, loss, t.grad_clip, lr);
   }
 
   bool due(int64_t interval) const { return interval > 0 && state_.step % interval == 0; }
@@ -220,18 +292,15 @@ class Trainer {
     } else {
       ++state_.skipped_steps;
       ++state_.bad_steps_in_a_row;
-      progress_->print("step " + std::to_string(state_.step) + ": non-finite " +
-                       (std::isfinite(step.loss) ? "gradient norm (" + format_double("%g", step.grad_norm) + ")"
-                                                 : "loss (" + format_double("%g", step.loss) + ")") +
-                       ", step skipped (" + std::to_string(state_.bad_steps_in_a_row) + " in a row; the run stops at " +
-                       std::to_string(config_.train.max_bad_steps) + ")");
+      progress_->print(skipped_step_message(state_.step, step.loss, step.grad_norm, state_.bad_steps_in_a_row,
+                                            config_.train.max_bad_steps));
     }
     const bool log_line = due(config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite;
     TrainRecord record{state_.step, step.loss, last_lr_, step.grad_norm,
                        interval_seconds_ > 0 ? double(interval_tokens_) / interval_seconds_ : 0.0,
                        state_.skipped_steps};
     if (log_line) {
-      metrics_->log(record);
+      if (metrics_) metrics_->log(record);
       interval_tokens_ = 0;
       interval_seconds_ = 0;
     }
@@ -240,19 +309,16 @@ class Trainer {
 
   [[noreturn]] void diverged() {
     progress_->finish();
-    const int64_t n = state_.bad_steps_in_a_row;
-    throw TrainingDiverged(
-        "training diverged: steps " + std::to_string(state_.step - n + 1) + " to " + std::to_string(state_.step) +
-        " all had a non-finite loss or gradient norm (train.max_bad_steps = " +
-        std::to_string(config_.train.max_bad_steps) + "); no checkpoint was written for them. " +
-        (last_checkpoint_.empty() ? std::string("No checkpoint had been written yet.")
-                                  : "The last good checkpoint is " + last_checkpoint_.string() + ".") +
-        " Lower optimizer.lr or train.grad_clip, then resume with --resume");
+    throw TrainingDiverged(divergence_message(state_.step, state_.bad_steps_in_a_row, config_.train.max_bad_steps,
+                                              last_checkpoint_));
   }
 
   // ---- evaluation and checkpoints ----
 
+  // Rank 0 alone evaluates (the same windows and sums as a single process would); the others
+  // wait for it at the next step's first collective.
   void evaluate() {
+    if (!root()) return;
     const LossTotal total =
         evaluate_windows(*model_, *val_sampler_, config_.train.micro_batch_size, config_.eval.batches);
     const double loss = total.mean();
@@ -296,6 +362,13 @@ class Trainer {
   void save_checkpoint() {
     state_.sampler = {sampler_->seed(), sampler_->counter()};
     state_.dropout = {model_->dropout_rng().seed(), model_->dropout_rng().counter()};
+    if (dist_) {
+      state_.dropout_per_rank.clear();
+      for (const std::vector<uint64_t>& rng : dist_->gather({state_.dropout.seed, state_.dropout.counter})) {
+        state_.dropout_per_rank.push_back({rng[0], rng[1]});
+      }
+    }
+    if (!root()) return;
     const Checkpoint written = write_checkpoint(
         out_dir_, state_.step, training_checkpoint_files(*model_, *optimizer_, state_, config_, data_->tokenizer));
     last_checkpoint_ = written.dir;
@@ -308,6 +381,8 @@ class Trainer {
   const PreparedRun& run_;
   const PretrainConfig& config_;
   const fs::path out_dir_;
+  const Distributed* dist_;  // null for a world of one
+  std::ostream silent_{nullptr};  // the log of ranks other than 0: discards everything
   std::ostream& log_;
   std::ostream* progress_bar_;
   std::function<bool()> stop_requested_;
@@ -320,6 +395,7 @@ class Trainer {
   NamedParameters params_;
   std::unique_ptr<Optimizer> optimizer_;
   ScheduleConfig schedule_;
+  int64_t accum_ = 1;  // micro-batches per rank and step
   std::unique_ptr<MetricsLog> metrics_;
 
   TrainerState state_;

@@ -4,6 +4,14 @@
 // periodic evaluation with a loss plot and a text sample, and checkpoints. Resuming restores
 // weights, optimizer, sampler, dropout stream and step, so a run continued from a checkpoint
 // computes bit for bit what the uninterrupted run would have (same thread count).
+//
+// Data parallelism (docs/distributed.md): given a Distributed of N > 1 ranks, every rank runs
+// this loop on its share of each global batch (batch_size / (micro_batch_size × N)
+// accumulation steps of micro_batch_size windows), gradients are averaged over the ranks
+// before clipping, and the logged loss is the mean over the ranks. Rank 0 prepares the data
+// first, writes everything (log, metrics, plots, samples, checkpoints) and runs the
+// evaluations while the other ranks wait; checkpoints hold every rank's dropout stream and
+// can be resumed only by a job of the same N. Every rank must call train() with the same run.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +25,18 @@
 
 namespace tapelm {
 
+class Distributed;
+
 struct TrainerOptions {
   std::ostream* log = &std::cout;  // summary, log lines, evaluations, samples
   // A terminal stream (e.g. std::cerr when it is a tty) for the in-place progress bar;
   // nullptr prints plain log lines every logging.interval steps instead.
   std::ostream* progress_bar = nullptr;
-  // Polled after every step; returning true stops the run after writing a checkpoint.
+  // Polled after every step; returning true stops the run after writing a checkpoint. With
+  // several ranks, a request on any rank stops all of them after the same step.
   std::function<bool()> stop_requested;
+  // The process group to train with; nullptr (or a world of one) trains in this process alone.
+  const Distributed* distributed = nullptr;
 };
 
 enum class TrainStatus { kFinished, kStopped };
@@ -44,7 +57,9 @@ class TrainingDiverged : public std::runtime_error {
 
 // Runs (or, with run.resume_from, continues) the training `run` describes until
 // train.max_steps or until options.stop_requested. Throws ConfigError/CheckpointError for
-// unusable input (e.g. an architecture change on resume), TrainingDiverged as above.
+// unusable input (e.g. an architecture change on resume, a checkpoint written by a different
+// number of ranks, a batch_size the ranks cannot share), TrainingDiverged as above. On ranks
+// other than 0 the result's checkpoint and val_loss are left empty.
 TrainResult train(const PreparedRun& run, const TrainerOptions& options = {});
 
 }  // namespace tapelm

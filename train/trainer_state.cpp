@@ -17,7 +17,7 @@ RngState rng_from(const nlohmann::json& j) { return {j.at("seed").get<uint64_t>(
 }  // namespace
 
 std::string to_json(const TrainerState& s) {
-  const nlohmann::ordered_json j = {
+  nlohmann::ordered_json j = {
       {"format", kFormat},
       {"version", kVersion},
       {"step", s.step},
@@ -28,6 +28,11 @@ std::string to_json(const TrainerState& s) {
       {"skipped_steps", s.skipped_steps},
       {"bad_steps_in_a_row", s.bad_steps_in_a_row},
       {"world_size", s.world_size}};
+  if (!s.dropout_per_rank.empty()) {
+    nlohmann::ordered_json per_rank = nlohmann::ordered_json::array();
+    for (const RngState& rng : s.dropout_per_rank) per_rank.push_back(rng_json(rng));
+    j["dropout_rng_per_rank"] = std::move(per_rank);
+  }
   return j.dump(2) + "\n";
 }
 
@@ -47,6 +52,18 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& ori
     s.bad_steps_in_a_row = j.at("bad_steps_in_a_row").get<int64_t>();
     s.world_size = j.at("world_size").get<int64_t>();
     if (s.step < 0) throw std::invalid_argument(origin + ": step is negative (" + std::to_string(s.step) + ")");
+    if (s.world_size < 1) {
+      throw std::invalid_argument(origin + ": world_size must be >= 1, got " + std::to_string(s.world_size));
+    }
+    if (j.contains("dropout_rng_per_rank")) {
+      for (const nlohmann::json& rng : j.at("dropout_rng_per_rank")) s.dropout_per_rank.push_back(rng_from(rng));
+    }
+    const size_t expected = s.world_size > 1 ? size_t(s.world_size) : 0;
+    if (s.dropout_per_rank.size() != expected) {
+      throw std::invalid_argument(origin + ": dropout_rng_per_rank has " + std::to_string(s.dropout_per_rank.size()) +
+                                  " entries; expected " + std::to_string(expected) + " for world_size " +
+                                  std::to_string(s.world_size));
+    }
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(origin + ": malformed trainer state (" + e.what() + ")");

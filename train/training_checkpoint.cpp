@@ -1,7 +1,6 @@
 // Writing and reading the files of a training checkpoint.
 #include "train/training_checkpoint.h"
 
-#include <exception>
 #include <string>
 
 #include "nn/safetensors.h"
@@ -9,22 +8,6 @@
 #include "train/fs_util.h"
 
 namespace tapelm {
-namespace {
-
-// Runs `load`, turning any failure into a CheckpointError that names `path`.
-template <class Load>
-auto load_from(const std::filesystem::path& path, Load load) -> decltype(load()) {
-  try {
-    return load();
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    throw CheckpointError(message.find(path.string()) != std::string::npos ? message : path.string() + ": " + message);
-  }
-}
-
-}  // namespace
 
 std::vector<CheckpointFile> training_checkpoint_files(const GPT& model, const Optimizer& optimizer,
                                                       const TrainerState& state, const PretrainConfig& config,

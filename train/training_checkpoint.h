@@ -9,7 +9,10 @@
 // naming it.
 #pragma once
 
+#include <exception>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "data/tokenizer.h"
@@ -26,6 +29,20 @@ inline constexpr const char* kOptimizerFile = "optimizer.safetensors";
 inline constexpr const char* kTrainerStateFile = "trainer_state.json";
 inline constexpr const char* kConfigFile = "config.yaml";
 inline constexpr const char* kTokenizerFile = "tokenizer.model";
+
+// Runs `load` (which reads the checkpoint file `path`), turning any failure into a
+// CheckpointError that names the file.
+template <class Load>
+auto load_from(const std::filesystem::path& path, Load load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    throw CheckpointError(message.find(path.string()) != std::string::npos ? message : path.string() + ": " + message);
+  }
+}
 
 // The files for write_checkpoint. The optimizer's buffers are written from its live state,
 // so write the checkpoint before the next step.

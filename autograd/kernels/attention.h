@@ -25,6 +25,13 @@ struct AttentionDims {
   bool causal = false;
   // [B * Tk], 0 = padding (never attended to); null for none.
   const uint8_t* key_padding = nullptr;
+  // Positions between one head's keys (and values) and the next: k and v are
+  // [B, H, kv_capacity, D] of which the first Tk positions are the keys, so a KV cache
+  // with room to grow is read in place. 0 means Tk (contiguous). dk and dv get the same
+  // layout, the positions past Tk untouched.
+  int64_t kv_capacity = 0;
+
+  int64_t kv_head_stride() const { return (kv_capacity > 0 ? kv_capacity : Tk) * D; }
 };
 
 namespace attention_detail {
@@ -89,7 +96,7 @@ void probabilities_row(T* s, int64_t keys, int64_t limit, const uint8_t* pad, T 
 
 template <class T>
 void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const AttentionDims& d, T scale) {
-  // out, q: [B, H, Tq, D]; k, v: [B, H, Tk, D]; lse: [B, H, Tq] (-inf: row with no visible key)
+  // out, q: [B, H, Tq, D]; k, v: [B, H, kv_capacity, D]; lse: [B, H, Tq] (-inf: row with no visible key)
   using namespace attention_detail;
   const int64_t heads = d.B * d.H;
 #pragma omp parallel if (heads > 1 && d.Tq * d.Tk * d.D > kParallelMinWork)
@@ -98,8 +105,8 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
 #pragma omp for schedule(static)
     for (int64_t bh = 0; bh < heads; ++bh) {
       const uint8_t* pad = d.key_padding ? d.key_padding + (bh / d.H) * d.Tk : nullptr;
-      const T* kh = k + bh * d.Tk * d.D;
-      const T* vh = v + bh * d.Tk * d.D;
+      const T* kh = k + bh * d.kv_head_stride();
+      const T* vh = v + bh * d.kv_head_stride();
       for (int64_t i0 = 0; i0 < d.Tq; i0 += kQueryBlock) {
         const int64_t rows = std::min(kQueryBlock, d.Tq - i0);
         const int64_t keys = key_limit(d, i0 + rows - 1);
@@ -118,7 +125,7 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
 template <class T>
 void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v, const T* out,
                         const T* lse, const AttentionDims& d, T scale) {
-  // dq, dout, q, out: [B, H, Tq, D]; dk, dv, k, v: [B, H, Tk, D]; lse: [B, H, Tq]
+  // dq, dout, q, out: [B, H, Tq, D]; dk, dv, k, v: [B, H, kv_capacity, D]; lse: [B, H, Tq]
   using namespace attention_detail;
   const int64_t heads = d.B * d.H;
 #pragma omp parallel if (heads > 1 && d.Tq * d.Tk * d.D > kParallelMinWork)
@@ -128,7 +135,7 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T*
 #pragma omp for schedule(static)
     for (int64_t bh = 0; bh < heads; ++bh) {
       const uint8_t* pad = d.key_padding ? d.key_padding + (bh / d.H) * d.Tk : nullptr;
-      const int64_t kv0 = bh * d.Tk * d.D;
+      const int64_t kv0 = bh * d.kv_head_stride();
       for (int64_t i0 = 0; i0 < d.Tq; i0 += kQueryBlock) {
         const int64_t rows = std::min(kQueryBlock, d.Tq - i0);
         const int64_t keys = key_limit(d, i0 + rows - 1);

@@ -77,6 +77,51 @@ TEST(Tokenizer, UnigramModelAlsoRoundTrips) {
   EXPECT_EQ(tok.decode(tok.encode(text)), text);
 }
 
+// A corpus of one text per line, e.g. words or phoneme strings.
+Corpus lines_corpus(const TempDir& dir, const std::string& name, const std::string& text) {
+  write_text(dir / name, text);
+  CorpusConfig config;
+  config.sources = {dir / name};
+  return Corpus(config);
+}
+
+TEST(Tokenizer, CharModelGivesOnePiecePerCharacterWithoutAPrefixSpace) {
+  TempDir dir;
+  const Tokenizer tok = Tokenizer::train(lines_corpus(dir, "words.txt", "hello\nworld\nabbey's\nzebra\n"),
+                                         small_config("char", 100, false));
+  // 5 reserved ids plus the 13 distinct characters (no "▁"): vocab_size is only a cap here.
+  EXPECT_EQ(tok.vocab_size(), 5 + 13);
+  const std::vector<int32_t> ids = tok.encode("hello");
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_EQ(ids[2], ids[3]) << "both l's are the same piece";
+  for (int32_t id : ids) EXPECT_GT(id, kNewlineId);
+  EXPECT_EQ(tok.piece(ids[0]), "h");
+  EXPECT_EQ(tok.decode(ids), "hello");
+  EXPECT_EQ(tok.decode(tok.encode("zebra's")), "zebra's");
+  EXPECT_EQ(tok.encode("q"), std::vector<int32_t>{kUnkId}) << "a character never seen is <unk> without byte fallback";
+}
+
+TEST(Tokenizer, WordModelGivesEveryPhonemeExactlyOneIdAndDecodesBack) {
+  TempDir dir;
+  const std::string phonemes = "HH AH0 L OW1\nW ER1 L D\nAE1 B IY0 Z\nZ IY1 B R AH0\nHH AH1 L OW0\n";
+  TokenizerConfig config = small_config("word", 100, false);
+  ASSERT_TRUE(config.split_digits) << "the default must not split stress digits off word-model pieces";
+  const Tokenizer tok = Tokenizer::train(lines_corpus(dir, "phonemes.txt", phonemes), config);
+  // Distinct phonemes: HH AH0 L OW1 W ER1 D AE1 B IY0 Z IY1 R AH1 OW0 = 15.
+  EXPECT_EQ(tok.vocab_size(), 5 + 15);
+  const std::vector<int32_t> hello = tok.encode("HH AH0 L OW1");
+  ASSERT_EQ(hello.size(), 4u);
+  EXPECT_EQ(tok.decode(hello), "HH AH0 L OW1");
+  EXPECT_NE(tok.encode("AH0"), tok.encode("AH1")) << "stress digits make different phonemes";
+  // The same phoneme gets the same id at the start of a sequence and in the middle.
+  const std::vector<int32_t> zebra = tok.encode("Z IY1 B R AH0");
+  ASSERT_EQ(zebra.size(), 5u);
+  EXPECT_EQ(zebra[4], hello[1]);
+  EXPECT_EQ(tok.encode("L"), std::vector<int32_t>{hello[2]});
+  EXPECT_EQ(tok.decode(zebra), "Z IY1 B R AH0");
+  EXPECT_EQ(tok.encode("HH XX1"), (std::vector<int32_t>{hello[0], kUnkId}));
+}
+
 TEST(Tokenizer, ByteFallbackRoundTripsCharactersNeverSeenInTraining) {
   TempDir dir;
   const Tokenizer tok = Tokenizer::train(small_corpus(dir), small_config("bpe", 320, true));

@@ -9,7 +9,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "tests/train/scratch_dir.h"
+#include "scratch_dir.h"
 #include "train/crc32c.h"
 
 namespace tapelm {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "tests/train/scratch_dir.h"
+#include "scratch_dir.h"
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint.h"
 #include "train/config.h"

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "tests/train/scratch_dir.h"
+#include "scratch_dir.h"
 
 namespace tapelm {
 namespace {

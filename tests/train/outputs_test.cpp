@@ -7,7 +7,7 @@
 #include <regex>
 #include <sstream>
 
-#include "tests/train/scratch_dir.h"
+#include "scratch_dir.h"
 #include "train/config.h"
 #include "train/errors.h"
 #include "train/loss_plot.h"

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/train/scratch_dir.h"
+#include "scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/commands.h"
 #include "train/trainer.h"

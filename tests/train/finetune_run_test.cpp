@@ -1,0 +1,107 @@
+// The fine-tuning loop's guarantees: resuming is bitwise exact, early stopping stops after
+// `patience` evaluations without improvement, the best checkpoint holds the best step, and
+// a stop request writes a resumable checkpoint.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/train/finetune_fixture.h"
+#include "tests/train/tiny_run.h"
+#include "train/finetune_checkpoint.h"
+#include "train/training_checkpoint.h"
+
+namespace tapelm {
+namespace {
+
+using testing::ScratchDir;
+
+// step → the record's text without its timing field, for train and val records.
+std::map<std::string, std::string> records_by_step(const std::filesystem::path& out_dir) {
+  std::map<std::string, std::string> records;
+  for (nlohmann::json record : testing::read_metrics(out_dir)) {
+    record.erase("examples_per_s");
+    const std::string kind = record.contains("loss") ? "train" : record.contains("val_accuracy") ? "val" : "test";
+    records[kind + std::to_string(record["step"].get<int64_t>())] = record.dump();
+  }
+  return records;
+}
+
+TEST(FinetuneRun, ResumedRunMatchesTheUninterruptedOneBitForBit) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);
+  const std::filesystem::path a = scratch / "a", b = scratch / "b";
+  testing::run_finetuning(config, {"out_dir=" + (a / "ft").string()});
+  // Stopped after 7 of 20 steps (dropout is on, so its stream must be restored too; the
+  // shuffler is mid-epoch), then resumed.
+  const std::vector<std::string> to_b = {"out_dir=" + (b / "ft").string()};
+  const testing::FinetuneOutcome first = testing::run_finetuning(config, to_b, false, /*stop_after_polls=*/7);
+  ASSERT_TRUE(first.result.stopped) << first.log;
+  ASSERT_EQ(first.result.step, 7);
+  const testing::FinetuneOutcome second = testing::run_finetuning(config, to_b, true);
+  ASSERT_EQ(second.result.step, 20) << second.log;
+
+  const std::filesystem::path final_a = testing::checkpoint_path(a / "ft", 20);
+  const std::filesystem::path final_b = testing::checkpoint_path(b / "ft", 20);
+  EXPECT_TRUE(testing::same_bytes(final_a / kWeightsFile, final_b / kWeightsFile));
+  EXPECT_TRUE(testing::same_bytes(final_a / kOptimizerFile, final_b / kOptimizerFile));
+  EXPECT_TRUE(testing::same_bytes(final_a / kFinetuneStateFile, final_b / kFinetuneStateFile));
+  EXPECT_TRUE(testing::same_bytes(a / "ft" / "split.json", b / "ft" / "split.json"));
+  EXPECT_EQ(records_by_step(a / "ft"), records_by_step(b / "ft"));
+}
+
+TEST(FinetuneRun, EarlyStoppingEndsAfterPatienceEvaluationsWithoutImprovement) {
+  ScratchDir scratch;
+  // Accuracy on the toy set reaches 1 early and cannot improve on it afterwards.
+  const testing::FinetuneOutcome outcome = testing::run_finetuning(
+      testing::write_toy_finetune(scratch, 200), {"eval.interval=5", "eval.patience=2", "eval.metric=accuracy"});
+  ASSERT_TRUE(outcome.result.early_stopped) << outcome.log;
+  EXPECT_LT(outcome.result.step, 200);
+  EXPECT_NE(outcome.log.find("early stopping: no better val accuracy in 2 evaluations"), std::string::npos)
+      << outcome.log;
+
+  // The best checkpoint is the step the best accuracy was first reached, 2 evaluations
+  // before the stop; its state records it.
+  const Checkpoint best = locate_checkpoint(best_checkpoint_dir(scratch / "ft"));
+  const FinetuneState state = finetune_checkpoint_state(best);
+  EXPECT_EQ(best.step, outcome.result.step - 10);
+  EXPECT_EQ(state.best_step, best.step);
+  ASSERT_TRUE(state.best_metric.has_value());
+  double best_seen = 0;
+  for (const nlohmann::json& record : testing::read_metrics(scratch / "ft")) {
+    if (record.contains("val_accuracy")) best_seen = std::max(best_seen, record["val_accuracy"].get<double>());
+  }
+  EXPECT_EQ(*state.best_metric, best_seen);
+  // Only one best checkpoint is kept; the final one is written at the stop.
+  EXPECT_EQ(list_checkpoint_dirs(best_checkpoint_dir(scratch / "ft")).size(), 1u);
+  EXPECT_EQ(list_checkpoint_dirs(scratch / "ft").back().step, outcome.result.step);
+
+  // Resuming an early-stopped run trains no further.
+  const testing::FinetuneOutcome again = testing::run_finetuning(testing::write_toy_finetune(scratch, 200),
+                                                                 {"eval.interval=5", "eval.patience=2",
+                                                                  "eval.metric=accuracy"},
+                                                                 true);
+  EXPECT_EQ(again.result.step, outcome.result.step);
+  EXPECT_NE(again.log.find("nothing to do"), std::string::npos) << again.log;
+}
+
+TEST(FinetuneRun, UnknownEvalMetricIsAConfigErrorListingTheTaskMetrics) {
+  ScratchDir scratch;
+  try {
+    testing::run_finetuning(testing::write_toy_finetune(scratch, 5), {"eval.metric=acuracy"});
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("did you mean 'accuracy'"), std::string::npos) << message;
+    EXPECT_NE(message.find("accuracy, macro_f1, loss"), std::string::npos) << message;
+  }
+}
+
+TEST(FinetuneRun, RefusesAnOutDirWithCheckpointsUnlessResuming) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 10);
+  testing::run_finetuning(config);
+  EXPECT_THROW(testing::run_finetuning(config), InputError);
+}
+
+}  // namespace
+}  // namespace tapelm

@@ -1,0 +1,113 @@
+// Writing and reading fine-tuning checkpoints; init_from resolution.
+#include "train/finetune_checkpoint.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "nn/safetensors.h"
+#include "train/fs_util.h"
+#include "train/training_checkpoint.h"
+
+namespace tapelm {
+namespace fs = std::filesystem;
+namespace {
+
+template <class S, class Field>
+std::string field_text(const Field& field, const S& section) {
+  YAML::Emitter out;
+  field.emit(out, section);
+  return out.c_str();
+}
+
+}  // namespace
+
+std::vector<CheckpointFile> finetune_checkpoint_files(FinetuneTask& task, const Optimizer& optimizer,
+                                                      const FinetuneState& state, const FinetuneConfig& config) {
+  const TensorMetadata step = {{"step", std::to_string(state.step)}};
+  Module& model = task.model();
+  std::vector<CheckpointFile> files = {
+      CheckpointFile{kWeightsFile,
+                     [&model, step](const fs::path& path) {
+                       save_parameters(path.string(), model.named_parameters(), step);
+                     }},
+      CheckpointFile{kOptimizerFile,
+                     [&optimizer, step](const fs::path& path) {
+                       save_optimizer_state(path.string(), optimizer, step);
+                     }},
+      CheckpointFile::from_bytes(kFinetuneStateFile, to_json(state)),
+      CheckpointFile::from_bytes(kConfigFile, to_yaml(config)),
+  };
+  for (CheckpointFile& file : task.checkpoint_files()) files.push_back(std::move(file));
+  return files;
+}
+
+bool is_finetune_checkpoint(const Checkpoint& checkpoint) { return checkpoint.has(kFinetuneStateFile); }
+
+FinetuneConfig finetune_checkpoint_config(const Checkpoint& checkpoint) {
+  const fs::path path = checkpoint.file(kConfigFile);
+  // The checkpoint's own files replace whatever tokenizer the run was given.
+  return load_from(path, [&] {
+    return load_finetune_config(path.string(), {"tokenizer.model=", "target_tokenizer.model="});
+  });
+}
+
+FinetuneState finetune_checkpoint_state(const Checkpoint& checkpoint) {
+  const fs::path path = checkpoint.file(kFinetuneStateFile);
+  return load_from(path, [&] { return parse_finetune_state(read_file(path), path.string()); });
+}
+
+void load_task_weights(const Checkpoint& checkpoint, FinetuneTask& task) {
+  const fs::path path = checkpoint.file(kWeightsFile);
+  load_from(path, [&] { load_parameters(path.string(), task.model().named_parameters(), /*strict=*/true); });
+}
+
+FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log) {
+  if (!is_finetune_checkpoint(checkpoint)) {
+    throw CheckpointError(checkpoint.dir.string() + ": not a fine-tuning checkpoint (no " + kFinetuneStateFile +
+                          "); predict and eval --data need one written by `tapelm finetune`");
+  }
+  FinetunedModel result{checkpoint, finetune_checkpoint_config(checkpoint), nullptr};
+  TaskSetup setup;
+  setup.config = &result.config;
+  setup.restore_from = &result.checkpoint;
+  setup.log = &log;
+  result.task = make_finetune_task(setup);
+  load_task_weights(checkpoint, *result.task);
+  return result;
+}
+
+std::optional<Checkpoint> resolve_init_from(FinetuneConfig& config, std::vector<std::string>* warnings) {
+  if (config.init_from.empty()) return std::nullopt;
+  Checkpoint checkpoint;
+  try {
+    checkpoint = locate_checkpoint(config.init_from, warnings);
+  } catch (const CheckpointError& e) {
+    throw CheckpointError(std::string("init_from: ") + e.what());
+  }
+  if (is_finetune_checkpoint(checkpoint)) {
+    throw ConfigError("init_from: " + checkpoint.dir.string() +
+                      " is a fine-tuning checkpoint; give a pretraining checkpoint (to continue this fine-tuning run, "
+                      "use --resume)");
+  }
+  const ModelSection pretrained = checkpoint_config(checkpoint).model;
+  const ModelSection defaults;
+  std::string conflicts;
+  const SectionSchema<ModelSection> schema = model_section_schema();
+  for (const auto& field : schema.fields()) {
+    if (field.key == "dropout") continue;  // a fine-tuning choice, not architecture
+    const std::string given = field_text(field, config.model);
+    const std::string theirs = field_text(field, pretrained);
+    if (given != field_text(field, defaults) && given != theirs) {
+      conflicts += (conflicts.empty() ? "" : ", ") + ("model." + field.key) + " is " + given + " but the checkpoint's is " + theirs;
+    }
+  }
+  if (!conflicts.empty()) {
+    throw ConfigError("init_from: " + checkpoint.dir.string() + ": " + conflicts +
+                      " (the architecture comes from init_from; remove these model keys)");
+  }
+  const double dropout = config.model.dropout;
+  config.model = pretrained;
+  config.model.dropout = dropout;
+  return checkpoint;
+}
+
+}  // namespace tapelm

@@ -1,0 +1,49 @@
+// What a fine-tuning checkpoint holds and how it is read back:
+//   weights.safetensors    the task model's parameters
+//   optimizer.safetensors  optimizer moments and step counts
+//   finetune_state.json    step, shuffler, dropout stream, early stopping (train/finetune_state.h)
+//   config.yaml            the resolved fine-tuning config (model = the architecture used)
+//   + the task's files     tokenizer.model, labels.json, ... (FinetuneTask::checkpoint_files)
+// and resolving `init_from` (a pretraining checkpoint) into the architecture of a new run.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "optim/optimizer.h"
+#include "train/checkpoint.h"
+#include "train/finetune_config.h"
+#include "train/finetune_state.h"
+#include "train/finetune_task.h"
+
+namespace tapelm {
+
+std::vector<CheckpointFile> finetune_checkpoint_files(FinetuneTask& task, const Optimizer& optimizer,
+                                                      const FinetuneState& state, const FinetuneConfig& config);
+
+// A checkpoint written by `tapelm finetune` (rather than `tapelm pretrain`).
+bool is_finetune_checkpoint(const Checkpoint& checkpoint);
+
+FinetuneConfig finetune_checkpoint_config(const Checkpoint& checkpoint);
+FinetuneState finetune_checkpoint_state(const Checkpoint& checkpoint);
+// Strict: every parameter must match by name and shape. CheckpointError naming the file.
+void load_task_weights(const Checkpoint& checkpoint, FinetuneTask& task);
+
+// A fine-tuned task ready for evaluation and prediction (weights loaded, eval-ready).
+struct FinetunedModel {
+  Checkpoint checkpoint;
+  FinetuneConfig config;
+  std::unique_ptr<FinetuneTask> task;
+};
+FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log);
+
+// For a new run with init_from: locates the pretraining checkpoint (a checkpoint or run
+// directory), refuses model keys that contradict its architecture (model.dropout may
+// differ) and copies its architecture into config.model. Returns nullopt when init_from is
+// empty. Throws ConfigError / CheckpointError naming init_from.
+std::optional<Checkpoint> resolve_init_from(FinetuneConfig& config, std::vector<std::string>* warnings);
+
+}  // namespace tapelm

@@ -1,0 +1,207 @@
+// `tapelm finetune`, `tapelm predict` and `tapelm eval --data` (labeled files).
+#include "train/finetune_commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/csv.h"
+#include "data/utf8.h"
+#include "train/builders.h"
+#include "train/cli.h"
+#include "train/finetune_checkpoint.h"
+#include "train/finetune_data.h"
+#include "train/fs_util.h"
+#include "train/signals.h"
+
+namespace tapelm {
+namespace fs = std::filesystem;
+namespace {
+
+std::string extension_of(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+Checkpoint open_checkpoint(const std::string& path) {
+  std::vector<std::string> skipped;
+  Checkpoint checkpoint = locate_checkpoint(path, &skipped);
+  for (const std::string& reason : skipped) print_warning(reason);
+  return checkpoint;
+}
+
+// One example to predict: its text and, for JSONL input, an "id" field to carry over.
+struct PredictInput {
+  std::string text;
+  nlohmann::json id;  // null when absent
+};
+
+// --input: JSONL objects with the config's input field (and an optional "id"), CSV/TSV with a
+// header naming the input column, or plain text with one example per non-empty line.
+std::vector<PredictInput> read_predict_inputs(const std::string& path, const std::string& field) {
+  std::string text = read_file(path);
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  const size_t bad = find_invalid_utf8(text);
+  if (bad != std::string::npos) {
+    throw InputError("--input " + path + ": invalid UTF-8 at byte offset " + std::to_string(bad) + " (line " +
+                     std::to_string(1 + std::count(text.begin(), text.begin() + long(bad), '\n')) + ")");
+  }
+  std::vector<PredictInput> inputs;
+  const std::string ext = extension_of(path);
+  if (ext == ".jsonl") {
+    std::istringstream lines(text);
+    std::string line;
+    for (size_t number = 1; std::getline(lines, line); ++number) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = "--input " + path + ":" + std::to_string(number);
+      const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (record.is_discarded() || !record.is_object()) throw InputError(where + ": not a JSON object");
+      const auto value = record.find(field);
+      if (value == record.end()) throw InputError(where + ": no field '" + field + "' (data.input_field)");
+      if (!value->is_string()) throw InputError(where + ": field '" + field + "' is not a string");
+      inputs.push_back({value->get<std::string>(), record.contains("id") ? record["id"] : nlohmann::json()});
+    }
+  } else if (ext == ".csv" || ext == ".tsv") {
+    std::vector<DelimitedRecord> records;
+    try {
+      records = parse_delimited(text, ext == ".csv" ? ',' : '\t', "--input " + path);
+    } catch (const std::runtime_error& e) {
+      throw InputError(e.what());
+    }
+    if (records.empty()) throw InputError("--input " + path + ": no header row");
+    const std::vector<std::string>& header = records.front().fields;
+    const auto column = std::find(header.begin(), header.end(), field);
+    if (column == header.end()) {
+      throw InputError("--input " + path + ":1: the header has no column '" + field + "' (data.input_field)");
+    }
+    const size_t index = size_t(column - header.begin());
+    for (size_t r = 1; r < records.size(); ++r) {
+      if (records[r].fields.size() != header.size()) {
+        throw InputError("--input " + path + ":" + std::to_string(records[r].line) + ": " +
+                         std::to_string(records[r].fields.size()) + " fields, but the header has " +
+                         std::to_string(header.size()));
+      }
+      inputs.push_back({records[r].fields[index], nullptr});
+    }
+  } else {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) inputs.push_back({line, nullptr});
+    }
+  }
+  if (inputs.empty()) throw InputError("--input " + path + ": no examples in the file");
+  return inputs;
+}
+
+std::string resume_command(const FinetuneArgs& args) {
+  std::string command = "tapelm finetune " + args.config_path;
+  for (const std::string& assignment : args.overrides) command += " --set '" + assignment + "'";
+  return command + " --resume";
+}
+
+}  // namespace
+
+FinetuneRun prepare_finetune(const FinetuneArgs& args) {
+  FinetuneRun run;
+  run.config = load_finetune_config(args.config_path, args.overrides);
+  const fs::path out_dir = run.config.out_dir;
+  if (args.resume) {
+    if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
+      throw InputError("--resume: " + out_dir.string() + " has no checkpoints to resume from");
+    }
+    try {
+      run.resume_from = locate_checkpoint(args.resume_from.empty() ? out_dir : fs::path(args.resume_from), &run.warnings);
+    } catch (const CheckpointError& e) {
+      throw CheckpointError(std::string("--resume: ") + e.what());
+    }
+    if (!is_finetune_checkpoint(*run.resume_from)) {
+      throw CheckpointError("--resume: " + run.resume_from->dir.string() + " is not a fine-tuning checkpoint");
+    }
+    if (!run.config.init_from.empty()) {
+      // The architecture came from init_from when the run started; the checkpoint has it.
+      const double dropout = run.config.model.dropout;
+      run.config.model = finetune_checkpoint_config(*run.resume_from).model;
+      run.config.model.dropout = dropout;
+    }
+  } else {
+    if (!list_checkpoint_dirs(out_dir).empty()) {
+      throw InputError(out_dir.string() + ": already holds checkpoints from an earlier run; pass --resume to " +
+                       "continue it, or choose another out_dir (--set out_dir=...)");
+    }
+    run.init_from = resolve_init_from(run.config, &run.warnings);
+  }
+  fs::create_directories(out_dir);
+  write_file_atomically(out_dir / "config.yaml", to_yaml(run.config));
+  return run;
+}
+
+int run_finetune(const FinetuneArgs& args) {
+  const FinetuneRun run = prepare_finetune(args);
+  for (const std::string& warning : run.warnings) print_warning(warning);
+  const StopSignals signals;
+  FinetuneOptions options;
+  options.stop_requested = [] { return StopSignals::received() != 0; };
+  const FinetuneResult result = finetune(run, options);
+  if (result.stopped) {
+    std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
+              << "; checkpoint written to " << result.checkpoint.string() << "\nresume with: " << resume_command(args)
+              << std::endl;
+    return kExitOk;
+  }
+  std::cout << "done: " << result.step << " steps" << (result.early_stopped ? " (early stopping)" : "")
+            << "; best checkpoint " << (result.best.empty() ? std::string("none") : result.best.string())
+            << "; final checkpoint " << result.checkpoint.string() << std::endl;
+  return kExitOk;
+}
+
+int run_predict(const PredictArgs& args) {
+  if (!fs::is_regular_file(args.input)) throw InputError("--input " + args.input + ": file not found");
+  std::ostringstream log;
+  FinetunedModel model = load_finetuned_model(open_checkpoint(args.checkpoint), log);
+  use_threads(model.config.train.threads);
+  const std::vector<PredictInput> inputs = read_predict_inputs(args.input, model.config.data.input_field);
+  std::vector<std::string> texts;
+  for (const PredictInput& input : inputs) texts.push_back(input.text);
+  const std::vector<std::string> predictions = model.task->predict(texts, model.config.eval.batch_size);
+  std::string out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    nlohmann::ordered_json line;
+    line["index"] = i;
+    if (!inputs[i].id.is_null()) line["id"] = inputs[i].id;
+    const nlohmann::ordered_json prediction = nlohmann::ordered_json::parse(predictions[i]);
+    for (const auto& [key, value] : prediction.items()) line[key] = value;
+    out += line.dump() + "\n";
+  }
+  if (args.output.empty()) {
+    std::cout << out << std::flush;
+  } else {
+    write_file_atomically(args.output, out);
+  }
+  return kExitOk;
+}
+
+int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file) {
+  std::ostringstream log;
+  FinetunedModel model = load_finetuned_model(checkpoint, log);
+  use_threads(model.config.train.threads);
+  FinetuneConfig config = model.config;
+  const std::string ext = extension_of(data_file);
+  if (fs::is_directory(data_file)) config.data.format = "folders";
+  if (ext == ".jsonl" || ext == ".csv" || ext == ".tsv") config.data.format = ext.substr(1);
+  const std::vector<LabeledExample> examples = read_examples(config, {data_file}, "--data " + data_file);
+  std::vector<size_t> all(examples.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const TaskEvaluation evaluation = model.task->evaluate(examples, all, config.eval.batch_size);
+  std::cout << data_file << ": " << format_metrics(evaluation) << " over " << examples.size() << " examples (checkpoint "
+            << checkpoint.dir.string() << ", step " << checkpoint.step << ")\n"
+            << evaluation.report << (evaluation.report.empty() || evaluation.report.back() == '\n' ? "" : "\n")
+            << std::flush;
+  return kExitOk;
+}
+
+}  // namespace tapelm

@@ -1,0 +1,24 @@
+// The fine-tuning side of the command line: `tapelm finetune`, `tapelm predict` and
+// `tapelm eval --data` on a fine-tuning checkpoint (run_finetune and run_predict are declared
+// in train/commands.h with the other commands).
+#pragma once
+
+#include <string>
+
+#include "train/checkpoint.h"
+#include "train/commands.h"
+#include "train/finetune_trainer.h"
+
+namespace tapelm {
+
+// Loads the config, refuses an out_dir holding checkpoints unless resuming, locates the
+// checkpoint to resume from or the init_from checkpoint (fixing the architecture), creates
+// out_dir and writes the resolved <out_dir>/config.yaml.
+FinetuneRun prepare_finetune(const FinetuneArgs& args);
+
+// `tapelm eval --checkpoint DIR --data FILE` for a fine-tuning checkpoint: the task's metrics
+// and report on a labeled file (format from the extension: .jsonl, .csv, .tsv, or a
+// directory of label folders; other extensions use the checkpoint's data.format).
+int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file);
+
+}  // namespace tapelm

@@ -1,0 +1,197 @@
+// The fine-tuning config's key tables, derived defaults and cross-key rules.
+#include "train/finetune_config.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace tapelm {
+
+template <>
+LabelMap config_value<LabelMap>(const YAML::Node& node) {
+  LabelMap result;
+  if (node.IsNull()) return result;
+  if (!node.IsMap()) throw std::invalid_argument("expected a mapping of 'from: to' names, e.g. {spam-1: spam}");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node from = it->first;
+    const YAML::Node to = it->second;
+    if (!from.IsScalar() || !to.IsScalar() || from.Scalar().empty() || to.Scalar().empty()) {
+      throw std::invalid_argument("expected non-empty names as 'from: to' pairs");
+    }
+    if (!result.entries.emplace(from.Scalar(), to.Scalar()).second) {
+      throw std::invalid_argument("'" + from.Scalar() + "' is mapped twice");
+    }
+  }
+  return result;
+}
+
+void emit_config_value(YAML::Emitter& out, const LabelMap& value) {
+  out << YAML::Flow << YAML::BeginMap;
+  for (const auto& [from, to] : value.entries) {
+    out << YAML::Key << YAML::DoubleQuoted << from << YAML::Value << YAML::DoubleQuoted << to;
+  }
+  out << YAML::EndMap;
+}
+
+namespace {
+
+// 6 significant digits: a sum like 0.7 + 0.1 + 0.1 reads "0.9", not "0.8999999999999999".
+std::string short_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+SectionSchema<FinetuneDataSection> data_schema() {
+  using S = FinetuneDataSection;
+  SectionSchema<S> s;
+  s.add("format", &S::format, one_of({"jsonl", "csv", "tsv", "folders"}))
+      .add_required("train", &S::train, non_empty<std::vector<std::string>>())
+      .add("val", &S::val)
+      .add("test", &S::test)
+      .add("input_field", &S::input_field, non_empty<std::string>())
+      .add("target_field", &S::target_field, non_empty<std::string>())
+      .add("group_field", &S::group_field)
+      .add("label_map", &S::label_map)
+      .add("labels", &S::labels)
+      .add("train_fraction", &S::train_fraction, in_interval(0, 1, false, true))
+      .add("val_fraction", &S::val_fraction, in_interval(0, 1, true, false))
+      .add("test_fraction", &S::test_fraction, in_interval(0, 1, true, false))
+      .add("split_seed", &S::split_seed, at_least(-1))
+      .add("max_len", &S::max_len, at_least(0))
+      .add("truncation", &S::truncation, one_of({"head", "tail", "head_tail"}))
+      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}));
+  return s;
+}
+
+SectionSchema<ClassificationSection> classification_schema() {
+  using S = ClassificationSection;
+  SectionSchema<S> s;
+  s.add("pooling", &S::pooling, one_of({"last", "mean"}))
+      .add("freeze_embeddings", &S::freeze_embeddings)
+      .add("freeze_layers", &S::freeze_layers, at_least(0))
+      .add("head_lr_scale", &S::head_lr_scale, above(0))
+      .add("prepend_bos", &S::prepend_bos);
+  return s;
+}
+
+SectionSchema<Seq2SeqSection> seq2seq_schema() {
+  using S = Seq2SeqSection;
+  SectionSchema<S> s;
+  s.add("n_encoder_layer", &S::n_encoder_layer, at_least(0)).add("n_decoder_layer", &S::n_decoder_layer, at_least(0));
+  return s;
+}
+
+SectionSchema<FinetuneEvalSection> eval_schema() {
+  using S = FinetuneEvalSection;
+  SectionSchema<S> s;
+  s.add("interval", &S::interval, at_least(0))
+      .add("metric", &S::metric)
+      .add("patience", &S::patience, at_least(0))
+      .add("max_examples", &S::max_examples, at_least(0))
+      .add("batch_size", &S::batch_size, at_least(1));
+  return s;
+}
+
+SectionSchema<DecodeSection> decode_schema() {
+  using S = DecodeSection;
+  SectionSchema<S> s;
+  s.add("beam_size", &S::beam_size, at_least(1))
+      .add("max_len", &S::max_len, at_least(1))
+      .add("length_penalty", &S::length_penalty, non_negative());
+  return s;
+}
+
+void check_data_rules(const FinetuneConfig& c, const RuleContext& context) {
+  const FinetuneDataSection& d = c.data;
+  const bool split_needed = d.val.empty() || d.test.empty();
+  if (split_needed) {
+    const double sum = d.train_fraction + d.val_fraction + d.test_fraction;
+    context.require(std::abs(sum - 1.0) < 1e-9, "data.train_fraction",
+                    "data.train_fraction + val_fraction + test_fraction must sum to 1, got " + short_number(sum));
+  }
+  context.require(!d.val.empty() || d.val_fraction > 0, "data.val_fraction",
+                  "must be > 0 when data.val is not given (evaluation needs validation examples)");
+  context.require(!d.test.empty() || d.test_fraction > 0, "data.test_fraction",
+                  "must be > 0 when data.test is not given (the final report needs test examples)");
+  context.require(d.format != "folders" || c.task == "classification", "data.format",
+                  "folders (folder name = label) only suits task: classification, got task: " + c.task);
+  context.require(c.max_len() <= c.model.ctx_len || !c.init_from.empty(), "data.max_len",
+                  "must be <= model.ctx_len (" + std::to_string(c.model.ctx_len) + "), got " +
+                      std::to_string(c.data.max_len));
+}
+
+ConfigSchema<FinetuneConfig> build_schema() {
+  using C = FinetuneConfig;
+  SectionSchema<C> top;
+  top.add_required("out_dir", &C::out_dir, non_empty<std::string>())
+      .add("seed", &C::seed, at_least(0))
+      .add("task", &C::task, one_of({"classification", "seq2seq", "completion"}))
+      .add("init_from", &C::init_from);
+
+  ConfigSchema<C> schema;
+  schema.top_level(top)
+      .section("model", &C::model, model_section_schema())
+      .section("tokenizer", &C::tokenizer, tokenizer_section_schema())
+      .section("target_tokenizer", &C::target_tokenizer, tokenizer_section_schema())
+      .section("data", &C::data, data_schema())
+      .section("classification", &C::classification, classification_schema())
+      .section("seq2seq", &C::seq2seq, seq2seq_schema())
+      .section("optimizer", &C::optimizer, optimizer_section_schema())
+      .section("scheduler", &C::scheduler, scheduler_section_schema())
+      .section("train", &C::train, train_section_schema())
+      .section("eval", &C::eval, eval_schema())
+      .section("logging", &C::logging, logging_section_schema())
+      .section("checkpoint", &C::checkpoint, checkpoint_section_schema())
+      .section("decode", &C::decode, decode_schema());
+
+  schema.resolver([](C& c) {
+    if (c.train.micro_batch_size == 0) c.train.micro_batch_size = c.train.batch_size;
+  });
+
+  schema.rule([](const C& c, const RuleContext& context) {
+    check_model_rules(c.model, context);
+    check_tokenizer_rules(c.tokenizer, context);
+    if (c.task == "seq2seq") check_tokenizer_rules(c.target_tokenizer, context, "target_tokenizer");
+    check_train_rules(c.train, context);
+    check_data_rules(c, context);
+    context.require(c.scheduler.min_lr <= c.optimizer.lr, "scheduler.min_lr",
+                    "must be <= optimizer.lr (" + format_number(c.optimizer.lr) + "), got " +
+                        format_number(c.scheduler.min_lr));
+    context.require(c.scheduler.warmup_steps <= c.train.max_steps, "scheduler.warmup_steps",
+                    "must be <= train.max_steps (" + std::to_string(c.train.max_steps) + "), got " +
+                        std::to_string(c.scheduler.warmup_steps));
+    context.require(c.classification.freeze_layers <= c.model.n_layer || !c.init_from.empty(),
+                    "classification.freeze_layers",
+                    "must be <= model.n_layer (" + std::to_string(c.model.n_layer) + "), got " +
+                        std::to_string(c.classification.freeze_layers));
+  });
+  return schema;
+}
+
+}  // namespace
+
+const ConfigSchema<FinetuneConfig>& finetune_config_schema() {
+  static const ConfigSchema<FinetuneConfig> schema = build_schema();
+  return schema;
+}
+
+FinetuneConfig load_finetune_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return finetune_config_schema().load_file(path, overrides);
+}
+
+FinetuneConfig parse_finetune_config(const std::string& yaml_text, const std::string& source_name,
+                                     const std::vector<std::string>& overrides) {
+  return finetune_config_schema().load_text(yaml_text, source_name, overrides);
+}
+
+std::string to_yaml(const FinetuneConfig& config) {
+  return finetune_config_schema().to_yaml(
+      config, "tapelm finetune config, resolved: every key with the value the run used.");
+}
+
+bool operator==(const FinetuneConfig& a, const FinetuneConfig& b) {
+  // The resolved YAML lists every key, so equal text means equal configs.
+  return to_yaml(a) == to_yaml(b);
+}
+
+}  // namespace tapelm
