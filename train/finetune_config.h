@@ -63,7 +63,7 @@ struct FinetuneEvalSection {
   int64_t interval = 100;     // steps between evaluations on the validation split; 0 = only at the end
   std::string metric;         // the early-stopping / best-checkpoint metric; empty = the task's primary
   int64_t patience = 0;       // stop after this many evaluations without improvement; 0 = never
-  int64_t max_examples = 0;   // validation examples per evaluation (the first N of the split); 0 = all
+  int64_t max_examples = 0;   // validation examples per evaluation (spread evenly over the split); 0 = all
   int64_t batch_size = 32;    // examples per forward pass when evaluating
 };
 

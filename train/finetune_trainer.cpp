@@ -273,10 +273,14 @@ class FinetuneTrainer {
 
   // ---- evaluation and checkpoints ----
 
+  // The validation split, or eval.max_examples of it spread evenly over the split: data files
+  // are often sorted (a dictionary is alphabetical), so the first N would not be representative.
   std::vector<size_t> val_indices() const {
-    std::vector<size_t> indices = data_.split.val;
-    const int64_t cap = config_.eval.max_examples;
-    if (cap > 0 && int64_t(indices.size()) > cap) indices.resize(size_t(cap));
+    const std::vector<size_t>& all = data_.split.val;
+    const size_t cap = size_t(config_.eval.max_examples);
+    if (cap == 0 || all.size() <= cap) return all;
+    std::vector<size_t> indices(cap);
+    for (size_t i = 0; i < cap; ++i) indices[i] = all[i * all.size() / cap];
     return indices;
   }
 
