@@ -2,33 +2,17 @@
 #include "train/suggest.h"
 
 #include <algorithm>
-#include <numeric>
+
+#include "train/task_metrics.h"
 
 namespace tapelm {
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  // One row of the DP table at a time: row[j] = distance(a[0..i), b[0..j)).
-  std::vector<size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), size_t{0});
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      const size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  const int64_t limit = std::max<int64_t>(2, int64_t(word.size()) / 3);
   std::string best;
-  size_t best_distance = limit + 1;
+  int64_t best_distance = limit + 1;
   for (const std::string& candidate : candidates) {
-    const size_t d = edit_distance(word, candidate);
+    const int64_t d = edit_distance(word, candidate);
     if (d < best_distance) {
       best = candidate;
       best_distance = d;

@@ -1,14 +1,10 @@
 // "Did you mean ...?" suggestions: the closest candidate to a misspelled name by edit distance.
 #pragma once
 
-#include <cstddef>
 #include <string>
 #include <vector>
 
 namespace tapelm {
-
-// Levenshtein distance (insertions, deletions and substitutions each cost 1).
-size_t edit_distance(const std::string& a, const std::string& b);
 
 // The candidate closest to `word`, or "" when none is close enough to be a plausible typo
 // (distance at most max(2, |word|/3)). Ties go to the earliest candidate.

@@ -178,6 +178,7 @@ double accuracy(const std::vector<int32_t>& truth, const std::vector<int32_t>& p
 }
 
 int64_t edit_distance(const std::vector<int32_t>& a, const std::vector<int32_t>& b) { return levenshtein(a, b); }
+int64_t edit_distance(const std::string& a, const std::string& b) { return levenshtein(a, b); }
 int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   return levenshtein(a, b);
 }

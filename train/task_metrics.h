@@ -55,8 +55,9 @@ double accuracy(const std::vector<int32_t>& truth, const std::vector<int32_t>& p
 
 // Levenshtein distance between token sequences (ids, or words / phonemes as strings): the
 // fewest insertions, deletions and substitutions turning `a` into `b`. O(|a|·|b|) time,
-// O(min(|a|, |b|)) memory. (For plain strings, train/suggest.h has edit_distance too.)
+// O(min(|a|, |b|)) memory. On plain strings it counts characters (bytes).
 int64_t edit_distance(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
+int64_t edit_distance(const std::string& a, const std::string& b);
 int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);
 
 // Streaming totals for sequence outputs (one add() per example, e.g. inside an eval loop).

@@ -109,13 +109,6 @@ TEST(ConfigSchema, StringListsAcceptOneStringOrNone) {
   }
 }
 
-TEST(Suggest, EditDistanceCountsSingleCharacterEdits) {
-  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
-  EXPECT_EQ(edit_distance("", "abc"), 3u);
-  EXPECT_EQ(edit_distance("lr", "lr"), 0u);
-  EXPECT_EQ(edit_distance("n_embed", "n_embd"), 1u);
-}
-
 TEST(Suggest, OnlyPlausibleTyposAreSuggested) {
   const std::vector<std::string> keys = {"n_layer", "n_head", "n_embd", "ctx_len"};
   EXPECT_EQ(closest_match("n_embed", keys), "n_embd");

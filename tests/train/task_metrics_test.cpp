@@ -106,6 +106,12 @@ TEST(TaskMetrics, EditDistanceKittenSittingIsThree) {
   EXPECT_EQ(edit_distance(letters("same"), letters("same")), 0);
 }
 
+TEST(TaskMetrics, EditDistanceOnPlainStringsCountsCharacterEdits) {
+  EXPECT_EQ(edit_distance(std::string("kitten"), std::string("sitting")), 3);
+  EXPECT_EQ(edit_distance(std::string(""), std::string("abc")), 3);
+  EXPECT_EQ(edit_distance(std::string("n_embed"), std::string("n_embd")), 1);
+}
+
 TEST(TaskMetrics, EditDistanceOverTokenAndWordSequences) {
   EXPECT_EQ(edit_distance(std::vector<int32_t>{1, 2, 3, 4}, std::vector<int32_t>{1, 3, 4, 5}), 2);
   EXPECT_EQ(edit_distance(std::vector<int32_t>{}, std::vector<int32_t>{}), 0);
