@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "data/atomic_file.h"
 #include "train/crc32c.h"
 #include "train/fs_util.h"
 
@@ -212,7 +213,7 @@ Checkpoint write_checkpoint(const fs::path& out_dir, int64_t step, const std::ve
     fs::remove_all(temp, ignored);
     throw;
   }
-  write_file_atomically(root / "latest", name + "\n");
+  write_file_atomic(root / "latest", name + "\n");
   return checkpoint;
 }
 

@@ -11,7 +11,7 @@
 #include "nn/safetensors.h"
 #include "nn/sequence_classifier.h"
 #include "train/builders.h"
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 #include "train/task_common.h"
 #include "train/task_metrics.h"
 #include "train/training_checkpoint.h"

@@ -18,7 +18,7 @@
 #include "train/evaluation.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_commands.h"
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 #include "train/sampling.h"
 #include "train/signals.h"
 #include "train/trainer.h"
@@ -118,7 +118,7 @@ PreparedRun prepare_pretrain(const PretrainArgs& args) {
   }
 
   fs::create_directories(out_dir);
-  write_file_atomically(out_dir / "config.yaml", to_yaml(run.config));
+  write_file_atomic(out_dir / "config.yaml", to_yaml(run.config));
   return run;
 }
 

@@ -4,7 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "nn/safetensors.h"
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {

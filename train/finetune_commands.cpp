@@ -13,7 +13,7 @@
 #include "train/cli.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_data.h"
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 #include "train/signals.h"
 
 namespace tapelm {
@@ -136,7 +136,7 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
     run.init_from = resolve_init_from(run.config, &run.warnings);
   }
   fs::create_directories(out_dir);
-  write_file_atomically(out_dir / "config.yaml", to_yaml(run.config));
+  write_file_atomic(out_dir / "config.yaml", to_yaml(run.config));
   return run;
 }
 
@@ -180,7 +180,7 @@ int run_predict(const PredictArgs& args) {
   if (args.output.empty()) {
     std::cout << out << std::flush;
   } else {
-    write_file_atomically(args.output, out);
+    write_file_atomic(args.output, out);
   }
   return kExitOk;
 }

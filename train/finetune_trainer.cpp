@@ -16,7 +16,7 @@
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_data.h"
 #include "train/finetune_state.h"
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/step_outcome.h"
@@ -345,7 +345,7 @@ class FinetuneTrainer {
     metrics_->log(state_.best_step, prefixed("test_", evaluation));
     const std::string report = "test split (" + std::to_string(data_.split.test.size()) + " examples), " + which +
                                ":\n" + format_metrics(evaluation) + "\n" + evaluation.report;
-    write_file_atomically(out_dir_ / "test_report.txt", report);
+    write_file_atomic(out_dir_ / "test_report.txt", report);
     log_ << report << (report.back() == '\n' ? "" : "\n") << std::flush;
     return evaluation;
   }

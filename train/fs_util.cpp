@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace tapelm {
@@ -47,30 +46,6 @@ void write_file_durably(const std::filesystem::path& path, const std::string& by
     if (!out) throw_system_error(path, "write");
   }
   fsync_file(path);
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& bytes) {
-  const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
-  const std::filesystem::path temp =
-      parent / ("." + path.filename().string() + ".tmp_" + std::to_string(::getpid()));
-  write_file_durably(temp, bytes);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    std::error_code ignored;
-    std::filesystem::remove(temp, ignored);
-    errno = saved;
-    throw_system_error(temp, "rename to " + path.string());
-  }
-  fsync_directory(parent);
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_system_error(path, "open");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw_system_error(path, "read");
-  return bytes.str();
 }
 
 }  // namespace tapelm

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <vector>
 
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 
 extern char** environ;
 
@@ -205,7 +205,7 @@ std::string loss_svg(const LossHistory& history, const std::string& title) {
 }
 
 void write_loss_svg(const std::filesystem::path& path, const LossHistory& history, const std::string& title) {
-  write_file_atomically(path, loss_svg(history, title));
+  write_file_atomic(path, loss_svg(history, title));
 }
 
 std::string write_loss_png(const std::filesystem::path& path, const LossHistory& history, const std::string& title) {
@@ -225,7 +225,7 @@ std::string write_loss_png(const std::filesystem::path& path, const LossHistory&
   gp << "plot " << plots[0];
   for (size_t i = 1; i < plots.size(); ++i) gp << ", " << plots[i];
   gp << "\n";
-  write_file_atomically(script, gp.str());
+  write_file_atomic(script, gp.str());
   const std::string problem = run_gnuplot(script);
   std::error_code ignored;
   std::filesystem::remove(script, ignored);

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 
 namespace tapelm {
 namespace {
@@ -44,7 +44,7 @@ MetricsLog::MetricsLog(std::filesystem::path path, std::optional<int64_t> resume
       remember(record, history_);
     }
   }
-  write_file_atomically(path_, kept);
+  write_file_atomic(path_, kept);
   out_.open(path_, std::ios::app);
   if (!out_) throw std::runtime_error(path_.string() + ": cannot open for appending");
 }

@@ -3,7 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {

@@ -5,7 +5,7 @@
 
 #include "nn/safetensors.h"
 #include "train/builders.h"
-#include "train/fs_util.h"
+#include "data/atomic_file.h"
 
 namespace tapelm {
 
