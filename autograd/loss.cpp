@@ -30,8 +30,13 @@ int64_t count_valid_targets(const std::vector<int32_t>& targets, int64_t V, int3
 
 }  // namespace
 
-Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_t ignore_index) {
+Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_t ignore_index,
+                  float label_smoothing) {
   check_defined(logits, "cross_entropy", "logits");
+  if (!(label_smoothing >= 0.0f && label_smoothing < 1.0f)) {
+    throw std::invalid_argument("cross_entropy: label_smoothing must be in [0, 1), got " +
+                                std::to_string(label_smoothing));
+  }
   if (logits.dim() < 1 || logits.size(-1) == 0) {
     throw std::invalid_argument("cross_entropy: logits must be [..., V] with V > 0, got shape " +
                                 shape_str(logits.shape()));
@@ -46,7 +51,8 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
 
   Tensor losses({N});
   Tensor lse({N});
-  kernels::cross_entropy_forward<float>(losses.data(), lse.data(), logits.data(), targets.data(), N, V, ignore_index);
+  kernels::cross_entropy_forward<float>(losses.data(), lse.data(), logits.data(), targets.data(), N, V, ignore_index,
+                                        label_smoothing);
   // Summed serially in double: order-fixed, and no float drift over many rows.
   double total = 0.0;
   for (int64_t n = 0; n < N; ++n) total += losses.data()[n];
@@ -54,7 +60,7 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
 
   if (any_requires_grad({&logits})) {
     out.set_requires_grad(true);
-    Tape::current().record([logits, out, lse, targets, ignore_index, valid, N, V]() {
+    Tape::current().record([logits, out, lse, targets, ignore_index, label_smoothing, valid, N, V]() {
       if (!out.has_grad()) return;
       if (valid == 0) {  // nothing contributed: the gradient is zero
         logits.ensure_grad();
@@ -67,7 +73,7 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
       if (!accumulate) dst.grad() = Tensor(logits.shape());
       const float dloss = out.grad().item() / static_cast<float>(valid);
       kernels::cross_entropy_backward<float>(dst.grad().data(), logits.data(), lse.data(), targets.data(), dloss, N,
-                                             V, ignore_index, accumulate);
+                                             V, ignore_index, accumulate, label_smoothing);
     });
   }
   return out;

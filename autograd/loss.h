@@ -12,7 +12,9 @@ constexpr int32_t kIgnoreIndex = -100;
 
 // logits: [..., V]; targets: one id per row (numel(logits) / V of them), each in [0, V)
 // or ignore_index. Returns the mean over non-ignored rows as a scalar (0 if all ignored).
+// label_smoothing ε in [0, 1) trains towards (1 − ε)·onehot + ε/V (Szegedy et al. 2016, as
+// in the original Transformer); its loss is no longer a log-likelihood, so evaluation uses 0.
 Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets,
-                  int32_t ignore_index = kIgnoreIndex);
+                  int32_t ignore_index = kIgnoreIndex, float label_smoothing = 0.0f);
 
 }  // namespace tapelm

@@ -98,12 +98,12 @@ Var EncoderDecoder::forward(const std::vector<int32_t>& src, const std::vector<i
 Var EncoderDecoder::loss(const std::vector<int32_t>& src, const std::vector<int32_t>& tgt,
                          const std::vector<int32_t>& targets, int64_t B, int64_t S, int64_t T,
                          const std::vector<uint8_t>& src_padding, const std::vector<uint8_t>& tgt_padding,
-                         int32_t ignore_index) const {
+                         int32_t ignore_index, float label_smoothing) const {
   if (static_cast<int64_t>(targets.size()) != B * T) {
     throw std::invalid_argument("EncoderDecoder::loss: " + std::to_string(targets.size()) +
                                 " targets, expected B·T = " + std::to_string(B * T));
   }
-  return cross_entropy(forward(src, tgt, B, S, T, src_padding, tgt_padding), targets, ignore_index);
+  return cross_entropy(forward(src, tgt, B, S, T, src_padding, tgt_padding), targets, ignore_index, label_smoothing);
 }
 
 }  // namespace tapelm

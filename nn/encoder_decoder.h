@@ -54,10 +54,12 @@ class EncoderDecoder : public Module {
   Var forward(const std::vector<int32_t>& src, const std::vector<int32_t>& tgt, int64_t B, int64_t S, int64_t T,
               const std::vector<uint8_t>& src_padding = {}, const std::vector<uint8_t>& tgt_padding = {}) const;
 
-  // Mean cross-entropy of forward(src, tgt) against targets (B·T ids; ignore_index skipped).
+  // Mean cross-entropy of forward(src, tgt) against targets (B·T ids; ignore_index skipped;
+  // label_smoothing as in cross_entropy, autograd/loss.h).
   Var loss(const std::vector<int32_t>& src, const std::vector<int32_t>& tgt, const std::vector<int32_t>& targets,
            int64_t B, int64_t S, int64_t T, const std::vector<uint8_t>& src_padding = {},
-           const std::vector<uint8_t>& tgt_padding = {}, int32_t ignore_index = kIgnoreIndex) const;
+           const std::vector<uint8_t>& tgt_padding = {}, int32_t ignore_index = kIgnoreIndex,
+           float label_smoothing = 0.0f) const;
 
   const EncoderDecoderConfig& config() const { return cfg_; }
   Rng& dropout_rng() const { return *dropout_rng_; }

@@ -30,9 +30,10 @@ class GPT : public Backbone {
               KVCache* cache = nullptr) const;
 
   // Mean next-token cross-entropy of forward(ids) against targets (B·T ids; entries equal
-  // to ignore_index do not count).
+  // to ignore_index do not count; label_smoothing as in cross_entropy, autograd/loss.h).
   Var loss(const std::vector<int32_t>& ids, const std::vector<int32_t>& targets, int64_t B, int64_t T,
-           const std::vector<uint8_t>& padding = {}, int32_t ignore_index = kIgnoreIndex) const;
+           const std::vector<uint8_t>& padding = {}, int32_t ignore_index = kIgnoreIndex,
+           float label_smoothing = 0.0f) const;
 
   const GPTConfig& config() const { return cfg_; }
 

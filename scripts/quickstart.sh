@@ -7,9 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 bash scripts/fetch_data.sh moby-dick
-# Spinning OpenMP workers lose badly whenever another process wants the cores; libgomp reads
-# this when it loads, so it is set before the binary starts.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 config=configs/pretrain/mobydick.yaml
 out_dir=runs/mobydick
 if [ -d "$out_dir/checkpoints" ]; then

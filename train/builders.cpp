@@ -49,6 +49,7 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
   cfg.bias = model.bias;
   cfg.ctx_len = model.ctx_len;
   cfg.positional = positional_kind(model.pos_encoding);
+  cfg.scale_embeddings = model.scale_embeddings;
   cfg.seed = seed;
   return cfg;
 }

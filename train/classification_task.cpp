@@ -89,7 +89,7 @@ class ClassificationTask : public FinetuneTask {
     const PaddedBatch padded = encode_batch(inputs_of(examples, batch));
     std::vector<int32_t> targets;
     for (size_t i : batch) targets.push_back(label_id(examples[i]));
-    return model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding);
+    return model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing));
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,

@@ -68,7 +68,7 @@ class CompletionTask : public FinetuneTask {
 
   Var loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
     const Batch b = make_batch(examples, batch);
-    return model_.loss(b.inputs, b.targets, b.B, b.T, b.padding);
+    return model_.loss(b.inputs, b.targets, b.B, b.T, b.padding, kIgnoreIndex, float(config_.train.label_smoothing));
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,

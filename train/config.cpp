@@ -20,7 +20,8 @@ SectionSchema<ModelSection> model_section_schema() {
       .add("pos_encoding", &S::pos_encoding, one_of({"learned", "sinusoidal", "rope"}))
       .add("pre_ln", &S::pre_ln)
       .add("tie_weights", &S::tie_weights)
-      .add("bias", &S::bias);
+      .add("bias", &S::bias)
+      .add("scale_embeddings", &S::scale_embeddings);
   return s;
 }
 
@@ -77,7 +78,8 @@ SectionSchema<TrainSection> train_section_schema() {
       .add("micro_batch_size", &S::micro_batch_size, at_least(0))
       .add("grad_clip", &S::grad_clip, non_negative())
       .add("threads", &S::threads, at_least(0))
-      .add("max_bad_steps", &S::max_bad_steps, at_least(1));
+      .add("max_bad_steps", &S::max_bad_steps, at_least(1))
+      .add("label_smoothing", &S::label_smoothing, in_interval(0, 1, true, false));
   return s;
 }
 
@@ -193,7 +195,7 @@ ConfigSchema<PretrainConfig> build_pretrain_schema() {
 
 auto fields(const ModelSection& s) {
   return std::tie(s.n_layer, s.n_head, s.n_embd, s.ctx_len, s.dropout, s.ffn, s.ffn_hidden, s.norm,
-                  s.pos_encoding, s.pre_ln, s.tie_weights, s.bias);
+                  s.pos_encoding, s.pre_ln, s.tie_weights, s.bias, s.scale_embeddings);
 }
 auto fields(const TokenizerSection& s) {
   return std::tie(s.type, s.vocab_size, s.character_coverage, s.byte_fallback, s.model, s.max_sentences);
@@ -204,7 +206,8 @@ auto fields(const OptimizerSection& s) {
 }
 auto fields(const SchedulerSection& s) { return std::tie(s.name, s.warmup_steps, s.min_lr); }
 auto fields(const TrainSection& s) {
-  return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.max_bad_steps);
+  return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.max_bad_steps,
+                  s.label_smoothing);
 }
 auto fields(const EvalSection& s) { return std::tie(s.interval, s.batches); }
 auto fields(const LoggingSection& s) { return std::tie(s.interval); }

@@ -25,6 +25,7 @@ struct ModelSection {
   bool pre_ln = true;
   bool tie_weights = true;
   bool bias = true;
+  bool scale_embeddings = false;      // token embeddings × sqrt(n_embd), as in the original Transformer
 };
 
 struct TokenizerSection {
@@ -67,6 +68,7 @@ struct TrainSection {
   double grad_clip = 1.0;         // global-norm clip; 0 = off
   int64_t threads = 0;            // 0 = all cores
   int64_t max_bad_steps = 5;      // consecutive non-finite steps before stopping
+  double label_smoothing = 0.0;   // [0, 1); training loss only, evaluation stays unsmoothed
 
   int64_t grad_accum_steps() const { return batch_size / micro_batch_size; }
 };

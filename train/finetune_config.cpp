@@ -59,7 +59,8 @@ SectionSchema<FinetuneDataSection> data_schema() {
       .add("split_seed", &S::split_seed, at_least(-1))
       .add("max_len", &S::max_len, at_least(0))
       .add("truncation", &S::truncation, one_of({"head", "tail", "head_tail"}))
-      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}));
+      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}))
+      .add("group_by_length", &S::group_by_length);
   return s;
 }
 

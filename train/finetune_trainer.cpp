@@ -141,7 +141,7 @@ class FinetuneTrainer {
       if (named.second.requires_grad()) trainable_.push_back(named);
     }
     optimizer_ = make_optimizer(config_.optimizer, finetune_param_groups(*task_, params_, config_));
-    sampler_ = std::make_unique<EpochSampler>(split.train, uint64_t(config_.seed) ^ kShufflerSalt);
+    sampler_ = std::make_unique<EpochSampler>(split.train, uint64_t(config_.seed) ^ kShufflerSalt, length_grouping());
     if (run_.resume_from) restore(*run_.resume_from);
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
                                             run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt);
@@ -157,6 +157,15 @@ class FinetuneTrainer {
          << " epochs; early stopping on val " << metric_.name
          << (config_.eval.patience > 0 ? " (patience " + std::to_string(config_.eval.patience) + ")" : " (off)")
          << std::endl;
+  }
+
+  LengthGrouping length_grouping() const {
+    LengthGrouping grouping;
+    if (!config_.data.group_by_length) return grouping;
+    grouping.group_size = size_t(config_.train.micro_batch_size);
+    grouping.lengths.reserve(data_.examples.size());
+    for (const LabeledExample& e : data_.examples) grouping.lengths.push_back(e.input.size() + e.target.size());
+    return grouping;
   }
 
   void choose_metric() {

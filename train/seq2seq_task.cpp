@@ -161,7 +161,8 @@ class Seq2SeqTask : public FinetuneTask {
 
   Var loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
     const Seq2SeqBatch b = make_batch(examples, batch);
-    return model_.loss(b.src, b.tgt, b.labels, b.B, b.S, b.T, b.src_padding, b.tgt_padding);
+    return model_.loss(b.src, b.tgt, b.labels, b.B, b.S, b.T, b.src_padding, b.tgt_padding, kIgnoreIndex,
+                       float(config_.train.label_smoothing));
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,

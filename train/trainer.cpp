@@ -264,7 +264,7 @@ class Trainer {
     double loss_sum = 0;
     for (int64_t i = 0; i < accum; ++i) {
       sampler_->next(t.micro_batch_size, x_, y_, rank(), world());
-      Var loss = model_->loss(x_, y_, t.micro_batch_size, T);
+      Var loss = model_->loss(x_, y_, t.micro_batch_size, T, {}, kIgnoreIndex, float(t.label_smoothing));
       loss_sum += loss.item();
       // The mean over micro-batches: each backward adds 1/accum of its gradient.
       if (accum > 1) loss = loss * (1.0f / float(accum));

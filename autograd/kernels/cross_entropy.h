@@ -15,11 +15,13 @@ namespace tapelm::kernels {
 
 constexpr int64_t kCrossEntropyParallelMin = 16384;
 
-// losses[n] = logsumexp(logits[n]) − logits[n, targets[n]], 0 for ignored rows (whose lse
-// is left 0). Targets must already be validated to lie in [0, V) or equal ignore_index.
+// With label smoothing ε the target distribution is (1 − ε)·onehot(target) + ε/V, so
+// losses[n] = logsumexp(logits[n]) − (1 − ε)·logits[n, targets[n]] − ε·mean(logits[n]);
+// ε = 0 is plain cross-entropy. Ignored rows get 0 (their lse is left 0). Targets must
+// already be validated to lie in [0, V) or equal ignore_index.
 template <class T>
 void cross_entropy_forward(T* losses, T* lse, const T* logits, const int32_t* targets, int64_t N, int64_t V,
-                           int32_t ignore_index) {
+                           int32_t ignore_index, T smoothing = T(0)) {
   // losses, lse, targets: [N]; logits: [N, V]
 #pragma omp parallel for schedule(static) if (N * V > kCrossEntropyParallelMin)
   for (int64_t n = 0; n < N; ++n) {
@@ -37,17 +39,24 @@ void cross_entropy_forward(T* losses, T* lse, const T* logits, const int32_t* ta
 #pragma omp simd reduction(+ : sum)
     for (int64_t v = 0; v < V; ++v) sum += fast_exp(row[v] - m);
     lse[n] = m + std::log(sum);
-    losses[n] = lse[n] - row[targets[n]];
+    T smoothed = 0;
+    if (smoothing != T(0)) {
+      T total = 0;
+#pragma omp simd reduction(+ : total)
+      for (int64_t v = 0; v < V; ++v) total += row[v];
+      smoothed = smoothing * total / T(V);
+    }
+    losses[n] = lse[n] - (T(1) - smoothing) * row[targets[n]] - smoothed;
   }
 }
 
-// dlogits[n] += dloss·(softmax(logits[n]) − onehot(targets[n])) for every non-ignored row,
+// dlogits[n] += dloss·(softmax(logits[n]) − (1 − ε)·onehot(targets[n]) − ε/V) for every non-ignored row,
 // where dloss is the gradient of each row's loss (for a mean: upstream / n_valid). With
 // accumulate false dlogits is overwritten instead (ignored rows become 0), so a fresh,
 // uninitialised gradient needs no zero fill: at [N, V] the pass is memory-bound.
 template <class T>
 void cross_entropy_backward(T* dlogits, const T* logits, const T* lse, const int32_t* targets, T dloss, int64_t N,
-                            int64_t V, int32_t ignore_index, bool accumulate) {
+                            int64_t V, int32_t ignore_index, bool accumulate, T smoothing = T(0)) {
   // dlogits, logits: [N, V]; lse, targets: [N]
 #pragma omp parallel for schedule(static) if (N * V > kCrossEntropyParallelMin)
   for (int64_t n = 0; n < N; ++n) {
@@ -58,14 +67,15 @@ void cross_entropy_backward(T* dlogits, const T* logits, const T* lse, const int
     }
     const T* row = logits + n * V;
     const T l = lse[n];
+    const T uniform = dloss * smoothing / T(V);
     if (accumulate) {
 #pragma omp simd
-      for (int64_t v = 0; v < V; ++v) drow[v] += dloss * fast_exp(row[v] - l);
+      for (int64_t v = 0; v < V; ++v) drow[v] += dloss * fast_exp(row[v] - l) - uniform;
     } else {
 #pragma omp simd
-      for (int64_t v = 0; v < V; ++v) drow[v] = dloss * fast_exp(row[v] - l);
+      for (int64_t v = 0; v < V; ++v) drow[v] = dloss * fast_exp(row[v] - l) - uniform;
     }
-    drow[targets[n]] -= dloss;
+    drow[targets[n]] -= dloss * (T(1) - smoothing);
   }
 }
 

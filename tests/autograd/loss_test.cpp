@@ -19,27 +19,53 @@ TEST(CrossEntropy, KernelGradientMatchesFiniteDifferencesInDoubleWithIgnoredRows
   const std::vector<int32_t> targets = {3, kIgnoreIndex, 0, 6, kIgnoreIndex};
   const double valid = 3;
   const std::vector<double> logits = random_doubles(N * V, 1, 3.0);
-  auto mean_loss = [&](const std::vector<double>& x) {
+  for (const double smoothing : {0.0, 0.1}) {
+    SCOPED_TRACE("label_smoothing " + std::to_string(smoothing));
+    auto mean_loss = [&](const std::vector<double>& x) {
+      std::vector<double> losses(N), lse(N);
+      kernels::cross_entropy_forward(losses.data(), lse.data(), x.data(), targets.data(), N, V, kIgnoreIndex,
+                                     smoothing);
+      double s = 0;
+      for (double l : losses) s += l;
+      return s / valid;
+    };
     std::vector<double> losses(N), lse(N);
-    kernels::cross_entropy_forward(losses.data(), lse.data(), x.data(), targets.data(), N, V, kIgnoreIndex);
-    double s = 0;
-    for (double l : losses) s += l;
-    return s / valid;
-  };
-  std::vector<double> losses(N), lse(N);
-  kernels::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), N, V, kIgnoreIndex);
-  const std::vector<double> numeric = numerical_gradient(mean_loss, logits);
-  // Accumulating adds to what is there; overwriting replaces even garbage (ignored rows too).
-  const double prior = 0.5;
-  std::vector<double> accumulated(N * V, prior), written(N * V, 1e30);
-  kernels::cross_entropy_backward(accumulated.data(), logits.data(), lse.data(), targets.data(), 1.0 / valid, N, V,
-                                  kIgnoreIndex, true);
-  kernels::cross_entropy_backward(written.data(), logits.data(), lse.data(), targets.data(), 1.0 / valid, N, V,
-                                  kIgnoreIndex, false);
-  for (int64_t i = 0; i < N * V; ++i) {
-    EXPECT_NEAR(accumulated[i] - prior, numeric[i], 1e-7) << i;
-    EXPECT_NEAR(written[i], numeric[i], 1e-7) << i;
+    kernels::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), N, V, kIgnoreIndex,
+                                   smoothing);
+    const std::vector<double> numeric = numerical_gradient(mean_loss, logits);
+    // Accumulating adds to what is there; overwriting replaces even garbage (ignored rows too).
+    const double prior = 0.5;
+    std::vector<double> accumulated(N * V, prior), written(N * V, 1e30);
+    kernels::cross_entropy_backward(accumulated.data(), logits.data(), lse.data(), targets.data(), 1.0 / valid, N,
+                                    V, kIgnoreIndex, true, smoothing);
+    kernels::cross_entropy_backward(written.data(), logits.data(), lse.data(), targets.data(), 1.0 / valid, N, V,
+                                    kIgnoreIndex, false, smoothing);
+    for (int64_t i = 0; i < N * V; ++i) {
+      EXPECT_NEAR(accumulated[i] - prior, numeric[i], 1e-7) << i;
+      EXPECT_NEAR(written[i], numeric[i], 1e-7) << i;
+    }
   }
+}
+
+TEST(CrossEntropy, LabelSmoothingMixesTheTargetWithTheUniformDistribution) {
+  // logits (2, 0, 1), target 1, ε = 0.3: −Σ_v q_v log p_v with q = 0.7·onehot + 0.1.
+  const Var logits(Tensor::from_vector({1, 3}, {2.0f, 0.0f, 1.0f}));
+  const double lse = std::log(std::exp(2.0) + 1.0 + std::exp(1.0));
+  const double expected = 0.8 * (lse - 0.0) + 0.1 * (lse - 2.0) + 0.1 * (lse - 1.0);
+  EXPECT_NEAR(cross_entropy(logits, {1}, kIgnoreIndex, 0.3f).item(), expected, 1e-6);
+  EXPECT_NEAR(cross_entropy(logits, {1}, kIgnoreIndex, 0.0f).item(), lse, 1e-6);
+}
+
+TEST(CrossEntropy, SmoothedOpGradientMatchesFiniteDifferences) {
+  const std::vector<int32_t> targets = {1, 4, kIgnoreIndex, 0, 2, 3};
+  expect_gradients_match([&](std::vector<Var>& v) { return cross_entropy(v[0], targets, kIgnoreIndex, 0.2f); },
+                         {random_tensor({2, 3, 5}, 3, 2.0f)});
+}
+
+TEST(CrossEntropy, LabelSmoothingOutsideZeroToOneIsRejected) {
+  const Var logits(Tensor::zeros({1, 3}));
+  EXPECT_THROW(cross_entropy(logits, {0}, kIgnoreIndex, 1.0f), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(logits, {0}, kIgnoreIndex, -0.1f), std::invalid_argument);
 }
 
 TEST(CrossEntropy, BackwardAddsToAGradientTheLogitsAlreadyHave) {

@@ -16,7 +16,8 @@ TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
   const PretrainConfig c = config_with({"model.n_layer=3", "model.n_embd=96", "model.n_head=6", "model.ctx_len=64",
                                         "model.dropout=0.2", "model.ffn=swiglu", "model.ffn_hidden=200",
                                         "model.norm=rmsnorm", "model.pos_encoding=rope", "model.pre_ln=false",
-                                        "model.tie_weights=false", "model.bias=false"});
+                                        "model.tie_weights=false", "model.bias=false",
+                                        "model.scale_embeddings=true"});
   const GPTConfig g = gpt_config(c.model, 500, 42);
   EXPECT_EQ(g.vocab_size, 500);
   EXPECT_EQ(g.n_layer, 3);
@@ -31,6 +32,7 @@ TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
   EXPECT_FALSE(g.pre_norm);
   EXPECT_FALSE(g.tie_weights);
   EXPECT_FALSE(g.bias);
+  EXPECT_TRUE(g.scale_embeddings);
   EXPECT_EQ(g.seed, 42u);
 
   const GPTConfig defaults = gpt_config(config_with({"model.ffn=relu", "model.pos_encoding=sinusoidal"}).model, 10, 0);
@@ -38,6 +40,7 @@ TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
   EXPECT_EQ(defaults.positional, PositionalKind::Sinusoidal);
   EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).ffn, FfnKind::Gelu);
   EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).positional, PositionalKind::Learned);
+  EXPECT_FALSE(gpt_config(config_with({}).model, 10, 0).scale_embeddings);
 }
 
 TEST(Builders, DataSectionMapsOntoTheDataPipeline) {

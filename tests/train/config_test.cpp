@@ -39,6 +39,7 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  pre_ln: false\n"
          "  tie_weights: false\n"
          "  bias: false\n"
+         "  scale_embeddings: true\n"
          "tokenizer:\n"
          "  type: unigram\n"
          "  vocab_size: 1000\n"
@@ -71,6 +72,7 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  grad_clip: 0.5\n"
          "  threads: 2\n"
          "  max_bad_steps: 3\n"
+         "  label_smoothing: 0.1\n"
          "eval:\n"
          "  interval: 50\n"
          "  batches: 4\n"
@@ -112,6 +114,8 @@ TEST(PretrainConfig, MinimalFileGetsStructDefaults) {
   EXPECT_EQ(c.optimizer.name, "adamw");
   EXPECT_DOUBLE_EQ(c.data.val_fraction, 0.05);
   EXPECT_EQ(c.train.max_bad_steps, 5);
+  EXPECT_EQ(c.train.label_smoothing, 0.0);
+  EXPECT_FALSE(c.model.scale_embeddings);
 }
 
 TEST(PretrainConfig, DerivedDefaultsAreResolved) {
@@ -142,6 +146,7 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_FALSE(c.model.pre_ln);
   EXPECT_FALSE(c.model.tie_weights);
   EXPECT_FALSE(c.model.bias);
+  EXPECT_TRUE(c.model.scale_embeddings);
   EXPECT_EQ(c.tokenizer.type, "unigram");
   EXPECT_EQ(c.tokenizer.vocab_size, 1000);
   EXPECT_DOUBLE_EQ(c.tokenizer.character_coverage, 0.99);
@@ -170,6 +175,7 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_DOUBLE_EQ(c.train.grad_clip, 0.5);
   EXPECT_EQ(c.train.threads, 2);
   EXPECT_EQ(c.train.max_bad_steps, 3);
+  EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
   EXPECT_EQ(c.eval.interval, 50);
   EXPECT_EQ(c.eval.batches, 4);
   EXPECT_EQ(c.logging.interval, 5);
@@ -207,7 +213,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 12 + 6 + 5 + 7 + 3 + 6 + 2 + 1 + 2 + 5);
+  EXPECT_EQ(keys_checked, 2u + 13 + 6 + 5 + 7 + 3 + 7 + 2 + 1 + 2 + 5);
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {
@@ -326,6 +332,8 @@ TEST(PretrainConfig, OutOfRangeValuesAreNamed) {
   const std::string m = kMinimal;
   EXPECT_EQ(load_error(m + "model:\n  dropout: 1\n"), "run.yaml:5:12: model.dropout: must be in [0, 1), got 1");
   EXPECT_EQ(load_error(m + "model:\n  n_layer: 0\n"), "run.yaml:5:12: model.n_layer: must be >= 1, got 0");
+  EXPECT_EQ(load_error(m + "train:\n  label_smoothing: 1\n"),
+            "run.yaml:5:20: train.label_smoothing: must be in [0, 1), got 1");
   EXPECT_EQ(load_error(m + "optimizer:\n  lr: 0\n"), "run.yaml:5:7: optimizer.lr: must be > 0, got 0");
   EXPECT_EQ(load_error(m + "model:\n  ffn: gleu\n"),
             "run.yaml:5:8: model.ffn: must be one of gelu, relu, swiglu, got 'gleu' (did you mean 'gelu'?)");

@@ -26,14 +26,16 @@ std::map<std::string, std::string> records_by_step(const std::filesystem::path& 
   return records;
 }
 
-TEST(FinetuneRun, ResumedRunMatchesTheUninterruptedOneBitForBit) {
+void expect_resume_is_exact(const std::vector<std::string>& overrides) {
   ScratchDir scratch;
   const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);
   const std::filesystem::path a = scratch / "a", b = scratch / "b";
-  testing::run_finetuning(config, {"out_dir=" + (a / "ft").string()});
+  std::vector<std::string> to_a = overrides, to_b = overrides;
+  to_a.push_back("out_dir=" + (a / "ft").string());
+  to_b.push_back("out_dir=" + (b / "ft").string());
+  testing::run_finetuning(config, to_a);
   // Stopped after 7 of 20 steps (dropout is on, so its stream must be restored too; the
   // shuffler is mid-epoch), then resumed.
-  const std::vector<std::string> to_b = {"out_dir=" + (b / "ft").string()};
   const testing::FinetuneOutcome first = testing::run_finetuning(config, to_b, false, /*stop_after_polls=*/7);
   ASSERT_TRUE(first.result.stopped) << first.log;
   ASSERT_EQ(first.result.step, 7);
@@ -47,6 +49,12 @@ TEST(FinetuneRun, ResumedRunMatchesTheUninterruptedOneBitForBit) {
   EXPECT_TRUE(testing::same_bytes(final_a / kFinetuneStateFile, final_b / kFinetuneStateFile));
   EXPECT_TRUE(testing::same_bytes(a / "ft" / "split.json", b / "ft" / "split.json"));
   EXPECT_EQ(records_by_step(a / "ft"), records_by_step(b / "ft"));
+}
+
+TEST(FinetuneRun, ResumedRunMatchesTheUninterruptedOneBitForBit) { expect_resume_is_exact({}); }
+
+TEST(FinetuneRun, ResumeIsExactWithLengthGroupedBatchesAndLabelSmoothing) {
+  expect_resume_is_exact({"data.group_by_length=true", "train.label_smoothing=0.1"});
 }
 
 TEST(FinetuneRun, EarlyStoppingEndsAfterPatienceEvaluationsWithoutImprovement) {

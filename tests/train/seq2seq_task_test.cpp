@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -104,7 +105,7 @@ std::vector<LabeledExample> toy_examples() {
   return examples;
 }
 
-FinetuneConfig toy_config(const ScratchDir& scratch, int64_t beam_size = 1) {
+FinetuneConfig toy_config(const ScratchDir& scratch, int64_t beam_size = 1, double label_smoothing = 0.0) {
   return parse_finetune_config(
       "out_dir: " + (scratch / "run").string() + "\nseed: 4\ntask: seq2seq\n"
       "data: {format: tsv, train: [unused.tsv], input_field: word, target_field: phonemes}\n"
@@ -112,7 +113,8 @@ FinetuneConfig toy_config(const ScratchDir& scratch, int64_t beam_size = 1) {
       "target_tokenizer: {type: word, vocab_size: 40, byte_fallback: false, character_coverage: 1.0}\n"
       "model: {n_layer: 1, n_head: 2, n_embd: 32, ffn_hidden: 64, ctx_len: 12, dropout: 0.0, "
       "pos_encoding: sinusoidal}\n"
-      "decode: {max_len: 8, beam_size: " + std::to_string(beam_size) + "}\n",
+      "decode: {max_len: 8, beam_size: " + std::to_string(beam_size) + "}\n"
+      "train: {label_smoothing: " + std::to_string(label_smoothing) + "}\n",
       "toy.yaml");
 }
 
@@ -157,6 +159,20 @@ TEST(Seq2SeqTask, TinyEncoderDecoderLearnsAToyMappingThroughTheTaskLoss) {
   EXPECT_LE(after.metric("wer"), 0.1) << after.report;
   EXPECT_LE(after.metric("per"), 0.05) << after.report;
   EXPECT_TRUE(task.model().is_training()) << "evaluate() must restore train mode";
+}
+
+TEST(Seq2SeqTask, LabelSmoothingChangesTheTrainingLossButNotTheEvaluatedLoss) {
+  ScratchDir plain_dir, smoothed_dir;
+  const FinetuneConfig plain_config = toy_config(plain_dir);
+  const FinetuneConfig smoothed_config = toy_config(smoothed_dir, 1, 0.3);
+  ToyTask plain(plain_dir, plain_config);
+  ToyTask smoothed(smoothed_dir, smoothed_config);
+  const std::vector<size_t> batch = {0, 1, 2, 3, 4, 5, 6, 7};
+  const float plain_loss = plain.task->loss(plain.examples, batch).item();
+  const float smoothed_loss = smoothed.task->loss(smoothed.examples, batch).item();
+  EXPECT_GT(std::abs(smoothed_loss - plain_loss), 1e-4f) << plain_loss << " vs " << smoothed_loss;
+  EXPECT_DOUBLE_EQ(plain.task->evaluate(plain.examples, batch, 8).metric("loss"),
+                   smoothed.task->evaluate(smoothed.examples, batch, 8).metric("loss"));
 }
 
 TEST(Seq2SeqTask, PredictWritesTheInputAndThePhonemeString) {
@@ -250,6 +266,8 @@ TEST(Seq2SeqTask, ShippedG2pConfigLoadsWithCharSourceAndWordTargetTokenizers) {
   EXPECT_EQ(config.data.group_field, "group");
   EXPECT_TRUE(config.init_from.empty());
   EXPECT_LE(config.decode.max_len, config.model.ctx_len);
+  // Unscaled embeddings of std 0.02 drown under the sinusoidal table's unit amplitude.
+  EXPECT_TRUE(config.model.scale_embeddings);
 }
 
 TEST(Seq2SeqTask, InitFromAndOverlongMaxLenAreRefusedNamingTheKey) {
