@@ -80,6 +80,16 @@ void BufferPool::trim() {
   p->cached = 0;
 }
 
+bool BufferPool::trim_if_oversized() {
+  {
+    Impl* p = impl();
+    std::lock_guard<std::mutex> lock(p->mutex);
+    if (p->cached <= 2 * p->peak) return false;
+  }
+  trim();
+  return true;
+}
+
 std::size_t BufferPool::cached_bytes() const { return impl_ ? impl_->cached : 0; }
 std::size_t BufferPool::live_bytes() const { return impl_ ? impl_->live : 0; }
 std::size_t BufferPool::peak_live_bytes() const { return impl_ ? impl_->peak : 0; }

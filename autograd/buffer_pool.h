@@ -19,6 +19,11 @@ class BufferPool {
 
   // Frees every cached buffer (memory held by live tensors is untouched).
   void trim();
+  // trim() when the cache holds more than twice the peak live bytes. A loop whose shapes
+  // repeat never gets there; one whose shapes vary from step to step (fine-tuning batches
+  // padded to their longest example) would otherwise keep a buffer of every size it ever
+  // saw. Returns whether it trimmed.
+  bool trim_if_oversized();
 
   std::size_t cached_bytes() const;
   std::size_t live_bytes() const;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "autograd/buffer_pool.h"
 #include "autograd/elementwise.h"
 #include "autograd/tape.h"
 #include "nn/summary.h"
@@ -245,7 +246,11 @@ class FinetuneTrainer {
       backward(loss);
     }
     last_lr_ = lr;
-    return finish_step(*optimizer_, trainable_, loss_sum / double(accum), t.grad_clip, lr);
+    const StepResult result = finish_step(*optimizer_, trainable_, loss_sum / double(accum), t.grad_clip, lr);
+    // Batches are padded to their longest example, so activation shapes change from step
+    // to step and the buffer pool would keep one buffer of every size it ever saw.
+    BufferPool::instance().trim_if_oversized();
+    return result;
   }
 
   bool due(int64_t interval) const { return interval > 0 && state_.step % interval == 0; }

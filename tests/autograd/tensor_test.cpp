@@ -72,6 +72,23 @@ TEST(Tensor, ReleasedBuffersAreReusedByTheNextTensorOfTheSameSize) {
   EXPECT_EQ(pool.cached_bytes(), cached);
 }
 
+TEST(BufferPool, TrimsACacheOfManySizesButKeepsOneThatShapesReuse) {
+  BufferPool& pool = BufferPool::instance();
+  pool.trim();
+  {
+    const Tensor big({1 << 16});  // sets a peak of at least this size
+  }
+  EXPECT_FALSE(pool.trim_if_oversized()) << "a repeating shape must stay cached";
+  // Sizes used once each, a sixteenth of the peak apiece, until the cache passes twice the peak.
+  const int64_t base = int64_t(pool.peak_live_bytes() / sizeof(float) / 16);
+  for (int64_t n = 1; pool.cached_bytes() <= 2 * pool.peak_live_bytes(); ++n) {
+    ASSERT_LT(n, 1000);
+    Tensor({base + 16 * n});
+  }
+  EXPECT_TRUE(pool.trim_if_oversized());
+  EXPECT_EQ(pool.cached_bytes(), 0u);
+}
+
 TEST(Tensor, ElementAccessErrorsNameTheShape) {
   EXPECT_THAT([] {
     try {
