@@ -65,6 +65,19 @@ void BM_LinearForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_LinearForwardBackward)->Arg(4 * kChannels)->Arg(kVocab)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Decode-shaped linear: a few rows (the live hypotheses of one word's beam, or one
+// sequence's next token) through a 192 → 576 projection, as the g2p model decodes.
+// Args: rows. FLOPs: 2·rows·in·out.
+void BM_LinearForwardFewRows(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = 192, out = 576;
+  const Var x = random_var({rows, in}, 1, false);
+  const Var w = random_var({out, in}, 2, false, 0.02f);
+  const Var b = random_var({out}, 3, false);
+  for (auto _ : state) benchmark::DoNotOptimize(linear(x, w, b).data());
+  set_flops(state, 2.0 * double(rows) * in * out);
+}
+BENCHMARK(BM_LinearForwardFewRows)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->UseRealTime();
+
 // Per-head score product [B·H, T, D] × [B·H, T, D]ᵀ → [B·H, T, T]. FLOPs: 2·B·H·T·T·D.
 void BM_BatchedMatmul(benchmark::State& state) {
   const Var a = random_var({kBatch * kHeads, kSeq, kHeadDim}, 4, false);

@@ -34,6 +34,16 @@ using StridedMap = Eigen::Map<RowMajorMatrix<T>, Eigen::Unaligned, Eigen::OuterS
 // 64×64×64 product already costs more in fork/join than it saves.
 inline constexpr int64_t kGemmParallelWork = int64_t(1) << 18;
 
+// Up to this many rows of c, a product runs as one matrix-vector product per row. Eigen's
+// GEMM packs all of op(b) first (a transposing copy when b is a [n, k] weight), which for
+// the few rows of a decoding step (one word's beam hypotheses) costs more than the
+// multiply-adds themselves.
+inline constexpr int64_t kGemvMaxRows = 4;
+// Such a few-row product reads op(b) once per row and is bound by that memory traffic;
+// below this many elements of op(b) (2 MiB of floats, past L2) waking a second thread
+// costs more than sharing the reads saves.
+inline constexpr int64_t kGemvParallelElements = int64_t(1) << 19;
+
 namespace detail {
 
 // Single-threaded c = op(a)·op(b) (or +=) where each operand has its own row stride
@@ -47,6 +57,16 @@ void gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t 
     return;
   }
   auto run = [&](const auto& A, const auto& B) {
+    if (m <= kGemvMaxRows) {
+      for (int64_t i = 0; i < m; ++i) {
+        if (accumulate) {
+          C.row(i).noalias() += A.row(i) * B;
+        } else {
+          C.row(i).noalias() = A.row(i) * B;
+        }
+      }
+      return;
+    }
     if (accumulate) {
       C.noalias() += A * B;
     } else {
@@ -89,7 +109,8 @@ void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool tr
   const int64_t lda = trans_a ? m : k;
   const int64_t ldb = trans_b ? k : n;
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (threads == 1 || m * n * k < kGemmParallelWork) {
+  const bool few_rows_in_cache = m <= kGemvMaxRows && n * k < kGemvParallelElements;
+  if (threads == 1 || m * n * k < kGemmParallelWork || few_rows_in_cache) {
     detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate);
     return;
   }

@@ -103,6 +103,29 @@ TEST(Matmul, BatchedGemmKernelMatchesNaiveReferenceInDouble) {
   }
 }
 
+TEST(Matmul, FewRowProductsMatchNaiveReferenceOnBothSidesOfTheMatrixVectorPath) {
+  // Up to kGemvMaxRows rows a product runs row by row; the second shape is wide enough that
+  // such a product is also split over threads.
+  for (const int64_t n : {int64_t(40), int64_t(1040)}) {
+    const int64_t k = n == 40 ? 24 : 520;
+    for (const int64_t m : {int64_t(1), int64_t(3), kernels::kGemvMaxRows, kernels::kGemvMaxRows + 1}) {
+      const std::vector<double> a = random_doubles(m * k, 11), b = random_doubles(k * n, 12);
+      for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+          SCOPED_TRACE("m=" + std::to_string(m) + " n=" + std::to_string(n) + " ta=" + std::to_string(ta) +
+                       " tb=" + std::to_string(tb));
+          const std::vector<double> expect = reference_matmul(a.data(), b.data(), 1, m, n, k, ta, tb, false);
+          std::vector<double> c(m * n, 1.0);
+          kernels::gemm(c.data(), a.data(), b.data(), m, n, k, ta, tb, /*accumulate=*/true);
+          for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], 1.0 + expect[i], 1e-10) << i;
+          kernels::gemm(c.data(), a.data(), b.data(), m, n, k, ta, tb, /*accumulate=*/false);
+          for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], expect[i], 1e-10) << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, TwoDimensionalGradientsMatchFiniteDifferencesForEveryTransposeFlag) {
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {

@@ -23,15 +23,21 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// Runs reexec_with_passive_wait_policy in a child whose OMP_WAIT_POLICY is `value` (null:
-// unset), with a shell as the exec target that writes "exec:<policy>" to `out`. Returns
-// what the child left in `out`: "exec:..." if it exec'd, "returned:..." if the call returned.
-std::string child_outcome(const char* value, const std::string& out) {
+void set_or_unset(const char* name, const char* value) {
+  if (value) setenv(name, value, 1);
+  else unsetenv(name);
+}
+
+// Runs reexec_with_passive_wait_policy in a child whose OMP_WAIT_POLICY is `value` and
+// GOMP_SPINCOUNT `spin` (null: unset), with a shell as the exec target that writes
+// "exec:<policy>/<spin count>" to `out`. Returns what the child left in `out`: "exec:..." if
+// it exec'd, "returned:..." if the call returned.
+std::string child_outcome(const char* value, const std::string& out, const char* spin = nullptr) {
   const pid_t pid = fork();
   if (pid == 0) {
-    if (value) setenv("OMP_WAIT_POLICY", value, 1);
-    else unsetenv("OMP_WAIT_POLICY");
-    const std::string script = "printf 'exec:%s' \"$OMP_WAIT_POLICY\" > '" + out + "'";
+    set_or_unset("OMP_WAIT_POLICY", value);
+    set_or_unset("GOMP_SPINCOUNT", spin);
+    const std::string script = "printf 'exec:%s/%s' \"$OMP_WAIT_POLICY\" \"$GOMP_SPINCOUNT\" > '" + out + "'";
     char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(script.c_str()), nullptr};
     reexec_with_passive_wait_policy("/bin/sh", argv);
     std::ofstream(out) << "returned:" << std::getenv("OMP_WAIT_POLICY");
@@ -43,9 +49,14 @@ std::string child_outcome(const char* value, const std::string& out) {
   return read_file(out);
 }
 
-TEST(WaitPolicy, UnsetPolicyReexecsWithPassive) {
+TEST(WaitPolicy, UnsetPolicyReexecsWithPassiveAndABriefSpin) {
   const testing::ScratchDir dir;
-  EXPECT_EQ(child_outcome(nullptr, dir.file("out")), "exec:PASSIVE");
+  EXPECT_EQ(child_outcome(nullptr, dir.file("out")), "exec:PASSIVE/" + std::string(kSpinCount));
+}
+
+TEST(WaitPolicy, UserSetSpinCountIsKept) {
+  const testing::ScratchDir dir;
+  EXPECT_EQ(child_outcome(nullptr, dir.file("out"), "0"), "exec:PASSIVE/0");
 }
 
 TEST(WaitPolicy, UserSetPolicyWinsAndNothingIsExecuted) {
