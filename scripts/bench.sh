@@ -7,9 +7,10 @@
 #   scripts/bench.sh            BUILD_DIR=build-x scripts/bench.sh
 # Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), GEN_RUNS (3).
 # Warm-up: 3 steps (tiny), 1 step (small), 1 generation. Both sides run with
-# OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT=1000: PyTorch from this script, tapelm because
-# bench_train (like the tapelm binary) restarts itself with them when the policy is unset.
-# Takes about 4 minutes on the project's 2-core machine.
+# OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT=1000 (or the GOMP_SPINCOUNT you export):
+# PyTorch from this script, tapelm because bench_train (like the tapelm binary) restarts
+# itself with them when the policy is unset. Takes about 4 minutes on the project's 2-core
+# machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -58,7 +59,8 @@ if [[ ! -f $openblas/libblas.so.3 ]]; then
   (cd "$deps" && { apt-get download libopenblas0-openmp || { apt-get update && apt-get download libopenblas0-openmp; }; } \
     >"$log_dir/openblas.log" 2>&1 && dpkg-deb -x libopenblas0-openmp_*.deb root) || true
 fi
-torch_env=(OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=1000)
+spin_count=${GOMP_SPINCOUNT:-1000}
+torch_env=(OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT="$spin_count")
 if [[ -f $openblas/libblas.so.3 ]]; then
   torch_env+=(LD_LIBRARY_PATH="$openblas" OPENBLAS_CORETYPE=SkylakeX)
   torch_blas="Debian OpenBLAS 0.3.21 (OpenMP build, OPENBLAS_CORETYPE=SkylakeX)"
@@ -106,7 +108,8 @@ echo
 echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
   "$(date -u +%FT%TZ); $(($(date +%s) - start)) s of runs; logs in $log_dir"
 echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'): BLAS $torch_blas, OMP_WAIT_POLICY=PASSIVE," \
-  "MKLDNN on, AdamW foreach, generation with a KV cache. tapelm: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE (its default)}"
+  "GOMP_SPINCOUNT=$spin_count, MKLDNN on, AdamW foreach, generation with a KV cache." \
+  "tapelm: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE (its default)}, GOMP_SPINCOUNT=$spin_count"
 best_peak() {  # SIDE THREADS: the highest GEMM peak any training run of that side measured
   cat "$log_dir/$1"-*-train-t"$2".log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
 }

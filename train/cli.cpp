@@ -50,6 +50,23 @@ const CLI::Validator& unit_interval_option() {
   return check;
 }
 
+const CLI::Validator& positive_option() {
+  static const CLI::Validator check = number_check(">= 1", [](double v) { return v >= 1; });
+  return check;
+}
+
+// --threads and --beam-size, shared by eval and predict.
+void add_inference_options(CLI::App* command, InferenceOptions& options) {
+  command->add_option("--threads", options.threads, "OpenMP threads; 0 = all cores (default: the checkpoint's train.threads)")
+      ->check(non_negative_option())
+      ->type_name("N");
+  command
+      ->add_option("--beam-size", options.beam_size,
+                   "Seq2seq checkpoints: beam width, 1 = greedy (default: the checkpoint's decode.beam_size)")
+      ->check(positive_option())
+      ->type_name("N");
+}
+
 // The parser and the argument structs its options write into.
 class CommandLine {
  public:
@@ -153,6 +170,7 @@ class CommandLine {
                      "checkpoint's data settings")
         ->type_name("FILE");
     input->require_option(1);
+    add_inference_options(eval_, eval_args_.inference);
   }
 
   void define_predict() {
@@ -166,6 +184,7 @@ class CommandLine {
         ->required()
         ->type_name("FILE");
     predict_->add_option("--output", predict_args_.output, "JSONL output file (default: stdout)")->type_name("FILE");
+    add_inference_options(predict_, predict_args_.inference);
   }
 
   // CLI11's message plus where to get help; a misspelled command gets a suggestion instead.

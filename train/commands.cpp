@@ -206,10 +206,16 @@ int run_eval(const EvalArgs& args) {
   if (!args.text_file.empty()) text = read_text_option(args.text_file);
   const Checkpoint checkpoint = open_checkpoint_option(args.checkpoint);
   // A fine-tuning checkpoint evaluates a labeled file (file or label-folder directory).
-  if (!args.data_file.empty() && is_finetune_checkpoint(checkpoint)) return run_eval_labeled(checkpoint, args.data_file);
+  if (!args.data_file.empty() && is_finetune_checkpoint(checkpoint)) {
+    return run_eval_labeled(checkpoint, args.data_file, args.inference);
+  }
+  if (args.inference.beam_size) {
+    throw InputError("--beam-size: " + checkpoint.dir.string() +
+                     " is a language model scored by its loss; only seq2seq fine-tuning checkpoints decode with a beam");
+  }
   if (!args.data_file.empty()) require_input_file("--data", args.data_file);
   TrainedModel trained = load_trained_model(checkpoint);
-  use_threads(trained.config.train.threads);
+  use_threads(args.inference.threads.value_or(trained.config.train.threads));
   GPT& model = *trained.model;
 
   if (!args.text_file.empty()) {

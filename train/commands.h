@@ -35,18 +35,29 @@ struct GenerateArgs {
   std::optional<int64_t> seed;
 };
 
-// eval --checkpoint DIR (--text FILE | --data FILE): exactly one of the two is non-empty.
+// Options of eval and predict that replace, for that command only, what the checkpoint's
+// config says.
+struct InferenceOptions {
+  std::optional<int64_t> threads;    // train.threads (0 = all cores)
+  std::optional<int64_t> beam_size;  // decode.beam_size, for seq2seq checkpoints
+};
+
+// eval --checkpoint DIR (--text FILE | --data FILE) [--threads N] [--beam-size N]: exactly
+// one of text_file and data_file is non-empty.
 struct EvalArgs {
   std::string checkpoint;
   std::string text_file;
   std::string data_file;
+  InferenceOptions inference;
 };
 
-// predict --checkpoint DIR --input FILE [--output FILE]; empty output = stdout.
+// predict --checkpoint DIR --input FILE [--output FILE] [--threads N] [--beam-size N];
+// empty output = stdout.
 struct PredictArgs {
   std::string checkpoint;
   std::string input;
   std::string output;
+  InferenceOptions inference;
 };
 
 int run_pretrain(const PretrainArgs& args);

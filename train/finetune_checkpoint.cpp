@@ -60,12 +60,14 @@ void load_task_weights(const Checkpoint& checkpoint, FinetuneTask& task) {
   load_from(path, [&] { load_parameters(path.string(), task.model().named_parameters(), /*strict=*/true); });
 }
 
-FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log) {
+FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log,
+                                    const std::function<void(FinetuneConfig&)>& adjust_config) {
   if (!is_finetune_checkpoint(checkpoint)) {
     throw CheckpointError(checkpoint.dir.string() + ": not a fine-tuning checkpoint (no " + kFinetuneStateFile +
                           "); predict and eval --data need one written by `tapelm finetune`");
   }
   FinetunedModel result{checkpoint, finetune_checkpoint_config(checkpoint), nullptr};
+  if (adjust_config) adjust_config(result.config);
   TaskSetup setup;
   setup.config = &result.config;
   setup.restore_from = &result.checkpoint;

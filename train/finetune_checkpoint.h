@@ -7,6 +7,7 @@
 // and resolving `init_from` (a pretraining checkpoint) into the architecture of a new run.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -38,7 +39,11 @@ struct FinetunedModel {
   FinetuneConfig config;
   std::unique_ptr<FinetuneTask> task;
 };
-FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log);
+// `adjust_config`, when given, sees the checkpoint's config before the task is built: how a
+// command overrides settings that change how the model is used, not what it is (predict's
+// --beam-size).
+FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log,
+                                    const std::function<void(FinetuneConfig&)>& adjust_config = {});
 
 // For a new run with init_from: locates the pretraining checkpoint (a checkpoint or run
 // directory), refuses model keys that contradict its architecture (model.dropout may

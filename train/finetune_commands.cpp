@@ -98,6 +98,23 @@ std::vector<PredictInput> read_predict_inputs(const std::string& path, const std
   return inputs;
 }
 
+// The checkpoint's task with eval's or predict's --beam-size and --threads applied.
+FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceOptions& inference) {
+  std::ostringstream log;
+  FinetunedModel model = load_finetuned_model(checkpoint, log, [&](FinetuneConfig& config) {
+    if (inference.beam_size) {
+      if (config.task != "seq2seq") {
+        throw InputError("--beam-size: " + checkpoint.dir.string() + " holds a " + config.task +
+                         " model; only seq2seq models decode with a beam");
+      }
+      config.decode.beam_size = *inference.beam_size;
+    }
+    if (inference.threads) config.train.threads = *inference.threads;
+  });
+  use_threads(model.config.train.threads);
+  return model;
+}
+
 std::string resume_command(const FinetuneArgs& args) {
   std::string command = "tapelm finetune " + args.config_path;
   for (const std::string& assignment : args.overrides) command += " --set '" + assignment + "'";
@@ -161,9 +178,7 @@ int run_finetune(const FinetuneArgs& args) {
 
 int run_predict(const PredictArgs& args) {
   if (!fs::is_regular_file(args.input)) throw InputError("--input " + args.input + ": file not found");
-  std::ostringstream log;
-  FinetunedModel model = load_finetuned_model(open_checkpoint(args.checkpoint), log);
-  use_threads(model.config.train.threads);
+  FinetunedModel model = load_for_inference(open_checkpoint(args.checkpoint), args.inference);
   const std::vector<PredictInput> inputs = read_predict_inputs(args.input, model.config.data.input_field);
   std::vector<std::string> texts;
   for (const PredictInput& input : inputs) texts.push_back(input.text);
@@ -185,10 +200,8 @@ int run_predict(const PredictArgs& args) {
   return kExitOk;
 }
 
-int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file) {
-  std::ostringstream log;
-  FinetunedModel model = load_finetuned_model(checkpoint, log);
-  use_threads(model.config.train.threads);
+int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference) {
+  FinetunedModel model = load_for_inference(checkpoint, inference);
   FinetuneConfig config = model.config;
   const std::string ext = extension_of(data_file);
   if (fs::is_directory(data_file)) config.data.format = "folders";

@@ -39,10 +39,6 @@ inline constexpr int64_t kGemmParallelWork = int64_t(1) << 18;
 // the few rows of a decoding step (one word's beam hypotheses) costs more than the
 // multiply-adds themselves.
 inline constexpr int64_t kGemvMaxRows = 4;
-// Such a few-row product reads op(b) once per row and is bound by that memory traffic;
-// below this many elements of op(b) (2 MiB of floats, past L2) waking a second thread
-// costs more than sharing the reads saves.
-inline constexpr int64_t kGemvParallelElements = int64_t(1) << 19;
 
 namespace detail {
 
@@ -109,8 +105,7 @@ void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool tr
   const int64_t lda = trans_a ? m : k;
   const int64_t ldb = trans_b ? k : n;
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const bool few_rows_in_cache = m <= kGemvMaxRows && n * k < kGemvParallelElements;
-  if (threads == 1 || m * n * k < kGemmParallelWork || few_rows_in_cache) {
+  if (threads == 1 || m * n * k < kGemmParallelWork) {
     detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate);
     return;
   }

@@ -73,8 +73,8 @@ TEST(Cli, EachCommandDescribesItsOptions) {
       {"pretrain", {"CONFIG", "--set", "--resume"}},
       {"finetune", {"CONFIG", "--set", "--resume"}},
       {"generate", {"--checkpoint", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed"}},
-      {"eval", {"--checkpoint", "--text", "--data"}},
-      {"predict", {"--checkpoint", "--input", "--output"}}};
+      {"eval", {"--checkpoint", "--text", "--data", "--threads", "--beam-size"}},
+      {"predict", {"--checkpoint", "--input", "--output", "--threads", "--beam-size"}}};
   for (const auto& [command, options] : expected) {
     const Outcome help = run_tapelm(scratch, {command, "--help"});
     EXPECT_EQ(help.exit_code, 0) << command;
@@ -112,6 +112,10 @@ TEST(Cli, BadUsageExitsTwoWithOneLine) {
   EXPECT_EQ(o.exit_code, 2);
   expect_one_error_line(o, "--temperature: must be >= 0, got -1 (see 'tapelm generate --help')");
   EXPECT_EQ(o.out, "");
+
+  o = run_tapelm(scratch, {"predict", "--checkpoint", "c", "--input", "i", "--beam-size", "0"});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, "--beam-size: must be >= 1, got 0 (see 'tapelm predict --help')");
 }
 
 TEST(Cli, ConfigErrorsExitTwo) {
@@ -233,6 +237,19 @@ TEST(Cli, EvalReportsLossAndPerplexityOfAText) {
   EXPECT_EQ(o.out.rfind(text + ": loss ", 0), 0u) << o.out;
   EXPECT_NE(o.out.find(", perplexity "), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("(checkpoint " + checkpoint + ", step 10)"), std::string::npos) << o.out;
+}
+
+TEST(Cli, EvalTakesAThreadCountButRefusesABeamForALanguageModel) {
+  ScratchDir scratch;
+  const std::string checkpoint = trained_checkpoint(scratch).string();
+  const std::string text = (scratch / "corpus.txt").string();
+  Outcome o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text, "--threads", "1"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text, "--beam-size", "4"});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, "--beam-size: " + checkpoint +
+                               " is a language model scored by its loss; only seq2seq fine-tuning checkpoints "
+                               "decode with a beam");
 }
 
 TEST(Cli, EvalReadsATokenShardAndRejectsOtherFiles) {

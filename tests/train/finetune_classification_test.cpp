@@ -179,7 +179,7 @@ TEST(FinetuneClassification, PredictNamesTheMissingField) {
   ScratchDir scratch;
   testing::run_finetuning(testing::write_toy_finetune(scratch, 10));
   testing::write_text(scratch / "in.jsonl", "{\"text\": \"sunny\"}\n{\"body\": \"dark\"}\n");
-  PredictArgs args{best_checkpoint_dir(scratch / "ft").string(), (scratch / "in.jsonl").string(), ""};
+  PredictArgs args{best_checkpoint_dir(scratch / "ft").string(), (scratch / "in.jsonl").string(), "", {}};
   try {
     run_predict(args);
     FAIL() << "expected an error";
@@ -211,6 +211,14 @@ TEST(FinetuneClassification, EvalDataReportsTheTaskMetricsOnALabeledFile) {
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("bad.csv:2"), std::string::npos) << err;
   EXPECT_NE(err.find("neutral"), std::string::npos) << err;
+
+  const char* argv_beam[] = {"tapelm", "eval", "--checkpoint", best.c_str(), "--data", data.c_str(), "--beam-size", "2"};
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_cli(8, argv_beam), kExitBadInput);
+  const std::string beam_err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(beam_err.find("--beam-size: " + best), std::string::npos) << beam_err;
+  EXPECT_NE(beam_err.find(" holds a classification model; only seq2seq models decode with a beam"), std::string::npos)
+      << beam_err;
 }
 
 }  // namespace

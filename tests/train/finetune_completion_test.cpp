@@ -113,7 +113,7 @@ TEST(CompletionTask, LearnsToCompleteToyPromptsAndPredictsThem) {
 
   testing::write_text(scratch / "prompts.txt", "after two comes\n");
   const std::string output = (scratch / "out.jsonl").string();
-  run_predict(PredictArgs{best_checkpoint_dir(scratch / "ft").string(), (scratch / "prompts.txt").string(), output});
+  run_predict(PredictArgs{best_checkpoint_dir(scratch / "ft").string(), (scratch / "prompts.txt").string(), output, {}});
   const nlohmann::json line = nlohmann::json::parse(testing::read_text(output));
   EXPECT_EQ(line.at("index"), 0);
   EXPECT_EQ(line.at("prediction"), " three");

@@ -17,6 +17,7 @@
 #include "tests/train/finetune_fixture.h"
 #include "scratch_dir.h"
 #include "train/checkpoint.h"
+#include "train/cli.h"
 #include "train/commands.h"
 #include "train/errors.h"
 #include "train/training_checkpoint.h"
@@ -247,7 +248,7 @@ TEST(Seq2SeqTask, FinetuneCommandTrainsEvaluatesAndPredictsTheToyMapping) {
 
   testing::write_text(scratch / "words.txt", "fade\ncab\n");
   const std::string output = (scratch / "out.jsonl").string();
-  run_predict(PredictArgs{best_checkpoint_dir(scratch / "ft").string(), (scratch / "words.txt").string(), output});
+  run_predict(PredictArgs{best_checkpoint_dir(scratch / "ft").string(), (scratch / "words.txt").string(), output, {}});
   std::istringstream lines(testing::read_text(output));
   std::string first, second;
   ASSERT_TRUE(std::getline(lines, first) && std::getline(lines, second));
@@ -256,6 +257,18 @@ TEST(Seq2SeqTask, FinetuneCommandTrainsEvaluatesAndPredictsTheToyMapping) {
   EXPECT_EQ(fade.at("input"), "fade");
   EXPECT_EQ(fade.at("prediction"), "F AA1 D EH0");
   EXPECT_EQ(nlohmann::json::parse(second).at("prediction"), "K AA1 B");
+
+  // eval --data with the beam widened for this command only.
+  testing::write_text(scratch / "held.tsv", "word\tphonemes\tgroup\nfade\tF AA1 D EH0\tfade\n");
+  const std::string best = best_checkpoint_dir(scratch / "ft").string();
+  const std::string held = (scratch / "held.tsv").string();
+  const char* argv[] = {"tapelm", "eval", "--checkpoint", best.c_str(), "--data", held.c_str(), "--beam-size", "3"};
+  ::testing::internal::CaptureStdout();
+  const int code = run_cli(8, argv);
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, kExitOk) << out;
+  EXPECT_NE(out.find("wer 0.0000"), std::string::npos) << out;
+  EXPECT_NE(out.find("beam search (beam 3)"), std::string::npos) << out;
 }
 
 TEST(Seq2SeqTask, ShippedG2pConfigLoadsWithCharSourceAndWordTargetTokenizers) {
@@ -268,6 +281,8 @@ TEST(Seq2SeqTask, ShippedG2pConfigLoadsWithCharSourceAndWordTargetTokenizers) {
   EXPECT_LE(config.decode.max_len, config.model.ctx_len);
   // Unscaled embeddings of std 0.02 drown under the sinusoidal table's unit amplitude.
   EXPECT_TRUE(config.model.scale_embeddings);
+  // WER on the few hundred validation words is too noisy to pick the best checkpoint by.
+  EXPECT_EQ(config.eval.metric, "loss");
 }
 
 TEST(Seq2SeqTask, InitFromAndOverlongMaxLenAreRefusedNamingTheKey) {
