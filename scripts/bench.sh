@@ -60,6 +60,8 @@ if [[ ! -f $openblas/libblas.so.3 ]]; then
     >"$log_dir/openblas.log" 2>&1 && dpkg-deb -x libopenblas0-openmp_*.deb root) || true
 fi
 spin_count=${GOMP_SPINCOUNT:-1000}
+# tapelm sets the spin count only when it sets the policy (see autograd/wait_policy.h).
+if [[ -n ${OMP_WAIT_POLICY+set} ]]; then tapelm_spin=${GOMP_SPINCOUNT:-unset}; else tapelm_spin=$spin_count; fi
 torch_env=(OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT="$spin_count")
 if [[ -f $openblas/libblas.so.3 ]]; then
   torch_env+=(LD_LIBRARY_PATH="$openblas" OPENBLAS_CORETYPE=SkylakeX)
@@ -109,7 +111,7 @@ echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $
   "$(date -u +%FT%TZ); $(($(date +%s) - start)) s of runs; logs in $log_dir"
 echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'): BLAS $torch_blas, OMP_WAIT_POLICY=PASSIVE," \
   "GOMP_SPINCOUNT=$spin_count, MKLDNN on, AdamW foreach, generation with a KV cache." \
-  "tapelm: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE (its default)}, GOMP_SPINCOUNT=$spin_count"
+  "tapelm: OMP_WAIT_POLICY=${OMP_WAIT_POLICY-PASSIVE (its default)}, GOMP_SPINCOUNT=$tapelm_spin"
 best_peak() {  # SIDE THREADS: the highest GEMM peak any training run of that side measured
   cat "$log_dir/$1"-*-train-t"$2".log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
 }

@@ -211,7 +211,10 @@ int run_eval(const EvalArgs& args) {
   }
   if (args.inference.beam_size) {
     throw InputError("--beam-size: " + checkpoint.dir.string() +
-                     " is a language model scored by its loss; only seq2seq fine-tuning checkpoints decode with a beam");
+                     (is_finetune_checkpoint(checkpoint)
+                          ? " is evaluated on --text, which scores a loss; beams decode examples given with --data"
+                          : " is a language model scored by its loss; only seq2seq fine-tuning checkpoints decode "
+                            "with a beam"));
   }
   if (!args.data_file.empty()) require_input_file("--data", args.data_file);
   TrainedModel trained = load_trained_model(checkpoint);

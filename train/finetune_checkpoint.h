@@ -40,8 +40,8 @@ struct FinetunedModel {
   std::unique_ptr<FinetuneTask> task;
 };
 // `adjust_config`, when given, sees the checkpoint's config before the task is built: how a
-// command overrides settings that change how the model is used, not what it is (predict's
-// --beam-size).
+// command overrides settings that change how the model is used, not what it is (--beam-size
+// of predict and eval --data).
 FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log,
                                     const std::function<void(FinetuneConfig&)>& adjust_config = {});
 
