@@ -2,12 +2,14 @@
 # Converts the CMU Pronouncing Dictionary ("WORD  PH1 PH2 ..." lines, alternates written
 # "WORD(1)", "WORD(2)") into the TSV the g2p fine-tuning config reads:
 #
-#   word<TAB>phonemes<TAB>group
-#   abbe<TAB>AE1 B IY0<TAB>abbe
-#   abbe<TAB>AE0 B EY1<TAB>abbe
+#   word<TAB>phonemes<TAB>group<TAB>phonemes_no_stress
+#   abbe<TAB>AE1 B IY0<TAB>abbe<TAB>AE B IY
+#   abbe<TAB>AE0 B EY1<TAB>abbe<TAB>AE B EY
 #
 # one line per pronunciation, the word lowercased and stripped of its "(N)" alternate
 # marker; group is the word, so a split keeps all pronunciations of a word on one side.
+# phonemes_no_stress drops the vowels' stress digits (0, 1, 2), leaving the 39 ARPAbet
+# phonemes: the form the published CMUdict G2P results are measured on.
 # Dropped, and counted on stderr: comment lines (";;;" or "#"), blank lines, words holding
 # anything but letters and apostrophes (abbreviations with periods, hyphenated compounds,
 # digits, punctuation names such as "!EXCLAMATION-POINT"), lines without phonemes or with a
@@ -29,7 +31,7 @@ output="$2"
 tmp="$output.partial"
 trap 'rm -f "$tmp"' EXIT
 LC_ALL=C awk -v source="$input" '
-BEGIN { OFS = "\t"; print "word", "phonemes", "group" }
+BEGIN { OFS = "\t"; print "word", "phonemes", "group", "phonemes_no_stress" }
 { sub(/\r$/, "") }
 /^[ \t]*$/ { blank++; next }
 /^;;;/ || /^#/ { comments++; next }
@@ -50,7 +52,9 @@ BEGIN { OFS = "\t"; print "word", "phonemes", "group" }
   if ((word SUBSEP phonemes) in seen) { duplicate++; next }
   seen[word, phonemes] = 1
   if (!(word in words)) { words[word] = 1; word_count++ }
-  print word, phonemes, word
+  no_stress = phonemes
+  gsub(/[0-2]/, "", no_stress)
+  print word, phonemes, word, no_stress
   kept++
 }
 END {

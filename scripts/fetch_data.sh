@@ -12,9 +12,11 @@
 #   spam-assassin  text/<subset>/*.txt    raw e-mails (headers included); some are not valid
 #                                         UTF-8, so read them with invalid_utf8: replace or skip
 #   cmudict        cmudict.txt            "WORD  PH1 PH2 ..." lines of the pronouncing dictionary
-#                  cmudict.tsv            word, phonemes, group: one line per pronunciation
-#                                         (scripts/cmudict_to_tsv.sh; configs/finetune/g2p.yaml)
-# A dataset already fetched (data/raw/<name>/.complete exists) is skipped.
+#                  cmudict.tsv            word, phonemes, group, phonemes_no_stress: one line per
+#                                         pronunciation (scripts/cmudict_to_tsv.sh;
+#                                         configs/finetune/g2p.yaml)
+# A dataset already fetched (data/raw/<name>/.complete exists) is not downloaded again;
+# cmudict.tsv is still rewritten from cmudict.txt, so it always has the converter's columns.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -76,14 +78,19 @@ arrange_cmudict() {
   local package="$1" dest="$2"
   cp "$package/data/dict.txt" "$dest/cmudict.txt"
   echo "cmudict: $(wc -l < "$dest/cmudict.txt") entries"
-  "$root/scripts/cmudict_to_tsv.sh" "$dest/cmudict.txt" "$dest/cmudict.tsv"
+  convert_cmudict "$dest"
+}
+
+convert_cmudict() {
+  "$root/scripts/cmudict_to_tsv.sh" "$1/cmudict.txt" "$1/cmudict.tsv"
 }
 
 fetch() {
   local name="$1"
   local dest="$raw/$name"
   if [ -f "$dest/.complete" ]; then
-    echo "$name: already in $dest, skipping"
+    echo "$name: already in $dest, skipping the download"
+    if [ "$name" = cmudict ]; then convert_cmudict "$dest"; fi
     return
   fi
   work="$(mktemp -d)"

@@ -123,4 +123,8 @@ int use_threads(int64_t threads) {
   return count;
 }
 
+std::string thread_count_text(int threads) {
+  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
 }  // namespace tapelm

@@ -42,4 +42,7 @@ SamplingOptions sampling_options(const SampleSection& sample, uint64_t seed);
 // OpenMP threads for `threads` (0 = every core); returns the count in use.
 int use_threads(int64_t threads);
 
+// "1 thread", "2 threads": how the commands report the count use_threads returned.
+std::string thread_count_text(int threads);
+
 }  // namespace tapelm

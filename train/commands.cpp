@@ -77,10 +77,10 @@ std::string read_text_option(const std::string& path) {
   return text;
 }
 
-void print_loss(const std::string& what, const LossTotal& total, const Checkpoint& checkpoint) {
-  std::printf("%s: loss %.4f, perplexity %.2f over %lld tokens (checkpoint %s, step %lld)\n", what.c_str(),
+void print_loss(const std::string& what, const LossTotal& total, const Checkpoint& checkpoint, int threads) {
+  std::printf("%s: loss %.4f, perplexity %.2f over %lld tokens (checkpoint %s, step %lld, %s)\n", what.c_str(),
               total.mean(), total.perplexity(), static_cast<long long>(total.tokens), checkpoint.dir.c_str(),
-              static_cast<long long>(checkpoint.step));
+              static_cast<long long>(checkpoint.step), thread_count_text(threads).c_str());
 }
 
 // "tapelm: error: <message>" on one line, naming the rank unless it is rank 0.
@@ -218,7 +218,7 @@ int run_eval(const EvalArgs& args) {
   }
   if (!args.data_file.empty()) require_input_file("--data", args.data_file);
   TrainedModel trained = load_trained_model(checkpoint);
-  use_threads(args.inference.threads.value_or(trained.config.train.threads));
+  const int threads = use_threads(args.inference.threads.value_or(trained.config.train.threads));
   GPT& model = *trained.model;
 
   if (!args.text_file.empty()) {
@@ -229,7 +229,7 @@ int run_eval(const EvalArgs& args) {
     const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) {
       std::copy_n(tokens.begin() + static_cast<std::ptrdiff_t>(start), count, out);
     };
-    print_loss(args.text_file, evaluate_stream(model, tokens.size(), read, kEvalBatch), trained.checkpoint);
+    print_loss(args.text_file, evaluate_stream(model, tokens.size(), read, kEvalBatch), trained.checkpoint, threads);
     return kExitOk;
   }
   TokenDataset data;
@@ -245,7 +245,7 @@ int run_eval(const EvalArgs& args) {
   }
   if (data.size() < 2) throw InputError("--data " + args.data_file + ": fewer than 2 tokens; nothing to evaluate");
   const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) { data.read(start, count, out); };
-  print_loss(args.data_file, evaluate_stream(model, data.size(), read, kEvalBatch), trained.checkpoint);
+  print_loss(args.data_file, evaluate_stream(model, data.size(), read, kEvalBatch), trained.checkpoint, threads);
   return kExitOk;
 }
 

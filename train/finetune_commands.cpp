@@ -98,7 +98,8 @@ std::vector<PredictInput> read_predict_inputs(const std::string& path, const std
   return inputs;
 }
 
-// The checkpoint's task with eval's or predict's --beam-size and --threads applied.
+// The checkpoint's task with eval's or predict's --beam-size and --threads applied; the
+// caller starts the threads (use_threads(model.config.train.threads)).
 FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceOptions& inference) {
   std::ostringstream log;
   FinetunedModel model = load_finetuned_model(checkpoint, log, [&](FinetuneConfig& config) {
@@ -111,7 +112,6 @@ FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceO
     }
     if (inference.threads) config.train.threads = *inference.threads;
   });
-  use_threads(model.config.train.threads);
   return model;
 }
 
@@ -179,6 +179,7 @@ int run_finetune(const FinetuneArgs& args) {
 int run_predict(const PredictArgs& args) {
   if (!fs::is_regular_file(args.input)) throw InputError("--input " + args.input + ": file not found");
   FinetunedModel model = load_for_inference(open_checkpoint(args.checkpoint), args.inference);
+  use_threads(model.config.train.threads);
   const std::vector<PredictInput> inputs = read_predict_inputs(args.input, model.config.data.input_field);
   std::vector<std::string> texts;
   for (const PredictInput& input : inputs) texts.push_back(input.text);
@@ -202,6 +203,7 @@ int run_predict(const PredictArgs& args) {
 
 int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference) {
   FinetunedModel model = load_for_inference(checkpoint, inference);
+  const int threads = use_threads(model.config.train.threads);
   FinetuneConfig config = model.config;
   const std::string ext = extension_of(data_file);
   if (fs::is_directory(data_file)) config.data.format = "folders";
@@ -211,7 +213,7 @@ int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file,
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   const TaskEvaluation evaluation = model.task->evaluate(examples, all, config.eval.batch_size);
   std::cout << data_file << ": " << format_metrics(evaluation) << " over " << examples.size() << " examples (checkpoint "
-            << checkpoint.dir.string() << ", step " << checkpoint.step << ")\n"
+            << checkpoint.dir.string() << ", step " << checkpoint.step << ", " << thread_count_text(threads) << ")\n"
             << evaluation.report << (evaluation.report.empty() || evaluation.report.back() == '\n' ? "" : "\n")
             << std::flush;
   return kExitOk;

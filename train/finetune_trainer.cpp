@@ -80,17 +80,17 @@ class FinetuneTrainer {
     run_start_ = Clock::now();
     const int64_t first_step = state_.step;
     while (state_.step < config_.train.max_steps && !state_.early_stopped) {
-      const StepResult step = timed_step();
+      const StepResult step = throughput_.time([&] { return train_step(learning_rate(schedule_, state_.step)); });
       record_step(step, first_step);
       if (state_.bad_steps_in_a_row >= config_.train.max_bad_steps) {
         throw TrainingDiverged(divergence_message(state_.step, state_.bad_steps_in_a_row, config_.train.max_bad_steps,
                                                   last_checkpoint_));
       }
       const bool last = state_.step == config_.train.max_steps;
-      if (last || due(config_.eval.interval)) evaluate();
+      if (last || is_due(state_.step, config_.eval.interval)) evaluate();
       const bool end = last || state_.early_stopped;
       const bool stop = !end && stop_requested_ && stop_requested_();
-      if (end || stop || (step.finite && due(config_.checkpoint.interval))) save_checkpoint();
+      if (end || stop || (step.finite && is_due(state_.step, config_.checkpoint.interval))) save_checkpoint();
       if (stop) {
         result.stopped = true;
         break;
@@ -109,8 +109,8 @@ class FinetuneTrainer {
 
   void setup() {
     const int threads = use_threads(config_.train.threads);
-    log_ << "tapelm finetune: task " << config_.task << ", out_dir " << out_dir_.string() << ", " << threads
-         << " thread" << (threads == 1 ? "" : "s") << std::endl;
+    log_ << "tapelm finetune: task " << config_.task << ", out_dir " << out_dir_.string() << ", "
+         << thread_count_text(threads) << std::endl;
     schedule_ = schedule_config(config_.optimizer, config_.scheduler, config_.train.max_steps);
     const fs::path split_file = out_dir_ / "split.json";
     if (!run_.resume_from) fs::remove(split_file);  // a new run splits anew
@@ -225,40 +225,24 @@ class FinetuneTrainer {
 
   // ---- steps ----
 
-  StepResult timed_step() {
-    const Clock::time_point start = Clock::now();
-    const StepResult result = train_step(learning_rate(schedule_, state_.step));
-    interval_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
-    return result;
-  }
-
   StepResult train_step(double lr) {
     const TrainSection& t = config_.train;
-    const int64_t accum = t.grad_accum_steps();
     optimizer_->zero_grad();
-    double loss_sum = 0;
-    for (int64_t i = 0; i < accum; ++i) {
-      const std::vector<size_t> batch = sampler_->next(size_t(t.micro_batch_size));
-      Var loss = task_->loss(data_.examples, batch);
-      loss_sum += loss.item();
-      // The mean over micro-batches: each backward adds 1/accum of its gradient.
-      if (accum > 1) loss = loss * (1.0f / float(accum));
-      backward(loss);
-    }
+    const double loss = accumulate_gradients(t.grad_accum_steps(), [&] {
+      return task_->loss(data_.examples, sampler_->next(size_t(t.micro_batch_size)));
+    });
     last_lr_ = lr;
-    const StepResult result = finish_step(*optimizer_, trainable_, loss_sum / double(accum), t.grad_clip, lr);
+    const StepResult result = finish_step(*optimizer_, trainable_, loss, t.grad_clip, lr);
     // Batches are padded to their longest example, so activation shapes change from step
     // to step and the buffer pool would keep one buffer of every size it ever saw.
     BufferPool::instance().trim_if_oversized();
     return result;
   }
 
-  bool due(int64_t interval) const { return interval > 0 && state_.step % interval == 0; }
-
   void record_step(const StepResult& step, int64_t first_step) {
     ++state_.step;
     state_.examples_seen += config_.train.batch_size;
-    interval_examples_ += config_.train.batch_size;
+    throughput_.add(config_.train.batch_size);
     if (step.finite) {
       state_.bad_steps_in_a_row = 0;
     } else {
@@ -268,8 +252,10 @@ class FinetuneTrainer {
                                    config_.train.max_bad_steps)
            << std::endl;
     }
-    if (!(due(config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite)) return;
-    const double per_second = interval_seconds_ > 0 ? double(interval_examples_) / interval_seconds_ : 0.0;
+    if (!(is_due(state_.step, config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite)) {
+      return;
+    }
+    const double per_second = throughput_.per_second();
     metrics_->log(state_.step, {{"loss", step.loss},
                                 {"lr", last_lr_},
                                 {"grad_norm", step.grad_norm},
@@ -281,8 +267,7 @@ class FinetuneTrainer {
          << " | lr " << format_double("%.3e", last_lr_) << " | grad_norm " << format_double("%.3f", step.grad_norm)
          << " | " << format_double("%.1f", per_second) << " ex/s | ETA "
          << format_duration(elapsed / double(done) * double(config_.train.max_steps - state_.step)) << std::endl;
-    interval_examples_ = 0;
-    interval_seconds_ = 0;
+    throughput_.reset();
   }
 
   // ---- evaluation and checkpoints ----
@@ -383,8 +368,7 @@ class FinetuneTrainer {
   FinetuneState state_;
   fs::path last_checkpoint_;
   double last_lr_ = 0;
-  int64_t interval_examples_ = 0;
-  double interval_seconds_ = 0;
+  Throughput throughput_;  // examples per second between log lines
   Clock::time_point run_start_;
 };
 

@@ -1,16 +1,54 @@
-// How a training step ends, shared by the pretraining and fine-tuning loops so both behave
-// and report alike: clipping and the optimizer update, skipped when the loss or the gradient
-// norm is not finite, and the messages about skipped steps and divergence.
+// How a training step runs and ends, shared by the pretraining and fine-tuning loops so both
+// behave and report alike: gradient accumulation over micro-batches, clipping and the
+// optimizer update (skipped when the loss or the gradient norm is not finite), the messages
+// about skipped steps and divergence, the throughput between log lines, and when a periodic
+// action is due.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
+#include "autograd/variable.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
 namespace tapelm {
+
+// Whether a periodic action (a log line, an evaluation, a checkpoint) falls on `step`;
+// an interval of 0 means never.
+inline bool is_due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
+
+// Runs the forward and backward pass of `micro_batches` micro-batches, `micro_loss(i)` giving
+// the loss of the i-th, so that the gradients add up to those of their mean loss. Returns
+// that mean.
+double accumulate_gradients(int64_t micro_batches, const std::function<Var()>& micro_loss);
+
+// Training throughput since the last log line: the time spent in steps (evaluations and
+// checkpoints excluded) and the work those steps did (tokens or examples).
+class Throughput {
+ public:
+  template <typename Step>
+  auto time(Step&& step) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = step();
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  }
+  void add(int64_t units) { units_ += units; }
+  // Units per second since the last reset; 0 before any timed step.
+  double per_second() const { return seconds_ > 0 ? double(units_) / seconds_ : 0.0; }
+  void reset() {
+    units_ = 0;
+    seconds_ = 0;
+  }
+
+ private:
+  int64_t units_ = 0;
+  double seconds_ = 0;
+};
 
 struct StepResult {
   double loss = 0;

@@ -2,7 +2,6 @@
 // with several ranks, the data-parallel split of each step (docs/distributed.md).
 #include "train/trainer.h"
 
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -41,8 +40,6 @@ uint64_t rank_dropout_seed(uint64_t model_stream_seed, int rank) {
   return hash64(&rank, sizeof rank, model_stream_seed ^ hash64("tapelm rank dropout"));
 }
 
-using Clock = std::chrono::steady_clock;
-
 class Trainer {
  public:
   Trainer(const PreparedRun& run, const TrainerOptions& options)
@@ -65,13 +62,13 @@ class Trainer {
                      " (raise it with --set train.max_steps=...)");
     }
     while (state_.step < config_.train.max_steps) {
-      const StepResult step = timed_step();
+      const StepResult step = throughput_.time([&] { return train_step(learning_rate(schedule_, state_.step)); });
       record_step(step);
       if (state_.bad_steps_in_a_row >= config_.train.max_bad_steps) diverged();
       const bool last = state_.step == config_.train.max_steps;
       const bool stop = !last && stop_requested_anywhere();
-      if (last || due(config_.eval.interval)) evaluate();
-      if (last || stop || (step.finite && due(config_.checkpoint.interval))) save_checkpoint();
+      if (last || is_due(state_.step, config_.eval.interval)) evaluate();
+      if (last || stop || (step.finite && is_due(state_.step, config_.checkpoint.interval))) save_checkpoint();
       if (stop) {
         result.status = TrainStatus::kStopped;
         break;
@@ -103,8 +100,8 @@ class Trainer {
     // Under mpirun, automatic threading shares the machine's cores between its ranks.
     const int threads = use_threads(options_threads());
     log_ << "tapelm pretrain: out_dir " << out_dir_.string() << ", "
-         << (dist_ ? std::to_string(world()) + " ranks x " : std::string()) << threads << " thread"
-         << (threads == 1 ? "" : "s") << (dist_ ? " each" : "") << std::endl;
+         << (dist_ ? std::to_string(world()) + " ranks x " : std::string()) << thread_count_text(threads)
+         << (dist_ ? " each" : "") << std::endl;
     schedule_ = schedule_config(config_);  // before the data work: an impossible schedule fails fast
     // Rank 0 checks the run and tokenizes and shards the corpus into the cache; the others
     // follow once it succeeded (so an error is reported once, by rank 0) and load the cache.
@@ -249,28 +246,14 @@ class Trainer {
 
   // ---- steps ----
 
-  StepResult timed_step() {
-    const Clock::time_point start = Clock::now();
-    const StepResult result = train_step(learning_rate(schedule_, state_.step));
-    interval_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
-    return result;
-  }
-
   StepResult train_step(double lr) {
     const TrainSection& t = config_.train;
-    const int64_t accum = accum_;
     const int64_t T = config_.model.ctx_len;
     optimizer_->zero_grad();
-    double loss_sum = 0;
-    for (int64_t i = 0; i < accum; ++i) {
+    double loss = accumulate_gradients(accum_, [&] {
       sampler_->next(t.micro_batch_size, x_, y_, rank(), world());
-      Var loss = model_->loss(x_, y_, t.micro_batch_size, T, {}, kIgnoreIndex, float(t.label_smoothing));
-      loss_sum += loss.item();
-      // The mean over micro-batches: each backward adds 1/accum of its gradient.
-      if (accum > 1) loss = loss * (1.0f / float(accum));
-      backward(loss);
-    }
-    double loss = loss_sum / double(accum);
+      return model_->loss(x_, y_, t.micro_batch_size, T, {}, kIgnoreIndex, float(t.label_smoothing));
+    });
     if (dist_) {
       // Identical gradients on every rank: clipping, the finiteness check and the step agree.
       dist_->average_gradients(params_);
@@ -280,13 +263,11 @@ class Trainer {
     return finish_step(*optimizer_, params_, loss, t.grad_clip, lr);
   }
 
-  bool due(int64_t interval) const { return interval > 0 && state_.step % interval == 0; }
-
   void record_step(const StepResult& step) {
     const int64_t tokens = config_.train.batch_size * config_.model.ctx_len;
     ++state_.step;
     state_.tokens_seen += tokens;
-    interval_tokens_ += tokens;
+    throughput_.add(tokens);
     if (step.finite) {
       state_.bad_steps_in_a_row = 0;
     } else {
@@ -295,14 +276,13 @@ class Trainer {
       progress_->print(skipped_step_message(state_.step, step.loss, step.grad_norm, state_.bad_steps_in_a_row,
                                             config_.train.max_bad_steps));
     }
-    const bool log_line = due(config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite;
-    TrainRecord record{state_.step, step.loss, last_lr_, step.grad_norm,
-                       interval_seconds_ > 0 ? double(interval_tokens_) / interval_seconds_ : 0.0,
+    const bool log_line =
+        is_due(state_.step, config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite;
+    TrainRecord record{state_.step, step.loss, last_lr_, step.grad_norm, throughput_.per_second(),
                        state_.skipped_steps};
     if (log_line) {
       if (metrics_) metrics_->log(record);
-      interval_tokens_ = 0;
-      interval_seconds_ = 0;
+      throughput_.reset();
     }
     progress_->step(record, log_line);
   }
@@ -404,8 +384,7 @@ class Trainer {
   double last_lr_ = 0;
   std::string png_problem_;  // non-empty once the PNG failed: not retried
   std::vector<int32_t> x_, y_;
-  int64_t interval_tokens_ = 0;
-  double interval_seconds_ = 0;
+  Throughput throughput_;  // tokens per second between log lines
 };
 
 }  // namespace

@@ -148,9 +148,9 @@ TEST(FinetuneClassification, PredictWritesOneJsonLinePerExample) {
   for (const std::string input : {"in.jsonl", "in.txt"}) {
     const std::string output = (scratch / (input + ".out")).string();
     const std::string in = (scratch / input).string();
-    const char* argv[] = {"tapelm", "predict", "--checkpoint", best.c_str(), "--input", in.c_str(), "--output",
-                          output.c_str()};
-    ASSERT_EQ(run_cli(8, argv), kExitOk);
+    const testing::CliOutcome predict =
+        testing::run_cli_in_process({"predict", "--checkpoint", best, "--input", in, "--output", output});
+    ASSERT_EQ(predict.exit_code, kExitOk) << predict.err;
     std::istringstream lines(testing::read_text(output));
     std::vector<nlohmann::json> records;
     std::string line;
@@ -195,30 +195,24 @@ TEST(FinetuneClassification, EvalDataReportsTheTaskMetricsOnALabeledFile) {
   testing::write_text(scratch / "held.csv", "text,label\n\"sunny, warm\",good\nstormy cold,bad\n");
   const std::string best = best_checkpoint_dir(scratch / "ft").string();
   const std::string data = (scratch / "held.csv").string();
-  const char* argv[] = {"tapelm", "eval", "--checkpoint", best.c_str(), "--data", data.c_str()};
-  ::testing::internal::CaptureStdout();
-  const int code = run_cli(6, argv);
-  const std::string out = ::testing::internal::GetCapturedStdout();
-  ASSERT_EQ(code, kExitOk) << out;
-  EXPECT_NE(out.find("accuracy 1.0000, macro_f1 1.0000"), std::string::npos) << out;
-  EXPECT_NE(out.find("over 2 examples"), std::string::npos) << out;
+  const testing::CliOutcome eval = testing::run_cli_in_process({"eval", "--checkpoint", best, "--data", data});
+  ASSERT_EQ(eval.exit_code, kExitOk) << eval.out << eval.err;
+  EXPECT_NE(eval.out.find("accuracy 1.0000, macro_f1 1.0000"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("over 2 examples"), std::string::npos) << eval.out;
 
   testing::write_text(scratch / "bad.csv", "text,label\nsunny,neutral\n");
   const std::string bad = (scratch / "bad.csv").string();
-  const char* argv_bad[] = {"tapelm", "eval", "--checkpoint", best.c_str(), "--data", bad.c_str()};
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(run_cli(6, argv_bad), kExitBadInput);
-  const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("bad.csv:2"), std::string::npos) << err;
-  EXPECT_NE(err.find("neutral"), std::string::npos) << err;
+  const testing::CliOutcome refused = testing::run_cli_in_process({"eval", "--checkpoint", best, "--data", bad});
+  EXPECT_EQ(refused.exit_code, kExitBadInput);
+  EXPECT_NE(refused.err.find("bad.csv:2"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("neutral"), std::string::npos) << refused.err;
 
-  const char* argv_beam[] = {"tapelm", "eval", "--checkpoint", best.c_str(), "--data", data.c_str(), "--beam-size", "2"};
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(run_cli(8, argv_beam), kExitBadInput);
-  const std::string beam_err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(beam_err.find("--beam-size: " + best), std::string::npos) << beam_err;
-  EXPECT_NE(beam_err.find(" holds a classification model; only seq2seq models decode with a beam"), std::string::npos)
-      << beam_err;
+  const testing::CliOutcome beam =
+      testing::run_cli_in_process({"eval", "--checkpoint", best, "--data", data, "--beam-size", "2"});
+  EXPECT_EQ(beam.exit_code, kExitBadInput);
+  EXPECT_NE(beam.err.find("--beam-size: " + best), std::string::npos) << beam.err;
+  EXPECT_NE(beam.err.find(" holds a classification model; only seq2seq models decode with a beam"), std::string::npos)
+      << beam.err;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Helpers for the fine-tuning tests: a tiny, trivially separable labeled data set (JSONL),
-// a tiny fine-tuning config around it (a model that trains in milliseconds per step), and
-// running `tapelm finetune` through the library API with the log captured.
+// a tiny fine-tuning config around it (a model that trains in milliseconds per step),
+// running `tapelm finetune` through the library API with the log captured, and running a
+// command line in process with its output captured.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "scratch_dir.h"
+#include "train/cli.h"
 #include "train/finetune_commands.h"
 #include "train/finetune_trainer.h"
 
@@ -83,6 +85,24 @@ inline FinetuneOutcome run_finetuning(const std::filesystem::path& config, const
   FinetuneOutcome outcome{finetune(run, options), ""};
   outcome.log = log.str();
   return outcome;
+}
+
+struct CliOutcome {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+// `tapelm ARGS...` run in this process, as the binary's main runs it: its exit code and
+// what it printed on stdout and stderr.
+inline CliOutcome run_cli_in_process(const std::vector<std::string>& args) {
+  std::vector<const char*> argv = {"tapelm"};
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  const int exit_code = run_cli(static_cast<int>(argv.size()), argv.data());
+  std::string out = ::testing::internal::GetCapturedStdout();
+  return {exit_code, std::move(out), ::testing::internal::GetCapturedStderr()};
 }
 
 }  // namespace tapelm::testing

@@ -258,17 +258,17 @@ TEST(Seq2SeqTask, FinetuneCommandTrainsEvaluatesAndPredictsTheToyMapping) {
   EXPECT_EQ(fade.at("prediction"), "F AA1 D EH0");
   EXPECT_EQ(nlohmann::json::parse(second).at("prediction"), "K AA1 B");
 
-  // eval --data with the beam widened for this command only.
+  // eval --data with the beam widened and the threads doubled for this command only.
   testing::write_text(scratch / "held.tsv", "word\tphonemes\tgroup\nfade\tF AA1 D EH0\tfade\n");
   const std::string best = best_checkpoint_dir(scratch / "ft").string();
   const std::string held = (scratch / "held.tsv").string();
-  const char* argv[] = {"tapelm", "eval", "--checkpoint", best.c_str(), "--data", held.c_str(), "--beam-size", "3"};
-  ::testing::internal::CaptureStdout();
-  const int code = run_cli(8, argv);
-  const std::string out = ::testing::internal::GetCapturedStdout();
-  ASSERT_EQ(code, kExitOk) << out;
-  EXPECT_NE(out.find("wer 0.0000"), std::string::npos) << out;
-  EXPECT_NE(out.find("beam search (beam 3)"), std::string::npos) << out;
+  const testing::CliOutcome eval = testing::run_cli_in_process(
+      {"eval", "--checkpoint", best, "--data", held, "--beam-size", "3", "--threads", "2"});
+  ASSERT_EQ(eval.exit_code, kExitOk) << eval.out << eval.err;
+  EXPECT_NE(eval.out.find("wer 0.0000"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("beam search (beam 3)"), std::string::npos) << eval.out;
+  // The run trained on 1 thread; --threads applies to this command.
+  EXPECT_NE(eval.out.find(", 2 threads)"), std::string::npos) << eval.out;
 }
 
 TEST(Seq2SeqTask, ShippedG2pConfigLoadsWithCharSourceAndWordTargetTokenizers) {
@@ -277,6 +277,7 @@ TEST(Seq2SeqTask, ShippedG2pConfigLoadsWithCharSourceAndWordTargetTokenizers) {
   EXPECT_EQ(config.tokenizer.type, "char");
   EXPECT_EQ(config.target_tokenizer.type, "word");
   EXPECT_EQ(config.data.group_field, "group");
+  EXPECT_EQ(config.data.target_field, "phonemes_no_stress");
   EXPECT_TRUE(config.init_from.empty());
   EXPECT_LE(config.decode.max_len, config.model.ctx_len);
   // Unscaled embeddings of std 0.02 drown under the sinusoidal table's unit amplitude.
