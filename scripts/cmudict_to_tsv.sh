@@ -9,7 +9,9 @@
 # one line per pronunciation, the word lowercased and stripped of its "(N)" alternate
 # marker; group is the word, so a split keeps all pronunciations of a word on one side.
 # phonemes_no_stress drops the vowels' stress digits (0, 1, 2), leaving the 39 ARPAbet
-# phonemes: the form the published CMUdict G2P results are measured on.
+# phonemes: the form the published CMUdict G2P results are measured on. Alternates that
+# differ only in stress keep their own rows and so repeat their stress-free form (314 rows of
+# cmudict 0.7b).
 # Dropped, and counted on stderr: comment lines (";;;" or "#"), blank lines, words holding
 # anything but letters and apostrophes (abbreviations with periods, hyphenated compounds,
 # digits, punctuation names such as "!EXCLAMATION-POINT"), lines without phonemes or with a

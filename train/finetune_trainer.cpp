@@ -7,8 +7,6 @@
 #include <memory>
 
 #include "autograd/buffer_pool.h"
-#include "autograd/elementwise.h"
-#include "autograd/tape.h"
 #include "nn/summary.h"
 #include "optim/param_groups.h"
 #include "optim/schedule.h"

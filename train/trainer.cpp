@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "autograd/elementwise.h"
-#include "autograd/tape.h"
 #include "data/dataset.h"
 #include "data/hash.h"
 #include "data/sampler.h"

@@ -1,6 +1,6 @@
 // scripts/cmudict_to_tsv.sh on a hand-written CMUdict sample: the header, alternates folded
-// into their word with the word as group, dropped entries, and the TSV read back by the
-// labeled-data loader the g2p config uses.
+// into their word with the word as group, the stress-free column, dropped entries, and the
+// TSV read back by the labeled-data loader the g2p config uses.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -35,6 +35,9 @@ TEST(CmudictToTsv, FoldsAlternatesIntoTheirWordAndDropsNonWords) {
              "ABLE-BODIED  EY1 B AH0 L B AA1 D IY0 D\n"
              "A42128  EY1 F AO1 R T UW1\n"
              "\n"
+             "ADDRESS  AH0 D R EH1 S\n"
+             "ADDRESS(1)  AE1 D R EH2 S\n"
+             "ADDRESS(2)  AE0 D R EH1 S\n"
              "TOMATO  T AH0 M EY1 T OW2 # a trailing comment\n"
              "TOMATO(2)  T AH0 M AA1 T OW2\n"
              "TOMATO(3)  T AH0 M AA1 T OW2\n"
@@ -47,10 +50,15 @@ TEST(CmudictToTsv, FoldsAlternatesIntoTheirWordAndDropsNonWords) {
             "abbe\tAE1 B IY0\tabbe\tAE B IY\n"
             "abbe\tAE0 B EY1\tabbe\tAE B EY\n"
             "abbey's\tAE1 B IY0 Z\tabbey's\tAE B IY Z\n"
+            // Alternates that differ only in stress stay distinct rows, sharing their
+            // stress-free form: dropping one would lose a stressed pronunciation.
+            "address\tAH0 D R EH1 S\taddress\tAH D R EH S\n"
+            "address\tAE1 D R EH2 S\taddress\tAE D R EH S\n"
+            "address\tAE0 D R EH1 S\taddress\tAE D R EH S\n"
             "tomato\tT AH0 M EY1 T OW2\ttomato\tT AH M EY T OW\n"
             "tomato\tT AH0 M AA1 T OW2\ttomato\tT AH M AA T OW\n");
   const std::string report = read_text(scratch / "stderr");
-  EXPECT_NE(report.find("kept 5 pronunciations of 3 words"), std::string::npos) << report;
+  EXPECT_NE(report.find("kept 8 pronunciations of 4 words"), std::string::npos) << report;
   EXPECT_NE(report.find("dropped 3 non-letter words, 1 without phonemes, 1 with a malformed phoneme, 1 duplicates, "
                         "1 comment and 1 blank lines"),
             std::string::npos)
@@ -64,7 +72,7 @@ TEST(CmudictToTsv, FoldsAlternatesIntoTheirWordAndDropsNonWords) {
   config.target_field = "phonemes_no_stress";
   config.group_field = "group";
   const std::vector<LabeledExample> examples = load_labeled_examples(config);
-  ASSERT_EQ(examples.size(), 5u);
+  ASSERT_EQ(examples.size(), 8u);
   EXPECT_EQ(examples[1].input, "abbe");
   EXPECT_EQ(examples[1].target, "AE B EY");
   EXPECT_EQ(examples[1].group, "abbe");
