@@ -1,9 +1,6 @@
 // Safetensors writing (atomic replace) and validating reads; parameter load/save.
 #include "nn/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -13,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+
+#include "data/atomic_file.h"
 
 namespace tapelm {
 
@@ -35,50 +34,6 @@ std::string errno_text() { return std::strerror(errno); }
 
 // ---------------------------------------------------------------------------------------
 // Writing
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  // Closes now so the caller sees the error (close can report deferred write failures).
-  bool close() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
-
-void write_all(int fd, const void* data, std::size_t bytes, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = ::write(fd, p, bytes);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw file_error(path, "write failed: " + errno_text());
-    }
-    p += n;
-    bytes -= static_cast<std::size_t>(n);
-  }
-}
-
-void fsync_directory_of(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  // Some file systems cannot sync a directory (EINVAL); the rename is then as durable as
-  // they make it, and the saved file is still there.
-  if (fd.get() < 0 || (::fsync(fd.get()) != 0 && errno != EINVAL && errno != ENOTSUP)) {
-    throw file_error(path, "saved, but could not fsync directory '" + dir.string() + "': " + errno_text());
-  }
-}
 
 std::string header_for(const std::vector<const std::pair<std::string, Tensor>*>& sorted,
                        const TensorMetadata& metadata, const std::string& path) {
@@ -286,28 +241,16 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   }
   const std::string header = header_for(sorted, metadata, path);
 
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  try {
-    FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) throw file_error(path, "cannot create '" + temporary + "': " + errno_text());
-    unsigned char length[8];
-    const uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(n >> (8 * i));
-    write_all(fd.get(), length, sizeof(length), path);
-    write_all(fd.get(), header.data(), header.size(), path);
-    for (const auto* entry : sorted) {
-      write_all(fd.get(), entry->second.data(), static_cast<std::size_t>(entry->second.numel()) * sizeof(float), path);
-    }
-    if (::fsync(fd.get()) != 0) throw file_error(path, "fsync failed: " + errno_text());
-    if (!fd.close()) throw file_error(path, "close failed: " + errno_text());
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-      throw file_error(path, "cannot rename '" + temporary + "' over it: " + errno_text());
-    }
-  } catch (...) {
-    ::unlink(temporary.c_str());
-    throw;
+  AtomicFile file(path);
+  unsigned char length[8];
+  const uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(n >> (8 * i));
+  file.write(length, sizeof(length));
+  file.write(header.data(), header.size());
+  for (const auto* entry : sorted) {
+    file.write(entry->second.data(), static_cast<std::size_t>(entry->second.numel()) * sizeof(float));
   }
-  fsync_directory_of(path);
+  file.commit();
 }
 
 SafetensorsContents load_safetensors(const std::string& path) {
