@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/buffer_pool.h"
 #include "autograd/tape.h"
 
 namespace tapelm {
@@ -57,18 +58,22 @@ void validate(const char* who, const Seq2SeqDecodeOptions& options, const Encode
   }
 }
 
-// memory [1, S, C] repeated to [k, S, C] (and its padding to k·S) for k hypotheses.
-Var repeat_rows(const Var& memory, int64_t k) {
-  const int64_t row = memory.numel();
-  Tensor out({k, memory.size(1), memory.size(2)});
-  for (int64_t r = 0; r < k; ++r) std::memcpy(out.data() + r * row, memory.data(), sizeof(float) * row);
+// memory [B, S, C] gathered to one row per decoder row: row r is memory row sources[r].
+Var gather_rows(const Var& memory, const std::vector<int64_t>& sources) {
+  const int64_t row = memory.size(1) * memory.size(2);
+  Tensor out({static_cast<int64_t>(sources.size()), memory.size(1), memory.size(2)});
+  for (size_t r = 0; r < sources.size(); ++r) {
+    std::memcpy(out.data() + static_cast<int64_t>(r) * row, memory.data() + sources[r] * row, sizeof(float) * row);
+  }
   return Var(out);
 }
 
-std::vector<uint8_t> repeat_mask(const std::vector<uint8_t>& mask, int64_t k) {
+// The source padding mask [B · S] (or empty: no padding) gathered likewise.
+std::vector<uint8_t> gather_mask(const std::vector<uint8_t>& mask, int64_t S, const std::vector<int64_t>& sources) {
+  if (mask.empty()) return mask;
   std::vector<uint8_t> out;
-  out.reserve(mask.size() * static_cast<size_t>(k));
-  for (int64_t r = 0; r < k; ++r) out.insert(out.end(), mask.begin(), mask.end());
+  out.reserve(sources.size() * static_cast<size_t>(S));
+  for (int64_t b : sources) out.insert(out.end(), mask.begin() + b * S, mask.begin() + (b + 1) * S);
   return out;
 }
 
@@ -104,9 +109,10 @@ class StepDecoder {
     return logits_.data() + (b * T + T - 1) * vocab;
   }
 
-  // The next step continues rows[i] of this one as its row i.
-  void keep_rows(const std::vector<int32_t>& rows) {
-    if (use_cache_) cache_.reorder(rows);
+  // The next step continues rows[i] of this one as its row i; `same_memory` as in
+  // KVCache::reorder.
+  void keep_rows(const std::vector<int32_t>& rows, bool same_memory) {
+    if (use_cache_) cache_.reorder(rows, same_memory);
   }
 
  private:
@@ -166,8 +172,8 @@ std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vec
   return out;
 }
 
-BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
-                       const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options) {
+std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t B, int64_t S,
+                                    const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options) {
   validate("beam_search", options, model.config());
   if (options.beam_size < 1) {
     throw std::invalid_argument("beam_search: beam_size must be >= 1, got " + std::to_string(options.beam_size));
@@ -179,63 +185,101 @@ BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, i
   const ScopedEval eval(model);
   const NoGradGuard no_grad;
   const int64_t vocab = model.config().tgt_vocab_size;
-  const Var memory = model.encode(src, 1, S, src_padding);
+  const Var memory = model.encode(src, B, S, src_padding);
   StepDecoder decoder(model, options.kv_cache);
-  std::vector<Hypothesis> live(1), finished;
-  for (int64_t t = 1; t <= options.max_len && !live.empty(); ++t) {
-    const int64_t k = static_cast<int64_t>(live.size());
+  // Each source's beam. The decoder's rows are every source's live hypotheses, source by
+  // source, so one forward pass per step serves the whole batch.
+  std::vector<std::vector<Hypothesis>> live(static_cast<size_t>(B), std::vector<Hypothesis>(1));
+  std::vector<std::vector<Hypothesis>> finished(static_cast<size_t>(B));
+  std::vector<int64_t> row_source;  // the source of each decoder row of the previous step
+  Var row_memory;                   // memory and src_padding gathered to those rows
+  std::vector<uint8_t> row_padding;
+  for (int64_t t = 1; t <= options.max_len; ++t) {
     std::vector<std::vector<int32_t>> rows;
-    rows.reserve(static_cast<size_t>(k));
-    for (const Hypothesis& h : live) {
-      rows.push_back({options.bos_id});
-      rows.back().insert(rows.back().end(), h.tokens.begin(), h.tokens.end());
-    }
-    decoder.step(rows, k == 1 ? memory : repeat_rows(memory, k),
-                 src_padding.empty() ? src_padding : repeat_mask(src_padding, k));
-    std::vector<Candidate> candidates;
-    candidates.reserve(static_cast<size_t>(k * vocab));
-    for (int64_t h = 0; h < k; ++h) {
-      const std::vector<double> lp = log_probs(decoder.last_row(h), vocab);
-      for (int64_t v = 0; v < vocab; ++v) {
-        candidates.push_back({static_cast<size_t>(h), static_cast<int32_t>(v), live[h].score + lp[v]});
+    std::vector<int64_t> sources;
+    for (int64_t b = 0; b < B; ++b) {
+      for (const Hypothesis& h : live[static_cast<size_t>(b)]) {
+        rows.push_back({options.bos_id});
+        rows.back().insert(rows.back().end(), h.tokens.begin(), h.tokens.end());
+        sources.push_back(b);
       }
     }
-    const size_t keep = std::min(candidates.size(), static_cast<size_t>(options.beam_size));
-    // Candidates are in (hypothesis, token) order, so a stable sort breaks ties that way.
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
-    std::vector<Hypothesis> next;
-    std::vector<int32_t> parents;  // of `next`, the rows the decoder continues
-    for (size_t c = 0; c < keep; ++c) {
-      Hypothesis h{live[candidates[c].parent].tokens, candidates[c].score};
-      h.tokens.push_back(candidates[c].token);
-      if (candidates[c].token == options.eos_id) {
-        finished.push_back(std::move(h));
-      } else {
-        next.push_back(std::move(h));
-        parents.push_back(static_cast<int32_t>(candidates[c].parent));
-      }
+    if (rows.empty()) break;
+    // Most steps keep every beam's size, and with it the rows' sources: no new gather.
+    if (sources != row_source) {
+      row_source = std::move(sources);
+      row_memory = gather_rows(memory, row_source);
+      row_padding = gather_mask(src_padding, S, row_source);
     }
-    live = std::move(next);
-    if (!live.empty()) decoder.keep_rows(parents);
+    decoder.step(rows, row_memory, row_padding);
+    std::vector<int32_t> parents;  // the decoder rows the next step continues, in order
+    int64_t first_row = 0;         // the current source's first decoder row
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<Hypothesis>& beam = live[static_cast<size_t>(b)];
+      const int64_t k = static_cast<int64_t>(beam.size());
+      std::vector<Candidate> candidates;
+      candidates.reserve(static_cast<size_t>(k * vocab));
+      for (int64_t h = 0; h < k; ++h) {
+        const std::vector<double> lp = log_probs(decoder.last_row(first_row + h), vocab);
+        for (int64_t v = 0; v < vocab; ++v) {
+          candidates.push_back({static_cast<size_t>(h), static_cast<int32_t>(v), beam[h].score + lp[v]});
+        }
+      }
+      const size_t keep = std::min(candidates.size(), static_cast<size_t>(options.beam_size));
+      // Candidates are in (hypothesis, token) order, so a stable sort breaks ties that way.
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [](const Candidate& x, const Candidate& y) { return x.score > y.score; });
+      std::vector<Hypothesis> next;
+      for (size_t c = 0; c < keep; ++c) {
+        Hypothesis h{beam[candidates[c].parent].tokens, candidates[c].score};
+        h.tokens.push_back(candidates[c].token);
+        if (candidates[c].token == options.eos_id) {
+          finished[static_cast<size_t>(b)].push_back(std::move(h));
+        } else {
+          next.push_back(std::move(h));
+          parents.push_back(static_cast<int32_t>(first_row + static_cast<int64_t>(candidates[c].parent)));
+        }
+      }
+      first_row += k;
+      beam = std::move(next);
+    }
+    if (!parents.empty()) {
+      // Parents stay within their source, so equal beam sizes mean equal row sources.
+      bool same_sources = parents.size() == row_source.size();
+      for (size_t r = 0; same_sources && r < parents.size(); ++r) {
+        same_sources = row_source[static_cast<size_t>(parents[r])] == row_source[r];
+      }
+      decoder.keep_rows(parents, same_sources);
+    }
+    // The rows shrink as beams finish and the prefix grows, so every step's activations have
+    // new sizes the buffer pool would otherwise keep around.
+    BufferPool::instance().trim_if_oversized();
   }
-  const Hypothesis* best = nullptr;
-  double best_norm = -std::numeric_limits<double>::infinity();
-  for (const std::vector<Hypothesis>* pool : {&finished, &live}) {
-    for (const Hypothesis& h : *pool) {
-      const double norm = gnmt_length_norm(h.score, h.tokens.size(), options.length_penalty);
-      if (best == nullptr || norm > best_norm) {
-        best = &h;
-        best_norm = norm;
+  std::vector<BeamResult> results(static_cast<size_t>(B));
+  for (size_t b = 0; b < results.size(); ++b) {
+    const Hypothesis* best = nullptr;
+    double best_norm = -std::numeric_limits<double>::infinity();
+    for (const std::vector<Hypothesis>* pool : {&finished[b], &live[b]}) {
+      for (const Hypothesis& h : *pool) {
+        const double norm = gnmt_length_norm(h.score, h.tokens.size(), options.length_penalty);
+        if (best == nullptr || norm > best_norm) {
+          best = &h;
+          best_norm = norm;
+        }
       }
     }
+    BeamResult& result = results[b];
+    result.best.finished = !best->tokens.empty() && best->tokens.back() == options.eos_id;
+    result.best.tokens.assign(best->tokens.begin(), best->tokens.end() - (result.best.finished ? 1 : 0));
+    result.best.score = best->score;
+    result.normalized_score = best_norm;
   }
-  BeamResult result;
-  result.best.finished = !best->tokens.empty() && best->tokens.back() == options.eos_id;
-  result.best.tokens.assign(best->tokens.begin(), best->tokens.end() - (result.best.finished ? 1 : 0));
-  result.best.score = best->score;
-  result.normalized_score = best_norm;
-  return result;
+  return results;
+}
+
+BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
+                       const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options) {
+  return beam_search(model, src, 1, S, src_padding, options).front();
 }
 
 DecodedSequence greedy_complete(GPT& model, const std::vector<int32_t>& prompt, int64_t max_new_tokens,

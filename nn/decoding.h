@@ -60,6 +60,11 @@ struct BeamResult {
 BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
                        const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options);
 
+// Beam search for B sources at once (src B·S ids, src_padding [B·S] or empty), each with its
+// own beam exactly as above; every step runs one decoder pass over all live hypotheses.
+std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t B, int64_t S,
+                                    const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options);
+
 // Greedy continuation of `prompt` (at least one id, e.g. <bos> + prompt tokens) with a
 // KVCache: stops at `eos_id`, after max_new_tokens, or when the context window is full
 // (the window does not slide; train/sampling.h's generate() does that).

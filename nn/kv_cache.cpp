@@ -118,7 +118,11 @@ std::vector<uint8_t> KVCache::extend_padding(const std::vector<uint8_t>& padding
   return mask;
 }
 
-void KVCache::reorder(const std::vector<int32_t>& rows) {
+void KVCache::reorder(const std::vector<int32_t>& rows, bool same_memory) {
+  if (same_memory && static_cast<int64_t>(rows.size()) != batch_) {
+    throw std::invalid_argument("KVCache::reorder: " + std::to_string(rows.size()) + " rows cannot keep the " +
+                                std::to_string(batch_) + " rows of cross-attention entries");
+  }
   for (const int32_t r : rows) {
     if (r < 0 || r >= batch_) {
       throw std::invalid_argument("KVCache::reorder: row " + std::to_string(r) + " outside the cached batch of " +
@@ -128,8 +132,10 @@ void KVCache::reorder(const std::vector<int32_t>& rows) {
   for (LayerKV& layer : layers_) {
     layer.k = gather_rows(layer.k, rows);
     layer.v = gather_rows(layer.v, rows);
-    layer.cross_k = gather_rows(layer.cross_k, rows);
-    layer.cross_v = gather_rows(layer.cross_v, rows);
+    if (!same_memory) {
+      layer.cross_k = gather_rows(layer.cross_k, rows);
+      layer.cross_v = gather_rows(layer.cross_v, rows);
+    }
   }
   if (!key_padding_.empty()) {
     std::vector<uint8_t> mask;

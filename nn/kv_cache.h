@@ -52,8 +52,10 @@ class KVCache {
 
   // Keeps cached row rows[i] as row i of every layer (self- and cross-attention entries and
   // the padding mask), e.g. the parents of the surviving hypotheses in beam search. Rows
-  // may repeat or be dropped; the batch becomes rows.size().
-  void reorder(const std::vector<int32_t>& rows);
+  // may repeat or be dropped; the batch becomes rows.size(). `same_memory`: the caller
+  // knows new row i reads the same encoder output as old row i did (beam search when no
+  // source's beam changed size), so the cross-attention entries stay as they are.
+  void reorder(const std::vector<int32_t>& rows, bool same_memory = false);
 
  private:
   std::vector<LayerKV> layers_;

@@ -278,36 +278,35 @@ class Seq2SeqTask : public FinetuneTask {
 
   int32_t source_unk_id() const { return std::max(source_.unk_id(), 0); }
 
-  // The decoded target text of every input: beam search one input at a time, or greedy
-  // decoding of batches of inputs of similar length (less padding to compute through).
+  // The decoded target text of every input, decoded (greedy or beam search) in batches of
+  // inputs of similar length: less padding to compute through. `batch_size` counts decoder
+  // rows, so a beam search batch holds batch_size / beam_size inputs.
   std::vector<std::string> decode_inputs(const std::vector<std::string>& inputs, int64_t batch_size) {
     std::vector<std::vector<int32_t>> ids;
     ids.reserve(inputs.size());
     for (const std::string& input : inputs) ids.push_back(source_ids(input));
-    std::vector<std::string> out(inputs.size());
-    if (config_.decode.beam_size > 1) {
-      BeamSearchOptions options;
-      set_decode_options(options);
-      options.beam_size = config_.decode.beam_size;
-      options.length_penalty = config_.decode.length_penalty;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        out[i] = target_.decode(beam_search(model_, ids[i], int64_t(ids[i].size()), {}, options).best.tokens);
-      }
-      return out;
-    }
-    Seq2SeqDecodeOptions options;
+    BeamSearchOptions options;
     set_decode_options(options);
+    options.beam_size = config_.decode.beam_size;
+    options.length_penalty = config_.decode.length_penalty;
     std::vector<size_t> order(ids.size());
     std::iota(order.begin(), order.end(), size_t(0));
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() < ids[b].size(); });
-    for (size_t begin = 0; begin < order.size(); begin += size_t(batch_size)) {
-      const size_t end = std::min(order.size(), begin + size_t(batch_size));
+    const size_t inputs_per_batch = size_t(std::max<int64_t>(1, batch_size / options.beam_size));
+    std::vector<std::string> out(inputs.size());
+    for (size_t begin = 0; begin < order.size(); begin += inputs_per_batch) {
+      const size_t end = std::min(order.size(), begin + inputs_per_batch);
       std::vector<std::vector<int32_t>> rows;
       for (size_t k = begin; k < end; ++k) rows.push_back(ids[order[k]]);
       const PaddedBatch batch = pad_batch(rows, batch_pad_id(source_), max_source_len_);
-      const std::vector<DecodedSequence> decoded =
-          greedy_decode(model_, batch.ids, batch.B, batch.T, batch.padding, options);
-      for (size_t k = begin; k < end; ++k) out[order[k]] = target_.decode(decoded[k - begin].tokens);
+      if (options.beam_size > 1) {
+        const std::vector<BeamResult> decoded = beam_search(model_, batch.ids, batch.B, batch.T, batch.padding, options);
+        for (size_t k = begin; k < end; ++k) out[order[k]] = target_.decode(decoded[k - begin].best.tokens);
+      } else {
+        const std::vector<DecodedSequence> decoded =
+            greedy_decode(model_, batch.ids, batch.B, batch.T, batch.padding, options);
+        for (size_t k = begin; k < end; ++k) out[order[k]] = target_.decode(decoded[k - begin].tokens);
+      }
     }
     return out;
   }

@@ -2,8 +2,8 @@
 // pairs, e.g. grapheme-to-phoneme conversion (a word's letters -> its ARPAbet phonemes).
 // Source and target have their own tokenizers (`tokenizer`, `target_tokenizer` sections;
 // char and word models suit g2p), both kept in the checkpoint. Training is teacher-forced:
-// the decoder reads <bos> + target and predicts target + <eos>. Evaluation decodes greedily
-// (batched) or by beam search (decode.beam_size > 1) and scores the predictions against
+// the decoder reads <bos> + target and predicts target + <eos>. Evaluation decodes batches
+// of inputs greedily or by beam search (decode.beam_size > 1) and scores the predictions against
 // every reference of the same input, so a word with alternate pronunciations counts as
 // right when the prediction matches any of them. Metrics: wer (1 - exact match, over
 // distinct inputs), per (edit distance to the closest reference / that reference's length,

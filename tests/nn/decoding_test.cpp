@@ -1,6 +1,6 @@
 // Decoding: beam search against exhaustive enumeration on a tiny random encoder-decoder,
-// beam width 1 against greedy, batched greedy against one row at a time, and GPT greedy
-// completion with the KV cache against full recomputation.
+// beam width 1 against greedy, batched greedy and batched beam search against one source at
+// a time, and GPT greedy completion with the KV cache against full recomputation.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -168,6 +168,42 @@ TEST(Decoding, BatchedGreedyWithPaddingMatchesOneRowAtATime) {
   EXPECT_EQ(batched[1].finished, row1.finished);
   EXPECT_NEAR(batched[0].score, row0.score, 1e-4);
   EXPECT_NEAR(batched[1].score, row1.score, 1e-4);
+}
+
+TEST(Decoding, BatchedBeamSearchWithPaddingMatchesOneSourceAtATime) {
+  // Three sources of 5, 3 and 4 tokens; their beams finish at different steps, so later steps
+  // run with fewer rows for some sources than for others.
+  const std::vector<std::vector<int32_t>> sources = {{1, 2, 3, 4, 5}, {6, 5, 4}, {3, 3, 1, 6}};
+  std::vector<int32_t> src;
+  std::vector<uint8_t> padding;
+  for (const std::vector<int32_t>& source : sources) {
+    for (size_t i = 0; i < 5; ++i) {
+      src.push_back(i < source.size() ? source[i] : 0);
+      padding.push_back(i < source.size() ? 1 : 0);
+    }
+  }
+  int finished_early = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    for (const bool kv_cache : {true, false}) {
+      EncoderDecoder model(tiny_seq2seq(seed));
+      sharpen(model, seed + 40, 0.6f);
+      BeamSearchOptions options;
+      options.beam_size = 3;
+      options.max_len = 6;
+      options.kv_cache = kv_cache;
+      const std::vector<BeamResult> batched = beam_search(model, src, 3, 5, padding, options);
+      ASSERT_EQ(batched.size(), sources.size());
+      for (size_t b = 0; b < sources.size(); ++b) {
+        const int64_t S = static_cast<int64_t>(sources[b].size());
+        const BeamResult alone = beam_search(model, sources[b], S, {}, options);
+        EXPECT_EQ(batched[b].best.tokens, alone.best.tokens) << "seed " << seed << " source " << b;
+        EXPECT_EQ(batched[b].best.finished, alone.best.finished) << "seed " << seed << " source " << b;
+        EXPECT_NEAR(batched[b].best.score, alone.best.score, 1e-4) << "seed " << seed << " source " << b;
+        finished_early += alone.best.finished && alone.best.tokens.size() + 1 < size_t(options.max_len) ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_GT(finished_early, 0) << "some beam should end before max_len, leaving the batch uneven";
 }
 
 TEST(Decoding, DecodingRestoresTrainModeAndRecordsNoTape) {

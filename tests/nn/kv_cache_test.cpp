@@ -203,6 +203,27 @@ TEST(Seq2SeqKvCache, CachedGreedyAndBeamDecodingEqualRecomputation) {
   EXPECT_GT(emitted, 40u);
 }
 
+TEST(Seq2SeqKvCache, ReorderKeepingTheMemoryLeavesTheCrossAttentionEntries) {
+  EncoderDecoder model(seq2seq_config(2));
+  NoGradGuard no_grad;
+  KVCache cache;
+  const Var memory = model.encode({3, 4, 5, 6}, 2, 2);  // two different sources
+  model.decode({1, 1}, 2, 1, memory, {}, {}, &cache);
+  const Var cross_before = cache.layer(0).cross_k;
+  const Var self_before = cache.layer(0).k;
+  const int64_t row = cross_before.numel() / 2;
+  const int64_t self_row = self_before.numel() / 2;
+  // Swapping the rows moves the self-attention entries either way, the cross-attention ones
+  // only when the rows change sources.
+  cache.reorder({1, 0}, /*same_memory=*/true);
+  EXPECT_EQ(max_abs_diff(cache.layer(0).cross_k.data(), cross_before.data(), 2 * row), 0.0f);
+  EXPECT_EQ(max_abs_diff(cache.layer(0).k.data(), self_before.data() + self_row, self_row), 0.0f);
+  cache.reorder({1, 0});
+  EXPECT_EQ(max_abs_diff(cache.layer(0).cross_k.data(), cross_before.data() + row, row), 0.0f);
+  EXPECT_GT(max_abs_diff(cross_before.data(), cross_before.data() + row, row), 0.0f);
+  EXPECT_THROW(cache.reorder({0}, /*same_memory=*/true), std::invalid_argument);
+}
+
 TEST(Seq2SeqKvCache, RejectsAMemoryOfAnotherShapeThanTheCachedOne) {
   EncoderDecoder model(seq2seq_config(1));
   NoGradGuard no_grad;
