@@ -191,8 +191,10 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
   // source, so one forward pass per step serves the whole batch.
   std::vector<std::vector<Hypothesis>> live(static_cast<size_t>(B), std::vector<Hypothesis>(1));
   std::vector<std::vector<Hypothesis>> finished(static_cast<size_t>(B));
-  std::vector<int64_t> row_source;  // the source of each decoder row of the previous step
-  Var row_memory;                   // memory and src_padding gathered to those rows
+  // The sources row_memory, row_padding and the cache's cross-attention entries were built
+  // for, one per decoder row.
+  std::vector<int64_t> row_source;
+  Var row_memory;
   std::vector<uint8_t> row_padding;
   for (int64_t t = 1; t <= options.max_len; ++t) {
     std::vector<std::vector<int32_t>> rows;
@@ -205,7 +207,7 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
       }
     }
     if (rows.empty()) break;
-    // Most steps keep every beam's size, and with it the rows' sources: no new gather.
+    // Gathered again only on steps where some beam changed size.
     if (sources != row_source) {
       row_source = std::move(sources);
       row_memory = gather_rows(memory, row_source);
@@ -244,7 +246,8 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
       beam = std::move(next);
     }
     if (!parents.empty()) {
-      // Parents stay within their source, so equal beam sizes mean equal row sources.
+      // New row r reads source row_source[parents[r]]; the cross-attention entries it
+      // inherits in place (old row r's) serve it only if that is row_source[r].
       bool same_sources = parents.size() == row_source.size();
       for (size_t r = 0; same_sources && r < parents.size(); ++r) {
         same_sources = row_source[static_cast<size_t>(parents[r])] == row_source[r];

@@ -60,8 +60,10 @@ struct BeamResult {
 BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
                        const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options);
 
-// Beam search for B sources at once (src B·S ids, src_padding [B·S] or empty), each with its
-// own beam exactly as above; every step runs one decoder pass over all live hypotheses.
+// Beam search for B ≥ 1 sources at once (src B·S ids, src_padding [B·S] or empty): one result
+// per source, in order, each from its own beam searched as above; every step runs one decoder
+// pass over all live hypotheses. Scores agree with one source at a time to float rounding
+// (the batch changes the products' shapes), so a near-tie may resolve differently.
 std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t B, int64_t S,
                                     const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options);
 
