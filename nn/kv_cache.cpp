@@ -61,6 +61,21 @@ Var gather_rows(const Var& x, const std::vector<int32_t>& rows) {
   return x.defined() ? index_select(x, 0, rows) : x;
 }
 
+// Rows `rows` of a [B, H, capacity, D] buffer of which the first `length` positions are
+// filled. Outside a tape only those positions are copied: the rest is room for later
+// appends, and at the start of a beam search most of it.
+Var gather_filled(const Var& buffer, int64_t length, const std::vector<int32_t>& rows) {
+  if (!buffer.defined() || grad_enabled()) return gather_rows(buffer, rows);
+  const int64_t H = buffer.size(1), capacity = buffer.size(2), D = buffer.size(3);
+  const int64_t row = H * capacity * D;
+  Tensor out({static_cast<int64_t>(rows.size()), H, capacity, D});
+  for (size_t r = 0; r < rows.size(); ++r) {
+    copy_positions(out.data() + static_cast<int64_t>(r) * row, capacity, 0, buffer.data() + rows[r] * row, capacity,
+                   length, H, D);
+  }
+  return Var(out);
+}
+
 }  // namespace
 
 void LayerKV::append(const Var& new_k, const Var& new_v) {
@@ -130,8 +145,8 @@ void KVCache::reorder(const std::vector<int32_t>& rows, bool same_memory) {
     }
   }
   for (LayerKV& layer : layers_) {
-    layer.k = gather_rows(layer.k, rows);
-    layer.v = gather_rows(layer.v, rows);
+    layer.k = gather_filled(layer.k, layer.length, rows);
+    layer.v = gather_filled(layer.v, layer.length, rows);
     if (!same_memory) {
       layer.cross_k = gather_rows(layer.cross_k, rows);
       layer.cross_v = gather_rows(layer.cross_v, rows);
