@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
 #include "autograd/buffer_pool.h"
+#include "autograd/shape_ops.h"
 #include "autograd/tape.h"
 
 namespace tapelm {
@@ -58,22 +58,13 @@ void validate(const char* who, const Seq2SeqDecodeOptions& options, const Encode
   }
 }
 
-// memory [B, S, C] gathered to one row per decoder row: row r is memory row sources[r].
-Var gather_rows(const Var& memory, const std::vector<int64_t>& sources) {
-  const int64_t row = memory.size(1) * memory.size(2);
-  Tensor out({static_cast<int64_t>(sources.size()), memory.size(1), memory.size(2)});
-  for (size_t r = 0; r < sources.size(); ++r) {
-    std::memcpy(out.data() + static_cast<int64_t>(r) * row, memory.data() + sources[r] * row, sizeof(float) * row);
-  }
-  return Var(out);
-}
-
-// The source padding mask [B · S] (or empty: no padding) gathered likewise.
-std::vector<uint8_t> gather_mask(const std::vector<uint8_t>& mask, int64_t S, const std::vector<int64_t>& sources) {
+// The source padding mask [B · S] (or empty: no padding) gathered to one row per decoder
+// row: row r is source sources[r].
+std::vector<uint8_t> gather_mask(const std::vector<uint8_t>& mask, int64_t S, const std::vector<int32_t>& sources) {
   if (mask.empty()) return mask;
   std::vector<uint8_t> out;
   out.reserve(sources.size() * static_cast<size_t>(S));
-  for (int64_t b : sources) out.insert(out.end(), mask.begin() + b * S, mask.begin() + (b + 1) * S);
+  for (const int32_t b : sources) out.insert(out.end(), mask.begin() + b * S, mask.begin() + (b + 1) * S);
   return out;
 }
 
@@ -193,24 +184,24 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
   std::vector<std::vector<Hypothesis>> finished(static_cast<size_t>(B));
   // The sources row_memory, row_padding and the cache's cross-attention entries were built
   // for, one per decoder row.
-  std::vector<int64_t> row_source;
+  std::vector<int32_t> row_source;
   Var row_memory;
   std::vector<uint8_t> row_padding;
   for (int64_t t = 1; t <= options.max_len; ++t) {
     std::vector<std::vector<int32_t>> rows;
-    std::vector<int64_t> sources;
+    std::vector<int32_t> sources;
     for (int64_t b = 0; b < B; ++b) {
       for (const Hypothesis& h : live[static_cast<size_t>(b)]) {
         rows.push_back({options.bos_id});
         rows.back().insert(rows.back().end(), h.tokens.begin(), h.tokens.end());
-        sources.push_back(b);
+        sources.push_back(static_cast<int32_t>(b));
       }
     }
     if (rows.empty()) break;
     // Gathered again only on steps where some beam changed size.
     if (sources != row_source) {
       row_source = std::move(sources);
-      row_memory = gather_rows(memory, row_source);
+      row_memory = index_select(memory, 0, row_source);
       row_padding = gather_mask(src_padding, S, row_source);
     }
     decoder.step(rows, row_memory, row_padding);
