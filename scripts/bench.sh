@@ -28,8 +28,8 @@ rm -f "$log_dir"/tapelm-*.log "$log_dir"/torch-*.log  # so the summary reads thi
 if [[ ! -f $build/CMakeCache.txt ]]; then
   generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
-  cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTAPELM_BUILD_TESTS=OFF \
-    -DTAPELM_BUILD_BENCH=ON >"$log_dir/configure.log"
+  bash scripts/configure.sh -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTAPELM_BUILD_TESTS=OFF \
+    -DTAPELM_BUILD_BENCH=ON
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
 if [[ $build_type != Release ]]; then

@@ -28,7 +28,7 @@ tapelm=$build/tapelm
 
 command -v mpirun >/dev/null || { echo "bench_mpi.sh: mpirun not found (scripts/setup.sh --with-mpi)" >&2; exit 1; }
 [[ -x $tapelm ]] || { echo "bench_mpi.sh: $tapelm not built (cmake --build $build --target tapelm)" >&2; exit 1; }
-grep -q '^TAPELM_MPI:BOOL=ON' "$build/CMakeCache.txt" || { echo "bench_mpi.sh: $build is built without MPI" >&2; exit 1; }
+grep -q '^TAPELM_WITH_MPI:INTERNAL=ON' "$build/CMakeCache.txt" || { echo "bench_mpi.sh: $build is built without MPI" >&2; exit 1; }
 (( batch % 2 == 0 && steps > interval )) || { echo "bench_mpi.sh: BATCH must be even and STEPS > $interval" >&2; exit 1; }
 [[ -f data/raw/moby-dick/.complete ]] || scripts/fetch_data.sh moby-dick >&2
 

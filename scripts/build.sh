@@ -2,5 +2,5 @@
 # Configures and builds tapelm into build/ (Release). Extra arguments go to cmake's configure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+bash scripts/configure.sh -S . -B build -DCMAKE_BUILD_TYPE=Release "$@"
 cmake --build build -j "$(nproc)"

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --with-mpi
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELM_SANITIZE=ON -DTAPELM_BUILD_BENCH=OFF >/dev/null
+bash scripts/configure.sh -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELM_SANITIZE=ON -DTAPELM_BUILD_BENCH=OFF
 cmake --build build-asan -j "$(nproc)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
