@@ -2,7 +2,7 @@
 #include "autograd/activation.h"
 
 #include "autograd/kernels/activation.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -15,13 +15,9 @@ using Backward = void (*)(float*, const float*, const float*, int64_t);
 Var pointwise(const Var& x, Forward forward, Backward backward) {
   Var out(Tensor(x.shape()));
   forward(out.data(), x.data(), x.numel());
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, backward]() {
-      if (!out.has_grad()) return;
-      backward(x.ensure_grad().data(), x.data(), out.grad().data(), x.numel());
-    });
-  }
+  record_op(out, {&x}, [x, backward](const Tensor& dout) {
+    backward(x.ensure_grad().data(), x.data(), dout.data(), x.numel());
+  });
   return out;
 }
 

@@ -9,7 +9,7 @@
 #include "autograd/check.h"
 #include "autograd/grad_target.h"
 #include "autograd/kernels/attention.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -67,15 +67,11 @@ Var attention(const Var& q, const Var& k, const Var& v, const AttentionMask& mas
   Var out(Tensor(q.shape()));
   Tensor lse({d.B, d.H, d.Tq});
   kernels::attention_forward<float>(out.data(), lse.data(), q.data(), k.data(), v.data(), d, scale);
-  if (any_requires_grad({&q, &k, &v})) {
-    out.set_requires_grad(true);
-    Tape::current().record([q, k, v, out, lse, d, padding = mask.key_padding, scale]() mutable {
-      if (!out.has_grad()) return;
-      d.key_padding = padding.empty() ? nullptr : padding.data();  // the caller's mask may be gone
-      kernels::attention_backward<float>(grad_target(q), grad_target(k), grad_target(v), out.grad().data(), q.data(),
-                                         k.data(), v.data(), out.data(), lse.data(), d, scale);
-    });
-  }
+  record_op(out, {&q, &k, &v}, [q, k, v, out, lse, d, padding = mask.key_padding, scale](const Tensor& dout) mutable {
+    d.key_padding = padding.empty() ? nullptr : padding.data();  // the caller's mask may be gone
+    kernels::attention_backward<float>(grad_target(q), grad_target(k), grad_target(v), dout.data(), q.data(),
+                                       k.data(), v.data(), out.data(), lse.data(), d, scale);
+  });
   return out;
 }
 

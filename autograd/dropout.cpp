@@ -6,7 +6,7 @@
 
 #include "autograd/check.h"
 #include "autograd/kernels/dropout.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -22,13 +22,9 @@ Var dropout(const Var& x, float p, Rng& rng, bool training) {
   const uint64_t first = rng.skip(static_cast<uint64_t>(n));
   Var out(Tensor(x.shape()));
   kernels::dropout_forward<float>(out.data(), x.data(), stream, first, p, n);
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, stream, first, p, n]() {
-      if (!out.has_grad()) return;
-      kernels::dropout_backward<float>(x.ensure_grad().data(), out.grad().data(), stream, first, p, n);
-    });
-  }
+  record_op(out, {&x}, [x, stream, first, p, n](const Tensor& dout) {
+    kernels::dropout_backward<float>(x.ensure_grad().data(), dout.data(), stream, first, p, n);
+  });
   return out;
 }
 

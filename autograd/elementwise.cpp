@@ -7,7 +7,7 @@
 #include "autograd/check.h"
 #include "autograd/kernels/broadcast.h"
 #include "autograd/kernels/elementwise.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -83,11 +83,7 @@ Var arith(const Var& a, const Var& b, Arith op) {
     case Arith::kMul: out = binary_forward(a, b, name, [](float x, float y) { return x * y; }); break;
     case Arith::kDiv: out = binary_forward(a, b, name, [](float x, float y) { return x / y; }); break;
   }
-  if (!any_requires_grad({&a, &b})) return out;
-  out.set_requires_grad(true);
-  Tape::current().record([a, b, out, op]() {
-    if (!out.has_grad()) return;
-    const Tensor& g = out.grad();
+  record_op(out, {&a, &b}, [a, b, out, op](const Tensor& g) {
     switch (op) {
       case Arith::kAdd:
       case Arith::kSub:
@@ -124,13 +120,9 @@ Var unary(const Var& x, const char* op, Forward forward, Backward backward) {
   check_defined(x, op, "x");
   Var out{Tensor(x.shape())};
   forward(out.data(), x.data(), x.numel());
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, backward]() {
-      if (!out.has_grad()) return;
-      backward(x.ensure_grad().data(), x.data(), out.data(), out.grad().data(), x.numel());
-    });
-  }
+  record_op(out, {&x}, [x, out, backward](const Tensor& dout) {
+    backward(x.ensure_grad().data(), x.data(), out.data(), dout.data(), x.numel());
+  });
   return out;
 }
 

@@ -6,7 +6,7 @@
 
 #include "autograd/check.h"
 #include "autograd/kernels/embedding.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -33,13 +33,9 @@ Var embedding(const Var& table, const std::vector<int32_t>& ids, const Shape& id
   out_shape.push_back(D);
   Var out{Tensor(out_shape)};
   kernels::embedding_forward<float>(out.data(), table.data(), ids.data(), N, D);
-  if (any_requires_grad({&table})) {
-    out.set_requires_grad(true);
-    Tape::current().record([table, out, ids, N, D]() {
-      if (!out.has_grad()) return;
-      kernels::embedding_backward<float>(table.ensure_grad().data(), out.grad().data(), ids.data(), N, D);
-    });
-  }
+  record_op(out, {&table}, [table, ids, N, D](const Tensor& dout) {
+    kernels::embedding_backward<float>(table.ensure_grad().data(), dout.data(), ids.data(), N, D);
+  });
   return out;
 }
 

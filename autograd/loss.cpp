@@ -6,7 +6,7 @@
 
 #include "autograd/check.h"
 #include "autograd/kernels/cross_entropy.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -58,24 +58,20 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
   for (int64_t n = 0; n < N; ++n) total += losses.data()[n];
   Var out(Tensor::scalar(valid > 0 ? static_cast<float>(total / static_cast<double>(valid)) : 0.0f));
 
-  if (any_requires_grad({&logits})) {
-    out.set_requires_grad(true);
-    Tape::current().record([logits, out, lse, targets, ignore_index, label_smoothing, valid, N, V]() {
-      if (!out.has_grad()) return;
-      if (valid == 0) {  // nothing contributed: the gradient is zero
-        logits.ensure_grad();
-        return;
-      }
-      // Usually nothing else feeds the logits' gradient; it is then allocated uninitialised
-      // and written rather than zero-filled and accumulated into.
-      Var dst = logits;  // shares the gradient slot (the captured handle is const)
-      const bool accumulate = dst.has_grad();
-      if (!accumulate) dst.grad() = Tensor(logits.shape());
-      const float dloss = out.grad().item() / static_cast<float>(valid);
-      kernels::cross_entropy_backward<float>(dst.grad().data(), logits.data(), lse.data(), targets.data(), dloss, N,
-                                             V, ignore_index, accumulate, label_smoothing);
-    });
-  }
+  record_op(out, {&logits}, [logits, lse, targets, ignore_index, label_smoothing, valid, N, V](const Tensor& dout) {
+    if (valid == 0) {  // nothing contributed: the gradient is zero
+      logits.ensure_grad();
+      return;
+    }
+    // Usually nothing else feeds the logits' gradient; it is then allocated uninitialised
+    // and written rather than zero-filled and accumulated into.
+    Var dst = logits;  // shares the gradient slot (the captured handle is const)
+    const bool accumulate = dst.has_grad();
+    if (!accumulate) dst.grad() = Tensor(logits.shape());
+    const float dloss = dout.item() / static_cast<float>(valid);
+    kernels::cross_entropy_backward<float>(dst.grad().data(), logits.data(), lse.data(), targets.data(), dloss, N,
+                                           V, ignore_index, accumulate, label_smoothing);
+  });
   return out;
 }
 

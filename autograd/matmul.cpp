@@ -9,7 +9,7 @@
 #include "autograd/check.h"
 #include "autograd/kernels/broadcast.h"
 #include "autograd/kernels/gemm.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -59,11 +59,8 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
   Var out{Tensor(d.out)};
   kernels::batched_gemm(out.data(), a.data(), b.data(), {d.batch, mk, kn, mn}, d.m, d.n, d.k, trans_a, trans_b,
                         false);
-  if (!any_requires_grad({&a, &b})) return out;
-  out.set_requires_grad(true);
-  Tape::current().record([a, b, out, d, trans_a, trans_b, mk, kn, mn]() {
-    if (!out.has_grad()) return;
-    const float* g = out.grad().data();
+  record_op(out, {&a, &b}, [a, b, d, trans_a, trans_b, mk, kn, mn](const Tensor& dout) {
+    const float* g = dout.data();
     // With X = op(a), Y = op(b), G = dL/d(XY): dX = G·Yᵀ and dY = Xᵀ·G, transposed back
     // into a's and b's storage layouts.
     if (a.requires_grad()) {
@@ -113,11 +110,8 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   }
   kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias);
 
-  if (!any_requires_grad({&x, &weight, &bias})) return y;
-  y.set_requires_grad(true);
-  Tape::current().record([x, weight, bias, y, rows, in, out_features]() {
-    if (!y.has_grad()) return;
-    const float* g = y.grad().data();
+  record_op(y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
+    const float* g = dout.data();
     if (x.requires_grad()) {
       kernels::gemm(x.ensure_grad().data(), g, weight.data(), rows, in, out_features, false, false, true);
     }

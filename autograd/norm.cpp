@@ -9,7 +9,7 @@
 #include "autograd/check.h"
 #include "autograd/grad_target.h"
 #include "autograd/kernels/norm.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -44,14 +44,10 @@ Var layernorm(const Var& x, const Var& weight, const Var& bias, float eps) {
   Tensor rstd({N});
   kernels::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), weight.data(),
                                     bias.defined() ? bias.data() : nullptr, N, C, eps);
-  if (any_requires_grad({&x, &weight, &bias})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, weight, bias, out, mean, rstd, N, C]() {
-      if (!out.has_grad()) return;
-      kernels::layernorm_backward<float>(grad_target(x), grad_target(weight), grad_target(bias), out.grad().data(),
-                                         x.data(), weight.data(), mean.data(), rstd.data(), N, C);
-    });
-  }
+  record_op(out, {&x, &weight, &bias}, [x, weight, bias, mean, rstd, N, C](const Tensor& dout) {
+    kernels::layernorm_backward<float>(grad_target(x), grad_target(weight), grad_target(bias), dout.data(),
+                                       x.data(), weight.data(), mean.data(), rstd.data(), N, C);
+  });
   return out;
 }
 
@@ -62,14 +58,10 @@ Var rmsnorm(const Var& x, const Var& weight, float eps) {
   Var out(Tensor(x.shape()));
   Tensor rstd({N});
   kernels::rmsnorm_forward<float>(out.data(), rstd.data(), x.data(), weight.data(), N, C, eps);
-  if (any_requires_grad({&x, &weight})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, weight, out, rstd, N, C]() {
-      if (!out.has_grad()) return;
-      kernels::rmsnorm_backward<float>(grad_target(x), grad_target(weight), out.grad().data(), x.data(), weight.data(),
-                                       rstd.data(), N, C);
-    });
-  }
+  record_op(out, {&x, &weight}, [x, weight, rstd, N, C](const Tensor& dout) {
+    kernels::rmsnorm_backward<float>(grad_target(x), grad_target(weight), dout.data(), x.data(), weight.data(),
+                                     rstd.data(), N, C);
+  });
   return out;
 }
 

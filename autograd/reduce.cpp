@@ -9,7 +9,7 @@
 #include "autograd/check.h"
 #include "autograd/kernels/broadcast.h"
 #include "autograd/kernels/softmax.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -44,13 +44,9 @@ Var scaled_sum(const Var& x, int64_t dim, bool keepdim, bool average, const char
   Var out{Tensor::zeros(r.out)};
   const kernels::BroadcastPlan plan = kernels::make_broadcast_plan(x.shape(), {&r.keep});
   kernels::sum_to(out.data(), x.data(), scale, plan);
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, plan, scale]() {
-      if (!out.has_grad()) return;
-      kernels::broadcast_accumulate(x.ensure_grad().data(), out.grad().data(), scale, plan);
-    });
-  }
+  record_op(out, {&x}, [x, plan, scale](const Tensor& dout) {
+    kernels::broadcast_accumulate(x.ensure_grad().data(), dout.data(), scale, plan);
+  });
   return out;
 }
 
@@ -60,17 +56,13 @@ Var scaled_sum_all(const Var& x, bool average, const char* op) {
   if (average && n == 0) throw std::invalid_argument(std::string(op) + ": x " + shape_str(x.shape()) + " is empty");
   const float scale = average ? 1.0f / static_cast<float>(n) : 1.0f;
   Var out{Tensor::scalar(static_cast<float>(kernels::sum_contiguous(x.data(), n) * scale))};
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, scale]() {
-      if (!out.has_grad()) return;
-      const float g = scale * out.grad().item();
-      float* dx = x.ensure_grad().data();
-      const int64_t count = x.numel();
+  record_op(out, {&x}, [x, scale](const Tensor& dout) {
+    const float g = scale * dout.item();
+    float* dx = x.ensure_grad().data();
+    const int64_t count = x.numel();
 #pragma omp parallel for simd schedule(static) if (count > kernels::kParallelGrain)
-      for (int64_t i = 0; i < count; ++i) dx[i] += g;
-    });
-  }
+    for (int64_t i = 0; i < count; ++i) dx[i] += g;
+  });
   return out;
 }
 
@@ -87,13 +79,9 @@ Var last_axis_op(const Var& x, RowsForward forward, RowsBackward backward, const
   const int64_t n = x.size(-1), rows = x.numel() / n;
   Var out{Tensor(x.shape())};
   forward(out.data(), x.data(), rows, n);
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, backward, rows, n]() {
-      if (!out.has_grad()) return;
-      backward(x.ensure_grad().data(), out.data(), out.grad().data(), rows, n);
-    });
-  }
+  record_op(out, {&x}, [x, out, backward, rows, n](const Tensor& dout) {
+    backward(x.ensure_grad().data(), out.data(), dout.data(), rows, n);
+  });
   return out;
 }
 
@@ -132,20 +120,16 @@ Var max(const Var& x, int64_t dim, bool keepdim) {
       }
     }
   }
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, argmax = std::move(argmax), outer, inner, size]() {
-      if (!out.has_grad()) return;
-      float* dx = x.ensure_grad().data();
-      const float* g = out.grad().data();
+  record_op(out, {&x}, [x, argmax = std::move(argmax), outer, inner, size](const Tensor& dout) {
+    float* dx = x.ensure_grad().data();
+    const float* g = dout.data();
 #pragma omp parallel for schedule(static) if (outer * inner > kernels::kParallelGrain && outer > 1)
-      for (int64_t o = 0; o < outer; ++o) {
-        for (int64_t i = 0; i < inner; ++i) {
-          dx[(o * size + argmax[o * inner + i]) * inner + i] += g[o * inner + i];
-        }
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        dx[(o * size + argmax[o * inner + i]) * inner + i] += g[o * inner + i];
       }
-    });
-  }
+    }
+  });
   return out;
 }
 

@@ -10,7 +10,7 @@
 
 #include "autograd/check.h"
 #include "autograd/kernels/broadcast.h"
-#include "autograd/tape.h"
+#include "autograd/record.h"
 
 namespace tapelm {
 
@@ -99,13 +99,9 @@ Pieces pieces_of(const Shape& shape, std::size_t dim) {
 Var reshape(const Var& x, Shape shape) {
   check_defined(x, "reshape", "x");
   Var out{x.value().reshape(std::move(shape))};
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out]() {
-      if (!out.has_grad()) return;
-      x.add_grad(out.grad().reshape(x.shape()));
-    });
-  }
+  record_op(out, {&x}, [x](const Tensor& dout) {
+    x.add_grad(dout.reshape(x.shape()));
+  });
   return out;
 }
 
@@ -138,13 +134,9 @@ Var permute(const Var& x, const std::vector<int64_t>& dims) {
   for (int64_t i = 0; i < rank; ++i) shape[i] = x.size(perm[i]);
   Var out{Tensor(shape)};
   permute_copy<false>(out.data(), x.data(), x.shape(), perm);
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, inverse]() {
-      if (!out.has_grad()) return;
-      permute_copy<true>(x.ensure_grad().data(), out.grad().data(), out.shape(), inverse);
-    });
-  }
+  record_op(out, {&x}, [x, out, inverse](const Tensor& dout) {
+    permute_copy<true>(x.ensure_grad().data(), dout.data(), out.shape(), inverse);
+  });
   return out;
 }
 
@@ -175,17 +167,13 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
     copy_rows<false>(out.data() + offset, whole.row, xs[i].data(), len, whole.outer, len);
     offset += len;
   }
-  if (any_requires_grad(xs)) {
-    out.set_requires_grad(true);
-    Tape::current().record([xs, out, offsets, whole, d]() {
-      if (!out.has_grad()) return;
-      for (std::size_t i = 0; i < xs.size(); ++i) {
-        if (!xs[i].requires_grad()) continue;
-        const int64_t len = pieces_of(xs[i].shape(), d).row;
-        copy_rows<true>(xs[i].ensure_grad().data(), len, out.grad().data() + offsets[i], whole.row, whole.outer, len);
-      }
-    });
-  }
+  record_op(out, xs, [xs, offsets, whole, d](const Tensor& dout) {
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      if (!xs[i].requires_grad()) continue;
+      const int64_t len = pieces_of(xs[i].shape(), d).row;
+      copy_rows<true>(xs[i].ensure_grad().data(), len, dout.data() + offsets[i], whole.row, whole.outer, len);
+    }
+  });
   return out;
 }
 
@@ -220,21 +208,15 @@ std::vector<Var> split(const Var& x, const std::vector<int64_t>& sizes, int64_t 
       src += len;
     }
   }
-  if (any_requires_grad({&x})) {
-    for (Var& o : outs) o.set_requires_grad(true);
-    // One node for every piece: it runs after all of them have their gradients.
-    Tape::current().record([x, outs, sizes, whole]() {
-      float* dx = nullptr;
-      for (int64_t i = 0, offset = 0; i < static_cast<int64_t>(outs.size()); ++i) {
-        const int64_t len = sizes[i] * whole.inner;
-        if (outs[i].has_grad()) {
-          if (!dx) dx = x.ensure_grad().data();
-          copy_rows<true>(dx + offset, whole.row, outs[i].grad().data(), len, whole.outer, len);
-        }
-        offset += len;
-      }
-    });
-  }
+  // One node for every piece: it runs after all of them have their gradients.
+  record_op(outs, {&x}, [x, outs, sizes, whole]() {
+    float* dx = x.ensure_grad().data();
+    for (int64_t i = 0, offset = 0; i < static_cast<int64_t>(outs.size()); ++i) {
+      const int64_t len = sizes[i] * whole.inner;
+      if (outs[i].has_grad()) copy_rows<true>(dx + offset, whole.row, outs[i].grad().data(), len, whole.outer, len);
+      offset += len;
+    }
+  });
   return outs;
 }
 
@@ -253,13 +235,9 @@ Var slice(const Var& x, int64_t dim, int64_t start, int64_t end) {
   const Pieces whole = pieces_of(x.shape(), d);
   const int64_t len = (end - start) * whole.inner, offset = start * whole.inner;
   copy_rows<false>(out.data(), len, x.data() + offset, whole.row, whole.outer, len);
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, whole, len, offset]() {
-      if (!out.has_grad()) return;
-      copy_rows<true>(x.ensure_grad().data() + offset, whole.row, out.grad().data(), len, whole.outer, len);
-    });
-  }
+  record_op(out, {&x}, [x, whole, len, offset](const Tensor& dout) {
+    copy_rows<true>(x.ensure_grad().data() + offset, whole.row, dout.data(), len, whole.outer, len);
+  });
   return out;
 }
 
@@ -286,29 +264,25 @@ Var index_select(const Var& x, int64_t dim, const std::vector<int32_t>& index) {
     std::memcpy(out.data() + r * inner, x.data() + o * whole.row + index[j] * inner,
                 sizeof(float) * static_cast<std::size_t>(inner));
   }
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, index, whole, count]() {
-      if (!out.has_grad()) return;
-      // Scatter-add with repeats: each task owns a column range of one outer block and
-      // adds the selected rows in index order, so no two tasks touch the same element.
-      const int64_t inner = whole.inner;
-      const int64_t chunk = whole.outer >= 16 ? inner : std::max<int64_t>(64, (inner + 15) / 16);
-      const int64_t chunks = (inner + chunk - 1) / chunk;
-      float* dx = x.ensure_grad().data();
-      const float* g = out.grad().data();
+  record_op(out, {&x}, [x, out, index, whole, count](const Tensor& dout) {
+    // Scatter-add with repeats: each task owns a column range of one outer block and
+    // adds the selected rows in index order, so no two tasks touch the same element.
+    const int64_t inner = whole.inner;
+    const int64_t chunk = whole.outer >= 16 ? inner : std::max<int64_t>(64, (inner + 15) / 16);
+    const int64_t chunks = (inner + chunk - 1) / chunk;
+    float* dx = x.ensure_grad().data();
+    const float* g = dout.data();
 #pragma omp parallel for schedule(static) if (out.numel() > kernels::kParallelGrain)
-      for (int64_t task = 0; task < whole.outer * chunks; ++task) {
-        const int64_t o = task / chunks, begin = (task % chunks) * chunk;
-        const int64_t len = std::min(chunk, inner - begin);
-        for (int64_t j = 0; j < count; ++j) {
-          float* dst = dx + o * whole.row + index[j] * inner + begin;
-          const float* src = g + (o * count + j) * inner + begin;
-          for (int64_t i = 0; i < len; ++i) dst[i] += src[i];
-        }
+    for (int64_t task = 0; task < whole.outer * chunks; ++task) {
+      const int64_t o = task / chunks, begin = (task % chunks) * chunk;
+      const int64_t len = std::min(chunk, inner - begin);
+      for (int64_t j = 0; j < count; ++j) {
+        float* dst = dx + o * whole.row + index[j] * inner + begin;
+        const float* src = g + (o * count + j) * inner + begin;
+        for (int64_t i = 0; i < len; ++i) dst[i] += src[i];
       }
-    });
-  }
+    }
+  });
   return out;
 }
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "autograd/tape.h"
+#include "autograd/record.h"
 #include "nn/kernels/rope.h"
 
 namespace tapelm {
@@ -47,14 +47,10 @@ Var rope(const Var& x, const RopeTable& table, int64_t start_pos) {
   Tensor sin = table.sin();
   Var out(Tensor(x.shape()));
   kernels::rope_forward(out.data(), x.data(), cos.data() + offset, sin.data() + offset, rows, t_len, d);
-  if (any_requires_grad({&x})) {
-    out.set_requires_grad(true);
-    Tape::current().record([x, out, cos, sin, offset, rows, t_len, d]() {
-      if (!out.has_grad()) return;
-      kernels::rope_backward(x.ensure_grad().data(), out.grad().data(), cos.data() + offset,
-                             sin.data() + offset, rows, t_len, d);
-    });
-  }
+  record_op(out, {&x}, [x, cos, sin, offset, rows, t_len, d](const Tensor& dout) {
+    kernels::rope_backward(x.ensure_grad().data(), dout.data(), cos.data() + offset,
+                           sin.data() + offset, rows, t_len, d);
+  });
   return out;
 }
 

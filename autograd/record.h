@@ -1,0 +1,56 @@
+// How an op joins the tape, in one place (Flashlight's Variable(result, inputs, gradFunc)):
+// when recording is on and an input requires grad, the output is marked as requiring grad
+// and one node is recorded, whose backward runs only if the output received a gradient.
+// Ops compute their result eagerly, then call record_op with a closure that adds into the
+// inputs' gradients.
+#pragma once
+
+#include <initializer_list>
+#include <utility>
+#include <vector>
+
+#include "autograd/tape.h"
+
+namespace tapelm {
+
+namespace detail {
+
+template <class Backward>
+void record_node(Var& out, Backward backward) {
+  out.set_requires_grad(true);
+  Tape::current().record([out, backward = std::move(backward)]() mutable {
+    if (!out.has_grad()) return;
+    backward(out.grad());
+  });
+}
+
+}  // namespace detail
+
+// `backward(const Tensor& dout)` adds d(loss)/d(input) into each input that requires grad.
+template <class Backward>
+void record_op(Var& out, std::initializer_list<const Var*> inputs, Backward backward) {
+  if (any_requires_grad(inputs)) detail::record_node(out, std::move(backward));
+}
+
+template <class Backward>
+void record_op(Var& out, const std::vector<Var>& inputs, Backward backward) {
+  if (any_requires_grad(inputs)) detail::record_node(out, std::move(backward));
+}
+
+// For an op with several outputs (split): one node for all of them, run once any has a
+// gradient; `backward()` reads each output's gradient where it has one.
+template <class Backward>
+void record_op(std::vector<Var>& outs, std::initializer_list<const Var*> inputs, Backward backward) {
+  if (!any_requires_grad(inputs)) return;
+  for (Var& out : outs) out.set_requires_grad(true);
+  Tape::current().record([outs, backward = std::move(backward)]() mutable {
+    for (const Var& out : outs) {
+      if (out.has_grad()) {
+        backward();
+        return;
+      }
+    }
+  });
+}
+
+}  // namespace tapelm
