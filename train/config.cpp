@@ -91,7 +91,7 @@ SectionSchema<EvalSection> eval_section_schema() {
 
 SectionSchema<LoggingSection> logging_section_schema() {
   SectionSchema<LoggingSection> s;
-  s.add("interval", &LoggingSection::interval, at_least(1));
+  s.add("interval", &LoggingSection::interval, at_least(1)).add("tensorboard", &LoggingSection::tensorboard);
   return s;
 }
 
@@ -210,7 +210,7 @@ auto fields(const TrainSection& s) {
                   s.label_smoothing);
 }
 auto fields(const EvalSection& s) { return std::tie(s.interval, s.batches); }
-auto fields(const LoggingSection& s) { return std::tie(s.interval); }
+auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }
 auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last); }
 auto fields(const SampleSection& s) {
   return std::tie(s.prompt, s.max_new_tokens, s.temperature, s.top_k, s.top_p);

@@ -80,6 +80,7 @@ struct EvalSection {
 
 struct LoggingSection {
   int64_t interval = 10;
+  bool tensorboard = false;  // also write a TensorBoard event file beside metrics.jsonl
 };
 
 struct CheckpointSection {

@@ -143,7 +143,8 @@ class FinetuneTrainer {
     sampler_ = std::make_unique<EpochSampler>(split.train, uint64_t(config_.seed) ^ kShufflerSalt, length_grouping());
     if (run_.resume_from) restore(*run_.resume_from);
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
-                                            run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt);
+                                            run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt,
+                                            config_.logging.tensorboard);
     log_ << model_summary(model);
     const TrainSection& t = config_.train;
     log_ << "optimizer: " << config_.optimizer.name << ", lr " << format_float(config_.optimizer.lr)
@@ -297,6 +298,7 @@ class FinetuneTrainer {
     const int64_t patience = config_.eval.patience;
     if (!better && patience > 0 && state_.evals_without_improvement >= patience) state_.early_stopped = true;
     metrics_->log(state_.step, prefixed("val_", evaluation));
+    if (!evaluation.report.empty()) metrics_->log_text(state_.step, "val_report", evaluation.report);
     log_ << "step " << state_.step << ": val " << format_metrics(evaluation)
          << (better ? " (best so far)"
                     : " (best " + metric_.name + " " + format_double("%.4f", state_.best_metric.value_or(NAN)) +

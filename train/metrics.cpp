@@ -8,6 +8,7 @@
 #include <string>
 
 #include "data/atomic_file.h"
+#include "train/tensorboard.h"
 
 namespace tapelm {
 namespace {
@@ -29,7 +30,8 @@ void remember(const nlohmann::json& record, LossHistory& history) {
 
 }  // namespace
 
-MetricsLog::MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step) : path_(std::move(path)) {
+MetricsLog::MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step, bool tensorboard)
+    : path_(std::move(path)) {
   std::string kept;
   if (resume_step && std::filesystem::exists(path_)) {
     std::istringstream lines(read_file(path_));
@@ -47,7 +49,10 @@ MetricsLog::MetricsLog(std::filesystem::path path, std::optional<int64_t> resume
   write_file_atomic(path_, kept);
   out_.open(path_, std::ios::app);
   if (!out_) throw std::runtime_error(path_.string() + ": cannot open for appending");
+  if (tensorboard) tensorboard_ = std::make_unique<TensorBoardLog>(path_.parent_path(), resume_step);
 }
+
+MetricsLog::~MetricsLog() = default;
 
 void MetricsLog::append(const std::string& line) {
   out_ << line << '\n';
@@ -63,6 +68,11 @@ void MetricsLog::log(const TrainRecord& r) {
                                          {"tokens_per_s", number(r.tokens_per_s)},
                                          {"skipped_steps", r.skipped_steps}};
   append(record.dump());
+  add_scalars(r.step, {{"loss", r.loss},
+                       {"lr", r.lr},
+                       {"grad_norm", r.grad_norm},
+                       {"tokens_per_s", r.tokens_per_s},
+                       {"skipped_steps", double(r.skipped_steps)}});
   if (std::isfinite(r.loss)) history_.train.emplace_back(r.step, r.loss);
 }
 
@@ -70,6 +80,7 @@ void MetricsLog::log(const EvalRecord& r) {
   const nlohmann::ordered_json record = {
       {"step", r.step}, {"val_loss", number(r.val_loss)}, {"val_ppl", number(r.val_ppl)}};
   append(record.dump());
+  add_scalars(r.step, {{"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}});
   if (std::isfinite(r.val_loss)) history_.val.emplace_back(r.step, r.val_loss);
 }
 
@@ -77,9 +88,19 @@ void MetricsLog::log(int64_t step, const std::vector<std::pair<std::string, doub
   nlohmann::ordered_json record = {{"step", step}};
   for (const auto& [name, value] : fields) record[name] = number(value);
   append(record.dump());
+  add_scalars(step, fields);
   for (const auto& [name, value] : fields) {
     if (name == "val_loss" && std::isfinite(value)) history_.val.emplace_back(step, value);
   }
+}
+
+void MetricsLog::log_text(int64_t step, const std::string& tag, const std::string& text) {
+  if (tensorboard_) tensorboard_->add_text(tag, step, text);
+}
+
+void MetricsLog::add_scalars(int64_t step, const std::vector<std::pair<std::string, double>>& fields) {
+  if (!tensorboard_) return;
+  for (const auto& [name, value] : fields) tensorboard_->add_scalar(name, step, value);
 }
 
 }  // namespace tapelm

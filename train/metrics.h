@@ -3,18 +3,22 @@
 //   eval:  {"step", "val_loss", "val_ppl"}
 // Numbers are written with the shortest text that reads back to the same double (a skipped
 // step's non-finite loss is null), so identical losses show as identical text. The log also
-// keeps the loss curves for the plot.
+// keeps the loss curves for the plot and, when asked, writes every value and text sample to a
+// TensorBoard event file beside metrics.jsonl too (train/tensorboard.h), under the same names.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace tapelm {
+
+class TensorBoardLog;
 
 struct TrainRecord {
   int64_t step = 0;  // optimizer steps completed, counting this one
@@ -41,24 +45,30 @@ class MetricsLog {
   // Opens `path` for appending. `resume_step` nullopt: a new run, any old file is replaced.
   // Otherwise the records up to resume_step are kept and later ones (from a run abandoned
   // after the checkpoint being resumed) dropped, as is a torn last line. Throws
-  // std::runtime_error naming the path if it cannot be written.
-  MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step);
+  // std::runtime_error naming the path if it cannot be written. `tensorboard`: also write a
+  // TensorBoard event file in the same folder.
+  MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step, bool tensorboard = false);
+  ~MetricsLog();
 
   void log(const TrainRecord& record);
   void log(const EvalRecord& record);
   // {"step": step, "<name>": value, ...} for records of other shapes (e.g. a fine-tuning
   // task's metrics); a "val_loss" field joins the validation curve.
   void log(int64_t step, const std::vector<std::pair<std::string, double>>& fields);
+  // Text such as a generated sample: TensorBoard only (metrics.jsonl holds numbers).
+  void log_text(int64_t step, const std::string& tag, const std::string& text);
 
   const LossHistory& history() const { return history_; }
   const std::filesystem::path& path() const { return path_; }
 
  private:
   void append(const std::string& line);
+  void add_scalars(int64_t step, const std::vector<std::pair<std::string, double>>& fields);
 
   std::filesystem::path path_;
   std::ofstream out_;
   LossHistory history_;
+  std::unique_ptr<TensorBoardLog> tensorboard_;  // null unless asked for
 };
 
 }  // namespace tapelm

@@ -118,7 +118,8 @@ class Trainer {
     }
     if (!root()) return;
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
-                                            run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt);
+                                            run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt,
+                                            config_.logging.tensorboard);
     if (!run_.resume_from) std::ofstream(out_dir_ / "samples.txt", std::ios::trunc);
   }
 
@@ -332,6 +333,7 @@ class Trainer {
       return;
     }
     progress_->print("sample at step " + std::to_string(state_.step) + ":\n" + text);
+    metrics_->log_text(state_.step, "sample", text);
     std::ofstream samples(out_dir_ / "samples.txt", std::ios::app);
     samples << "=== step " << state_.step << " (val_loss " << format_double("%.4f", last_val_loss_.value_or(NAN))
             << ") ===\n" << text << "\n\n";

@@ -78,6 +78,7 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  batches: 4\n"
          "logging:\n"
          "  interval: 5\n"
+         "  tensorboard: true\n"
          "checkpoint:\n"
          "  interval: 250\n"
          "  keep_last: 1\n"
@@ -179,6 +180,7 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_EQ(c.eval.interval, 50);
   EXPECT_EQ(c.eval.batches, 4);
   EXPECT_EQ(c.logging.interval, 5);
+  EXPECT_TRUE(c.logging.tensorboard);
   EXPECT_EQ(c.checkpoint.interval, 250);
   EXPECT_EQ(c.checkpoint.keep_last, 1);
   EXPECT_EQ(c.sample.prompt, "Call me");
@@ -213,7 +215,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 13 + 6 + 5 + 7 + 3 + 7 + 2 + 1 + 2 + 5);
+  EXPECT_EQ(keys_checked, 2u + 13 + 6 + 5 + 7 + 3 + 7 + 2 + 2 + 2 + 5);
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {
