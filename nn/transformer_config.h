@@ -25,6 +25,7 @@ struct TransformerConfig {
   int64_t ctx_len = 1024; // longest sequence (positions 0 .. ctx_len-1)
   PositionalKind positional = PositionalKind::Learned;
   float rope_base = 10000.0f;     // θ_i = rope_base^(-2i/head_dim), Rotary only
+  float sinusoidal_base = 10000.0f;  // θ_i = sinusoidal_base^(-2i/d_model), Sinusoidal only
   bool scale_embeddings = false;  // multiply token embeddings by sqrt(d_model) (the original Transformer)
   uint64_t seed = 0;              // initialisation and dropout streams
 };

@@ -50,6 +50,9 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
   cfg.ctx_len = model.ctx_len;
   cfg.positional = positional_kind(model.pos_encoding);
   cfg.scale_embeddings = model.scale_embeddings;
+  cfg.norm_eps = static_cast<float>(model.norm_eps);
+  cfg.rope_base = static_cast<float>(model.rope_base);
+  cfg.sinusoidal_base = static_cast<float>(model.sinusoidal_base);
   cfg.seed = seed;
   return cfg;
 }

@@ -99,6 +99,24 @@ std::string load_error(const std::string& yaml, const std::vector<std::string>& 
   return "";
 }
 
+TEST(Config, ResolvedConfigSavesEveryConstantOfTheForwardPass) {
+  const PretrainConfig c = parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml");
+  const YAML::Node model = YAML::Load(to_yaml(c))["model"];
+  EXPECT_EQ(model["norm_eps"].as<double>(), 1e-5);
+  EXPECT_EQ(model["gelu_approximation"].as<std::string>(), "tanh");
+  EXPECT_EQ(model["rope_base"].as<double>(), 10000.0);
+  EXPECT_EQ(model["sinusoidal_base"].as<double>(), 10000.0);
+  // A config.yaml written before these keys existed reads back with the same values.
+  const PretrainConfig old = parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\nmodel: {n_embd: 64}\n",
+                                                   "old.yaml");
+  EXPECT_EQ(old.model.norm_eps, 1e-5);
+  EXPECT_EQ(old.model.gelu_approximation, "tanh");
+  EXPECT_EQ(old.model.rope_base, 10000.0);
+  EXPECT_EQ(old.model.sinusoidal_base, 10000.0);
+  const PretrainConfig changed = parse_pretrain_config(to_yaml(c), "config.yaml", {"model.norm_eps=1e-6"});
+  EXPECT_EQ(parse_pretrain_config(to_yaml(changed), "config.yaml").model.norm_eps, 1e-6);
+}
+
 TEST(PretrainConfig, MinimalFileGetsStructDefaults) {
   const PretrainConfig c = parse_pretrain_config(kMinimal, "run.yaml");
   EXPECT_EQ(c.out_dir, "runs/test");
