@@ -45,6 +45,7 @@ FeedForwardConfig feed_forward_config(const TransformerConfig& cfg) {
   f.d_model = cfg.d_model;
   f.d_ff = cfg.d_ff;
   f.kind = cfg.ffn;
+  f.gelu_approximation = cfg.gelu_approximation;
   f.bias = cfg.bias;
   return f;
 }

@@ -17,6 +17,7 @@ struct TransformerConfig {
   int64_t n_head = 12;    // must divide d_model
   int64_t d_ff = 0;       // FFN hidden width; 0 = default for the FFN kind (see FeedForwardConfig)
   FfnKind ffn = FfnKind::Gelu;
+  GeluApproximation gelu_approximation = GeluApproximation::Tanh;  // FfnKind::Gelu only
   NormKind norm = NormKind::LayerNorm;
   float norm_eps = 1e-5f;
   bool pre_norm = true;   // pre-LN (GPT-2) or post-LN (the original Transformer)

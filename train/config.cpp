@@ -35,7 +35,7 @@ SectionSchema<ModelSection> model_section_schema() {
       .add("bias", &S::bias)
       .add("scale_embeddings", &S::scale_embeddings)
       .add("norm_eps", &S::norm_eps, positive_float())
-      .add("gelu_approximation", &S::gelu_approximation, one_of({"tanh"}))
+      .add("gelu_approximation", &S::gelu_approximation, one_of({"tanh", "none"}))
       .add("rope_base", &S::rope_base, positive_float())
       .add("sinusoidal_base", &S::sinusoidal_base, positive_float());
   return s;

@@ -29,7 +29,7 @@ struct ModelSection {
   // Constants of the forward pass, saved so a checkpoint's config.yaml says everything needed
   // to rebuild the model elsewhere (docs/weights.md); a config.yaml without them gets these.
   double norm_eps = 1e-5;                   // added to the variance in every LayerNorm / RMSNorm
-  std::string gelu_approximation = "tanh";  // ffn: gelu is PyTorch's GELU(approximate="tanh")
+  std::string gelu_approximation = "tanh";  // ffn: gelu; tanh | none, as PyTorch's GELU(approximate=...)
   double rope_base = 10000.0;               // pos_encoding: rope; θ_i = rope_base^(-2i/head_size)
   double sinusoidal_base = 10000.0;         // pos_encoding: sinusoidal; θ_i = sinusoidal_base^(-2i/n_embd)
 };

@@ -28,13 +28,20 @@ TEST(Builders, ForwardPassConstantsFromTheConfigReachTheModel) {
   EXPECT_EQ(defaults.norm_eps, built_in.norm_eps);
   EXPECT_EQ(defaults.rope_base, built_in.rope_base);
   EXPECT_EQ(defaults.sinusoidal_base, built_in.sinusoidal_base);
+  EXPECT_EQ(defaults.gelu_approximation, built_in.gelu_approximation);
   const GPTConfig g = gpt_config(
-      config_with({"model.norm_eps=0.25", "model.rope_base=500", "model.sinusoidal_base=300"}).model, 10, 0);
+      config_with({"model.norm_eps=0.25", "model.rope_base=500", "model.sinusoidal_base=300",
+                   "model.gelu_approximation=none"})
+          .model,
+      10, 0);
   EXPECT_EQ(g.norm_eps, 0.25f);
   EXPECT_EQ(g.rope_base, 500.0f);
   EXPECT_EQ(g.sinusoidal_base, 300.0f);
+  EXPECT_EQ(g.gelu_approximation, GeluApproximation::None);
 
   EXPECT_EQ(logits_with({"model.norm_eps=1e-5"}), logits_with({}));
+  EXPECT_EQ(logits_with({"model.gelu_approximation=tanh"}), logits_with({}));
+  EXPECT_NE(logits_with({"model.gelu_approximation=none"}), logits_with({}));
   EXPECT_NE(logits_with({"model.norm_eps=0.5"}), logits_with({}));
   EXPECT_NE(logits_with({"model.norm=rmsnorm", "model.norm_eps=0.5"}), logits_with({"model.norm=rmsnorm"}));
   EXPECT_NE(logits_with({"model.pos_encoding=rope", "model.rope_base=3"}), logits_with({"model.pos_encoding=rope"}));

@@ -151,8 +151,8 @@ TEST(CliBadInput, PretrainAndFinetuneRefuseBadConfigsAndOverrides) {
          "--set model.norm_eps=1e-50: model.norm_eps: must be a positive float (a 32-bit float above 0), got 1e-50"},
         {with(run, "--set", "model.rope_base=1e39"), 2,
          "model.rope_base: must be a positive float (a 32-bit float above 0), got 1e+39"},
-        {with(run, "--set", "model.gelu_approximation=none"), 2,
-         "model.gelu_approximation: must be one of tanh, got 'none'"},
+        {with(run, "--set", "model.gelu_approximation=erf"), 2,
+         "model.gelu_approximation: must be one of tanh, none, got 'erf'"},
         {{command, config, "--resume", (scratch / "nowhere").string()}, 2,
          "--resume: " + (scratch / "nowhere").string() + ": no such checkpoint or run directory"},
     });

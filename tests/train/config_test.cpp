@@ -40,6 +40,10 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  tie_weights: false\n"
          "  bias: false\n"
          "  scale_embeddings: true\n"
+         "  norm_eps: 1.0e-6\n"
+         "  gelu_approximation: none\n"
+         "  rope_base: 500000.0\n"
+         "  sinusoidal_base: 2000.0\n"
          "tokenizer:\n"
          "  type: unigram\n"
          "  vocab_size: 1000\n"
@@ -165,6 +169,10 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_FALSE(c.model.tie_weights);
   EXPECT_FALSE(c.model.bias);
   EXPECT_TRUE(c.model.scale_embeddings);
+  EXPECT_EQ(c.model.norm_eps, 1e-6);
+  EXPECT_EQ(c.model.gelu_approximation, "none");
+  EXPECT_EQ(c.model.rope_base, 500000.0);
+  EXPECT_EQ(c.model.sinusoidal_base, 2000.0);
   EXPECT_EQ(c.tokenizer.type, "unigram");
   EXPECT_EQ(c.tokenizer.vocab_size, 1000);
   EXPECT_DOUBLE_EQ(c.tokenizer.character_coverage, 0.99);
@@ -231,7 +239,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 13 + 6 + 5 + 7 + 3 + 7 + 2 + 1 + 2 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 5 + 7 + 3 + 7 + 2 + 1 + 2 + 5);
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {
