@@ -25,6 +25,9 @@ Var pointwise(const Var& x, Forward forward, Backward backward) {
 
 Var relu(const Var& x) { return pointwise(x, kernels::relu_forward<float>, kernels::relu_backward<float>); }
 Var gelu(const Var& x) { return pointwise(x, kernels::gelu_forward<float>, kernels::gelu_backward<float>); }
+Var gelu_exact(const Var& x) {
+  return pointwise(x, kernels::gelu_exact_forward<float>, kernels::gelu_exact_backward<float>);
+}
 Var silu(const Var& x) { return pointwise(x, kernels::silu_forward<float>, kernels::silu_backward<float>); }
 
 }  // namespace tapelm

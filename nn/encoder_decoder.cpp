@@ -42,9 +42,11 @@ EncoderDecoder::EncoderDecoder(const EncoderDecoderConfig& cfg)
     tgt_emb_ = register_module("tgt_emb", std::make_shared<Embedding>(cfg.tgt_vocab_size, cfg.d_model, init_rng_));
   }
   src_pos_emb_ = register_module("src_pos_emb",
-                                 std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_));
+                                 std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_,
+                                                                      cfg.sinusoidal_base));
   tgt_pos_emb_ = register_module("tgt_pos_emb",
-                                 std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_));
+                                 std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_,
+                                                                      cfg.sinusoidal_base));
   drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_rng_));
   encoder_ = register_module("encoder", std::make_shared<TransformerStack>(
       cfg, make_layer_context(cfg, init_rng_, dropout_rng_, cfg.n_encoder_layer), cfg.n_encoder_layer,

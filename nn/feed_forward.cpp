@@ -20,7 +20,7 @@ int64_t ffn_hidden_width(const FeedForwardConfig& cfg) {
 }
 
 FeedForward::FeedForward(const FeedForwardConfig& cfg, Rng& rng, float out_init_std)
-    : kind_(cfg.kind), hidden_(ffn_hidden_width(cfg)) {
+    : kind_(cfg.kind), gelu_approximation_(cfg.gelu_approximation), hidden_(ffn_hidden_width(cfg)) {
   fc1_ = register_module("fc1", std::make_shared<Linear>(cfg.d_model, hidden_, cfg.bias, rng));
   fc2_ = register_module("fc2", std::make_shared<Linear>(hidden_, cfg.d_model, cfg.bias, rng, out_init_std));
   if (kind_ == FfnKind::SwiGLU) fc3_ = register_module("fc3", std::make_shared<Linear>(cfg.d_model, hidden_, cfg.bias, rng));
@@ -32,7 +32,7 @@ Var FeedForward::forward(const Var& x) const {
     case FfnKind::Relu:
       return fc2_->forward(relu(h));
     case FfnKind::Gelu:
-      return fc2_->forward(gelu(h));
+      return fc2_->forward(gelu_approximation_ == GeluApproximation::Tanh ? gelu(h) : gelu_exact(h));
     case FfnKind::SwiGLU:
       return fc2_->forward(mul(silu(h), fc3_->forward(x)));
   }

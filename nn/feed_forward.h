@@ -13,12 +13,16 @@ namespace tapelm {
 
 enum class FfnKind { Relu, Gelu, SwiGLU };
 
+// Which GELU FfnKind::Gelu computes: the tanh approximation (GPT-2) or the exact erf form.
+enum class GeluApproximation { Tanh, None };
+
 struct FeedForwardConfig {
   int64_t d_model = 768;
   // Hidden width; 0 picks the default: 4·d_model for ReLU/GELU, and for SwiGLU (which has
   // three matrices) 2/3 of that, rounded up to a multiple of 8, to keep the count similar.
   int64_t d_ff = 0;
   FfnKind kind = FfnKind::Gelu;
+  GeluApproximation gelu_approximation = GeluApproximation::Tanh;
   bool bias = true;
 };
 
@@ -38,6 +42,7 @@ class FeedForward : public Module {
 
  private:
   FfnKind kind_;
+  GeluApproximation gelu_approximation_;
   int64_t hidden_;
   std::shared_ptr<Linear> fc1_;
   std::shared_ptr<Linear> fc2_;

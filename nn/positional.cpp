@@ -10,11 +10,11 @@
 
 namespace tapelm {
 
-Tensor sinusoidal_table(int64_t max_len, int64_t dim) {
+Tensor sinusoidal_table(int64_t max_len, int64_t dim, double base) {
   Tensor t({max_len, dim});
   for (int64_t pos = 0; pos < max_len; ++pos) {
     for (int64_t j = 0; j < dim; ++j) {
-      const double freq = std::pow(10000.0, -static_cast<double>(j - j % 2) / static_cast<double>(dim));
+      const double freq = std::pow(base, -static_cast<double>(j - j % 2) / static_cast<double>(dim));
       const double angle = static_cast<double>(pos) * freq;
       t.data()[pos * dim + j] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
     }
@@ -22,7 +22,8 @@ Tensor sinusoidal_table(int64_t max_len, int64_t dim) {
   return t;
 }
 
-PositionalEncoding::PositionalEncoding(PositionalKind kind, int64_t max_len, int64_t dim, Rng& rng)
+PositionalEncoding::PositionalEncoding(PositionalKind kind, int64_t max_len, int64_t dim, Rng& rng,
+                                       float sinusoidal_base)
     : kind_(kind), max_len_(max_len), dim_(dim) {
   if (max_len <= 0 || dim <= 0) {
     throw std::invalid_argument("PositionalEncoding: max_len and dim must be positive, got " +
@@ -31,7 +32,7 @@ PositionalEncoding::PositionalEncoding(PositionalKind kind, int64_t max_len, int
   if (kind == PositionalKind::Learned) {
     table_ = register_parameter("weight", normal_tensor({max_len, dim}, rng, kInitStd));
   } else if (kind == PositionalKind::Sinusoidal) {
-    table_ = Var(sinusoidal_table(max_len, dim));
+    table_ = Var(sinusoidal_table(max_len, dim, sinusoidal_base));
   }
 }
 

@@ -11,15 +11,15 @@ namespace tapelm {
 
 enum class PositionalKind { Sinusoidal, Learned, Rotary, None };
 
-// PE[pos, 2i] = sin(pos / 10000^(2i/dim)), PE[pos, 2i+1] = cos(pos / 10000^(2i/dim)),
+// PE[pos, 2i] = sin(pos / base^(2i/dim)), PE[pos, 2i+1] = cos(pos / base^(2i/dim)),
 // computed in double. Shape [max_len, dim].
-Tensor sinusoidal_table(int64_t max_len, int64_t dim);
+Tensor sinusoidal_table(int64_t max_len, int64_t dim, double base = 10000.0);
 
 class PositionalEncoding : public Module {
  public:
   // Learned: parameter `weight` [max_len, dim] ~ N(0, 0.02²), drawn from rng. The other
-  // kinds have no parameters and draw nothing.
-  PositionalEncoding(PositionalKind kind, int64_t max_len, int64_t dim, Rng& rng);
+  // kinds have no parameters and draw nothing. `sinusoidal_base` is sinusoidal_table's base.
+  PositionalEncoding(PositionalKind kind, int64_t max_len, int64_t dim, Rng& rng, float sinusoidal_base = 10000.0f);
 
   // x: [B, T, dim] → x + PE[start_pos : start_pos + T] (unchanged for Rotary and None).
   Var forward(const Var& x, int64_t start_pos = 0) const;

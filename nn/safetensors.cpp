@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,8 +27,32 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementati
 constexpr uint64_t kMaxDim = uint64_t{1} << 62;
 constexpr const char* kMetadataKey = "__metadata__";
 
+// Messages quote the header (names, values, the parser's last token), which a damaged or
+// hostile file fills with arbitrary bytes: they are shown as \xHH, and a long message keeps
+// its start and end around a note of how much was left out.
+constexpr size_t kMaxDetailChars = 320;
+
+std::string printable_detail(const std::string& what) {
+  std::string text;
+  for (const char c : what) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7F) {
+      text += c;
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
+      text += escaped;
+    }
+  }
+  if (text.size() <= kMaxDetailChars) return text;
+  const size_t head = kMaxDetailChars * 2 / 3;
+  const size_t tail = kMaxDetailChars - head;
+  return text.substr(0, head) + " [... " + std::to_string(text.size() - head - tail) + " characters left out ...] " +
+         text.substr(text.size() - tail);
+}
+
 std::runtime_error file_error(const std::string& path, const std::string& what) {
-  return std::runtime_error("safetensors '" + path + "': " + what);
+  return std::runtime_error("safetensors '" + path + "': " + printable_detail(what));
 }
 
 std::string errno_text() { return std::strerror(errno); }

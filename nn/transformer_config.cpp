@@ -35,6 +35,9 @@ void validate(const TransformerConfig& cfg, const char* who) {
     }
     if (!(cfg.rope_base > 0.0f)) fail(who, "rope_base must be > 0, got " + std::to_string(cfg.rope_base));
   }
+  if (cfg.positional == PositionalKind::Sinusoidal && !(cfg.sinusoidal_base > 0.0f)) {
+    fail(who, "sinusoidal_base must be > 0, got " + std::to_string(cfg.sinusoidal_base));
+  }
 }
 
 FeedForwardConfig feed_forward_config(const TransformerConfig& cfg) {
@@ -42,6 +45,7 @@ FeedForwardConfig feed_forward_config(const TransformerConfig& cfg) {
   f.d_model = cfg.d_model;
   f.d_ff = cfg.d_ff;
   f.kind = cfg.ffn;
+  f.gelu_approximation = cfg.gelu_approximation;
   f.bias = cfg.bias;
   return f;
 }

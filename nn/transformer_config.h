@@ -17,6 +17,7 @@ struct TransformerConfig {
   int64_t n_head = 12;    // must divide d_model
   int64_t d_ff = 0;       // FFN hidden width; 0 = default for the FFN kind (see FeedForwardConfig)
   FfnKind ffn = FfnKind::Gelu;
+  GeluApproximation gelu_approximation = GeluApproximation::Tanh;  // FfnKind::Gelu only
   NormKind norm = NormKind::LayerNorm;
   float norm_eps = 1e-5f;
   bool pre_norm = true;   // pre-LN (GPT-2) or post-LN (the original Transformer)
@@ -25,6 +26,7 @@ struct TransformerConfig {
   int64_t ctx_len = 1024; // longest sequence (positions 0 .. ctx_len-1)
   PositionalKind positional = PositionalKind::Learned;
   float rope_base = 10000.0f;     // θ_i = rope_base^(-2i/head_dim), Rotary only
+  float sinusoidal_base = 10000.0f;  // θ_i = sinusoidal_base^(-2i/d_model), Sinusoidal only
   bool scale_embeddings = false;  // multiply token embeddings by sqrt(d_model) (the original Transformer)
   uint64_t seed = 0;              // initialisation and dropout streams
 };

@@ -43,6 +43,8 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
   cfg.n_head = model.n_head;
   cfg.d_ff = model.ffn_hidden;
   cfg.ffn = ffn_kind(model.ffn);
+  cfg.gelu_approximation =
+      model.gelu_approximation == "none" ? GeluApproximation::None : GeluApproximation::Tanh;
   cfg.norm = norm_kind(model.norm);
   cfg.pre_norm = model.pre_ln;
   cfg.dropout = static_cast<float>(model.dropout);
@@ -50,6 +52,9 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
   cfg.ctx_len = model.ctx_len;
   cfg.positional = positional_kind(model.pos_encoding);
   cfg.scale_embeddings = model.scale_embeddings;
+  cfg.norm_eps = static_cast<float>(model.norm_eps);
+  cfg.rope_base = static_cast<float>(model.rope_base);
+  cfg.sinusoidal_base = static_cast<float>(model.sinusoidal_base);
   cfg.seed = seed;
   return cfg;
 }

@@ -2,14 +2,15 @@
 #include "train/cli.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <iostream>
 #include <new>
 #include <string>
 #include <vector>
 
 #include "train/commands.h"
+#include "train/config.h"
 #include "train/errors.h"
+#include "train/finetune_config.h"
 #include "train/suggest.h"
 
 namespace tapelm {
@@ -25,45 +26,26 @@ void print_error(std::string message) {
   std::cerr << "tapelm: error: " << message << "\n";
 }
 
-// A numeric range check whose error reads "--top-p: must be in (0, 1], got 1.5"; the
-// description also labels the option in --help.
-CLI::Validator number_check(const std::string& description, bool (*ok)(double)) {
+// An option standing in for a config key takes exactly the values the key does (the same
+// conversion, range and type limits), so a value --set refuses is refused here too, before
+// any file is read: "--top-p: must be in (0, 1], got 1.5". The description labels the option
+// in --help.
+template <class Root>
+CLI::Validator config_key_option(const ConfigSchema<Root>& schema, const std::string& key,
+                                 const std::string& description) {
   return CLI::Validator(
-      [description, ok](std::string& text) -> std::string {
-        char* end = nullptr;
-        const double value = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size() || !ok(value)) {
-          return "must be " + description + ", got " + text;
-        }
-        return {};
-      },
-      description);
-}
-
-const CLI::Validator& non_negative_option() {
-  static const CLI::Validator check = number_check(">= 0", [](double v) { return v >= 0; });
-  return check;
-}
-
-const CLI::Validator& unit_interval_option() {
-  static const CLI::Validator check = number_check("in (0, 1]", [](double v) { return v > 0 && v <= 1; });
-  return check;
-}
-
-const CLI::Validator& positive_option() {
-  static const CLI::Validator check = number_check(">= 1", [](double v) { return v >= 1; });
-  return check;
+      [&schema, key](std::string& text) { return schema.problem_with(key, YAML::Node(text)); }, description);
 }
 
 // --threads and --beam-size, shared by eval and predict.
 void add_inference_options(CLI::App* command, InferenceOptions& options) {
   command->add_option("--threads", options.threads, "OpenMP threads; 0 = all cores (default: the checkpoint's train.threads)")
-      ->check(non_negative_option())
+      ->check(config_key_option(pretrain_config_schema(), "train.threads", ">= 0"))
       ->type_name("N");
   command
       ->add_option("--beam-size", options.beam_size,
                    "Seq2seq checkpoints: beam width, 1 = greedy (default: the checkpoint's decode.beam_size)")
-      ->check(positive_option())
+      ->check(config_key_option(finetune_config_schema(), "decode.beam_size", ">= 1"))
       ->type_name("N");
 }
 
@@ -138,20 +120,21 @@ class CommandLine {
     GenerateArgs& a = generate_args_;
     generate_->add_option("--checkpoint", a.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
     generate_->add_option("--prompt", a.prompt, "Text to continue")->required()->type_name("TEXT");
+    const ConfigSchema<PretrainConfig>& schema = pretrain_config_schema();
     generate_->add_option("--max-new-tokens", a.max_new_tokens, "Tokens to generate (default: the config's sample.max_new_tokens)")
-        ->check(non_negative_option())
+        ->check(config_key_option(schema, "sample.max_new_tokens", ">= 0"))
         ->type_name("N");
     generate_->add_option("--temperature", a.temperature, "Sampling temperature; 0 = greedy (default: sample.temperature)")
-        ->check(non_negative_option())
+        ->check(config_key_option(schema, "sample.temperature", ">= 0"))
         ->type_name("T");
     generate_->add_option("--top-k", a.top_k, "Sample among the K most likely tokens; 0 = off (default: sample.top_k)")
-        ->check(non_negative_option())
+        ->check(config_key_option(schema, "sample.top_k", ">= 0"))
         ->type_name("K");
     generate_->add_option("--top-p", a.top_p, "Nucleus sampling mass; 1 = off (default: sample.top_p)")
-        ->check(unit_interval_option())
+        ->check(config_key_option(schema, "sample.top_p", "in (0, 1]"))
         ->type_name("P");
     generate_->add_option("--seed", a.seed, "Random seed (default: the config's seed)")
-        ->check(non_negative_option())
+        ->check(config_key_option(schema, "seed", ">= 0"))
         ->type_name("S");
   }
 
@@ -171,6 +154,10 @@ class CommandLine {
         ->type_name("FILE");
     input->require_option(1);
     add_inference_options(eval_, eval_args_.inference);
+    eval_->add_flag("--json", eval_args_.json,
+                    "Print one JSON object instead of the text: the file, checkpoint, step and threads with the "
+                    "loss, perplexity and tokens (or the task's metrics, examples and report), numbers in full "
+                    "precision");
   }
 
   void define_predict() {

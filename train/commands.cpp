@@ -77,7 +77,15 @@ std::string read_text_option(const std::string& path) {
   return text;
 }
 
-void print_loss(const std::string& what, const LossTotal& total, const Checkpoint& checkpoint, int threads) {
+void print_loss(const std::string& what, const LossTotal& total, const Checkpoint& checkpoint, int threads, bool json) {
+  if (json) {
+    nlohmann::ordered_json record = eval_record(what, checkpoint, threads);
+    record["loss"] = total.mean();
+    record["perplexity"] = total.perplexity();
+    record["tokens"] = total.tokens;
+    print_json(record);
+    return;
+  }
   std::printf("%s: loss %.4f, perplexity %.2f over %lld tokens (checkpoint %s, step %lld, %s)\n", what.c_str(),
               total.mean(), total.perplexity(), static_cast<long long>(total.tokens), checkpoint.dir.c_str(),
               static_cast<long long>(checkpoint.step), thread_count_text(threads).c_str());
@@ -94,6 +102,14 @@ void print_rank_error(const Distributed& dist, std::string message) {
 constexpr int64_t kEvalBatch = 8;
 
 }  // namespace
+
+nlohmann::ordered_json eval_record(const std::string& file, const Checkpoint& checkpoint, int threads) {
+  return {{"file", file}, {"checkpoint", checkpoint.dir.string()}, {"step", checkpoint.step}, {"threads", threads}};
+}
+
+void print_json(const nlohmann::ordered_json& record) {
+  std::cout << record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;
+}
 
 void print_warning(const std::string& message) { std::cerr << "tapelm: warning: " << message << "\n"; }
 
@@ -207,7 +223,7 @@ int run_eval(const EvalArgs& args) {
   const Checkpoint checkpoint = open_checkpoint_option(args.checkpoint);
   // A fine-tuning checkpoint evaluates a labeled file (file or label-folder directory).
   if (!args.data_file.empty() && is_finetune_checkpoint(checkpoint)) {
-    return run_eval_labeled(checkpoint, args.data_file, args.inference);
+    return run_eval_labeled(checkpoint, args.data_file, args.inference, args.json);
   }
   if (args.inference.beam_size) {
     throw InputError("--beam-size: " + checkpoint.dir.string() +
@@ -229,7 +245,8 @@ int run_eval(const EvalArgs& args) {
     const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) {
       std::copy_n(tokens.begin() + static_cast<std::ptrdiff_t>(start), count, out);
     };
-    print_loss(args.text_file, evaluate_stream(model, tokens.size(), read, kEvalBatch), trained.checkpoint, threads);
+    print_loss(args.text_file, evaluate_stream(model, tokens.size(), read, kEvalBatch), trained.checkpoint, threads,
+               args.json);
     return kExitOk;
   }
   TokenDataset data;
@@ -245,7 +262,8 @@ int run_eval(const EvalArgs& args) {
   }
   if (data.size() < 2) throw InputError("--data " + args.data_file + ": fewer than 2 tokens; nothing to evaluate");
   const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) { data.read(start, count, out); };
-  print_loss(args.data_file, evaluate_stream(model, data.size(), read, kEvalBatch), trained.checkpoint, threads);
+  print_loss(args.data_file, evaluate_stream(model, data.size(), read, kEvalBatch), trained.checkpoint, threads,
+             args.json);
   return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,13 +43,14 @@ struct InferenceOptions {
   std::optional<int64_t> beam_size;  // decode.beam_size, for seq2seq checkpoints
 };
 
-// eval --checkpoint DIR (--text FILE | --data FILE) [--threads N] [--beam-size N]: exactly
-// one of text_file and data_file is non-empty.
+// eval --checkpoint DIR (--text FILE | --data FILE) [--threads N] [--beam-size N] [--json]:
+// exactly one of text_file and data_file is non-empty.
 struct EvalArgs {
   std::string checkpoint;
   std::string text_file;
   std::string data_file;
   InferenceOptions inference;
+  bool json = false;  // one JSON object on stdout instead of the text line
 };
 
 // predict --checkpoint DIR --input FILE [--output FILE] [--threads N] [--beam-size N];
@@ -76,6 +78,13 @@ struct PreparedRun {
   std::vector<std::string> warnings;  // e.g. newer checkpoints skipped as corrupted
 };
 PreparedRun prepare_pretrain(const PretrainArgs& args);
+
+// What `eval --json` prints for every kind of checkpoint: the evaluated file, the checkpoint,
+// its step and the thread count; the caller adds its figures and calls print_json.
+nlohmann::ordered_json eval_record(const std::string& file, const Checkpoint& checkpoint, int threads);
+// One line on stdout; numbers keep every digit (they read back to the same double), text that
+// is not UTF-8 is replaced rather than refused.
+void print_json(const nlohmann::ordered_json& record);
 
 // Prints "tapelm: warning: <message>" to stderr.
 void print_warning(const std::string& message);

@@ -2,9 +2,21 @@
 #include "train/config.h"
 
 #include <filesystem>
+#include <limits>
 #include <tuple>
 
 namespace tapelm {
+namespace {
+
+// A double the model keeps as a float: it must stay positive and finite after the narrowing.
+Check<double> positive_float() {
+  return [](const double& v) {
+    const bool ok = v > 0 && static_cast<float>(v) > 0 && v <= std::numeric_limits<float>::max();
+    return ok ? std::string() : "must be a positive float (a 32-bit float above 0), got " + format_number(v);
+  };
+}
+
+}  // namespace
 
 SectionSchema<ModelSection> model_section_schema() {
   using S = ModelSection;
@@ -21,7 +33,11 @@ SectionSchema<ModelSection> model_section_schema() {
       .add("pre_ln", &S::pre_ln)
       .add("tie_weights", &S::tie_weights)
       .add("bias", &S::bias)
-      .add("scale_embeddings", &S::scale_embeddings);
+      .add("scale_embeddings", &S::scale_embeddings)
+      .add("norm_eps", &S::norm_eps, positive_float())
+      .add("gelu_approximation", &S::gelu_approximation, one_of({"tanh", "none"}))
+      .add("rope_base", &S::rope_base, positive_float())
+      .add("sinusoidal_base", &S::sinusoidal_base, positive_float());
   return s;
 }
 
@@ -195,7 +211,8 @@ ConfigSchema<PretrainConfig> build_pretrain_schema() {
 
 auto fields(const ModelSection& s) {
   return std::tie(s.n_layer, s.n_head, s.n_embd, s.ctx_len, s.dropout, s.ffn, s.ffn_hidden, s.norm,
-                  s.pos_encoding, s.pre_ln, s.tie_weights, s.bias, s.scale_embeddings);
+                  s.pos_encoding, s.pre_ln, s.tie_weights, s.bias, s.scale_embeddings, s.norm_eps,
+                  s.gelu_approximation, s.rope_base, s.sinusoidal_base);
 }
 auto fields(const TokenizerSection& s) {
   return std::tie(s.type, s.vocab_size, s.character_coverage, s.byte_fallback, s.model, s.max_sentences);

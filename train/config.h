@@ -26,6 +26,12 @@ struct ModelSection {
   bool tie_weights = true;
   bool bias = true;
   bool scale_embeddings = false;      // token embeddings × sqrt(n_embd), as in the original Transformer
+  // Constants of the forward pass, saved so a checkpoint's config.yaml says everything needed
+  // to rebuild the model elsewhere (docs/weights.md); a config.yaml without them gets these.
+  double norm_eps = 1e-5;                   // added to the variance in every LayerNorm / RMSNorm
+  std::string gelu_approximation = "tanh";  // ffn: gelu; tanh | none, as PyTorch's GELU(approximate=...)
+  double rope_base = 10000.0;               // pos_encoding: rope; θ_i = rope_base^(-2i/head_size)
+  double sinusoidal_base = 10000.0;         // pos_encoding: sinusoidal; θ_i = sinusoidal_base^(-2i/n_embd)
 };
 
 struct TokenizerSection {

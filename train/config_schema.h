@@ -195,6 +195,22 @@ class SectionSchema {
     }
   }
 
+  // What loading would say is wrong with `value` for `key` ("must be >= 0, got -1"), or "" if
+  // it would be accepted: the same conversion and check, for values given some other way.
+  std::string problem_with(const std::string& key, const YAML::Node& value) const {
+    for (const Field& field : fields_) {
+      if (field.key != key) continue;
+      S scratch{};
+      try {
+        field.parse(scratch, value);
+      } catch (const std::invalid_argument& e) {
+        return e.what();
+      }
+      return {};
+    }
+    throw std::logic_error("config schema: no key '" + key + "'");
+  }
+
   // Emits "key: value" pairs into an open YAML map.
   void emit(YAML::Emitter& out, const S& source) const {
     for (const Field& field : fields_) {
@@ -244,7 +260,8 @@ class ConfigSchema {
     sections_.push_back(Section{
         name, fields.keys(),
         [name, member, fields](const ConfigDocument& doc, Root& root) { fields.parse(name, doc, root.*member); },
-        [member, fields](YAML::Emitter& out, const Root& root) { fields.emit(out, root.*member); }});
+        [member, fields](YAML::Emitter& out, const Root& root) { fields.emit(out, root.*member); },
+        [fields](const std::string& key, const YAML::Node& value) { return fields.problem_with(key, value); }});
     return *this;
   }
 
@@ -289,6 +306,16 @@ class ConfigSchema {
     return root;
   }
 
+  // SectionSchema::problem_with for a qualified key ("sample.top_p", or "seed" at the top level).
+  std::string problem_with(const std::string& key, const YAML::Node& value) const {
+    const size_t dot = key.find('.');
+    if (dot == std::string::npos) return top_.problem_with(key, value);
+    for (const Section& s : sections_) {
+      if (s.name == key.substr(0, dot)) return s.problem_with(key.substr(dot + 1), value);
+    }
+    throw std::logic_error("config schema: no section for '" + key + "'");
+  }
+
   // Every key with its value, in schema order; `header` lines are written as comments.
   std::string to_yaml(const Root& root, const std::string& header = "") const {
     YAML::Emitter out;
@@ -309,6 +336,7 @@ class ConfigSchema {
     std::vector<std::string> keys;
     std::function<void(const ConfigDocument&, Root&)> parse;
     std::function<void(YAML::Emitter&, const Root&)> emit;
+    std::function<std::string(const std::string&, const YAML::Node&)> problem_with;
   };
 
   SectionSchema<Root> top_;

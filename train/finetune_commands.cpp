@@ -1,7 +1,11 @@
 // `tapelm finetune`, `tapelm predict` and `tapelm eval --data` (labeled files).
 #include "train/finetune_commands.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -31,6 +35,20 @@ Checkpoint open_checkpoint(const std::string& path) {
   Checkpoint checkpoint = locate_checkpoint(path, &skipped);
   for (const std::string& reason : skipped) print_warning(reason);
   return checkpoint;
+}
+
+// Refuses, before any work is done, an output path that cannot be written: a directory, or a
+// file in a directory that does not exist or is not writable.
+void require_output_file(const std::string& option, const std::string& path) {
+  const fs::path file(path);
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw InputError(option + " " + path + ": is a directory, expected a file");
+  const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  if (!fs::exists(dir, ec)) throw InputError(option + " " + path + ": directory " + dir.string() + " does not exist");
+  if (!fs::is_directory(dir, ec)) throw InputError(option + " " + path + ": " + dir.string() + " is not a directory");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw InputError(option + " " + path + ": cannot write in " + dir.string() + ": " + std::strerror(errno));
+  }
 }
 
 // One example to predict: its text and, for JSONL input, an "id" field to carry over.
@@ -178,6 +196,7 @@ int run_finetune(const FinetuneArgs& args) {
 
 int run_predict(const PredictArgs& args) {
   if (!fs::is_regular_file(args.input)) throw InputError("--input " + args.input + ": file not found");
+  if (!args.output.empty()) require_output_file("--output", args.output);
   FinetunedModel model = load_for_inference(open_checkpoint(args.checkpoint), args.inference);
   use_threads(model.config.train.threads);
   const std::vector<PredictInput> inputs = read_predict_inputs(args.input, model.config.data.input_field);
@@ -201,7 +220,8 @@ int run_predict(const PredictArgs& args) {
   return kExitOk;
 }
 
-int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference) {
+int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference,
+                     bool json) {
   FinetunedModel model = load_for_inference(checkpoint, inference);
   const int threads = use_threads(model.config.train.threads);
   FinetuneConfig config = model.config;
@@ -212,6 +232,14 @@ int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file,
   std::vector<size_t> all(examples.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   const TaskEvaluation evaluation = model.task->evaluate(examples, all, config.eval.batch_size);
+  if (json) {
+    nlohmann::ordered_json record = eval_record(data_file, checkpoint, threads);
+    record["examples"] = examples.size();
+    for (const auto& [name, value] : evaluation.metrics) record["metrics"][name] = value;
+    record["report"] = evaluation.report;
+    print_json(record);
+    return kExitOk;
+  }
   std::cout << data_file << ": " << format_metrics(evaluation) << " over " << examples.size() << " examples (checkpoint "
             << checkpoint.dir.string() << ", step " << checkpoint.step << ", " << thread_count_text(threads) << ")\n"
             << evaluation.report << (evaluation.report.empty() || evaluation.report.back() == '\n' ? "" : "\n")

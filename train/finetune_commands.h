@@ -18,7 +18,9 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args);
 
 // `tapelm eval --checkpoint DIR --data FILE` for a fine-tuning checkpoint: the task's metrics
 // and report on a labeled file (format from the extension: .jsonl, .csv, .tsv, or a
-// directory of label folders; other extensions use the checkpoint's data.format).
-int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference);
+// directory of label folders; other extensions use the checkpoint's data.format). `json`:
+// one object with the metrics instead of the text lines.
+int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference,
+                     bool json);
 
 }  // namespace tapelm

@@ -49,6 +49,30 @@ void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
   }
 }
 
+// Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)); d/dx = Φ(x) + x·φ(x). std::erf does not
+// vectorise, so this is slower than the tanh form; it exists for models defined with it.
+template <class T>
+constexpr T kSqrtHalf = T(0.7071067811865476);  // 1/√2
+
+template <class T>
+constexpr T kInvSqrt2Pi = T(0.3989422804014327);  // 1/√(2π)
+
+template <class T>
+void gelu_exact_forward(T* out, const T* inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) out[i] = T(0.5) * inp[i] * (T(1) + std::erf(inp[i] * kSqrtHalf<T>));
+}
+
+template <class T>
+void gelu_exact_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const T x = inp[i];
+    const T cdf = T(0.5) * (T(1) + std::erf(x * kSqrtHalf<T>));
+    dinp[i] += dout[i] * (cdf + x * kInvSqrt2Pi<T> * std::exp(T(-0.5) * x * x));
+  }
+}
+
 template <class T>
 void silu_forward(T* out, const T* inp, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)

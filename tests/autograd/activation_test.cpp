@@ -38,6 +38,10 @@ TEST(Activation, GeluKernelGradientMatchesFiniteDifferencesInDouble) {
   expect_kernel_gradient(kernels::gelu_forward<double>, kernels::gelu_backward<double>);
 }
 
+TEST(Activation, ExactGeluKernelGradientMatchesFiniteDifferencesInDouble) {
+  expect_kernel_gradient(kernels::gelu_exact_forward<double>, kernels::gelu_exact_backward<double>);
+}
+
 TEST(Activation, SiluKernelGradientMatchesFiniteDifferencesInDouble) {
   expect_kernel_gradient(kernels::silu_forward<double>, kernels::silu_backward<double>);
 }
@@ -50,6 +54,7 @@ TEST(Activation, ReluKernelGradientMatchesFiniteDifferencesInDouble) {
 TEST(Activation, OpGradientsMatchFiniteDifferences) {
   const Tensor x = random_tensor({3, 4, 5}, 7);
   expect_gradients_match([](std::vector<Var>& v) { return gelu(v[0]); }, {x});
+  expect_gradients_match([](std::vector<Var>& v) { return gelu_exact(v[0]); }, {x});
   expect_gradients_match([](std::vector<Var>& v) { return silu(v[0]); }, {x});
   expect_gradients_match([](std::vector<Var>& v) { return relu(v[0]); }, {x});
 }
@@ -60,6 +65,15 @@ TEST(Activation, GeluMatchesTheGpt2Formula) {
   EXPECT_NEAR(y.data()[0], -0.158808f, 1e-5);
   EXPECT_NEAR(y.data()[1], 0.0f, 1e-7);
   EXPECT_NEAR(y.data()[2], 1.954597f, 1e-5);
+}
+
+TEST(Activation, ExactGeluMatchesTheErfFormula) {
+  // torch.nn.functional.gelu(torch.tensor([-1., 0., 2.])), approximate="none"
+  Var x(Tensor::from_vector({3}, {-1.0f, 0.0f, 2.0f}));
+  Var y = gelu_exact(x);
+  EXPECT_NEAR(y.data()[0], -0.1586553f, 1e-6);
+  EXPECT_NEAR(y.data()[1], 0.0f, 1e-7);
+  EXPECT_NEAR(y.data()[2], 1.9544997f, 1e-6);
 }
 
 // SiLU runs on the vectorising fast_exp in float: within a few ulp of the exact formula,

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "scratch_dir.h"
 
@@ -181,6 +183,35 @@ TEST(SafetensorsErrors, HeaderIsNotJson) {
   ScratchDir dir;
   expect_load_error(write_file(dir, "{\"a\": {\"dtype\": ", 0), "header is not valid JSON");
   expect_load_error(write_file(dir, "[1, 2]", 0), "header must be a JSON object, got array");
+}
+
+TEST(SafetensorsErrors, MessagesShowHeaderBytesEscapedAndShortened) {
+  ScratchDir dir;
+  // Terminal escape sequences, bytes that are not UTF-8, a 5000-byte token before the error, a
+  // 6000-byte value quoted in the message.
+  const std::vector<std::string> headers = {"{\"\x1b]0;owned\x07\x1b[2J\xff\xfe\": 1",
+                                            "{\"" + std::string(5000, 'a') + "\x01\"}",
+                                            "{\"\xff\xfe\x1b\": 1}",
+                                            "{\"t\": {\"dtype\": \"F32\", \"shape\": [" + std::string(3000, '[') +
+                                                std::string(3000, ']') + "], \"data_offsets\": [0, 0]}}",
+                                            "{\"\\u001b[31mred\": [1]}"};
+  for (const std::string& header : headers) {
+    const std::string path = write_file(dir, header, 0);
+    try {
+      load_safetensors(path);
+      ADD_FAILURE() << "loaded a malformed header";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      const std::string prefix = "safetensors '" + path + "': ";
+      ASSERT_EQ(what.rfind(prefix, 0), 0u) << what;
+      const std::string detail = what.substr(prefix.size());
+      EXPECT_LE(detail.size(), 400u) << detail;
+      for (const char c : detail) {
+        EXPECT_TRUE(c >= 0x20 && c < 0x7F) << "byte " << int(static_cast<unsigned char>(c)) << " in: " << detail;
+      }
+    }
+  }
+  expect_load_error(write_file(dir, headers.back(), 0), "tensor '\\x1B[31mred': entry must be a JSON object, got [1]");
 }
 
 TEST(SafetensorsErrors, MissingOrMistypedField) {

@@ -12,6 +12,43 @@ PretrainConfig config_with(const std::vector<std::string>& overrides) {
   return parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml", overrides);
 }
 
+// The logits of a 1-layer GPT built from the default config with `overrides`, for fixed ids.
+std::vector<float> logits_with(const std::vector<std::string>& overrides) {
+  std::vector<std::string> all = {"model.n_layer=1", "model.n_embd=16", "model.n_head=2", "model.ctx_len=8"};
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  GPT model(gpt_config(config_with(all).model, 20, 3));
+  model.eval();
+  const Var logits = model.forward({1, 5, 9, 2, 7, 3}, 1, 6);
+  return std::vector<float>(logits.data(), logits.data() + logits.numel());
+}
+
+TEST(Builders, ForwardPassConstantsFromTheConfigReachTheModel) {
+  const GPTConfig defaults = gpt_config(config_with({}).model, 10, 0);
+  const TransformerConfig built_in;
+  EXPECT_EQ(defaults.norm_eps, built_in.norm_eps);
+  EXPECT_EQ(defaults.rope_base, built_in.rope_base);
+  EXPECT_EQ(defaults.sinusoidal_base, built_in.sinusoidal_base);
+  EXPECT_EQ(defaults.gelu_approximation, built_in.gelu_approximation);
+  const GPTConfig g = gpt_config(
+      config_with({"model.norm_eps=0.25", "model.rope_base=500", "model.sinusoidal_base=300",
+                   "model.gelu_approximation=none"})
+          .model,
+      10, 0);
+  EXPECT_EQ(g.norm_eps, 0.25f);
+  EXPECT_EQ(g.rope_base, 500.0f);
+  EXPECT_EQ(g.sinusoidal_base, 300.0f);
+  EXPECT_EQ(g.gelu_approximation, GeluApproximation::None);
+
+  EXPECT_EQ(logits_with({"model.norm_eps=1e-5"}), logits_with({}));
+  EXPECT_EQ(logits_with({"model.gelu_approximation=tanh"}), logits_with({}));
+  EXPECT_NE(logits_with({"model.gelu_approximation=none"}), logits_with({}));
+  EXPECT_NE(logits_with({"model.norm_eps=0.5"}), logits_with({}));
+  EXPECT_NE(logits_with({"model.norm=rmsnorm", "model.norm_eps=0.5"}), logits_with({"model.norm=rmsnorm"}));
+  EXPECT_NE(logits_with({"model.pos_encoding=rope", "model.rope_base=3"}), logits_with({"model.pos_encoding=rope"}));
+  EXPECT_NE(logits_with({"model.pos_encoding=sinusoidal", "model.sinusoidal_base=3"}),
+            logits_with({"model.pos_encoding=sinusoidal"}));
+}
+
 TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
   const PretrainConfig c = config_with({"model.n_layer=3", "model.n_embd=96", "model.n_head=6", "model.ctx_len=64",
                                         "model.dropout=0.2", "model.ffn=swiglu", "model.ffn_hidden=200",

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "scratch_dir.h"
 #include "tests/train/tiny_run.h"
@@ -238,6 +241,34 @@ TEST(Cli, EvalReportsLossAndPerplexityOfAText) {
   EXPECT_NE(o.out.find(", perplexity "), std::string::npos) << o.out;
   // The tiny run trained on 1 thread, and eval keeps the checkpoint's count.
   EXPECT_NE(o.out.find("(checkpoint " + checkpoint + ", step 10, 1 thread)"), std::string::npos) << o.out;
+}
+
+TEST(Cli, EvalJsonGivesTheSameFiguresInFullPrecision) {
+  ScratchDir scratch;
+  const std::string checkpoint = trained_checkpoint(scratch).string();
+  const std::string text = (scratch / "corpus.txt").string();
+  const Outcome plain = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text});
+  const Outcome json = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text, "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.find('\n'), json.out.size() - 1) << json.out;
+  const nlohmann::json record = nlohmann::json::parse(json.out);
+  const double loss = record.at("loss").get<double>();
+  const double perplexity = record.at("perplexity").get<double>();
+  EXPECT_EQ(perplexity, std::exp(loss));
+  char line[1024];
+  std::snprintf(line, sizeof line, "%s: loss %.4f, perplexity %.2f over %lld tokens (checkpoint %s, step %lld, %d thread)\n",
+                record.at("file").get<std::string>().c_str(), loss, perplexity,
+                static_cast<long long>(record.at("tokens").get<int64_t>()),
+                record.at("checkpoint").get<std::string>().c_str(),
+                static_cast<long long>(record.at("step").get<int64_t>()), record.at("threads").get<int>());
+  EXPECT_EQ(plain.out, line);
+  EXPECT_EQ(record.at("file"), text);
+  EXPECT_EQ(record.at("checkpoint"), checkpoint);
+  EXPECT_EQ(record.at("step"), 10);
+  // Every digit, not the 4 decimals of the text line.
+  const size_t start = json.out.find("\"loss\":") + std::string("\"loss\":").size();
+  const std::string loss_text = json.out.substr(start, json.out.find(',', start) - start);
+  EXPECT_GT(loss_text.size(), 8u) << loss_text;
 }
 
 TEST(Cli, EvalTakesAThreadCountButRefusesABeamForALanguageModel) {

@@ -40,6 +40,10 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  tie_weights: false\n"
          "  bias: false\n"
          "  scale_embeddings: true\n"
+         "  norm_eps: 1.0e-6\n"
+         "  gelu_approximation: none\n"
+         "  rope_base: 500000.0\n"
+         "  sinusoidal_base: 2000.0\n"
          "tokenizer:\n"
          "  type: unigram\n"
          "  vocab_size: 1000\n"
@@ -100,6 +104,24 @@ std::string load_error(const std::string& yaml, const std::vector<std::string>& 
   return "";
 }
 
+TEST(Config, ResolvedConfigSavesEveryConstantOfTheForwardPass) {
+  const PretrainConfig c = parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml");
+  const YAML::Node model = YAML::Load(to_yaml(c))["model"];
+  EXPECT_EQ(model["norm_eps"].as<double>(), 1e-5);
+  EXPECT_EQ(model["gelu_approximation"].as<std::string>(), "tanh");
+  EXPECT_EQ(model["rope_base"].as<double>(), 10000.0);
+  EXPECT_EQ(model["sinusoidal_base"].as<double>(), 10000.0);
+  // A config.yaml written before these keys existed reads back with the same values.
+  const PretrainConfig old = parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\nmodel: {n_embd: 64}\n",
+                                                   "old.yaml");
+  EXPECT_EQ(old.model.norm_eps, 1e-5);
+  EXPECT_EQ(old.model.gelu_approximation, "tanh");
+  EXPECT_EQ(old.model.rope_base, 10000.0);
+  EXPECT_EQ(old.model.sinusoidal_base, 10000.0);
+  const PretrainConfig changed = parse_pretrain_config(to_yaml(c), "config.yaml", {"model.norm_eps=1e-6"});
+  EXPECT_EQ(parse_pretrain_config(to_yaml(changed), "config.yaml").model.norm_eps, 1e-6);
+}
+
 TEST(PretrainConfig, MinimalFileGetsStructDefaults) {
   const PretrainConfig c = parse_pretrain_config(kMinimal, "run.yaml");
   EXPECT_EQ(c.out_dir, "runs/test");
@@ -148,6 +170,10 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_FALSE(c.model.tie_weights);
   EXPECT_FALSE(c.model.bias);
   EXPECT_TRUE(c.model.scale_embeddings);
+  EXPECT_EQ(c.model.norm_eps, 1e-6);
+  EXPECT_EQ(c.model.gelu_approximation, "none");
+  EXPECT_EQ(c.model.rope_base, 500000.0);
+  EXPECT_EQ(c.model.sinusoidal_base, 2000.0);
   EXPECT_EQ(c.tokenizer.type, "unigram");
   EXPECT_EQ(c.tokenizer.vocab_size, 1000);
   EXPECT_DOUBLE_EQ(c.tokenizer.character_coverage, 0.99);
@@ -215,7 +241,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 13 + 6 + 5 + 7 + 3 + 7 + 2 + 2 + 2 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 5 + 7 + 3 + 7 + 2 + 2 + 2 + 5);
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {

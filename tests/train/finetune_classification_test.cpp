@@ -200,6 +200,20 @@ TEST(FinetuneClassification, EvalDataReportsTheTaskMetricsOnALabeledFile) {
   EXPECT_NE(eval.out.find("accuracy 1.0000, macro_f1 1.0000"), std::string::npos) << eval.out;
   EXPECT_NE(eval.out.find("over 2 examples"), std::string::npos) << eval.out;
 
+  const testing::CliOutcome json =
+      testing::run_cli_in_process({"eval", "--checkpoint", best, "--data", data, "--json"});
+  ASSERT_EQ(json.exit_code, kExitOk) << json.err;
+  const nlohmann::json record = nlohmann::json::parse(json.out);
+  EXPECT_EQ(record.at("file"), data);
+  EXPECT_NE(eval.out.find("(checkpoint " + record.at("checkpoint").get<std::string>() + ", step " +
+                          std::to_string(record.at("step").get<int64_t>()) + ", 1 thread)"),
+            std::string::npos)
+      << eval.out;
+  EXPECT_EQ(record.at("examples"), 2);
+  EXPECT_EQ(record.at("metrics").at("accuracy"), 1.0);
+  EXPECT_EQ(record.at("metrics").at("macro_f1"), 1.0);
+  EXPECT_NE(eval.out.find(record.at("report").get<std::string>()), std::string::npos) << eval.out;
+
   testing::write_text(scratch / "bad.csv", "text,label\nsunny,neutral\n");
   const std::string bad = (scratch / "bad.csv").string();
   const testing::CliOutcome refused = testing::run_cli_in_process({"eval", "--checkpoint", best, "--data", bad});
