@@ -21,6 +21,7 @@
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/resume.h"
+#include "train/run_dir.h"
 #include "train/sampling.h"
 #include "train/step_outcome.h"
 #include "train/training_checkpoint.h"
@@ -123,8 +124,11 @@ class Trainer {
   }
 
   void check_and_prepare_data() {
-    if (run_.resume_from && root()) check_resume();
     accum_ = accumulation_steps();
+    if (root()) {
+      if (run_.resume_from) check_resume();
+      start_run(out_dir_, to_yaml(config_));
+    }
     prepare_data();
   }
 
