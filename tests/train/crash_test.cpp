@@ -60,10 +60,11 @@ TEST(CrashSafety, AKilledRunLeavesNoTemporaryNorHalfDeletedCheckpointAndResumesE
   ASSERT_EQ(expected.size(), size_t(kSteps));
 
   // <point>:<n> kills at the n-th visit: a checkpoint complete in its temporary folder; an
-  // atomic write (pointer, safetensors file, plot) before its rename, twice; a pruned
-  // checkpoint just renamed away, and with part of its files deleted.
+  // atomic write before its rename (with the cache built: the 9th is a safetensors file in a
+  // checkpoint's temporary folder, the 14th loss.svg in out_dir); a pruned checkpoint just
+  // renamed away, and with part of its files deleted.
   for (const std::string crash :
-       {"checkpoint.renaming:4", "atomic_file.renaming:9", "atomic_file.renaming:20", "checkpoint.deleting:1",
+       {"checkpoint.renaming:4", "atomic_file.renaming:9", "atomic_file.renaming:14", "checkpoint.deleting:1",
         "checkpoint.deleting:3"}) {
     SCOPED_TRACE(crash);
     const fs::path out_dir = scratch / "killed";
