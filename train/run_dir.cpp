@@ -54,12 +54,9 @@ RunLock::RunLock(const fs::path& out_dir) {
 
 RunLock::~RunLock() { ::close(fd_); }
 
-std::vector<std::string> remove_run_temporaries(const fs::path& run_dir) {
-  std::vector<std::string> removed = remove_temporaries(run_dir.string(), StaleTemporaries::kAll);
-  for (std::string& name : remove_temporaries(checkpoints_dir(run_dir).string(), StaleTemporaries::kAll)) {
-    removed.push_back(std::move(name));
-  }
-  return removed;
+void remove_run_temporaries(const fs::path& run_dir) {
+  remove_temporaries(run_dir.string(), StaleTemporaries::kAll);
+  remove_temporaries(checkpoints_dir(run_dir).string(), StaleTemporaries::kAll);
 }
 
 void start_run(const fs::path& out_dir, const std::string& config_yaml) {

@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace tapelm {
 
@@ -25,8 +24,8 @@ class RunLock {
 };
 
 // Removes every temporary (data/atomic_file.h) in `run_dir` and its checkpoints/: with the
-// run's lock held, none can be in use. Returns the names removed.
-std::vector<std::string> remove_run_temporaries(const std::filesystem::path& run_dir);
+// run's lock held, none can be in use.
+void remove_run_temporaries(const std::filesystem::path& run_dir);
 
 // The run was accepted: removes what killed runs left (remove_run_temporaries) and writes
 // <out_dir>/config.yaml.
