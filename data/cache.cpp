@@ -359,6 +359,8 @@ ShardSet build_or_load_shards(const Corpus& corpus, const Corpus* val_corpus, co
   const std::vector<FileFingerprint> val_files = val_corpus ? fingerprint(*val_corpus) : std::vector<FileFingerprint>{};
   const std::string key = shards_key(corpus, train_files, val_corpus, val_files, tokenizer, config);
   const std::string folder = (fs::path(config.cache_dir) / ("shards-" + key)).string();
+  // The cache may be shared by several runs: only entries whose builder was killed go.
+  remove_temporaries(config.cache_dir, StaleTemporaries::kOwnerGone);
 
   if (fs::exists(folder)) {
     try {
@@ -386,8 +388,6 @@ ShardSet build_or_load_shards(const Corpus& corpus, const Corpus* val_corpus, co
   }
 
   fs::create_directories(config.cache_dir);
-  // The cache may be shared by several runs: only entries whose builder was killed go.
-  remove_temporaries(config.cache_dir, StaleTemporaries::kOwnerGone);
   const std::string temp = temp_path_for(folder);
   fs::create_directories(temp);
   try {

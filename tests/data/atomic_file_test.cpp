@@ -17,6 +17,7 @@ namespace tapelm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::dead_pid;
 using testing::TempDir;
 using testing::write_text;
 
@@ -25,13 +26,6 @@ std::vector<std::string> names_in(const std::string& folder) {
   for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-long dead_pid() {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
-  ::waitpid(child, nullptr, 0);
-  return child;
 }
 
 TEST(TempNames, AreHiddenBesideTheTargetAndNameTheirCreator) {
