@@ -25,7 +25,7 @@ using testing::train_records;
 using testing::wait_exit_status;
 using testing::write_tiny_run;
 
-constexpr int64_t kSteps = 8;
+constexpr int64_t kSteps = 6;
 
 // A checkpoint every step, two kept (so every step from the third prunes one), a plot every
 // second step.
@@ -60,12 +60,10 @@ TEST(CrashSafety, AKilledRunLeavesNoTemporaryNorHalfDeletedCheckpointAndResumesE
   ASSERT_EQ(expected.size(), size_t(kSteps));
 
   // <point>:<n> kills at the n-th visit: a checkpoint complete in its temporary folder; an
-  // atomic write before its rename (with the cache built: the 9th is a safetensors file in a
-  // checkpoint's temporary folder, the 14th loss.svg in out_dir); a pruned checkpoint just
-  // renamed away, and with part of its files deleted.
-  for (const std::string crash :
-       {"checkpoint.renaming:4", "atomic_file.renaming:9", "atomic_file.renaming:14", "checkpoint.deleting:1",
-        "checkpoint.deleting:3"}) {
+  // atomic write before its rename (with
+  // the cache built, the 14th is loss.svg in out_dir); a pruned checkpoint renamed away and
+  // with part of its files deleted (checkpoint_test.cpp kills at the other moments).
+  for (const std::string crash : {"checkpoint.renaming:4", "atomic_file.renaming:14", "checkpoint.deleting:3"}) {
     SCOPED_TRACE(crash);
     const fs::path out_dir = scratch / "killed";
     fs::remove_all(out_dir);
