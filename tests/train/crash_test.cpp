@@ -60,9 +60,9 @@ TEST(CrashSafety, AKilledRunLeavesNoTemporaryNorHalfDeletedCheckpointAndResumesE
   ASSERT_EQ(expected.size(), size_t(kSteps));
 
   // <point>:<n> kills at the n-th visit: a checkpoint complete in its temporary folder; an
-  // atomic write before its rename (with
-  // the cache built, the 14th is loss.svg in out_dir); a pruned checkpoint renamed away and
-  // with part of its files deleted (checkpoint_test.cpp kills at the other moments).
+  // atomic write before its rename (with the cache built, the 14th is loss.svg in out_dir); a
+  // pruned checkpoint renamed away and with part of its files deleted (checkpoint_test.cpp
+  // kills at the other moments).
   for (const std::string crash : {"checkpoint.renaming:4", "atomic_file.renaming:14", "checkpoint.deleting:3"}) {
     SCOPED_TRACE(crash);
     const fs::path out_dir = scratch / "killed";
