@@ -2,6 +2,7 @@
 #include "data/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "data/crash_point.h"
+
 namespace tapelm {
 namespace {
 
@@ -19,15 +22,61 @@ std::runtime_error io_error(const std::string& what, const std::string& path, in
   return std::runtime_error(what + " '" + path + "': " + std::strerror(err));
 }
 
-// Unique per process and per call, so concurrent writers never share a temporary file.
-std::string temp_name_for(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+bool all_digits(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temp_path_(temp_name_for(path_)) {
+std::string temp_path_for(const std::string& target) {
+  // The counter makes names unique per call, so concurrent writers never share a temporary.
+  static std::atomic<uint64_t> counter{0};
+  const std::filesystem::path path(target);
+  const std::string name = "." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+                           std::to_string(counter++);
+  return (path.parent_path() / name).string();
+}
+
+std::optional<long> temp_owner(const std::string& file_name) {
+  // "<name>.tmp.<pid>.<n>", read from the end since <name> may hold dots.
+  const size_t last_dot = file_name.rfind('.');
+  if (last_dot == std::string::npos || last_dot == 0 || !all_digits(std::string_view(file_name).substr(last_dot + 1))) {
+    return std::nullopt;
+  }
+  const size_t pid_dot = file_name.rfind('.', last_dot - 1);
+  if (pid_dot == std::string::npos) return std::nullopt;
+  const std::string_view pid = std::string_view(file_name).substr(pid_dot + 1, last_dot - pid_dot - 1);
+  constexpr std::string_view kMarker = ".tmp";
+  if (!all_digits(pid) || pid.size() > 9 || pid_dot < kMarker.size() + 1 ||
+      file_name.compare(pid_dot - kMarker.size(), kMarker.size(), kMarker) != 0) {
+    return std::nullopt;
+  }
+  return std::stol(std::string(pid));
+}
+
+bool process_running(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+std::vector<std::string> remove_temporaries(const std::string& folder, StaleTemporaries which) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) return removed;
+  std::vector<fs::path> stale;  // collected first: removing while iterating may skip entries
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+    const std::optional<long> owner = temp_owner(entry.path().filename().string());
+    if (!owner) continue;
+    if (which == StaleTemporaries::kOwnerGone && (*owner == ::getpid() || process_running(*owner))) continue;
+    stale.push_back(entry.path());
+  }
+  for (const fs::path& path : stale) {
+    fs::remove_all(path);
+    removed.push_back(path.filename().string());
+  }
+  if (!removed.empty()) sync_folder(folder);
+  return removed;
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temp_path_(temp_path_for(path_)) {
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) throw io_error("cannot create temporary file for", path_, errno);
 }
@@ -75,6 +124,7 @@ void AtomicFile::commit() {
     throw io_error("cannot close", path_, errno);
   }
   fd_ = -1;
+  crash_point("atomic_file.renaming");
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     ::unlink(temp_path_.c_str());

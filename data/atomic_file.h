@@ -1,11 +1,15 @@
 // Crash-safe file writing: data goes to a temporary file beside the target, is fsync'ed,
 // then renamed over the target, so readers see either the old file or the complete new one.
+// Every temporary file or folder tapelm creates is named by temp_path_for, so leftovers of a
+// killed process are recognised (temp_owner) and removed (remove_temporaries).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tapelm {
 
@@ -31,6 +35,27 @@ class AtomicFile {
   std::string temp_path_;
   int fd_ = -1;
 };
+
+// A fresh temporary name beside `target`: "<folder>/.<name>.tmp.<pid>.<n>", unique per process
+// and call, hidden, and never a name any reader of the folder looks for.
+std::string temp_path_for(const std::string& target);
+
+// The pid of the process that created the temporary named `file_name` (a name, not a path),
+// or nullopt if it is not a temporary's name. Also recognises the unhidden
+// "<name>.tmp.<pid>.<n>" that earlier versions left behind.
+std::optional<long> temp_owner(const std::string& file_name);
+
+// Whether a process with this pid exists (so its temporaries may still be in use).
+bool process_running(long pid);
+
+enum class StaleTemporaries {
+  kAll,        // the caller knows no other process uses the folder (it holds the run's lock)
+  kOwnerGone,  // the folder is shared: only those whose creator no longer runs
+};
+
+// Removes the temporaries (files or folders) directly inside `folder` and returns their names;
+// a missing folder has none. The caller's own temporaries are kept with kOwnerGone.
+std::vector<std::string> remove_temporaries(const std::string& folder, StaleTemporaries which);
 
 // Writes `bytes` to `path` atomically (see AtomicFile).
 void write_file_atomic(const std::string& path, std::string_view bytes);

@@ -263,11 +263,6 @@ ShardSet load_entry(const std::string& folder, const std::string& key) {
   return set;
 }
 
-std::string temp_folder_for(const std::string& folder) {
-  static std::atomic<uint64_t> counter{0};
-  return folder + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-}
-
 }  // namespace
 
 SplitMode parse_split_mode(std::string_view name) {
@@ -364,6 +359,8 @@ ShardSet build_or_load_shards(const Corpus& corpus, const Corpus* val_corpus, co
   const std::vector<FileFingerprint> val_files = val_corpus ? fingerprint(*val_corpus) : std::vector<FileFingerprint>{};
   const std::string key = shards_key(corpus, train_files, val_corpus, val_files, tokenizer, config);
   const std::string folder = (fs::path(config.cache_dir) / ("shards-" + key)).string();
+  // The cache may be shared by several runs: only entries whose builder was killed go.
+  remove_temporaries(config.cache_dir, StaleTemporaries::kOwnerGone);
 
   if (fs::exists(folder)) {
     try {
@@ -391,7 +388,7 @@ ShardSet build_or_load_shards(const Corpus& corpus, const Corpus* val_corpus, co
   }
 
   fs::create_directories(config.cache_dir);
-  const std::string temp = temp_folder_for(folder);
+  const std::string temp = temp_path_for(folder);
   fs::create_directories(temp);
   try {
     const uint64_t vocab = static_cast<uint64_t>(tokenizer.vocab_size());

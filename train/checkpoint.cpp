@@ -2,9 +2,6 @@
 // of the newest valid checkpoint, and pruning.
 #include "train/checkpoint.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -15,6 +12,7 @@
 #include <vector>
 
 #include "data/atomic_file.h"
+#include "data/crash_point.h"
 #include "train/crc32c.h"
 #include "train/fs_util.h"
 
@@ -27,9 +25,6 @@ constexpr const char* kManifestName = "manifest.json";
 constexpr const char* kManifestFormat = "tapelm-checkpoint";
 constexpr int kManifestVersion = 1;
 constexpr const char* kStepPrefix = "step_";
-// Temp entries a writer leaves only if it crashes: .tmp_step_* (being written),
-// .old_step_* (a replaced checkpoint awaiting deletion), .latest.tmp_* (the pointer).
-const char* const kTempPrefixes[] = {".tmp_step_", ".old_step_", ".latest.tmp_"};
 
 std::string hex32(uint32_t value) {
   char buffer[9];
@@ -109,17 +104,17 @@ Checkpoint parse_manifest(const fs::path& dir, const fs::path& manifest_path) {
   return checkpoint;
 }
 
-std::optional<long> temp_entry_owner(const std::string& name) {
-  const bool is_temp = std::any_of(std::begin(kTempPrefixes), std::end(kTempPrefixes),
-                                   [&](const char* prefix) { return name.rfind(prefix, 0) == 0; });
-  const size_t underscore = name.rfind('_');
-  if (!is_temp || underscore == std::string::npos) return std::nullopt;
-  const std::string digits = name.substr(underscore + 1);
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stol(digits);
+// Deletes a folder that already has a temporary's name, so a kill midway leaves a temporary
+// (removed at the next start) rather than a checkpoint with files missing.
+void delete_renamed_folder(const fs::path& doomed) {
+  std::vector<fs::path> entries;
+  for (const fs::directory_entry& entry : fs::directory_iterator(doomed)) entries.push_back(entry.path());
+  for (const fs::path& entry : entries) {
+    fs::remove_all(entry);
+    crash_point("checkpoint.deleting");
+  }
+  fs::remove(doomed);
 }
-
-bool process_running(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
 
 }  // namespace
 
@@ -178,10 +173,8 @@ Checkpoint write_checkpoint(const fs::path& out_dir, int64_t step, const std::ve
 
   const fs::path root = checkpoints_dir(out_dir);
   if (fs::create_directories(root)) fsync_directory(root.parent_path());
-  const std::string pid = std::to_string(::getpid());
-  const fs::path temp = root / (".tmp_" + name + "_" + pid);
   const fs::path target = root / name;
-  fs::remove_all(temp);
+  const fs::path temp = temp_path_for(target.string());
   fs::create_directory(temp);
   Checkpoint checkpoint{target, step, {}};
   try {
@@ -196,14 +189,15 @@ Checkpoint write_checkpoint(const fs::path& out_dir, int64_t step, const std::ve
     }
     write_file_durably(temp / kManifestName, manifest_json(step, checkpoint.files));
     fsync_directory(temp);
+    crash_point("checkpoint.renaming");
     if (fs::exists(target)) {
       // rename() cannot replace a non-empty directory: move the old one aside first.
-      const fs::path old = root / (".old_" + name + "_" + pid);
-      fs::remove_all(old);
+      const fs::path old = temp_path_for(target.string());
       fs::rename(target, old);
+      crash_point("checkpoint.replacing");
       fs::rename(temp, target);
       fsync_directory(root);
-      fs::remove_all(old);
+      delete_renamed_folder(old);
     } else {
       fs::rename(temp, target);
     }
@@ -320,22 +314,22 @@ std::vector<std::string> prune_checkpoints(const fs::path& out_dir, int64_t keep
     for (size_t i = 0; i < excess; ++i) {
       const std::string name = dirs[i].dir.filename().string();
       if (dirs[i].step == keep_step || (pointer && *pointer == name)) continue;
-      fs::remove_all(dirs[i].dir);
+      remove_checkpoint_dir(dirs[i].dir);
       removed.push_back(name);
     }
   }
-
-  std::vector<fs::path> stale;  // collected first: removing while iterating may skip entries
-  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
-    const std::optional<long> owner = temp_entry_owner(entry.path().filename().string());
-    if (owner && *owner != static_cast<long>(::getpid()) && !process_running(*owner)) stale.push_back(entry.path());
+  for (std::string& name : remove_temporaries(root.string(), StaleTemporaries::kOwnerGone)) {
+    removed.push_back(std::move(name));
   }
-  for (const fs::path& path : stale) {
-    fs::remove_all(path);
-    removed.push_back(path.filename().string());
-  }
-  if (!removed.empty()) fsync_directory(root);
   return removed;
+}
+
+void remove_checkpoint_dir(const fs::path& dir) {
+  const fs::path doomed = temp_path_for(dir.string());
+  fs::rename(dir, doomed);
+  fsync_directory(doomed.parent_path());
+  crash_point("checkpoint.deleting");
+  delete_renamed_folder(doomed);
 }
 
 }  // namespace tapelm

@@ -1,9 +1,10 @@
 // Checkpoint directories, independent of what is inside them:
 //   <out_dir>/checkpoints/step_<8-digit step>/   files written by callbacks + manifest.json
 //   <out_dir>/checkpoints/latest                 name of the most recently written checkpoint
-// A checkpoint is written into `.tmp_step_<step>_<pid>` beside its final place, every file and
-// the directory fsync'd, then renamed into place, so a crash never leaves a half-written
-// `step_*` directory. manifest.json records each file's size and CRC-32C (train/crc32c.h);
+// A checkpoint is written into a temporary folder beside its final place (temp_path_for in
+// data/atomic_file.h), every file and the folder fsync'd, then renamed into place; one is
+// deleted by renaming it to a temporary name first. So a crash never leaves a half-written or
+// half-deleted `step_*` directory, only temporaries that the next run removes. manifest.json records each file's size and CRC-32C (train/crc32c.h);
 // loading verifies them, so a truncated or corrupted checkpoint is refused naming the file.
 #pragma once
 
@@ -92,9 +93,13 @@ LatestCheckpoint find_latest_valid(const std::filesystem::path& out_dir);
 Checkpoint locate_checkpoint(const std::filesystem::path& path, std::vector<std::string>* skipped = nullptr);
 
 // Deletes all but the `keep_last` highest-step checkpoints (0 = keep all). Never deletes
-// `keep_step` or the one `latest` names; leaves non-checkpoint entries alone; removes temp
-// directories left by writers that are no longer running. Returns the names it removed.
+// `keep_step` or the one `latest` names; leaves non-checkpoint entries alone; removes
+// temporaries left by processes that are no longer running. Returns the names it removed.
 std::vector<std::string> prune_checkpoints(const std::filesystem::path& out_dir, int64_t keep_last,
                                            int64_t keep_step);
+
+// Deletes a checkpoint directory: renamed to a temporary name (never listed as a checkpoint)
+// and the rename made durable before any file goes.
+void remove_checkpoint_dir(const std::filesystem::path& dir);
 
 }  // namespace tapelm

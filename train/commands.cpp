@@ -117,6 +117,7 @@ PreparedRun prepare_pretrain(const PretrainArgs& args) {
   PreparedRun run;
   run.config = load_pretrain_config(args.config_path, args.overrides);
   const fs::path out_dir = run.config.out_dir;
+  run.lock = std::make_shared<const RunLock>(out_dir);
 
   if (args.resume) {
     if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
@@ -132,9 +133,6 @@ PreparedRun prepare_pretrain(const PretrainArgs& args) {
     throw InputError(out_dir.string() + ": already holds checkpoints from an earlier run; pass --resume to " +
                      "continue it, or choose another out_dir (--set out_dir=...)");
   }
-
-  fs::create_directories(out_dir);
-  write_file_atomic(out_dir / "config.yaml", to_yaml(run.config));
   return run;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "train/checkpoint.h"
 #include "train/config.h"
+#include "train/run_dir.h"
 
 namespace tapelm {
 
@@ -69,11 +71,12 @@ int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
 
 // Everything pretraining does before its first step, for the trainer to build on: loads and
-// validates the config, refuses an out_dir that already holds checkpoints unless resuming,
-// locates (and verifies) the checkpoint to resume from, creates out_dir and writes the
-// resolved <out_dir>/config.yaml.
+// validates the config, locks out_dir (train/run_dir.h), refuses an out_dir that already
+// holds checkpoints unless resuming, and locates (and verifies) the checkpoint to resume
+// from. The trainer writes the resolved <out_dir>/config.yaml once it accepted the run.
 struct PreparedRun {
   PretrainConfig config;
+  std::shared_ptr<const RunLock> lock;  // held while any copy lives; null on ranks other than 0
   std::optional<Checkpoint> resume_from;
   std::vector<std::string> warnings;  // e.g. newer checkpoints skipped as corrupted
 };

@@ -145,6 +145,7 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
   FinetuneRun run;
   run.config = load_finetune_config(args.config_path, args.overrides);
   const fs::path out_dir = run.config.out_dir;
+  run.lock = std::make_shared<const RunLock>(out_dir);
   if (args.resume) {
     if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
       throw InputError("--resume: " + out_dir.string() + " has no checkpoints to resume from");
@@ -170,8 +171,6 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
     }
     run.init_from = resolve_init_from(run.config, &run.warnings);
   }
-  fs::create_directories(out_dir);
-  write_file_atomic(out_dir / "config.yaml", to_yaml(run.config));
   return run;
 }
 

@@ -11,9 +11,10 @@
 
 namespace tapelm {
 
-// Loads the config, refuses an out_dir holding checkpoints unless resuming, locates the
-// checkpoint to resume from or the init_from checkpoint (fixing the architecture), creates
-// out_dir and writes the resolved <out_dir>/config.yaml.
+// Loads the config, locks out_dir (train/run_dir.h), refuses an out_dir holding checkpoints
+// unless resuming, locates the checkpoint to resume from or the init_from checkpoint (fixing
+// the architecture). The trainer writes the resolved <out_dir>/config.yaml once it accepted
+// the run.
 FinetuneRun prepare_finetune(const FinetuneArgs& args);
 
 // `tapelm eval --checkpoint DIR --data FILE` for a fine-tuning checkpoint: the task's metrics

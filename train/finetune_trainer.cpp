@@ -142,6 +142,8 @@ class FinetuneTrainer {
     optimizer_ = make_optimizer(config_.optimizer, finetune_param_groups(*task_, params_, config_));
     sampler_ = std::make_unique<EpochSampler>(split.train, uint64_t(config_.seed) ^ kShufflerSalt, length_grouping());
     if (run_.resume_from) restore(*run_.resume_from);
+    start_run(out_dir_, to_yaml(config_));
+    remove_run_temporaries(best_checkpoint_dir(out_dir_));
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
                                             run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt,
                                             config_.logging.tensorboard);

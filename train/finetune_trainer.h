@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -19,12 +20,14 @@
 #include "train/checkpoint.h"
 #include "train/finetune_config.h"
 #include "train/finetune_task.h"
+#include "train/run_dir.h"
 
 namespace tapelm {
 
 // Everything `tapelm finetune` decides before the first step.
 struct FinetuneRun {
   FinetuneConfig config;                 // resolved: with init_from, model = its architecture
+  std::shared_ptr<const RunLock> lock;   // on out_dir, held while any copy lives
   std::optional<Checkpoint> init_from;   // the pretraining checkpoint (new runs only)
   std::optional<Checkpoint> resume_from;
   std::vector<std::string> warnings;

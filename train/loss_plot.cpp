@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "data/atomic_file.h"
+#include "train/fs_util.h"
 
 extern char** environ;
 
@@ -209,8 +210,8 @@ void write_loss_svg(const std::filesystem::path& path, const LossHistory& histor
 }
 
 std::string write_loss_png(const std::filesystem::path& path, const LossHistory& history, const std::string& title) {
-  const std::filesystem::path temp = path.string() + ".tmp";
-  const std::filesystem::path script = path.string() + ".gp";
+  const std::filesystem::path temp = temp_path_for(path.string());
+  const std::filesystem::path script = temp_path_for(path.string());  // gnuplot's input, removed after
   std::ostringstream gp;
   gp << "set terminal pngcairo size 900,540\n"
      << "set output " << gnuplot_string(temp.string()) << "\n"
@@ -225,7 +226,7 @@ std::string write_loss_png(const std::filesystem::path& path, const LossHistory&
   gp << "plot " << plots[0];
   for (size_t i = 1; i < plots.size(); ++i) gp << ", " << plots[i];
   gp << "\n";
-  write_file_atomic(script, gp.str());
+  write_file_durably(script, gp.str());
   const std::string problem = run_gnuplot(script);
   std::error_code ignored;
   std::filesystem::remove(script, ignored);

@@ -85,7 +85,7 @@ std::vector<std::string> remove_abandoned_checkpoints(const fs::path& out_dir, i
                      "); continuing from the older one would interleave two runs. Delete them to branch from step " +
                      std::to_string(resume_step) + ", or resume into another out_dir (--set out_dir=...)");
   }
-  for (const CheckpointDir& dir : corrupted) fs::remove_all(dir.dir);
+  for (const CheckpointDir& dir : corrupted) remove_checkpoint_dir(dir.dir);
   return reasons;
 }
 

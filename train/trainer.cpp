@@ -21,6 +21,7 @@
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/resume.h"
+#include "train/run_dir.h"
 #include "train/sampling.h"
 #include "train/step_outcome.h"
 #include "train/training_checkpoint.h"
@@ -126,6 +127,7 @@ class Trainer {
   void check_and_prepare_data() {
     if (run_.resume_from && root()) check_resume();
     accum_ = accumulation_steps();
+    if (root()) accept_run();
     prepare_data();
   }
 
@@ -147,12 +149,12 @@ class Trainer {
     return t.batch_size / share;
   }
 
-  // Refuses architecture changes, logs the allowed ones, clears out abandoned checkpoints.
+  // Refuses a checkpoint of another world size and architecture changes, logs the allowed
+  // changes. Changes nothing in out_dir.
   void check_resume() {
     const Checkpoint& checkpoint = *run_.resume_from;
     log_ << "resuming from " << checkpoint.dir.string() << " (step " << checkpoint.step << ")" << std::endl;
     const PretrainConfig before = checkpoint_config(checkpoint);
-    // Before anything in out_dir changes.
     const int64_t saved_world = checkpoint_trainer_state(checkpoint).world_size;
     if (saved_world != world()) {
       throw InputError(
@@ -166,9 +168,17 @@ class Trainer {
     for (const ConfigChange& change : check_resume_config(checkpoint, before, config_)) {
       log_ << "resume: " << change.key << " changed from " << change.before << " to " << change.after << std::endl;
     }
-    for (const std::string& removed : remove_abandoned_checkpoints(out_dir_, checkpoint.step)) {
-      log_ << "resume: " << removed << std::endl;
+  }
+
+  // The first changes to out_dir, once every check passed: abandoned checkpoints (which may
+  // still refuse the resume), leftovers of killed runs, config.yaml.
+  void accept_run() {
+    if (run_.resume_from) {
+      for (const std::string& removed : remove_abandoned_checkpoints(out_dir_, run_.resume_from->step)) {
+        log_ << "resume: " << removed << std::endl;
+      }
     }
+    start_run(out_dir_, to_yaml(config_));
   }
 
   void prepare_data() {

@@ -1,5 +1,6 @@
 // The cache: documents framed by <bos>/<eos>, splits, shard reuse on a second run, and
-// rebuilds when a corpus file or the tokenizer changes or the cache is damaged.
+// rebuilds when a corpus file or the tokenizer changes or the cache is damaged, and removal
+// of folders left by killed builders.
 #include "data/cache.h"
 
 #include <gtest/gtest.h>
@@ -116,6 +117,17 @@ TEST_F(CacheTest, SecondRunReusesTheShardsWithoutTokenising) {
   EXPECT_EQ(second.key, first.key);
   EXPECT_EQ(all_tokens(second.train), all_tokens(first.train));
   EXPECT_EQ(all_tokens(second.val), all_tokens(first.val));
+}
+
+TEST_F(CacheTest, OpeningTheCacheRemovesFoldersOfKilledBuildersOnly) {
+  build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  const std::string killed = cache_.cache_dir + "/.shards-0123.tmp." + std::to_string(testing::dead_pid()) + ".0";
+  const std::string running = cache_.cache_dir + "/.shards-4567.tmp." + std::to_string(::getppid()) + ".0";
+  testing::write_text(killed + "/train-00000.bin", "partial");
+  testing::write_text(running + "/train-00000.bin", "partial");
+  EXPECT_FALSE(build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_).built);
+  EXPECT_FALSE(std::filesystem::exists(killed));
+  EXPECT_TRUE(std::filesystem::exists(running)) << "another run may be building it";
 }
 
 TEST_F(CacheTest, ChangedCorpusFileRebuilds) {

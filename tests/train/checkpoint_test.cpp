@@ -3,12 +3,15 @@
 #include "train/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
+#include "data/atomic_file.h"
 #include "scratch_dir.h"
 #include "train/crc32c.h"
 
@@ -264,9 +267,9 @@ TEST(Checkpoint, NonCheckpointEntriesAreIgnored) {
 TEST(Checkpoint, LeftoverTempDirsAreIgnoredThenCleaned) {
   ScratchDir run;
   write_checkpoint(run.path(), 100, sample_files("a"));
-  const std::string crashed = ".tmp_step_00000200_" + std::to_string(dead_pid());
-  const std::string replaced = ".old_step_00000100_" + std::to_string(dead_pid());
-  const std::string live = ".tmp_step_00000300_" + std::to_string(::getppid());  // a running process
+  const std::string crashed = ".step_00000200.tmp." + std::to_string(dead_pid()) + ".0";
+  const std::string replaced = ".step_00000100.tmp." + std::to_string(dead_pid()) + ".3";
+  const std::string live = ".step_00000300.tmp." + std::to_string(::getppid()) + ".1";  // a running process
   for (const std::string& name : {crashed, replaced, live}) {
     fs::create_directories(run / "checkpoints" / name);
     write_text(run / "checkpoints" / name / "weights.safetensors", "partial");
@@ -284,6 +287,60 @@ TEST(Checkpoint, LeftoverTempDirsAreIgnoredThenCleaned) {
   EXPECT_TRUE(fs::exists(run / "checkpoints/step_00000100"));
 }
 
+// Runs `action` in a child process with TAPELM_TEST_CRASH_AT=crash (data/crash_point.h);
+// returns whether the child was killed there.
+template <typename Action>
+bool killed_at(const char* crash, Action action) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::setenv("TAPELM_TEST_CRASH_AT", crash, 1);
+    action();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+// The temporaries (data/atomic_file.h) in <run>/checkpoints.
+std::vector<std::string> temporaries(const ScratchDir& run) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
+    if (temp_owner(e.path().filename().string())) names.push_back(e.path().filename().string());
+  }
+  return names;
+}
+
+TEST(Checkpoint, PruningRenamesACheckpointAwayBeforeDeletingItsFiles) {
+  // Killed right after the rename, and after the first file was deleted.
+  for (const char* crash : {"checkpoint.deleting:1", "checkpoint.deleting:2"}) {
+    ScratchDir run;
+    for (int64_t step : {100, 200, 300}) write_checkpoint(run.path(), step, sample_files("x"));
+    ASSERT_TRUE(killed_at(crash, [&] { prune_checkpoints(run.path(), 2, 300); })) << crash;
+    EXPECT_EQ(steps_on_disk(run.path()), (std::vector<int64_t>{200, 300})) << crash;
+    for (const CheckpointDir& dir : list_checkpoint_dirs(run.path())) EXPECT_NO_THROW(verify_checkpoint(dir.dir));
+    const std::vector<std::string> leftovers = temporaries(run);
+    EXPECT_EQ(leftovers.size(), 1u) << crash << ": the doomed checkpoint, under a temporary name";
+    // The next pruning (or the start of the next run) removes it.
+    EXPECT_EQ(prune_checkpoints(run.path(), 2, 300), leftovers);
+    EXPECT_TRUE(temporaries(run).empty());
+  }
+}
+
+TEST(Checkpoint, ReplacingACheckpointNeverLeavesItHalfDeleted) {
+  // Killed with the old checkpoint moved aside (then there is no step_00000100 and the run
+  // resumes from an earlier one), and while deleting the old one (the new one is in place).
+  for (const char* crash : {"checkpoint.replacing", "checkpoint.deleting:2"}) {
+    ScratchDir run;
+    write_checkpoint(run.path(), 100, sample_files("old"));
+    ASSERT_TRUE(killed_at(crash, [&] { write_checkpoint(run.path(), 100, sample_files("new")); })) << crash;
+    for (const CheckpointDir& dir : list_checkpoint_dirs(run.path())) EXPECT_NO_THROW(verify_checkpoint(dir.dir));
+    EXPECT_FALSE(temporaries(run).empty()) << crash;
+    prune_checkpoints(run.path(), 0, 100);
+    EXPECT_TRUE(temporaries(run).empty()) << crash;
+  }
+}
+
 TEST(Checkpoint, FailingWriterLeavesNoTrace) {
   ScratchDir run;
   write_checkpoint(run.path(), 100, sample_files("a"));
@@ -294,7 +351,7 @@ TEST(Checkpoint, FailingWriterLeavesNoTrace) {
   EXPECT_EQ(steps_on_disk(run.path()), std::vector<int64_t>{100});
   EXPECT_EQ(read_latest_pointer(run.path()), "step_00000100");
   for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
-    EXPECT_EQ(e.path().filename().string().rfind(".tmp", 0), std::string::npos) << e.path();
+    EXPECT_FALSE(temp_owner(e.path().filename().string())) << e.path();
   }
 
   try {

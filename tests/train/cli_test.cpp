@@ -2,6 +2,7 @@
 // 2 bad usage/config/input, 1 other failures) and one-line error messages on stderr.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
+#include "train/run_dir.h"
 
 namespace tapelm {
 namespace {
@@ -162,6 +164,17 @@ TEST(Cli, PretrainRefusesToMixRunsWithoutResume) {
   EXPECT_EQ(o.exit_code, 2);
   expect_one_error_line(o, (scratch / "run").string() + ": already holds checkpoints from an earlier run; pass --resume "
                            "to continue it, or choose another out_dir (--set out_dir=...)");
+}
+
+TEST(Cli, PretrainRefusesAnOutDirAnotherRunIsUsing) {
+  ScratchDir scratch;
+  const std::string config = minimal_config(scratch);
+  const RunLock other(scratch / "run");
+  const Outcome o = run_tapelm(scratch, {"pretrain", config});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, (scratch / "run").string() + ": another run (pid " + std::to_string(::getpid()) +
+                               ") is using this out_dir; wait for it to end, or choose another out_dir "
+                               "(--set out_dir=...)");
 }
 
 TEST(Cli, ResumeSkipsACorruptedCheckpointWithAWarning) {

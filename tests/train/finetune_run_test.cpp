@@ -2,6 +2,7 @@
 // `patience` evaluations without improvement, the best checkpoint holds the best step, and
 // a stop request writes a resumable checkpoint.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -109,6 +110,28 @@ TEST(FinetuneRun, RefusesAnOutDirWithCheckpointsUnlessResuming) {
   const std::filesystem::path config = testing::write_toy_finetune(scratch, 10);
   testing::run_finetuning(config);
   EXPECT_THROW(testing::run_finetuning(config), InputError);
+}
+
+TEST(FinetuneRun, ARefusedResumeLeavesConfigYamlByteIdentical) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 10);
+  testing::run_finetuning(config);
+  const std::string config_yaml = testing::read_text(scratch / "ft/config.yaml");
+  EXPECT_THROW(testing::run_finetuning(config, {"model.n_layer=3", "train.max_steps=12"}, true), ConfigError);
+  EXPECT_EQ(testing::read_text(scratch / "ft/config.yaml"), config_yaml);
+}
+
+TEST(FinetuneRun, RefusesAnOutDirAnotherRunIsUsing) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 10);
+  const RunLock other(scratch / "ft");
+  try {
+    testing::run_finetuning(config);
+    ADD_FAILURE() << "the run started in a locked out_dir";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("another run (pid " + std::to_string(::getpid()) + ")"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

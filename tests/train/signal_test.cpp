@@ -1,7 +1,6 @@
 // Tests for interrupting `tapelm pretrain` with signals, run as a child process of the built
 // binary: SIGTERM mid-run checkpoints and exits 0 with the resume command, and the resumed
 // run matches an uninterrupted one; a second signal ends the process at once.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,31 +31,10 @@ using testing::read_text;
 using testing::run_pretraining;
 using testing::same_bytes;
 using testing::ScratchDir;
+using testing::start_pretrain;
 using testing::train_records;
+using testing::wait_exit_status;
 using testing::write_tiny_run;
-
-// `tapelm pretrain CONFIG args...` in the background, output to <dir>/stdout.txt, stderr.txt.
-pid_t start_pretrain(const fs::path& dir, const std::vector<std::string>& args) {
-  const std::string binary = (fs::path(TAPELM_BINARY_DIR) / "tapelm").string();
-  std::vector<std::string> argv_text = {binary, "pretrain"};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::dup2(err_fd, STDERR_FILENO);
-    ::dup2(null_fd, STDIN_FILENO);
-    std::vector<char*> argv;
-    for (std::string& arg : argv_text) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
 
 // Waits until metrics.jsonl holds `lines` records (the run is inside its training loop).
 bool wait_for_records(const fs::path& out_dir, size_t lines, pid_t child) {
@@ -68,12 +46,6 @@ bool wait_for_records(const fs::path& out_dir, size_t lines, pid_t child) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
-}
-
-int wait_exit_status(pid_t child) {
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
 }
 
 TEST(Signals, SigtermCheckpointsExitsZeroAndTheResumedRunMatchesAnUninterruptedOne) {

@@ -3,9 +3,13 @@
 // through the library API, and reading back metrics.jsonl.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -102,6 +106,39 @@ inline TrainOutcome run_pretraining(const std::filesystem::path& config, const s
   TrainOutcome outcome{train(run, options), ""};
   outcome.log = log.str();
   return outcome;
+}
+
+// `tapelm pretrain ARGS...` (the built binary) in the background, output to <dir>/stdout.txt
+// and stderr.txt; `crash_at` set becomes its TAPELM_TEST_CRASH_AT (data/crash_point.h).
+inline pid_t start_pretrain(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                            const std::string& crash_at = "") {
+  const std::string binary = (std::filesystem::path(TAPELM_BINARY_DIR) / "tapelm").string();
+  std::vector<std::string> argv_text = {binary, "pretrain"};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(err_fd, STDERR_FILENO);
+    ::dup2(null_fd, STDIN_FILENO);
+    if (!crash_at.empty()) ::setenv("TAPELM_TEST_CRASH_AT", crash_at.c_str(), 1);
+    std::vector<char*> argv;
+    for (std::string& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The child's exit status, or 1000 + the signal that ended it.
+inline int wait_exit_status(pid_t child) {
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
 }
 
 inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& out_dir) {

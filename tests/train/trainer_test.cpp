@@ -4,6 +4,7 @@
 #include "train/trainer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -255,6 +256,39 @@ TEST(Trainer, ResumeRefusesArchitectureChangesButAcceptsANewLearningRate) {
     if (!record.contains("lr") || record["step"] <= 5) continue;  // warmup
     EXPECT_EQ(record["lr"], record["step"] <= 10 ? 3e-3 : 1e-3) << record.dump();
   }
+}
+
+TEST(Trainer, ARefusedResumeChangesNothingInOutDir) {
+  ScratchDir scratch;
+  const auto run = write_tiny_run(scratch, 10);
+  run_pretraining(run.config);
+  write_checkpoint(run.out_dir, 30, {CheckpointFile::from_bytes("weights.safetensors", "torn")});
+  write_text(checkpoint_path(run.out_dir, 30) / "weights.safetensors", "TORN");  // removable once accepted
+  const std::string config_yaml = read_text(run.out_dir / "config.yaml");
+
+  error_of<ConfigError>([&] { run_pretraining(run.config, {"model.n_layer=3", "train.max_steps=12"}, true); });
+  error_of<ConfigError>([&] { run_pretraining(run.config, {"train.micro_batch_size=3", "train.max_steps=12"}, true); });
+  EXPECT_EQ(read_text(run.out_dir / "config.yaml"), config_yaml);
+  EXPECT_EQ(checkpoint_steps(run.out_dir), (std::vector<int64_t>{10, 30}));
+
+  run_pretraining(run.config, {"optimizer.lr=1e-3", "train.max_steps=12"}, true);
+  EXPECT_NE(read_text(run.out_dir / "config.yaml"), config_yaml);
+  EXPECT_EQ(checkpoint_steps(run.out_dir), (std::vector<int64_t>{10, 12}));
+}
+
+TEST(Trainer, AnAcceptedRunRemovesTheTemporariesThatKilledRunsLeft) {
+  ScratchDir scratch;
+  const auto run = write_tiny_run(scratch, 10);
+  run_pretraining(run.config);
+  // Left by runs killed mid-write, whatever their pid: with the lock held none is in use.
+  const std::string pid = std::to_string(::getppid());
+  const std::vector<fs::path> leftovers = {
+      run.out_dir / ("config.yaml.tmp." + pid + ".3"), run.out_dir / (".loss.svg.tmp." + pid + ".0"),
+      run.out_dir / (".loss.png.tmp." + pid + ".8"), checkpoints_dir(run.out_dir) / (".latest.tmp." + pid + ".1"),
+      checkpoints_dir(run.out_dir) / (".step_00000020.tmp." + pid + ".2")};
+  for (const fs::path& path : leftovers) write_text(path, "partial");
+  run_pretraining(run.config, {"train.max_steps=12"}, true);
+  for (const fs::path& path : leftovers) EXPECT_FALSE(fs::exists(path)) << path;
 }
 
 }  // namespace

@@ -1,0 +1,89 @@
+// Temporary names: every temporary tapelm makes is recognised with its creator's pid, a write
+// killed before its rename leaves only such a temporary, and stale ones are removed.
+#include "data/atomic_file.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "data_test_util.h"
+
+namespace tapelm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::dead_pid;
+using testing::TempDir;
+using testing::write_text;
+
+std::vector<std::string> names_in(const std::string& folder) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(TempNames, AreHiddenBesideTheTargetAndNameTheirCreator) {
+  const std::string a = temp_path_for("/runs/x/config.yaml");
+  const std::string b = temp_path_for("/runs/x/config.yaml");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(fs::path(a).parent_path(), "/runs/x");
+  const std::string name = fs::path(a).filename().string();
+  EXPECT_EQ(name.rfind(".config.yaml.tmp." + std::to_string(::getpid()) + ".", 0), 0u) << name;
+  EXPECT_EQ(temp_owner(name), ::getpid());
+  EXPECT_EQ(temp_owner(fs::path(temp_path_for("/runs/x/checkpoints/step_00000100")).filename().string()), ::getpid());
+}
+
+TEST(TempNames, RecogniseEarlierVersionsLeftoversAndNothingElse) {
+  EXPECT_EQ(temp_owner("config.yaml.tmp.4242.7"), 4242);  // written before temporaries were hidden
+  EXPECT_EQ(temp_owner("loss.png.gp.tmp.17.0"), 17);
+  for (const char* name : {"config.yaml", "step_00000100", "latest", ".lock", "notes.tmp", "a.tmp.1", "a.tmp.x.1",
+                           "a.tmp.1.", "a.tmp..1", "a.temp.1.2", ".tmp.1.2", "metrics.jsonl.1.2"}) {
+    EXPECT_FALSE(temp_owner(name)) << name;
+  }
+}
+
+TEST(TempNames, AWriteKilledBeforeItsRenameLeavesOnlyARecognisedTemporary) {
+  TempDir dir;
+  write_text(dir / "config.yaml", "old\n");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::setenv("TAPELM_TEST_CRASH_AT", "atomic_file.renaming", 1);
+    write_file_atomic(dir / "config.yaml", "new\n");
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_EQ(read_file(dir / "config.yaml"), "old\n");
+  const std::vector<std::string> names = names_in(dir.path());
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(temp_owner(names[0]), child) << names[0];
+  EXPECT_EQ(remove_temporaries(dir.path(), StaleTemporaries::kOwnerGone), std::vector<std::string>{names[0]});
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"config.yaml"});
+}
+
+TEST(TempNames, SharedFoldersKeepTemporariesOfRunningProcesses) {
+  TempDir dir;
+  const std::string dead = ".shards-ab.tmp." + std::to_string(dead_pid()) + ".0";
+  const std::string parent = ".shards-cd.tmp." + std::to_string(::getppid()) + ".0";  // a running process
+  const std::string ours = fs::path(temp_path_for(dir / "shards-ef")).filename().string();
+  for (const std::string& name : {dead, parent, ours}) fs::create_directories(dir / name);
+  write_text(dir / "keep.txt", "x");
+  EXPECT_EQ(remove_temporaries(dir.path(), StaleTemporaries::kOwnerGone), std::vector<std::string>{dead});
+  std::vector<std::string> all = remove_temporaries(dir.path(), StaleTemporaries::kAll);
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> expected{parent, ours};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(all, expected);
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"keep.txt"});
+  EXPECT_TRUE(remove_temporaries(dir / "missing", StaleTemporaries::kAll).empty());
+}
+
+}  // namespace
+}  // namespace tapelm

@@ -1,0 +1,67 @@
+// RunLock (flock on <out_dir>/.lock) and the start of an accepted run.
+#include "train/run_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "data/atomic_file.h"
+#include "train/checkpoint.h"
+#include "train/errors.h"
+
+namespace tapelm {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The pid the holder wrote, or "unknown" if it has not written it yet.
+std::string holder_pid(int fd) {
+  char buffer[32] = {};
+  const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+  std::string pid(buffer, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos ? "unknown" : pid;
+}
+
+}  // namespace
+
+RunLock::RunLock(const fs::path& out_dir) {
+  fs::create_directories(out_dir);
+  const fs::path path = out_dir / ".lock";
+  // Close-on-exec: a child such as gnuplot must not keep the lock after we die.
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot open lock file '" + path.string() + "': " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    const std::string pid = holder_pid(fd_);
+    ::close(fd_);
+    if (err != EWOULDBLOCK) {
+      throw std::runtime_error("cannot lock '" + path.string() + "': " + std::strerror(err));
+    }
+    throw InputError(out_dir.string() + ": another run (pid " + pid +
+                     ") is using this out_dir; wait for it to end, or choose another out_dir (--set out_dir=...)");
+  }
+  // Only the message of a refused run reads the pid, so failing to write it is no error.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] const ssize_t written = ::pwrite(fd_, pid.data(), pid.size(), 0);
+  }
+}
+
+RunLock::~RunLock() { ::close(fd_); }
+
+void remove_run_temporaries(const fs::path& run_dir) {
+  remove_temporaries(run_dir.string(), StaleTemporaries::kAll);
+  remove_temporaries(checkpoints_dir(run_dir).string(), StaleTemporaries::kAll);
+}
+
+void start_run(const fs::path& out_dir, const std::string& config_yaml) {
+  remove_run_temporaries(out_dir);
+  write_file_atomic(out_dir / "config.yaml", config_yaml);
+}
+
+}  // namespace tapelm
