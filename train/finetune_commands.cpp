@@ -13,6 +13,7 @@
 #include "train/cli.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_data.h"
+#include "train/memory_budget.h"
 #include "data/atomic_file.h"
 #include "train/signals.h"
 
@@ -152,17 +153,20 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
     }
     run.init_from = resolve_init_from(run.config, &run.warnings);
   }
+  require_memory_fits(estimate_memory(run.config.model, finetune_memory_plan(run.config)), run.config.train.memory_check,
+                      args.config_path, kTrainingMemoryHint);
   fs::create_directories(out_dir);
   write_file_atomic(out_dir / "config.yaml", to_yaml(run.config));
   return run;
 }
 
 int run_finetune(const FinetuneArgs& args) {
+  const StopSignals signals;
   const FinetuneRun run = prepare_finetune(args);
   for (const std::string& warning : run.warnings) print_warning(warning);
-  const StopSignals signals;
   FinetuneOptions options;
   options.stop_requested = [] { return StopSignals::received() != 0; };
+  options.on_training_start = StopSignals::defer;
   const FinetuneResult result = finetune(run, options);
   if (result.stopped) {
     std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
