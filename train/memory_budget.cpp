@@ -48,11 +48,11 @@ std::string cgroup_dir() {
   return "/sys/fs/cgroup";
 }
 
-// format_count for counts past int64 too ("3.1e+20").
+// format_count, or "3.1e+20" for counts past its largest unit.
 std::string parameter_count(double count) {
-  if (count < 1e18) return format_count(int64_t(count));
+  if (count < 1e12) return format_count(int64_t(count));
   char text[32];
-  std::snprintf(text, sizeof text, "%.2g", count);
+  std::snprintf(text, sizeof text, "%.3g", count);
   return text;
 }
 

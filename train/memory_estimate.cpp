@@ -163,7 +163,8 @@ std::string format_bytes(double bytes) {
   if (unit == 0) {
     std::snprintf(text, sizeof text, "%.0f B", bytes);
   } else {
-    std::snprintf(text, sizeof text, bytes < 10 ? "%.2f %s" : bytes < 100 ? "%.1f %s" : "%.4g %s", bytes, units[unit]);
+    const char* format = bytes < 10 ? "%.2f %s" : bytes < 100 ? "%.1f %s" : bytes < 10000 ? "%.0f %s" : "%.3g %s";
+    std::snprintf(text, sizeof text, format, bytes, units[unit]);
   }
   return text;
 }

@@ -205,8 +205,11 @@ class Trainer {
 
   void build_model() {
     // Again now that the tokenizer, and so the vocabulary, is known.
-    require_memory_fits(estimate_memory(config_.model, pretrain_memory_plan(config_, data_->tokenizer.vocab_size())),
-                        config_.train.memory_check, "the run", kTrainingMemoryHint);
+    const MemoryEstimate memory =
+        estimate_memory(config_.model, pretrain_memory_plan(config_, data_->tokenizer.vocab_size()));
+    require_memory_fits(memory, config_.train.memory_check, "the run", kTrainingMemoryHint);
+    log_ << "memory: at least " << format_bytes(memory.total_bytes()) << " (" << describe_memory(memory) << ")"
+         << std::endl;
     model_ = std::make_unique<GPT>(gpt_config(config_.model, data_->tokenizer.vocab_size(), uint64_t(config_.seed)));
     model_->train();
     params_ = model_->named_parameters();

@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 
 #include "nn/gpt.h"
@@ -119,6 +122,39 @@ TEST(MemoryEstimate, PretrainRefusesARunThatCannotFitUnlessTheCheckIsTurnedOff) 
   const PreparedRun run = prepare_pretrain(testing::pretrain_args(tiny.config, {huge[0], "train.memory_check=false"}));
   EXPECT_FALSE(run.config.train.memory_check);
   EXPECT_THAT(testing::read_text(tiny.out_dir / "config.yaml"), HasSubstr("memory_check: false"));
+}
+
+// A pretraining checkpoint of the tiny run whose config.yaml (manifest and all consistent)
+// says model.n_layer is a billion, as if written by a run that could never have fitted.
+fs::path checkpoint_claiming_a_billion_layers(const ScratchDir& scratch) {
+  const testing::TinyRun tiny = testing::write_tiny_run(scratch, 5);
+  testing::run_pretraining(tiny.config);
+  const Checkpoint checkpoint = locate_checkpoint(tiny.out_dir);
+  std::string config = testing::read_text(checkpoint.file("config.yaml"));
+  const size_t at = config.find("n_layer: 2\n");
+  EXPECT_NE(at, std::string::npos) << config;
+  config.replace(at, 10, "n_layer: 1000000000");
+  std::vector<CheckpointFile> files;
+  for (const ManifestEntry& entry : checkpoint.files) {
+    files.push_back(entry.name == "config.yaml" ? CheckpointFile::from_bytes(entry.name, config)
+                                                : CheckpointFile::copy_of(entry.name, checkpoint.file(entry.name)));
+  }
+  return write_checkpoint(scratch / "huge", checkpoint.step, files).dir;
+}
+
+TEST(MemoryEstimate, GenerateRefusesACheckpointWhoseModelCannotBeLoaded) {
+  ScratchDir scratch;
+  const fs::path checkpoint = checkpoint_claiming_a_billion_layers(scratch);
+  // Under an address-space limit, so that without the check the attempt ends quickly.
+  const fs::path err = scratch / "stderr.txt";
+  const std::string command = "ulimit -v 4000000; exec '" + (fs::path(TAPELM_BINARY_DIR) / "tapelm").string() +
+                              "' generate --checkpoint '" + checkpoint.string() + "' --prompt The >/dev/null 2>'" +
+                              err.string() + "'";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << testing::read_text(err);
+  EXPECT_EQ(WEXITSTATUS(status), 2) << testing::read_text(err);
+  EXPECT_THAT(testing::read_text(err), HasSubstr("tapelm: error: " + checkpoint.string() + " needs at least "));
+  EXPECT_THAT(testing::read_text(err), HasSubstr("KV cache"));
 }
 
 }  // namespace
