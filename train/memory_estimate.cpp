@@ -44,6 +44,11 @@ double saved_floats_per_token_and_layer(const ModelSection& m, bool cross_attent
   return 10 * d + (m.ffn == "swiglu" ? 3 : 2) * f + (cross_attention ? 5 * d : 0);
 }
 
+int64_t optimizer_slots(const OptimizerSection& o) {
+  if (o.name == "sgd") return o.momentum > 0 ? 1 : 0;
+  return 2;  // Adam's first and second moments
+}
+
 }  // namespace
 
 MemoryEstimate estimate_memory(const ModelSection& m, const MemoryPlan& plan) {
@@ -84,15 +89,6 @@ int64_t planned_vocab_size(const TokenizerSection& t) {
   const bool exact = t.type == "bpe" || t.type == "unigram";
   return exact && t.model.empty() ? t.vocab_size : 0;
 }
-
-namespace {
-
-int64_t optimizer_slots(const OptimizerSection& o) {
-  if (o.name == "sgd") return o.momentum > 0 ? 1 : 0;
-  return 2;  // Adam's first and second moments
-}
-
-}  // namespace
 
 MemoryPlan pretrain_memory_plan(const PretrainConfig& config, int64_t vocab_size) {
   MemoryPlan plan;
