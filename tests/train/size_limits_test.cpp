@@ -144,6 +144,14 @@ TEST(SizeLimits, ModelsTooLargeForTheMachineExitTwoBeforeAnythingIsAllocated) {
     EXPECT_THAT(outcome.err, HasSubstr("--set train.memory_check=false"));
     EXPECT_FALSE(fs::exists(scratch / "run")) << "nothing is written for a refused run";
   }
+  const std::string finetune = config_file(scratch, "finetune");  // nor do its examples
+  for (const char* assignment : {"model.n_layer=1000000000", "seq2seq.n_decoder_layer=1000000000"}) {
+    SCOPED_TRACE(assignment);
+    const CliOutcome outcome = run_cli_in_process({"finetune", finetune, "--set", std::string(assignment)});
+    EXPECT_EQ(outcome.exit_code, kExitBadInput);
+    EXPECT_THAT(outcome.err, HasSubstr("tapelm: error: " + finetune + " needs at least "));
+    EXPECT_FALSE(fs::exists(scratch / "run"));
+  }
 }
 
 }  // namespace
