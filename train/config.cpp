@@ -192,6 +192,13 @@ ConfigSchema<PretrainConfig> build_pretrain_schema() {
                         std::to_string(c.scheduler.warmup_steps));
     context.require(!c.data.val.empty() || c.data.val_fraction > 0, "data.val_fraction",
                     "must be > 0 when data.val is not given (validation needs held-out data)");
+    int64_t tokens_per_step = 0, tokens = 0;
+    context.require(!__builtin_mul_overflow(c.train.batch_size, c.model.ctx_len, &tokens_per_step) &&
+                        !__builtin_mul_overflow(tokens_per_step, c.train.max_steps, &tokens),
+                    "train.batch_size",
+                    "x model.ctx_len x train.max_steps must fit the 64-bit count of tokens trained on, got " +
+                        std::to_string(c.train.batch_size) + " x " + std::to_string(c.model.ctx_len) + " x " +
+                        std::to_string(c.train.max_steps));
   });
   return schema;
 }

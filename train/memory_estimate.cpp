@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace tapelm {
 namespace {
@@ -42,6 +43,17 @@ double layer_parameters(const ModelSection& m, bool cross_attention) {
 double saved_floats_per_token_and_layer(const ModelSection& m, bool cross_attention) {
   const double d = double(m.n_embd), f = ffn_width(m);
   return 10 * d + (m.ffn == "swiglu" ? 3 : 2) * f + (cross_attention ? 5 * d : 0);
+}
+
+// Plans multiply and add config values, which may be absurd: saturate instead of overflowing
+// (the estimate of such a plan is refused anyway).
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<int64_t>::max() : sum;
+}
+int64_t saturating_mul(int64_t a, int64_t b) {
+  int64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<int64_t>::max() : product;
 }
 
 int64_t optimizer_slots(const OptimizerSection& o) {
@@ -118,11 +130,12 @@ MemoryPlan finetune_memory_plan(const FinetuneConfig& config) {
   if (config.task == "seq2seq") {
     const int64_t target_vocab = planned_vocab_size(config.target_tokenizer);
     const Seq2SeqSection& s = config.seq2seq;
-    plan.embedding_rows += target_vocab;
+    plan.embedding_rows = saturating_add(plan.embedding_rows, target_vocab);
     plan.output_rows = target_vocab;
     plan.positional_tables = 2;
     plan.cross_attention_layers = s.n_decoder_layer > 0 ? s.n_decoder_layer : config.model.n_layer;
-    plan.layers = (s.n_encoder_layer > 0 ? s.n_encoder_layer : config.model.n_layer) + plan.cross_attention_layers;
+    plan.layers = saturating_add(s.n_encoder_layer > 0 ? s.n_encoder_layer : config.model.n_layer,
+                                 plan.cross_attention_layers);
   }
   return plan;
 }
@@ -144,7 +157,9 @@ MemoryPlan finetune_inference_memory_plan(const FinetuneConfig& config) {
   plan.training = false;
   plan.optimizer_slots = 0;
   plan.batch = config.eval.batch_size;
-  if (config.task != "classification") plan.cached_sequences = config.eval.batch_size * config.decode.beam_size;
+  if (config.task != "classification") {
+    plan.cached_sequences = saturating_mul(config.eval.batch_size, config.decode.beam_size);
+  }
   return plan;
 }
 

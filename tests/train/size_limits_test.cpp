@@ -123,6 +123,18 @@ TEST(SizeLimits, AValuePastTheLimitInTheFileIsNamedByLineAndColumn) {
   }
 }
 
+TEST(SizeLimits, TheTokensOfAWholeRunMustFitTheirCounter) {
+  ScratchDir scratch;
+  const std::vector<std::string> at = {"train.batch_size=" + std::to_string(INT64_MAX / 128 / 1000),
+                                       "train.micro_batch_size=1", "train.max_steps=1000"};
+  EXPECT_NO_THROW(parse_pretrain_config(pretrain_yaml(scratch), "run.yaml", at));
+  const std::string past = "train.max_steps=1001";
+  const CliOutcome outcome =
+      run_cli_in_process({"pretrain", config_file(scratch, "pretrain"), "--set", at[0], "--set", at[1], "--set", past});
+  EXPECT_EQ(outcome.exit_code, kExitBadInput);
+  EXPECT_THAT(outcome.err, HasSubstr(": train.batch_size: x model.ctx_len x train.max_steps must fit the 64-bit count"));
+}
+
 TEST(SizeLimits, ModelsTooLargeForTheMachineExitTwoBeforeAnythingIsAllocated) {
   ScratchDir scratch;
   const std::string config = config_file(scratch, "pretrain");  // its corpus does not even exist
