@@ -2,6 +2,7 @@
 #include "autograd/buffer_pool.h"
 
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -41,6 +42,7 @@ BufferPool::Impl* BufferPool::impl() {
 }
 
 float* BufferPool::acquire(std::size_t count) {
+  if (count > (std::numeric_limits<std::size_t>::max() - kAlignment) / sizeof(float)) throw std::bad_alloc();
   const std::size_t bytes = rounded_bytes(count == 0 ? 1 : count);
   Impl* p = impl();
   {
@@ -56,18 +58,28 @@ float* BufferPool::acquire(std::size_t count) {
     }
   }
   void* data = std::aligned_alloc(kAlignment, bytes);
-  if (!data) throw std::bad_alloc();
+  if (!data) {
+    std::lock_guard<std::mutex> lock(p->mutex);
+    p->live -= bytes;
+    throw std::bad_alloc();
+  }
   return static_cast<float*>(data);
 }
 
-void BufferPool::release(float* data, std::size_t count) {
+void BufferPool::release(float* data, std::size_t count) noexcept {
   if (!data) return;
   const std::size_t bytes = rounded_bytes(count == 0 ? 1 : count);
-  Impl* p = impl();
+  Impl* p = impl_;  // acquire() created it
   std::lock_guard<std::mutex> lock(p->mutex);
   p->live -= bytes;
-  p->free_lists[bytes].push_back(data);
-  p->cached += bytes;
+  try {
+    p->free_lists[bytes].push_back(data);
+    p->cached += bytes;
+  } catch (const std::bad_alloc&) {
+    // Caching needs memory that is not there (this runs in destructors, often while a
+    // bad_alloc unwinds): give the buffer back instead.
+    std::free(data);
+  }
 }
 
 void BufferPool::trim() {

@@ -15,7 +15,9 @@ class BufferPool {
 
   // Returns an uninitialised buffer of at least `count` floats, 64-byte aligned.
   float* acquire(std::size_t count);
-  void release(float* data, std::size_t count);
+  // Never throws: it runs in Storage's destructor. A buffer that cannot be cached for lack
+  // of memory is freed.
+  void release(float* data, std::size_t count) noexcept;
 
   // Frees every cached buffer (memory held by live tensors is untouched).
   void trim();

@@ -3,12 +3,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
 #include "autograd/buffer_pool.h"
 
 namespace tapelm {
+namespace {
+// The most floats whose byte count (rounded up to the pool's alignment) fits in size_t.
+constexpr int64_t kMaxNumel = std::numeric_limits<int64_t>::max() / int64_t(sizeof(float)) / 2;
+}  // namespace
 
 std::string shape_str(const Shape& shape) {
   std::ostringstream out;
@@ -19,10 +24,18 @@ std::string shape_str(const Shape& shape) {
 }
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     if (d < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
-    n *= d;
+    empty = empty || d == 0;
+  }
+  if (empty) return 0;
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    // The byte count of the storage must fit too, so the limit is on numel × sizeof(float).
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxNumel) {
+      throw std::invalid_argument("shape " + shape_str(shape) + " has more elements than memory can address");
+    }
   }
   return n;
 }
@@ -84,7 +97,9 @@ Tensor Tensor::reshape(Shape shape) const {
       inferred = static_cast<int>(i);
     } else {
       if (shape[i] < 0) throw std::invalid_argument("reshape: negative dimension in " + shape_str(shape));
-      known *= shape[i];
+      if (__builtin_mul_overflow(known, shape[i], &known)) {
+        throw std::invalid_argument("reshape: cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+      }
     }
   }
   if (inferred >= 0) {

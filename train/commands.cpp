@@ -18,6 +18,7 @@
 #include "train/evaluation.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_commands.h"
+#include "train/memory_budget.h"
 #include "data/atomic_file.h"
 #include "train/sampling.h"
 #include "train/signals.h"
@@ -116,6 +117,11 @@ void print_warning(const std::string& message) { std::cerr << "tapelm: warning: 
 PreparedRun prepare_pretrain(const PretrainArgs& args) {
   PreparedRun run;
   run.config = load_pretrain_config(args.config_path, args.overrides);
+  // Before the data work: a model that cannot fit is refused at once (the trainer checks again
+  // once the tokenizer, and so the vocabulary, is known).
+  require_memory_fits(estimate_memory(run.config.model,
+                                      pretrain_memory_plan(run.config, planned_vocab_size(run.config.tokenizer))),
+                      run.config.train.memory_check, args.config_path, kTrainingMemoryHint);
   const fs::path out_dir = run.config.out_dir;
   run.lock = std::make_shared<const RunLock>(out_dir);
 
@@ -156,11 +162,12 @@ PreparedRun prepare_pretrain_on_every_rank(const PretrainArgs& args, const Distr
 }
 
 int pretrain(const PretrainArgs& args, const Distributed& dist) {
-  const PreparedRun run = prepare_pretrain_on_every_rank(args, dist);
   const StopSignals signals;
+  const PreparedRun run = prepare_pretrain_on_every_rank(args, dist);
   TrainerOptions options;
   options.progress_bar = dist.is_root() && ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
   options.stop_requested = [] { return StopSignals::received() != 0; };
+  options.on_training_start = StopSignals::defer;
   options.distributed = &dist;
   const TrainResult result = train(run, options);
   if (!dist.is_root()) return kExitOk;

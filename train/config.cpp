@@ -5,6 +5,8 @@
 #include <limits>
 #include <tuple>
 
+#include "train/checkpoint.h"
+
 namespace tapelm {
 namespace {
 
@@ -45,7 +47,7 @@ SectionSchema<TokenizerSection> tokenizer_section_schema() {
   using S = TokenizerSection;
   SectionSchema<S> s;
   s.add("type", &S::type, one_of({"bpe", "unigram", "char", "word"}))
-      .add("vocab_size", &S::vocab_size, at_least(8))
+      .add("vocab_size", &S::vocab_size, in_range(8, kMaxInt32, "token ids are 32-bit ints"))
       .add("character_coverage", &S::character_coverage, in_interval(0, 1, false, true))
       .add("byte_fallback", &S::byte_fallback)
       .add("model", &S::model)
@@ -89,13 +91,14 @@ SectionSchema<SchedulerSection> scheduler_section_schema() {
 SectionSchema<TrainSection> train_section_schema() {
   using S = TrainSection;
   SectionSchema<S> s;
-  s.add("max_steps", &S::max_steps, at_least(1))
+  s.add("max_steps", &S::max_steps, in_range(1, kMaxCheckpointStep, "checkpoint directories name the step with 8 digits"))
       .add("batch_size", &S::batch_size, at_least(1))
       .add("micro_batch_size", &S::micro_batch_size, at_least(0))
       .add("grad_clip", &S::grad_clip, non_negative())
-      .add("threads", &S::threads, at_least(0))
+      .add("threads", &S::threads, in_range(0, kMaxThreads, "more threads than any CPU has cores"))
       .add("max_bad_steps", &S::max_bad_steps, at_least(1))
-      .add("label_smoothing", &S::label_smoothing, in_interval(0, 1, true, false));
+      .add("label_smoothing", &S::label_smoothing, in_interval(0, 1, true, false))
+      .add("memory_check", &S::memory_check);
   return s;
 }
 
@@ -205,6 +208,13 @@ ConfigSchema<PretrainConfig> build_pretrain_schema() {
                         std::to_string(c.scheduler.warmup_steps));
     context.require(!c.data.val.empty() || c.data.val_fraction > 0, "data.val_fraction",
                     "must be > 0 when data.val is not given (validation needs held-out data)");
+    int64_t tokens_per_step = 0, tokens = 0;
+    context.require(!__builtin_mul_overflow(c.train.batch_size, c.model.ctx_len, &tokens_per_step) &&
+                        !__builtin_mul_overflow(tokens_per_step, c.train.max_steps, &tokens),
+                    "train.batch_size",
+                    "x model.ctx_len x train.max_steps must fit the 64-bit count of tokens trained on, got " +
+                        std::to_string(c.train.batch_size) + " x " + std::to_string(c.model.ctx_len) + " x " +
+                        std::to_string(c.train.max_steps));
   });
   return schema;
 }
@@ -224,7 +234,7 @@ auto fields(const OptimizerSection& s) {
 auto fields(const SchedulerSection& s) { return std::tie(s.name, s.warmup_steps, s.min_lr); }
 auto fields(const TrainSection& s) {
   return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.max_bad_steps,
-                  s.label_smoothing);
+                  s.label_smoothing, s.memory_check);
 }
 auto fields(const EvalSection& s) { return std::tie(s.interval, s.batches); }
 auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }

@@ -67,6 +67,10 @@ struct SchedulerSection {
   double min_lr = 0.0;  // the floor cosine/linear decay to; <= optimizer.lr
 };
 
+// The most threads train.threads (and the --threads options) accept: more than any CPU has
+// cores, far fewer than would exhaust the process's thread limit.
+inline constexpr int64_t kMaxThreads = 1024;
+
 struct TrainSection {
   int64_t max_steps = 1000;
   int64_t batch_size = 32;        // global, in sequences
@@ -75,6 +79,9 @@ struct TrainSection {
   int64_t threads = 0;            // 0 = all cores
   int64_t max_bad_steps = 5;      // consecutive non-finite steps before stopping
   double label_smoothing = 0.0;   // [0, 1); training loss only, evaluation stays unsmoothed
+  // Refuse a run whose estimated memory exceeds what the machine has (train/memory_estimate.h);
+  // false = try anyway.
+  bool memory_check = true;
 
   int64_t grad_accum_steps() const { return batch_size / micro_batch_size; }
 };

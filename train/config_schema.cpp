@@ -321,6 +321,14 @@ Check<int64_t> at_least(int64_t lo) {
   };
 }
 
+Check<int64_t> in_range(int64_t lo, int64_t hi, const std::string& why_hi) {
+  return [lo, hi, why_hi](const int64_t& v) {
+    if (v >= lo && v <= hi) return std::string();
+    return "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] (" + why_hi + "), got " +
+           std::to_string(v);
+  };
+}
+
 Check<double> above(double lo) {
   return [lo](const double& v) {
     return v > lo ? std::string() : "must be > " + format_number(lo) + ", got " + format_number(v);

@@ -115,6 +115,10 @@ template <class T>
 using Check = std::function<std::string(const T&)>;
 
 Check<int64_t> at_least(int64_t lo);
+// lo <= v <= hi; `why_hi` says where the upper limit comes from ("a 32-bit int").
+Check<int64_t> in_range(int64_t lo, int64_t hi, const std::string& why_hi);
+// The upper limit of keys whose value lands in an int (vocabulary sizes: token ids are int32).
+inline constexpr int64_t kMaxInt32 = 2147483647;
 Check<double> above(double lo);   // > lo
 Check<double> non_negative();     // >= 0
 Check<double> in_interval(double lo, double hi, bool include_lo, bool include_hi);

@@ -5,6 +5,7 @@
 
 #include "nn/safetensors.h"
 #include "data/atomic_file.h"
+#include "train/memory_budget.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {
@@ -68,6 +69,8 @@ FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& 
   }
   FinetunedModel result{checkpoint, finetune_checkpoint_config(checkpoint), nullptr};
   if (adjust_config) adjust_config(result.config);
+  require_memory_fits(estimate_memory(result.config.model, finetune_inference_memory_plan(result.config)),
+                      result.config.train.memory_check, checkpoint.dir.string(), kLoadingMemoryHint);
   TaskSetup setup;
   setup.config = &result.config;
   setup.restore_from = &result.checkpoint;

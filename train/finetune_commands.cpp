@@ -17,6 +17,7 @@
 #include "train/cli.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_data.h"
+#include "train/memory_budget.h"
 #include "data/atomic_file.h"
 #include "train/signals.h"
 
@@ -145,6 +146,8 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
   FinetuneRun run;
   run.config = load_finetune_config(args.config_path, args.overrides);
   const fs::path out_dir = run.config.out_dir;
+  require_memory_fits(estimate_memory(run.config.model, finetune_memory_plan(run.config)), run.config.train.memory_check,
+                      args.config_path, kTrainingMemoryHint);
   run.lock = std::make_shared<const RunLock>(out_dir);
   if (args.resume) {
     if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
@@ -175,11 +178,12 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
 }
 
 int run_finetune(const FinetuneArgs& args) {
+  const StopSignals signals;
   const FinetuneRun run = prepare_finetune(args);
   for (const std::string& warning : run.warnings) print_warning(warning);
-  const StopSignals signals;
   FinetuneOptions options;
   options.stop_requested = [] { return StopSignals::received() != 0; };
+  options.on_training_start = StopSignals::defer;
   const FinetuneResult result = finetune(run, options);
   if (result.stopped) {
     std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step

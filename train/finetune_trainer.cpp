@@ -64,10 +64,11 @@ class FinetuneTrainer {
  public:
   FinetuneTrainer(const FinetuneRun& run, const FinetuneOptions& options)
       : run_(run), config_(run.config), out_dir_(config_.out_dir), log_(*options.log),
-        stop_requested_(options.stop_requested) {}
+        stop_requested_(options.stop_requested), on_training_start_(options.on_training_start) {}
 
   FinetuneResult run() {
     setup();
+    if (on_training_start_) on_training_start_();
     FinetuneResult result;
     if (state_.step >= config_.train.max_steps || state_.early_stopped) {
       log_ << "nothing to do: the checkpoint is at step " << state_.step
@@ -155,7 +156,7 @@ class FinetuneTrainer {
                  : std::string())
          << ", " << config_.scheduler.name << " schedule; batch " << t.batch_size << " examples (micro-batch "
          << t.micro_batch_size << "); " << t.max_steps << " steps = "
-         << format_double("%.2f", double(t.batch_size * t.max_steps) / double(split.train.size()))
+         << format_double("%.2f", double(t.batch_size) * double(t.max_steps) / double(split.train.size()))
          << " epochs; early stopping on val " << metric_.name
          << (config_.eval.patience > 0 ? " (patience " + std::to_string(config_.eval.patience) + ")" : " (off)")
          << std::endl;
@@ -356,6 +357,7 @@ class FinetuneTrainer {
   const fs::path out_dir_;
   std::ostream& log_;
   std::function<bool()> stop_requested_;
+  std::function<void()> on_training_start_;
 
   FinetuneData data_;
   std::unique_ptr<FinetuneTask> task_;

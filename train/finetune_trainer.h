@@ -36,6 +36,7 @@ struct FinetuneRun {
 struct FinetuneOptions {
   std::ostream* log = &std::cout;  // log lines: progress every logging.interval steps, evaluations
   std::function<bool()> stop_requested;  // polled after every step
+  std::function<void()> on_training_start;  // called once setup is done, before the first step
 };
 
 struct FinetuneResult {

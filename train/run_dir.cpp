@@ -29,12 +29,20 @@ std::string holder_pid(int fd) {
 
 }  // namespace
 
-RunLock::RunLock(const fs::path& out_dir) {
-  fs::create_directories(out_dir);
+RunLock::RunLock(const fs::path& out_dir) : out_dir_(out_dir) {
+  std::error_code ec;
+  created_out_dir_ = !fs::exists(out_dir, ec);
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) {
+    throw InputError("out_dir " + out_dir.string() + ": cannot be used as the run's folder (" +
+                     (ec ? ec.message() : std::string("it exists and is not a folder")) + ")");
+  }
   const fs::path path = out_dir / ".lock";
   // Close-on-exec: a child such as gnuplot must not keep the lock after we die.
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot open lock file '" + path.string() + "': " + std::strerror(errno));
+  if (fd_ < 0) {
+    throw InputError("out_dir " + out_dir.string() + ": cannot write in it (" + std::strerror(errno) + ")");
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     const std::string pid = holder_pid(fd_);
@@ -52,7 +60,18 @@ RunLock::RunLock(const fs::path& out_dir) {
   }
 }
 
-RunLock::~RunLock() { ::close(fd_); }
+RunLock::~RunLock() {
+  ::close(fd_);
+  // A run refused before it started leaves no folder of its own behind.
+  if (!created_out_dir_) return;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(out_dir_, ec)) {
+    if (entry.path().filename() != ".lock") return;
+  }
+  if (ec) return;
+  fs::remove(out_dir_ / ".lock", ec);
+  fs::remove(out_dir_, ec);
+}
 
 void remove_run_temporaries(const fs::path& run_dir) {
   remove_temporaries(run_dir.string(), StaleTemporaries::kAll);

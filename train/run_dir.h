@@ -12,14 +12,19 @@ namespace tapelm {
 // those refused. The OS releases it when the process ends, however it ends.
 class RunLock {
  public:
-  // Creates out_dir if needed. Throws InputError (exit 2) naming out_dir and the holder's pid
-  // if another run holds the lock, std::runtime_error if the lock file cannot be made.
+  // Creates out_dir if needed. Throws InputError (exit 2) naming out_dir when it cannot be
+  // created or written, or, with the holder's pid, when another run holds the lock;
+  // std::runtime_error when the file system cannot lock.
   explicit RunLock(const std::filesystem::path& out_dir);
+  // Releases the lock; removes out_dir again if this lock created it and nothing else was
+  // written there (the run was refused).
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
 
  private:
+  std::filesystem::path out_dir_;
+  bool created_out_dir_ = false;
   int fd_ = -1;
 };
 

@@ -5,22 +5,32 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstddef>
 #include <stdexcept>
 
 namespace tapelm {
 namespace {
 
 volatile std::sig_atomic_t g_received = 0;
+volatile std::sig_atomic_t g_deferred = 0;  // 0 during setup: any signal exits
 bool g_installed = false;
 struct sigaction g_previous_int, g_previous_term, g_previous_usr1;
 
+// Only async-signal-safe calls here: write(2) and _exit(2).
+[[noreturn]] void exit_now(int signal, const char* message, size_t length) {
+  const ssize_t ignored = ::write(STDERR_FILENO, message, length);
+  (void)ignored;
+  ::_exit(128 + signal);
+}
+
 void on_stop_signal(int signal) {
+  if (g_deferred == 0) {
+    static const char message[] = "\ntapelm: interrupted during setup; nothing to save, exiting\n";
+    exit_now(signal, message, sizeof message - 1);
+  }
   if (g_received != 0) {
-    // Only async-signal-safe calls here: write(2) and _exit(2).
     static const char message[] = "\ntapelm: second signal, exiting immediately\n";
-    const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
-    (void)ignored;
-    ::_exit(128 + signal);
+    exit_now(signal, message, sizeof message - 1);
   }
   g_received = signal;
 }
@@ -30,6 +40,7 @@ void on_stop_signal(int signal) {
 StopSignals::StopSignals() {
   if (g_installed) throw std::logic_error("StopSignals: already installed");
   g_received = 0;
+  g_deferred = 0;
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   // Each handler runs with both signals blocked, so two arriving together are seen in turn.
@@ -50,6 +61,8 @@ StopSignals::~StopSignals() {
   sigaction(SIGUSR1, &g_previous_usr1, nullptr);
   g_installed = false;
 }
+
+void StopSignals::defer() { g_deferred = 1; }
 
 int StopSignals::received() { return g_received; }
 

@@ -18,6 +18,7 @@
 #include "train/distributed.h"
 #include "train/evaluation.h"
 #include "train/loss_plot.h"
+#include "train/memory_budget.h"
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/resume.h"
@@ -48,10 +49,12 @@ class Trainer {
         dist_(options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr),
         log_(root() ? *options.log : silent_),
         progress_bar_(root() ? options.progress_bar : nullptr),
-        stop_requested_(options.stop_requested) {}
+        stop_requested_(options.stop_requested),
+        on_training_start_(options.on_training_start) {}
 
   TrainResult run() {
     setup();
+    if (on_training_start_) on_training_start_();
     ProgressDisplay progress(log_, progress_bar_, state_.step, config_.train.max_steps);
     progress_ = &progress;
     TrainResult result;
@@ -212,6 +215,12 @@ class Trainer {
   }
 
   void build_model() {
+    // Again now that the tokenizer, and so the vocabulary, is known.
+    const MemoryEstimate memory =
+        estimate_memory(config_.model, pretrain_memory_plan(config_, data_->tokenizer.vocab_size()));
+    require_memory_fits(memory, config_.train.memory_check, "the run", kTrainingMemoryHint);
+    log_ << "memory: at least " << format_bytes(memory.total_bytes()) << " (" << describe_memory(memory) << ")"
+         << std::endl;
     model_ = std::make_unique<GPT>(gpt_config(config_.model, data_->tokenizer.vocab_size(), uint64_t(config_.seed)));
     model_->train();
     params_ = model_->named_parameters();
@@ -228,7 +237,7 @@ class Trainer {
          << format_float(config_.scheduler.min_lr) << ")" << std::endl;
     log_ << "batch: " << t.batch_size << " sequences x " << config_.model.ctx_len << " tokens = " << tokens_per_step
          << " tokens per step (" << split << " accumulation steps); " << t.max_steps << " steps = "
-         << format_double("%.2f", double(tokens_per_step * t.max_steps) / double(data_->shards.train.size()))
+         << format_double("%.2f", double(tokens_per_step) * double(t.max_steps) / double(data_->shards.train.size()))
          << " epochs of the training data" << std::endl;
   }
 
@@ -376,6 +385,7 @@ class Trainer {
   std::ostream& log_;
   std::ostream* progress_bar_;
   std::function<bool()> stop_requested_;
+  std::function<void()> on_training_start_;
   ProgressDisplay* progress_ = nullptr;
 
   std::unique_ptr<PreparedData> data_;

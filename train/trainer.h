@@ -35,6 +35,8 @@ struct TrainerOptions {
   // Polled after every step; returning true stops the run after writing a checkpoint. With
   // several ranks, a request on any rank stops all of them after the same step.
   std::function<bool()> stop_requested;
+  // Called once setup is done, just before the first step (e.g. to start deferring signals).
+  std::function<void()> on_training_start;
   // The process group to train with; nullptr (or a world of one) trains in this process alone.
   const Distributed* distributed = nullptr;
 };

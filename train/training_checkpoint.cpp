@@ -5,6 +5,7 @@
 
 #include "nn/safetensors.h"
 #include "train/builders.h"
+#include "train/memory_budget.h"
 #include "data/atomic_file.h"
 
 namespace tapelm {
@@ -56,6 +57,8 @@ void load_checkpoint_optimizer(const Checkpoint& checkpoint, Optimizer& optimize
 TrainedModel load_trained_model(const Checkpoint& checkpoint) {
   PretrainConfig config = checkpoint_config(checkpoint);
   Tokenizer tokenizer = checkpoint_tokenizer(checkpoint);
+  require_memory_fits(estimate_memory(config.model, generation_memory_plan(config.model, tokenizer.vocab_size())),
+                      config.train.memory_check, checkpoint.dir.string(), kLoadingMemoryHint);
   auto model = std::make_unique<GPT>(gpt_config(config.model, tokenizer.vocab_size(), uint64_t(config.seed)));
   load_checkpoint_weights(checkpoint, *model);
   return TrainedModel{checkpoint, std::move(config), std::move(tokenizer), std::move(model)};

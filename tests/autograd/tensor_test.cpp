@@ -89,6 +89,24 @@ TEST(BufferPool, TrimsACacheOfManySizesButKeepsOneThatShapesReuse) {
   EXPECT_EQ(pool.cached_bytes(), 0u);
 }
 
+TEST(Tensor, ShapeWhoseElementCountOverflowsIsRefusedNamingTheShape) {
+  // 2^59 x 32 wraps to 0 in 64-bit arithmetic; it must not become an empty tensor.
+  const Shape wraps = {int64_t(1) << 59, 32};
+  EXPECT_THAT([&] {
+    try {
+      shape_numel(wraps);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no exception");
+  }(), HasSubstr("[576460752303423488, 32]"));
+  EXPECT_THROW(Tensor({int64_t(1) << 31, int64_t(1) << 31, 4}), std::invalid_argument);
+  // Fits in int64 as a count, but not as a byte count.
+  EXPECT_THROW(shape_numel({int64_t(1) << 62}), std::invalid_argument);
+  EXPECT_EQ(shape_numel({int64_t(1) << 59, 32, 0}), 0);
+  EXPECT_EQ(shape_numel({int64_t(1) << 30, 4}), int64_t(1) << 32);
+}
+
 TEST(Tensor, ElementAccessErrorsNameTheShape) {
   EXPECT_THAT([] {
     try {

@@ -153,6 +153,9 @@ TEST(CliBadInput, PretrainAndFinetuneRefuseBadConfigsAndOverrides) {
          "model.rope_base: must be a positive float (a 32-bit float above 0), got 1e+39"},
         {with(run, "--set", "model.gelu_approximation=erf"), 2,
          "model.gelu_approximation: must be one of tanh, none, got 'erf'"},
+        {with(run, "--set", "out_dir=" + config), 2, "out_dir " + config + ": cannot be used as the run's folder"},
+        {with(run, "--set", "train.threads=2147483648"), 2, "train.threads: must be"},
+        {with(run, "--set", "tokenizer.vocab_size=4294967696"), 2, "tokenizer.vocab_size: must be in"},
         {{command, config, "--resume", (scratch / "nowhere").string()}, 2,
          "--resume: " + (scratch / "nowhere").string() + ": no such checkpoint or run directory"},
     });

@@ -77,6 +77,7 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  threads: 2\n"
          "  max_bad_steps: 3\n"
          "  label_smoothing: 0.1\n"
+         "  memory_check: false\n"
          "eval:\n"
          "  interval: 50\n"
          "  batches: 4\n"
@@ -203,6 +204,7 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_EQ(c.train.threads, 2);
   EXPECT_EQ(c.train.max_bad_steps, 3);
   EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
+  EXPECT_FALSE(c.train.memory_check);
   EXPECT_EQ(c.eval.interval, 50);
   EXPECT_EQ(c.eval.batches, 4);
   EXPECT_EQ(c.logging.interval, 5);
@@ -241,7 +243,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 5 + 7 + 3 + 7 + 2 + 2 + 2 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 5 + 7 + 3 + 8 + 2 + 2 + 2 + 5);
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {

@@ -34,6 +34,7 @@ using testing::ScratchDir;
 using testing::start_pretrain;
 using testing::train_records;
 using testing::wait_exit_status;
+using testing::write_text;
 using testing::write_tiny_run;
 
 // Waits until metrics.jsonl holds `lines` records (the run is inside its training loop).
@@ -99,6 +100,25 @@ TEST(Signals, ASecondSignalExitsImmediately) {
   const int status = wait_exit_status(child);
   EXPECT_TRUE(status == 128 + SIGINT || status == 128 + SIGTERM) << "exit status " << status;
   EXPECT_NE(read_text(scratch / "stderr.txt").find("second signal, exiting immediately"), std::string::npos);
+}
+
+TEST(Signals, SigtermDuringSetupEndsTheProcessAtOnceWithNothingSaved) {
+  ScratchDir scratch;
+  const auto run = write_tiny_run(scratch, 100000);
+  // A corpus of some megabytes: tokenizing and sharding it keeps the run in its setup for
+  // seconds, long after the signal is sent.
+  write_text(scratch / "corpus.txt", testing::tiny_corpus_text(600000));
+  const pid_t child = start_pretrain(scratch.path(), {run.config.string()});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (read_text(scratch / "stdout.txt").find("tapelm pretrain: out_dir") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline && ::waitpid(child, nullptr, WNOHANG) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::kill(child, SIGTERM);
+  EXPECT_EQ(wait_exit_status(child), 128 + SIGTERM) << read_text(scratch / "stderr.txt");
+  EXPECT_NE(read_text(scratch / "stderr.txt").find("interrupted during setup"), std::string::npos);
+  EXPECT_TRUE(list_checkpoint_dirs(run.out_dir).empty());
+  EXPECT_FALSE(fs::exists(run.out_dir / "metrics.jsonl"));
 }
 
 }  // namespace

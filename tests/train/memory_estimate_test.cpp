@@ -1,0 +1,161 @@
+// Tests for the memory estimate of a config and the refusal of runs that cannot fit: exact
+// parameter counts against built models, the shipped configs fitting a small machine, absurd
+// sizes estimated without overflow, and the --set train.memory_check=false override.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "nn/gpt.h"
+#include "scratch_dir.h"
+#include "tests/train/tiny_run.h"
+#include "train/builders.h"
+#include "train/memory_budget.h"
+#include "train/memory_estimate.h"
+
+namespace tapelm {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::ScratchDir;
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+TEST(MemoryEstimate, CountsExactlyTheParametersOfTheModelItDescribes) {
+  const auto with = [](auto change) {
+    ModelSection m;
+    m.n_layer = 2;
+    m.n_head = 2;
+    m.n_embd = 16;
+    m.ctx_len = 24;
+    change(m);
+    return m;
+  };
+  const std::vector<ModelSection> models = {
+      with([](ModelSection&) {}),
+      with([](ModelSection& m) { m.ffn = "swiglu"; m.norm = "rmsnorm"; m.bias = false; }),
+      with([](ModelSection& m) { m.tie_weights = false; m.pos_encoding = "rope"; m.ffn_hidden = 40; }),
+      with([](ModelSection& m) { m.pre_ln = false; m.pos_encoding = "sinusoidal"; m.ffn = "relu"; }),
+  };
+  for (const ModelSection& m : models) {
+    const GPT model(gpt_config(m, 50, 1));
+    PretrainConfig config;
+    config.model = m;
+    config.train.micro_batch_size = 4;
+    const MemoryEstimate estimate = estimate_memory(m, pretrain_memory_plan(config, 50));
+    EXPECT_EQ(estimate.parameters, double(model.num_parameters())) << to_yaml(config);
+    EXPECT_EQ(estimate.gradient_bytes, 4 * estimate.parameters);
+    EXPECT_EQ(estimate.optimizer_bytes, 8 * estimate.parameters);  // AdamW: two moments
+    EXPECT_GT(estimate.activation_bytes, 0);
+  }
+}
+
+TEST(MemoryEstimate, ShippedConfigsNeedFarLessThanASmallMachineHas) {
+  const fs::path root = TAPELM_SOURCE_DIR;
+  const MemoryBudget small{2 * kGiB, "a small machine"};
+  for (const char* name : {"mobydick.yaml", "spam_emails.yaml"}) {
+    const PretrainConfig config = load_pretrain_config((root / "configs/pretrain" / name).string());
+    const MemoryEstimate estimate =
+        estimate_memory(config.model, pretrain_memory_plan(config, config.tokenizer.vocab_size));
+    EXPECT_EQ(memory_refusal(estimate, small, name, ""), "") << describe_memory(estimate);
+  }
+  for (const char* name : {"g2p.yaml", "spam.yaml"}) {
+    const FinetuneConfig config = load_finetune_config((root / "configs/finetune" / name).string());
+    EXPECT_EQ(memory_refusal(estimate_memory(config.model, finetune_memory_plan(config)), small, name, ""), "");
+    EXPECT_EQ(memory_refusal(estimate_memory(config.model, finetune_inference_memory_plan(config)), small, name, ""), "");
+  }
+}
+
+TEST(MemoryEstimate, AbsurdSizesGiveHugeFiguresInsteadOfOverflowing) {
+  PretrainConfig config;
+  config.model.ffn_hidden = int64_t(1) << 59;  // 2^59 x n_embd elements per matrix wraps in int64
+  config.model.bias = false;
+  config.train.micro_batch_size = 1;
+  EXPECT_GT(estimate_memory(config.model, pretrain_memory_plan(config, 0)).total_bytes(), 1e20);
+  config.model = ModelSection{};
+  config.model.n_layer = 1000000000;
+  const MemoryEstimate layers = estimate_memory(config.model, pretrain_memory_plan(config, 0));
+  EXPECT_GT(layers.weight_bytes, 100 * 1024 * kGiB);
+  const MemoryEstimate generation = estimate_memory(config.model, generation_memory_plan(config.model, 4096));
+  EXPECT_GT(generation.kv_cache_bytes, 0);
+  EXPECT_EQ(generation.gradient_bytes, 0);
+}
+
+TEST(MemoryEstimate, RefusalSaysWhatIsNeededAndWhatIsAvailable) {
+  MemoryEstimate estimate;
+  estimate.parameters = 3e9;
+  estimate.weight_bytes = 12 * kGiB;
+  estimate.optimizer_bytes = 24 * kGiB;
+  const std::string refusal =
+      memory_refusal(estimate, MemoryBudget{8 * kGiB, "MemAvailable in /proc/meminfo"}, "run.yaml", "try less");
+  EXPECT_EQ(refusal,
+            "run.yaml needs at least 36.0 GiB of memory for 3.00B parameters (weights 12.0 GiB, optimizer state 24.0 "
+            "GiB) but only 8.00 GiB is available (MemAvailable in /proc/meminfo); try less");
+  EXPECT_EQ(memory_refusal(estimate, MemoryBudget{36 * kGiB, "enough"}, "run.yaml", ""), "");
+}
+
+TEST(MemoryEstimate, TheMachineReportsSomeMemory) {
+  const std::optional<MemoryBudget> budget = available_memory();
+  ASSERT_TRUE(budget.has_value());
+  EXPECT_GT(budget->bytes, 0);
+}
+
+TEST(MemoryEstimate, PretrainRefusesARunThatCannotFitUnlessTheCheckIsTurnedOff) {
+  ScratchDir scratch;
+  const testing::TinyRun tiny = testing::write_tiny_run(scratch);
+  const std::vector<std::string> huge = {"model.n_layer=1000000000"};
+  try {
+    prepare_pretrain(testing::pretrain_args(tiny.config, huge));
+    ADD_FAILURE() << "a billion layers were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(tiny.config.string() + " needs at least "));
+    EXPECT_THAT(e.what(), HasSubstr("is available"));
+    EXPECT_THAT(e.what(), HasSubstr("--set train.memory_check=false"));
+  }
+  EXPECT_FALSE(fs::exists(tiny.out_dir / "config.yaml")) << "nothing is written for a refused run";
+  // The override reaches the check: preparing the run (which allocates nothing) goes through.
+  const PreparedRun run = prepare_pretrain(testing::pretrain_args(tiny.config, {huge[0], "train.memory_check=false"}));
+  EXPECT_FALSE(run.config.train.memory_check);
+  EXPECT_THAT(testing::read_text(tiny.out_dir / "config.yaml"), HasSubstr("memory_check: false"));
+}
+
+// A pretraining checkpoint of the tiny run whose config.yaml (manifest and all consistent)
+// says model.n_layer is a billion, as if written by a run that could never have fitted.
+fs::path checkpoint_claiming_a_billion_layers(const ScratchDir& scratch) {
+  const testing::TinyRun tiny = testing::write_tiny_run(scratch, 5);
+  testing::run_pretraining(tiny.config);
+  const Checkpoint checkpoint = locate_checkpoint(tiny.out_dir);
+  std::string config = testing::read_text(checkpoint.file("config.yaml"));
+  const size_t at = config.find("n_layer: 2\n");
+  EXPECT_NE(at, std::string::npos) << config;
+  config.replace(at, 10, "n_layer: 1000000000");
+  std::vector<CheckpointFile> files;
+  for (const ManifestEntry& entry : checkpoint.files) {
+    files.push_back(entry.name == "config.yaml" ? CheckpointFile::from_bytes(entry.name, config)
+                                                : CheckpointFile::copy_of(entry.name, checkpoint.file(entry.name)));
+  }
+  return write_checkpoint(scratch / "huge", checkpoint.step, files).dir;
+}
+
+TEST(MemoryEstimate, GenerateRefusesACheckpointWhoseModelCannotBeLoaded) {
+  ScratchDir scratch;
+  const fs::path checkpoint = checkpoint_claiming_a_billion_layers(scratch);
+  // Under an address-space limit, so that without the check the attempt ends quickly.
+  const fs::path err = scratch / "stderr.txt";
+  const std::string command = "ulimit -v 4000000; exec '" + (fs::path(TAPELM_BINARY_DIR) / "tapelm").string() +
+                              "' generate --checkpoint '" + checkpoint.string() + "' --prompt The >/dev/null 2>'" +
+                              err.string() + "'";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << testing::read_text(err);
+  EXPECT_EQ(WEXITSTATUS(status), 2) << testing::read_text(err);
+  EXPECT_THAT(testing::read_text(err), HasSubstr("tapelm: error: " + checkpoint.string() + " needs at least "));
+  EXPECT_THAT(testing::read_text(err), HasSubstr("KV cache"));
+}
+
+}  // namespace
+}  // namespace tapelm
