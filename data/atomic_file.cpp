@@ -28,30 +28,47 @@ bool all_digits(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view kTempMarker = ".tapelm-tmp.";
+// What the previous release's atomic writer left, unhidden and unmarked ("<name>.tmp.<pid>.<n>"):
+// recognised only for the files it wrote, so a user's own "x.tmp.1.2" is never touched.
+constexpr std::string_view kLegacyTempTargets[] = {"config.yaml", "latest",     "loss.svg",       "loss.png.gp",
+                                                   "metrics.jsonl", "split.json", "test_report.txt"};
+
+// "<pid>.<n>" → pid.
+std::optional<long> parse_owner(std::string_view tail) {
+  const size_t dot = tail.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const std::string_view pid = tail.substr(0, dot);
+  if (!all_digits(pid) || pid.size() > 9 || !all_digits(tail.substr(dot + 1))) return std::nullopt;
+  return std::stol(std::string(pid));
+}
+
+}  // namespace
+
+std::string temp_name(const std::string& target_name, long pid, uint64_t n) {
+  return "." + target_name + std::string(kTempMarker) + std::to_string(pid) + "." + std::to_string(n);
+}
+
 std::string temp_path_for(const std::string& target) {
   // The counter makes names unique per call, so concurrent writers never share a temporary.
   static std::atomic<uint64_t> counter{0};
   const std::filesystem::path path(target);
-  const std::string name = "." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-                           std::to_string(counter++);
-  return (path.parent_path() / name).string();
+  return (path.parent_path() / temp_name(path.filename().string(), ::getpid(), counter++)).string();
 }
 
 std::optional<long> temp_owner(const std::string& file_name) {
-  // "<name>.tmp.<pid>.<n>", read from the end since <name> may hold dots.
-  const size_t last_dot = file_name.rfind('.');
-  if (last_dot == std::string::npos || last_dot == 0 || !all_digits(std::string_view(file_name).substr(last_dot + 1))) {
-    return std::nullopt;
+  const std::string_view name(file_name);
+  if (name.size() > 1 && name[0] == '.') {
+    const size_t marker = name.rfind(kTempMarker);
+    if (marker != std::string_view::npos && marker > 1) return parse_owner(name.substr(marker + kTempMarker.size()));
   }
-  const size_t pid_dot = file_name.rfind('.', last_dot - 1);
-  if (pid_dot == std::string::npos) return std::nullopt;
-  const std::string_view pid = std::string_view(file_name).substr(pid_dot + 1, last_dot - pid_dot - 1);
-  constexpr std::string_view kMarker = ".tmp";
-  if (!all_digits(pid) || pid.size() > 9 || pid_dot < kMarker.size() + 1 ||
-      file_name.compare(pid_dot - kMarker.size(), kMarker.size(), kMarker) != 0) {
-    return std::nullopt;
+  for (const std::string_view target : kLegacyTempTargets) {
+    const std::string prefix = std::string(target) + ".tmp.";
+    if (name.rfind(prefix, 0) == 0) return parse_owner(name.substr(prefix.size()));
   }
-  return std::stol(std::string(pid));
+  return std::nullopt;
 }
 
 bool process_running(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
@@ -69,8 +86,8 @@ std::vector<std::string> remove_temporaries(const std::string& folder, StaleTemp
     stale.push_back(entry.path());
   }
   for (const fs::path& path : stale) {
-    fs::remove_all(path);
-    removed.push_back(path.filename().string());
+    // Best effort: another process cleaning the same shared folder may have removed it first.
+    if (fs::remove_all(path, ec) > 0) removed.push_back(path.filename().string());
   }
   if (!removed.empty()) sync_folder(folder);
   return removed;

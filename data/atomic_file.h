@@ -36,13 +36,15 @@ class AtomicFile {
   int fd_ = -1;
 };
 
-// A fresh temporary name beside `target`: "<folder>/.<name>.tmp.<pid>.<n>", unique per process
-// and call, hidden, and never a name any reader of the folder looks for.
+// A fresh temporary name beside `target`: "<folder>/.<name>.tapelm-tmp.<pid>.<n>", unique per
+// process and call, hidden, and marked so that no file of a user's is ever taken for one.
 std::string temp_path_for(const std::string& target);
+// The n-th temporary name that process `pid` gives `target_name` (a name, not a path).
+std::string temp_name(const std::string& target_name, long pid, uint64_t n);
 
 // The pid of the process that created the temporary named `file_name` (a name, not a path),
 // or nullopt if it is not a temporary's name. Also recognises the unhidden
-// "<name>.tmp.<pid>.<n>" that earlier versions left behind.
+// "<name>.tmp.<pid>.<n>" that the previous release left for the files it wrote.
 std::optional<long> temp_owner(const std::string& file_name);
 
 // Whether a process with this pid exists (so its temporaries may still be in use).

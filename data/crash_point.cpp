@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -16,7 +17,7 @@ void crash_point(const char* name) {
   const size_t length = std::strlen(name);
   if (std::strncmp(target, name, length) != 0 || (target[length] != '\0' && target[length] != ':')) return;
   const long kill_at = target[length] == ':' ? std::strtol(target + length + 1, nullptr, 10) : 1;
-  static long visits = 0;
+  static std::atomic<long> visits{0};
   if (++visits == kill_at) ::raise(SIGKILL);
 }
 

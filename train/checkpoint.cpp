@@ -2,6 +2,9 @@
 // of the newest valid checkpoint, and pruning.
 #include "train/checkpoint.h"
 
+#include <fcntl.h>  // AT_FDCWD, RENAME_EXCHANGE
+#include <stdio.h>  // renameat2
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -191,13 +194,15 @@ Checkpoint write_checkpoint(const fs::path& out_dir, int64_t step, const std::ve
     fsync_directory(temp);
     crash_point("checkpoint.renaming");
     if (fs::exists(target)) {
-      // rename() cannot replace a non-empty directory: move the old one aside first.
-      const fs::path old = temp_path_for(target.string());
-      fs::rename(target, old);
-      crash_point("checkpoint.replacing");
-      fs::rename(temp, target);
+      // rename() cannot replace a non-empty directory. Swapping the two in one step means a
+      // kill at any moment leaves step_N whole, the old one or the new one; the old one then
+      // sits under the temporary name and is deleted from there.
+      if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
+        throw std::runtime_error("cannot replace checkpoint " + target.string() + ": " + std::strerror(errno));
+      }
       fsync_directory(root);
-      delete_renamed_folder(old);
+      crash_point("checkpoint.replacing");
+      delete_renamed_folder(temp);
     } else {
       fs::rename(temp, target);
     }

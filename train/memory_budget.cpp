@@ -39,6 +39,17 @@ std::optional<double> file_number(const std::string& path) {
   }
 }
 
+// The value of "key 123" in a cgroup's memory.stat, or 0.
+double memory_stat(const std::string& dir, const std::string& key) {
+  std::ifstream in(dir + "/memory.stat");
+  std::string name;
+  double value = 0;
+  while (in >> name >> value) {
+    if (name == key) return value;
+  }
+  return 0;
+}
+
 // This process's cgroup v2 directory ("0::/user.slice/..." in /proc/self/cgroup).
 std::string cgroup_dir() {
   std::ifstream in("/proc/self/cgroup");
@@ -70,18 +81,22 @@ std::optional<MemoryBudget> available_memory() {
   } else if (const auto total = meminfo_bytes("MemTotal")) {
     take_smaller(budget, *total, "MemTotal in /proc/meminfo");
   }
-  const auto take_cgroup = [&](const std::string& dir, const std::string& limit_file, const std::string& usage_file) {
+  // A cgroup's usage counts the page cache too (the corpus just read, the shards just
+  // written); its inactive part is reclaimed before the group runs out, so it is not counted.
+  const auto take_cgroup = [&](const std::string& dir, const std::string& limit_file, const std::string& usage_file,
+                               const std::string& inactive_cache_key) {
     if (const auto limit = file_number(dir + "/" + limit_file)) {
-      take_smaller(budget, *limit - file_number(dir + "/" + usage_file).value_or(0),
-                   "the cgroup limit " + dir + "/" + limit_file + " minus " + usage_file);
+      const double used = file_number(dir + "/" + usage_file).value_or(0) - memory_stat(dir, inactive_cache_key);
+      take_smaller(budget, *limit - used,
+                   "the cgroup limit " + dir + "/" + limit_file + " minus " + usage_file + " less inactive page cache");
     }
   };
   // cgroup v2: this process's group and the ones above it; v1: the memory controller's mount.
   for (std::string dir = cgroup_dir();; dir = dir.substr(0, dir.rfind('/'))) {
-    take_cgroup(dir, "memory.max", "memory.current");
+    take_cgroup(dir, "memory.max", "memory.current", "inactive_file");
     if (dir == "/sys/fs/cgroup" || dir.rfind("/sys/fs/cgroup", 0) != 0) break;
   }
-  take_cgroup("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes");
+  take_cgroup("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file");
   rlimit address_space{};
   if (::getrlimit(RLIMIT_AS, &address_space) == 0 && address_space.rlim_cur != RLIM_INFINITY) {
     // The limit counts address space already mapped (libraries, thread stacks) too.

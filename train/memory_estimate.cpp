@@ -3,6 +3,8 @@
 // tape keeps per token and layer (fused attention keeps no T×T matrix).
 #include "train/memory_estimate.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -45,15 +47,11 @@ double saved_floats_per_token_and_layer(const ModelSection& m, bool cross_attent
   return 10 * d + (m.ffn == "swiglu" ? 3 : 2) * f + (cross_attention ? 5 * d : 0);
 }
 
-// Plans multiply and add config values, which may be absurd: saturate instead of overflowing
-// (the estimate of such a plan is refused anyway).
+// Plans add config values, which may be absurd: saturate instead of overflowing (the estimate
+// of such a plan is refused anyway).
 int64_t saturating_add(int64_t a, int64_t b) {
   int64_t sum = 0;
   return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<int64_t>::max() : sum;
-}
-int64_t saturating_mul(int64_t a, int64_t b) {
-  int64_t product = 0;
-  return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<int64_t>::max() : product;
 }
 
 int64_t optimizer_slots(const OptimizerSection& o) {
@@ -158,7 +156,9 @@ MemoryPlan finetune_inference_memory_plan(const FinetuneConfig& config) {
   plan.optimizer_slots = 0;
   plan.batch = config.eval.batch_size;
   if (config.task != "classification") {
-    plan.cached_sequences = saturating_mul(config.eval.batch_size, config.decode.beam_size);
+    // Decoding holds eval.batch_size rows (batch_size / beam_size inputs of beam_size
+    // hypotheses each), or one input's beam when the beam is wider than the batch.
+    plan.cached_sequences = std::max(config.eval.batch_size, config.decode.beam_size);
   }
   return plan;
 }

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,27 +32,38 @@ std::string holder_pid(int fd) {
 
 RunLock::RunLock(const fs::path& out_dir) : out_dir_(out_dir) {
   std::error_code ec;
-  created_out_dir_ = !fs::exists(out_dir, ec);
+  const bool existed = fs::exists(out_dir, ec);
+  created_out_dir_ = !ec && !existed;
   fs::create_directories(out_dir, ec);
   if (ec || !fs::is_directory(out_dir)) {
     throw InputError("out_dir " + out_dir.string() + ": cannot be used as the run's folder (" +
                      (ec ? ec.message() : std::string("it exists and is not a folder")) + ")");
   }
   const fs::path path = out_dir / ".lock";
-  // Close-on-exec: a child such as gnuplot must not keep the lock after we die.
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    throw InputError("out_dir " + out_dir.string() + ": cannot write in it (" + std::strerror(errno) + ")");
-  }
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    const std::string pid = holder_pid(fd_);
-    ::close(fd_);
-    if (err != EWOULDBLOCK) {
-      throw std::runtime_error("cannot lock '" + path.string() + "': " + std::strerror(err));
+  // A refused run that created out_dir removes the lock file on its way out (~RunLock): a
+  // lock taken on that file meanwhile is on a name that is gone, so it is taken again.
+  for (;;) {
+    // Close-on-exec: a child such as gnuplot must not keep the lock after we die.
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw InputError("out_dir " + out_dir.string() + ": cannot write in it (" + std::strerror(errno) + ")");
     }
-    throw InputError(out_dir.string() + ": another run (pid " + pid +
-                     ") is using this out_dir; wait for it to end, or choose another out_dir (--set out_dir=...)");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      const std::string pid = holder_pid(fd_);
+      ::close(fd_);
+      if (err != EWOULDBLOCK) {
+        throw std::runtime_error("cannot lock '" + path.string() + "': " + std::strerror(err));
+      }
+      throw InputError(out_dir.string() + ": another run (pid " + pid +
+                       ") is using this out_dir; wait for it to end, or choose another out_dir (--set out_dir=...)");
+    }
+    struct stat locked {}, named {};
+    if (::fstat(fd_, &locked) == 0 && ::stat(path.c_str(), &named) == 0 && locked.st_dev == named.st_dev &&
+        locked.st_ino == named.st_ino) {
+      break;
+    }
+    ::close(fd_);
   }
   // Only the message of a refused run reads the pid, so failing to write it is no error.
   const std::string pid = std::to_string(::getpid()) + "\n";
@@ -61,16 +73,17 @@ RunLock::RunLock(const fs::path& out_dir) : out_dir_(out_dir) {
 }
 
 RunLock::~RunLock() {
-  ::close(fd_);
-  // A run refused before it started leaves no folder of its own behind.
-  if (!created_out_dir_) return;
-  std::error_code ec;
-  for (const fs::directory_entry& entry : fs::directory_iterator(out_dir_, ec)) {
-    if (entry.path().filename() != ".lock") return;
+  // A run refused before it started leaves no folder of its own behind. The lock file goes
+  // while the lock is still held, so no other run can be holding a lock on it then.
+  if (created_out_dir_) {
+    std::error_code ec;
+    bool only_the_lock = true;
+    for (const fs::directory_entry& entry : fs::directory_iterator(out_dir_, ec)) {
+      only_the_lock = only_the_lock && entry.path().filename() == ".lock";
+    }
+    if (!ec && only_the_lock && fs::remove(out_dir_ / ".lock", ec)) fs::remove(out_dir_, ec);
   }
-  if (ec) return;
-  fs::remove(out_dir_ / ".lock", ec);
-  fs::remove(out_dir_, ec);
+  ::close(fd_);
 }
 
 void remove_run_temporaries(const fs::path& run_dir) {

@@ -34,7 +34,7 @@ TEST(TempNames, AreHiddenBesideTheTargetAndNameTheirCreator) {
   EXPECT_NE(a, b);
   EXPECT_EQ(fs::path(a).parent_path(), "/runs/x");
   const std::string name = fs::path(a).filename().string();
-  EXPECT_EQ(name.rfind(".config.yaml.tmp." + std::to_string(::getpid()) + ".", 0), 0u) << name;
+  EXPECT_EQ(name.rfind(".config.yaml.tapelm-tmp." + std::to_string(::getpid()) + ".", 0), 0u) << name;
   EXPECT_EQ(temp_owner(name), ::getpid());
   EXPECT_EQ(temp_owner(fs::path(temp_path_for("/runs/x/checkpoints/step_00000100")).filename().string()), ::getpid());
 }
@@ -42,8 +42,12 @@ TEST(TempNames, AreHiddenBesideTheTargetAndNameTheirCreator) {
 TEST(TempNames, RecogniseEarlierVersionsLeftoversAndNothingElse) {
   EXPECT_EQ(temp_owner("config.yaml.tmp.4242.7"), 4242);  // written before temporaries were hidden
   EXPECT_EQ(temp_owner("loss.png.gp.tmp.17.0"), 17);
+  EXPECT_EQ(temp_owner(".step_00000100.tapelm-tmp.99.3"), 99);
+  // A user's own names, however much they look like temporaries, are not taken for ours.
   for (const char* name : {"config.yaml", "step_00000100", "latest", ".lock", "notes.tmp", "a.tmp.1", "a.tmp.x.1",
-                           "a.tmp.1.", "a.tmp..1", "a.temp.1.2", ".tmp.1.2", "metrics.jsonl.1.2"}) {
+                           "a.tmp.1.", "a.tmp..1", "a.temp.1.2", ".tmp.1.2", "metrics.jsonl.1.2",
+                           "backup.tmp.2024.06", ".backup.tmp.2024.06", "events.out.tfevents.1.tmp.2.0",
+                           ".tapelm-tmp.1.2", ".x.tapelm-tmp.1", ".x.tapelm-tmp.a.2"}) {
     EXPECT_FALSE(temp_owner(name)) << name;
   }
 }
@@ -70,8 +74,8 @@ TEST(TempNames, AWriteKilledBeforeItsRenameLeavesOnlyARecognisedTemporary) {
 
 TEST(TempNames, SharedFoldersKeepTemporariesOfRunningProcesses) {
   TempDir dir;
-  const std::string dead = ".shards-ab.tmp." + std::to_string(dead_pid()) + ".0";
-  const std::string parent = ".shards-cd.tmp." + std::to_string(::getppid()) + ".0";  // a running process
+  const std::string dead = temp_name("shards-ab", dead_pid(), 0);
+  const std::string parent = temp_name("shards-cd", ::getppid(), 0);  // a running process
   const std::string ours = fs::path(temp_path_for(dir / "shards-ef")).filename().string();
   for (const std::string& name : {dead, parent, ours}) fs::create_directories(dir / name);
   write_text(dir / "keep.txt", "x");

@@ -121,8 +121,8 @@ TEST_F(CacheTest, SecondRunReusesTheShardsWithoutTokenising) {
 
 TEST_F(CacheTest, OpeningTheCacheRemovesFoldersOfKilledBuildersOnly) {
   build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
-  const std::string killed = cache_.cache_dir + "/.shards-0123.tmp." + std::to_string(testing::dead_pid()) + ".0";
-  const std::string running = cache_.cache_dir + "/.shards-4567.tmp." + std::to_string(::getppid()) + ".0";
+  const std::string killed = cache_.cache_dir + "/" + temp_name("shards-0123", testing::dead_pid(), 0);
+  const std::string running = cache_.cache_dir + "/" + temp_name("shards-4567", ::getppid(), 0);
   testing::write_text(killed + "/train-00000.bin", "partial");
   testing::write_text(running + "/train-00000.bin", "partial");
   EXPECT_FALSE(build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_).built);

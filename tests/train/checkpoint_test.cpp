@@ -267,9 +267,9 @@ TEST(Checkpoint, NonCheckpointEntriesAreIgnored) {
 TEST(Checkpoint, LeftoverTempDirsAreIgnoredThenCleaned) {
   ScratchDir run;
   write_checkpoint(run.path(), 100, sample_files("a"));
-  const std::string crashed = ".step_00000200.tmp." + std::to_string(dead_pid()) + ".0";
-  const std::string replaced = ".step_00000100.tmp." + std::to_string(dead_pid()) + ".3";
-  const std::string live = ".step_00000300.tmp." + std::to_string(::getppid()) + ".1";  // a running process
+  const std::string crashed = temp_name("step_00000200", dead_pid(), 0);
+  const std::string replaced = temp_name("step_00000100", dead_pid(), 3);
+  const std::string live = temp_name("step_00000300", ::getppid(), 1);  // a running process
   for (const std::string& name : {crashed, replaced, live}) {
     fs::create_directories(run / "checkpoints" / name);
     write_text(run / "checkpoints" / name / "weights.safetensors", "partial");
@@ -327,14 +327,16 @@ TEST(Checkpoint, PruningRenamesACheckpointAwayBeforeDeletingItsFiles) {
   }
 }
 
-TEST(Checkpoint, ReplacingACheckpointNeverLeavesItHalfDeleted) {
-  // Killed with the old checkpoint moved aside (then there is no step_00000100 and the run
-  // resumes from an earlier one), and while deleting the old one (the new one is in place).
-  for (const char* crash : {"checkpoint.replacing", "checkpoint.deleting:2"}) {
+TEST(Checkpoint, ReplacingACheckpointNeverLosesItsStep) {
+  // Killed right after the swap (the old checkpoint now under a temporary name), and while
+  // deleting the old one: step_00000100 is there and whole, and it is the new one.
+  for (const char* crash : {"checkpoint.replacing", "checkpoint.deleting"}) {
     ScratchDir run;
     write_checkpoint(run.path(), 100, sample_files("old"));
     ASSERT_TRUE(killed_at(crash, [&] { write_checkpoint(run.path(), 100, sample_files("new")); })) << crash;
-    for (const CheckpointDir& dir : list_checkpoint_dirs(run.path())) EXPECT_NO_THROW(verify_checkpoint(dir.dir));
+    ASSERT_EQ(steps_on_disk(run.path()), std::vector<int64_t>{100}) << crash;
+    const Checkpoint replaced = verify_checkpoint(checkpoints_dir(run.path()) / "step_00000100");
+    EXPECT_EQ(testing::read_text(replaced.file("trainer_state.json")), "{\"step\": \"new\"}") << crash;
     EXPECT_FALSE(temporaries(run).empty()) << crash;
     prune_checkpoints(run.path(), 0, 100);
     EXPECT_TRUE(temporaries(run).empty()) << crash;

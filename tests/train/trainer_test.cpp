@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "data/atomic_file.h"
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint.h"
 #include "train/training_checkpoint.h"
@@ -281,11 +282,12 @@ TEST(Trainer, AnAcceptedRunRemovesTheTemporariesThatKilledRunsLeft) {
   const auto run = write_tiny_run(scratch, 10);
   run_pretraining(run.config);
   // Left by runs killed mid-write, whatever their pid: with the lock held none is in use.
-  const std::string pid = std::to_string(::getppid());
+  const long pid = ::getppid();
   const std::vector<fs::path> leftovers = {
-      run.out_dir / ("config.yaml.tmp." + pid + ".3"), run.out_dir / (".loss.svg.tmp." + pid + ".0"),
-      run.out_dir / (".loss.png.tmp." + pid + ".8"), checkpoints_dir(run.out_dir) / (".latest.tmp." + pid + ".1"),
-      checkpoints_dir(run.out_dir) / (".step_00000020.tmp." + pid + ".2")};
+      run.out_dir / ("config.yaml.tmp." + std::to_string(pid) + ".3"),  // as the previous release named them
+      run.out_dir / temp_name("loss.svg", pid, 0), run.out_dir / temp_name("loss.png", pid, 8),
+      checkpoints_dir(run.out_dir) / temp_name("latest", pid, 1),
+      checkpoints_dir(run.out_dir) / temp_name("step_00000020", pid, 2)};
   for (const fs::path& path : leftovers) write_text(path, "partial");
   run_pretraining(run.config, {"train.max_steps=12"}, true);
   for (const fs::path& path : leftovers) EXPECT_FALSE(fs::exists(path)) << path;
