@@ -32,23 +32,39 @@ constexpr const char* kMetadataKey = "__metadata__";
 // its start and end around a note of how much was left out.
 constexpr size_t kMaxDetailChars = 320;
 
-std::string printable_detail(const std::string& what) {
+bool printable(char c) { return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F; }
+
+// Non-printable bytes as \xHH, so a corrupted header cannot drive the terminal.
+std::string escaped(const std::string& raw) {
   std::string text;
-  for (const char c : what) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7F) {
+  for (const char c : raw) {
+    if (printable(c)) {
       text += c;
     } else {
-      char escaped[5];
-      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
-      text += escaped;
+      char code[5];
+      std::snprintf(code, sizeof code, "\\x%02X", static_cast<unsigned char>(c));
+      text += code;
     }
   }
-  if (text.size() <= kMaxDetailChars) return text;
-  const size_t head = kMaxDetailChars * 2 / 3;
-  const size_t tail = kMaxDetailChars - head;
-  return text.substr(0, head) + " [... " + std::to_string(text.size() - head - tail) + " characters left out ...] " +
-         text.substr(text.size() - tail);
+  return text;
+}
+
+std::string printable_detail(const std::string& what) {
+  const std::string whole = escaped(what);
+  if (whole.size() <= kMaxDetailChars) return whole;
+  // The raw bytes are cut, not their escaped text, so no \xHH is split in half.
+  const auto width = [](char c) -> size_t { return printable(c) ? 1 : 4; };
+  size_t head = 0;
+  for (size_t used = 0; head < what.size() && used + width(what[head]) <= kMaxDetailChars * 2 / 3; ++head) {
+    used += width(what[head]);
+  }
+  size_t tail = 0;
+  for (size_t used = 0; head + tail < what.size() && used + width(what[what.size() - 1 - tail]) <= kMaxDetailChars / 3;
+       ++tail) {
+    used += width(what[what.size() - 1 - tail]);
+  }
+  return escaped(what.substr(0, head)) + " [... " + std::to_string(what.size() - head - tail) +
+         " bytes left out ...] " + escaped(what.substr(what.size() - tail));
 }
 
 std::runtime_error file_error(const std::string& path, const std::string& what) {

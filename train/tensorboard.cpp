@@ -64,7 +64,8 @@ class ProtoWriter {
     }
     out_.push_back(static_cast<char>(value));
   }
-  void put_fixed(const void* value, size_t size) {  // little-endian, as on x86-64
+  void put_fixed(const void* value, size_t size) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "protobuf's fixed-width fields are little-endian");
     out_.append(static_cast<const char*>(value), size);
   }
   std::string out_;

@@ -29,14 +29,8 @@ TEST(BufferPool, ReleaseWhenCachingCannotAllocateFreesTheBufferInsteadOfThrowing
   float* data = pool.acquire(count);
   const std::size_t cached = pool.cached_bytes(), live = pool.live_bytes();
   g_fail_allocations = true;
-  bool threw = false;
-  try {
-    pool.release(data, count);
-  } catch (...) {
-    threw = true;
-  }
+  pool.release(data, count);  // noexcept: were caching to throw, the test binary would terminate
   g_fail_allocations = false;
-  EXPECT_FALSE(threw);
   EXPECT_EQ(pool.cached_bytes(), cached);
   EXPECT_LT(pool.live_bytes(), live);
 }

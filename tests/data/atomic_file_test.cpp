@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "crash_testing.h"
 #include "data_test_util.h"
 
 namespace tapelm {
@@ -55,15 +56,8 @@ TEST(TempNames, RecogniseEarlierVersionsLeftoversAndNothingElse) {
 TEST(TempNames, AWriteKilledBeforeItsRenameLeavesOnlyARecognisedTemporary) {
   TempDir dir;
   write_text(dir / "config.yaml", "old\n");
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::setenv("TAPELM_TEST_CRASH_AT", "atomic_file.renaming", 1);
-    write_file_atomic(dir / "config.yaml", "new\n");
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  const pid_t child = testing::killed_at("atomic_file.renaming", [&] { write_file_atomic(dir / "config.yaml", "new\n"); });
+  ASSERT_NE(child, 0);
   EXPECT_EQ(read_file(dir / "config.yaml"), "old\n");
   const std::vector<std::string> names = names_in(dir.path());
   ASSERT_EQ(names.size(), 2u);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "crash_testing.h"
 #include "data/atomic_file.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"

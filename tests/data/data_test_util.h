@@ -2,7 +2,6 @@
 // generated English-like corpus (tests never touch downloaded data).
 #pragma once
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -39,14 +38,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// The pid of a process that has exited (and been reaped), for temporaries of killed writers.
-inline long dead_pid() {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
-  ::waitpid(child, nullptr, 0);
-  return child;
-}
 
 inline void write_text(const std::string& path, const std::string& content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -212,6 +214,24 @@ TEST(SafetensorsErrors, MessagesShowHeaderBytesEscapedAndShortened) {
     }
   }
   expect_load_error(write_file(dir, headers.back(), 0), "tensor '\\x1B[31mred': entry must be a JSON object, got [1]");
+
+  // Shortening cuts whole bytes: every backslash still starts a complete \xHH.
+  try {
+    std::string name;
+    for (int i = 0; i < 1000; ++i) name += "\\u0001";
+    load_safetensors(write_file(dir, "{\"" + name + "\": [1]}", 0));
+    ADD_FAILURE() << "loaded a malformed header";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("bytes left out"), std::string::npos) << what;
+    for (size_t at = what.find('\\'); at != std::string::npos; at = what.find('\\', at + 1)) {
+      ASSERT_LE(at + 4, what.size()) << what;
+      EXPECT_EQ(what[at + 1], 'x') << what.substr(at, 8);
+      EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(what[at + 2])) &&
+                  std::isxdigit(static_cast<unsigned char>(what[at + 3])))
+          << what.substr(at, 8);
+    }
+  }
 }
 
 TEST(SafetensorsErrors, MissingOrMistypedField) {

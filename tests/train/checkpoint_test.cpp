@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "data/atomic_file.h"
+#include "crash_testing.h"
 #include "scratch_dir.h"
 #include "train/crc32c.h"
 
@@ -41,14 +42,6 @@ std::string verify_error(const fs::path& dir) {
     return e.what();
   }
   return "";
-}
-
-// The pid of a process that has exited (and been reaped), for simulating crashed writers.
-long dead_pid() {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
-  ::waitpid(child, nullptr, 0);
-  return child;
 }
 
 TEST(Crc32c, MatchesPublishedTestVectors) {
@@ -267,8 +260,8 @@ TEST(Checkpoint, NonCheckpointEntriesAreIgnored) {
 TEST(Checkpoint, LeftoverTempDirsAreIgnoredThenCleaned) {
   ScratchDir run;
   write_checkpoint(run.path(), 100, sample_files("a"));
-  const std::string crashed = temp_name("step_00000200", dead_pid(), 0);
-  const std::string replaced = temp_name("step_00000100", dead_pid(), 3);
+  const std::string crashed = temp_name("step_00000200", testing::dead_pid(), 0);
+  const std::string replaced = temp_name("step_00000100", testing::dead_pid(), 3);
   const std::string live = temp_name("step_00000300", ::getppid(), 1);  // a running process
   for (const std::string& name : {crashed, replaced, live}) {
     fs::create_directories(run / "checkpoints" / name);
@@ -287,26 +280,11 @@ TEST(Checkpoint, LeftoverTempDirsAreIgnoredThenCleaned) {
   EXPECT_TRUE(fs::exists(run / "checkpoints/step_00000100"));
 }
 
-// Runs `action` in a child process with TAPELM_TEST_CRASH_AT=crash (data/crash_point.h);
-// returns whether the child was killed there.
-template <typename Action>
-bool killed_at(const char* crash, Action action) {
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::setenv("TAPELM_TEST_CRASH_AT", crash, 1);
-    action();
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
-// The temporaries (data/atomic_file.h) in <run>/checkpoints.
+// The names of the temporaries in <run>/checkpoints.
 std::vector<std::string> temporaries(const ScratchDir& run) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
-    if (temp_owner(e.path().filename().string())) names.push_back(e.path().filename().string());
+  for (const std::string& path : testing::temporaries_under(run / "checkpoints")) {
+    names.push_back(fs::path(path).filename().string());
   }
   return names;
 }
@@ -316,7 +294,7 @@ TEST(Checkpoint, PruningRenamesACheckpointAwayBeforeDeletingItsFiles) {
   for (const char* crash : {"checkpoint.deleting:1", "checkpoint.deleting:2"}) {
     ScratchDir run;
     for (int64_t step : {100, 200, 300}) write_checkpoint(run.path(), step, sample_files("x"));
-    ASSERT_TRUE(killed_at(crash, [&] { prune_checkpoints(run.path(), 2, 300); })) << crash;
+    ASSERT_TRUE(testing::killed_at(crash, [&] { prune_checkpoints(run.path(), 2, 300); })) << crash;
     EXPECT_EQ(steps_on_disk(run.path()), (std::vector<int64_t>{200, 300})) << crash;
     for (const CheckpointDir& dir : list_checkpoint_dirs(run.path())) EXPECT_NO_THROW(verify_checkpoint(dir.dir));
     const std::vector<std::string> leftovers = temporaries(run);
@@ -333,7 +311,7 @@ TEST(Checkpoint, ReplacingACheckpointNeverLosesItsStep) {
   for (const char* crash : {"checkpoint.replacing", "checkpoint.deleting"}) {
     ScratchDir run;
     write_checkpoint(run.path(), 100, sample_files("old"));
-    ASSERT_TRUE(killed_at(crash, [&] { write_checkpoint(run.path(), 100, sample_files("new")); })) << crash;
+    ASSERT_TRUE(testing::killed_at(crash, [&] { write_checkpoint(run.path(), 100, sample_files("new")); })) << crash;
     ASSERT_EQ(steps_on_disk(run.path()), std::vector<int64_t>{100}) << crash;
     const Checkpoint replaced = verify_checkpoint(checkpoints_dir(run.path()) / "step_00000100");
     EXPECT_EQ(testing::read_text(replaced.file("trainer_state.json")), "{\"step\": \"new\"}") << crash;

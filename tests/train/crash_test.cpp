@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/atomic_file.h"
+#include "crash_testing.h"
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint.h"
 
@@ -40,14 +41,6 @@ std::vector<std::string> cli_args(const fs::path& config, const std::vector<std:
   return args;
 }
 
-// Every temporary under `dir`, at any depth.
-std::vector<std::string> temporaries_under(const fs::path& dir) {
-  std::vector<std::string> found;
-  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir)) {
-    if (temp_owner(entry.path().filename().string())) found.push_back(entry.path().string());
-  }
-  return found;
-}
 
 TEST(CrashSafety, AKilledRunLeavesNoTemporaryNorHalfDeletedCheckpointAndResumesExactly) {
   ScratchDir scratch;
@@ -72,14 +65,14 @@ TEST(CrashSafety, AKilledRunLeavesNoTemporaryNorHalfDeletedCheckpointAndResumesE
     const std::vector<std::string> args = cli_args(run.config, killed_settings);
     ASSERT_EQ(wait_exit_status(start_pretrain(scratch.path(), args, crash)), 1000 + SIGKILL)
         << read_text(scratch / "stderr.txt");
-    EXPECT_FALSE(temporaries_under(out_dir).empty()) << "the kill came before anything was left behind";
+    EXPECT_FALSE(testing::temporaries_under(out_dir).empty()) << "the kill came before anything was left behind";
     ASSERT_FALSE(list_checkpoint_dirs(out_dir).empty());
     for (const CheckpointDir& dir : list_checkpoint_dirs(out_dir)) EXPECT_NO_THROW(verify_checkpoint(dir.dir));
 
     std::vector<std::string> resume = args;
     resume.push_back("--resume");
     ASSERT_EQ(wait_exit_status(start_pretrain(scratch.path(), resume)), 0) << read_text(scratch / "stderr.txt");
-    EXPECT_EQ(temporaries_under(out_dir), std::vector<std::string>{});
+    EXPECT_EQ(testing::temporaries_under(out_dir), std::vector<std::string>{});
     for (const CheckpointDir& dir : list_checkpoint_dirs(out_dir)) EXPECT_NO_THROW(verify_checkpoint(dir.dir));
     EXPECT_EQ(train_records(out_dir), expected);
   }

@@ -21,15 +21,19 @@ pid_t hold_lock_in_child(const std::filesystem::path& out_dir) {
   EXPECT_EQ(::pipe(ready), 0);
   const pid_t child = ::fork();
   if (child == 0) {
-    const RunLock lock(out_dir);
-    ::write(ready[1], "x", 1);
-    ::pause();
+    try {
+      const RunLock lock(out_dir);
+      [[maybe_unused]] const ssize_t sent = ::write(ready[1], "x", 1);
+      ::pause();
+    } catch (...) {
+      ::_exit(1);  // the parent's read then sees end-of-file instead of waiting
+    }
     ::_exit(0);
   }
-  char byte = 0;
-  EXPECT_EQ(::read(ready[0], &byte, 1), 1);
-  ::close(ready[0]);
   ::close(ready[1]);
+  char byte = 0;
+  EXPECT_EQ(::read(ready[0], &byte, 1), 1) << "the child could not take the lock";
+  ::close(ready[0]);
   return child;
 }
 

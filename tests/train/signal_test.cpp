@@ -110,10 +110,15 @@ TEST(Signals, SigtermDuringSetupEndsTheProcessAtOnceWithNothingSaved) {
   write_text(scratch / "corpus.txt", testing::tiny_corpus_text(600000));
   const pid_t child = start_pretrain(scratch.path(), {run.config.string()});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  pid_t ended = 0;
+  int status = 0;
   while (read_text(scratch / "stdout.txt").find("tapelm pretrain: out_dir") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline && ::waitpid(child, nullptr, WNOHANG) == 0) {
+         std::chrono::steady_clock::now() < deadline && (ended = ::waitpid(child, &status, WNOHANG)) == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  // A child already reaped is not signalled: its pid may belong to another process by now.
+  ASSERT_EQ(ended, 0) << "the run ended before the signal (status " << status << "): "
+                      << read_text(scratch / "stderr.txt");
   ::kill(child, SIGTERM);
   EXPECT_EQ(wait_exit_status(child), 128 + SIGTERM) << read_text(scratch / "stderr.txt");
   EXPECT_NE(read_text(scratch / "stderr.txt").find("interrupted during setup"), std::string::npos);
