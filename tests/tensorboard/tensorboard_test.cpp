@@ -17,7 +17,7 @@
 #include "scratch_dir.h"
 #include "train/crc32c.h"
 #include "train/tensorboard.h"
-#include "train/tensorboard_event.pb.h"
+#include "tensorboard_event.pb.h"  // generated from train/tensorboard_event.proto
 
 namespace tapelm {
 namespace {
