@@ -70,7 +70,8 @@ Var SequenceClassifier::forward(const std::vector<int32_t>& ids, int64_t B, int6
 }
 
 Var SequenceClassifier::loss(const std::vector<int32_t>& ids, const std::vector<int32_t>& labels, int64_t B,
-                             int64_t T, const std::vector<uint8_t>& padding, float label_smoothing) const {
+                             int64_t T, const std::vector<uint8_t>& padding, float label_smoothing,
+                             const std::vector<float>& class_weights) const {
   if (static_cast<int64_t>(labels.size()) != B) {
     throw std::invalid_argument("SequenceClassifier::loss: " + std::to_string(labels.size()) +
                                 " labels for a batch of " + std::to_string(B));
@@ -81,7 +82,7 @@ Var SequenceClassifier::loss(const std::vector<int32_t>& ids, const std::vector<
                                   std::to_string(b) + " is outside [0, " + std::to_string(cfg_.n_classes) + ")");
     }
   }
-  return cross_entropy(forward(ids, B, T, padding), labels, kIgnoreIndex, label_smoothing);
+  return cross_entropy(forward(ids, B, T, padding), labels, kIgnoreIndex, label_smoothing, class_weights);
 }
 
 }  // namespace tapelm

@@ -35,9 +35,10 @@ class SequenceClassifier : public Backbone {
   Var forward(const std::vector<int32_t>& ids, int64_t B, int64_t T, const std::vector<uint8_t>& padding = {}) const;
 
   // Mean cross-entropy of forward(ids) against labels (B values in [0, n_classes));
-  // label_smoothing as in cross_entropy (autograd/loss.h).
+  // label_smoothing and class_weights (a weighted mean) as in cross_entropy (autograd/loss.h).
   Var loss(const std::vector<int32_t>& ids, const std::vector<int32_t>& labels, int64_t B, int64_t T,
-           const std::vector<uint8_t>& padding = {}, float label_smoothing = 0.0f) const;
+           const std::vector<uint8_t>& padding = {}, float label_smoothing = 0.0f,
+           const std::vector<float>& class_weights = {}) const;
 
   const SequenceClassifierConfig& config() const { return cfg_; }
 

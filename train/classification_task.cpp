@@ -11,6 +11,7 @@
 #include "nn/safetensors.h"
 #include "nn/sequence_classifier.h"
 #include "train/builders.h"
+#include "train/class_weights.h"
 #include "data/atomic_file.h"
 #include "train/task_common.h"
 #include "train/task_metrics.h"
@@ -66,7 +67,8 @@ class ClassificationTask : public FinetuneTask {
         tokenizer_(task_tokenizer(setup, [&] { return example_texts(*setup.examples, *setup.train_indices, false); })),
         labels_(task_labels(setup)),
         model_(classifier_config(config_, tokenizer_.vocab_size(), int64_t(labels_.size()))),
-        truncation_(parse_truncation(config_.data.truncation)) {
+        truncation_(parse_truncation(config_.data.truncation)),
+        class_weights_(training_class_weights(setup)) {
     if (config_.max_len() > config_.model.ctx_len) {
       throw ConfigError("data.max_len: must be <= the model's ctx_len (" + std::to_string(config_.model.ctx_len) +
                         "), got " + std::to_string(config_.max_len()));
@@ -89,7 +91,8 @@ class ClassificationTask : public FinetuneTask {
     const PaddedBatch padded = encode_batch(inputs_of(examples, batch));
     std::vector<int32_t> targets;
     for (size_t i : batch) targets.push_back(label_id(examples[i]));
-    return model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing));
+    return model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing),
+                       class_weights_);
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
@@ -187,6 +190,17 @@ class ClassificationTask : public FinetuneTask {
     model_.train();
   }
 
+  // Empty (the unweighted loss) unless the run trains with classification.class_weights. A
+  // function of the config and the training split (split.json on resume), so a resumed run
+  // gets the same weights without them being stored in the checkpoint.
+  std::vector<float> training_class_weights(const TaskSetup& setup) const {
+    const ClassWeights& setting = config_.classification.class_weights;
+    if (setting.kind == ClassWeights::Kind::kNone || setup.examples == nullptr) return {};
+    std::vector<float> weights = resolve_class_weights(setting, labels_, *setup.examples, *setup.train_indices);
+    *setup.log << class_weights_line(setting, labels_, weights) << std::endl;
+    return weights;
+  }
+
   // The pretrained backbone: every parameter but the head must come from the checkpoint.
   void load_backbone(const Checkpoint& init_from, std::ostream& log) {
     const std::filesystem::path weights = init_from.file(kWeightsFile);
@@ -234,6 +248,7 @@ class ClassificationTask : public FinetuneTask {
   LabelVocab labels_;
   SequenceClassifier model_;
   Truncation truncation_;
+  std::vector<float> class_weights_;  // per label id; empty = unweighted
 };
 
 }  // namespace

@@ -182,6 +182,7 @@ int run_finetune(const FinetuneArgs& args) {
   const FinetuneRun run = prepare_finetune(args);
   for (const std::string& warning : run.warnings) print_warning(warning);
   FinetuneOptions options;
+  options.progress_bar = ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
   options.stop_requested = [] { return StopSignals::received() != 0; };
   options.on_training_start = StopSignals::defer;
   const FinetuneResult result = finetune(run, options);

@@ -32,6 +32,60 @@ void emit_config_value(YAML::Emitter& out, const LabelMap& value) {
   out << YAML::EndMap;
 }
 
+template <>
+ClassWeights config_value<ClassWeights>(const YAML::Node& node) {
+  const std::string expected = "expected none, auto or a mapping of label: weight, e.g. {spam: 4}";
+  ClassWeights result;
+  if (node.IsNull()) return result;
+  if (node.IsScalar()) {
+    if (node.Scalar() == "none") return result;
+    if (node.Scalar() == "auto") {
+      result.kind = ClassWeights::Kind::kAuto;
+      return result;
+    }
+    throw std::invalid_argument(expected + ", got '" + node.Scalar() + "'");
+  }
+  if (!node.IsMap()) throw std::invalid_argument(expected);
+  result.kind = ClassWeights::Kind::kByLabel;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node label = it->first;
+    if (!label.IsScalar() || label.Scalar().empty()) throw std::invalid_argument(expected + " (a label is empty)");
+    double weight = 0;
+    try {
+      weight = config_to_float(it->second);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("label '" + label.Scalar() + "': " + e.what());
+    }
+    if (!(weight > 0)) {
+      throw std::invalid_argument("label '" + label.Scalar() + "': the weight must be > 0, got " +
+                                  format_number(weight));
+    }
+    if (!result.by_label.emplace(label.Scalar(), weight).second) {
+      throw std::invalid_argument("label '" + label.Scalar() + "' is given twice");
+    }
+  }
+  return result;
+}
+
+void emit_config_value(YAML::Emitter& out, const ClassWeights& value) {
+  switch (value.kind) {
+    case ClassWeights::Kind::kNone:
+      out << "none";
+      return;
+    case ClassWeights::Kind::kAuto:
+      out << "auto";
+      return;
+    case ClassWeights::Kind::kByLabel:
+      out << YAML::Flow << YAML::BeginMap;
+      for (const auto& [label, weight] : value.by_label) {
+        out << YAML::Key << YAML::DoubleQuoted << label << YAML::Value;
+        emit_config_value(out, weight);
+      }
+      out << YAML::EndMap;
+      return;
+  }
+}
+
 namespace {
 
 // 6 significant digits: a sum like 0.7 + 0.1 + 0.1 reads "0.9", not "0.8999999999999999".
@@ -71,7 +125,8 @@ SectionSchema<ClassificationSection> classification_schema() {
       .add("freeze_embeddings", &S::freeze_embeddings)
       .add("freeze_layers", &S::freeze_layers, at_least(0))
       .add("head_lr_scale", &S::head_lr_scale, above(0))
-      .add("prepend_bos", &S::prepend_bos);
+      .add("prepend_bos", &S::prepend_bos)
+      .add("class_weights", &S::class_weights);
   return s;
 }
 

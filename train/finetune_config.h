@@ -26,6 +26,19 @@ template <>
 LabelMap config_value<LabelMap>(const YAML::Node& node);
 void emit_config_value(YAML::Emitter& out, const LabelMap& value);
 
+// classification.class_weights: how much each class's examples count in the training loss
+// (a weighted mean, autograd/loss.h). none: all 1; auto: inverse class frequency over the
+// training split (train/class_weights.h); or a mapping label -> weight, labels not named 1.
+struct ClassWeights {
+  enum class Kind { kNone, kAuto, kByLabel };
+  Kind kind = Kind::kNone;
+  std::map<std::string, double> by_label;  // kByLabel only; each finite and > 0
+  bool operator==(const ClassWeights& other) const { return kind == other.kind && by_label == other.by_label; }
+};
+template <>
+ClassWeights config_value<ClassWeights>(const YAML::Node& node);
+void emit_config_value(YAML::Emitter& out, const ClassWeights& value);
+
 struct FinetuneDataSection {
   std::string format = "jsonl";      // jsonl | csv | tsv | folders
   std::vector<std::string> train;    // files / globs, or root folders for `folders` (required)
@@ -54,6 +67,7 @@ struct ClassificationSection {
   int64_t freeze_layers = 0;       // the first N transformer blocks keep their pretrained values
   double head_lr_scale = 1.0;      // the head's learning rate = optimizer.lr * head_lr_scale
   bool prepend_bos = true;         // <bos> before the input text
+  ClassWeights class_weights;      // none | auto | {label: weight, ...}
 };
 
 // Encoder-decoder shape for task: seq2seq (the architecture otherwise comes from `model`).

@@ -42,8 +42,9 @@ std::string format_metrics(const TaskEvaluation& evaluation);
 struct TaskSetup {
   // The resolved config (for init_from runs, `model` already holds the checkpoint's architecture).
   const FinetuneConfig* config = nullptr;
-  // A new run: all examples and the training split's indices, for building a label vocabulary
-  // or training a tokenizer from scratch. Null when `restore_from` is set.
+  // All examples and the training split's indices: a new run builds a label vocabulary or
+  // trains a tokenizer from them, a training run (new or resumed) derives class weights.
+  // Null when restoring without data (eval, predict).
   const std::vector<LabeledExample>* examples = nullptr;
   const std::vector<size_t>* train_indices = nullptr;
   // Rebuild a fine-tuned task (resume, predict, eval --data): the task's own files (labels.json,

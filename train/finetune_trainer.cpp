@@ -2,7 +2,6 @@
 // stopping and the best checkpoint, checkpoints, the final test evaluation.
 #include "train/finetune_trainer.h"
 
-#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -46,8 +45,6 @@ namespace {
 // Keeps the example order independent of the init and dropout streams of the same seed.
 constexpr uint64_t kShufflerSalt = 0xBB67AE8584CAA73Bull;
 
-using Clock = std::chrono::steady_clock;
-
 std::string join_metrics(const std::vector<MetricSpec>& specs) {
   std::string out;
   for (const MetricSpec& spec : specs) out += (out.empty() ? "" : ", ") + spec.name;
@@ -64,24 +61,25 @@ class FinetuneTrainer {
  public:
   FinetuneTrainer(const FinetuneRun& run, const FinetuneOptions& options)
       : run_(run), config_(run.config), out_dir_(config_.out_dir), log_(*options.log),
-        stop_requested_(options.stop_requested), on_training_start_(options.on_training_start) {}
+        progress_bar_(options.progress_bar), stop_requested_(options.stop_requested),
+        on_training_start_(options.on_training_start) {}
 
   FinetuneResult run() {
     setup();
     if (on_training_start_) on_training_start_();
+    ProgressDisplay progress(log_, progress_bar_, state_.step, config_.train.max_steps, "ex/s");
+    progress_ = &progress;
     FinetuneResult result;
     if (state_.step >= config_.train.max_steps || state_.early_stopped) {
-      log_ << "nothing to do: the checkpoint is at step " << state_.step
-           << (state_.early_stopped ? " and early stopping had ended the run"
-                                    : " and train.max_steps is " + std::to_string(config_.train.max_steps))
-           << std::endl;
+      progress.print("nothing to do: the checkpoint is at step " + std::to_string(state_.step) +
+                     (state_.early_stopped ? " and early stopping had ended the run"
+                                           : " and train.max_steps is " + std::to_string(config_.train.max_steps)));
     }
-    run_start_ = Clock::now();
-    const int64_t first_step = state_.step;
     while (state_.step < config_.train.max_steps && !state_.early_stopped) {
       const StepResult step = throughput_.time([&] { return train_step(learning_rate(schedule_, state_.step)); });
-      record_step(step, first_step);
+      record_step(step);
       if (state_.bad_steps_in_a_row >= config_.train.max_bad_steps) {
+        progress.finish();
         throw TrainingDiverged(divergence_message(state_.step, state_.bad_steps_in_a_row, config_.train.max_bad_steps,
                                                   last_checkpoint_));
       }
@@ -95,6 +93,8 @@ class FinetuneTrainer {
         break;
       }
     }
+    progress.finish();
+    progress_ = nullptr;
     result.step = state_.step;
     result.early_stopped = state_.early_stopped;
     result.checkpoint = last_checkpoint_;
@@ -123,13 +123,13 @@ class FinetuneTrainer {
     setup.config = &config_;
     setup.log = &log_;
     setup.work_dir = out_dir_;
+    setup.examples = &data_.examples;
+    setup.train_indices = &split.train;
     if (run_.resume_from) {
       log_ << "resuming from " << run_.resume_from->dir.string() << " (step " << run_.resume_from->step << ")"
            << std::endl;
       setup.restore_from = &*run_.resume_from;
     } else {
-      setup.examples = &data_.examples;
-      setup.train_indices = &split.train;
       setup.init_from = run_.init_from ? &*run_.init_from : nullptr;
     }
     task_ = make_finetune_task(setup);
@@ -241,7 +241,7 @@ class FinetuneTrainer {
     return result;
   }
 
-  void record_step(const StepResult& step, int64_t first_step) {
+  void record_step(const StepResult& step) {
     ++state_.step;
     state_.examples_seen += config_.train.batch_size;
     throughput_.add(config_.train.batch_size);
@@ -250,26 +250,22 @@ class FinetuneTrainer {
     } else {
       ++state_.skipped_steps;
       ++state_.bad_steps_in_a_row;
-      log_ << skipped_step_message(state_.step, step.loss, step.grad_norm, state_.bad_steps_in_a_row,
-                                   config_.train.max_bad_steps)
-           << std::endl;
+      progress_->print(skipped_step_message(state_.step, step.loss, step.grad_norm, state_.bad_steps_in_a_row,
+                                            config_.train.max_bad_steps));
     }
-    if (!(is_due(state_.step, config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite)) {
-      return;
+    const bool log_line =
+        is_due(state_.step, config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite;
+    const TrainRecord record{state_.step, step.loss, last_lr_, step.grad_norm, throughput_.per_second(),
+                             state_.skipped_steps};
+    if (log_line) {
+      metrics_->log(state_.step, {{"loss", step.loss},
+                                  {"lr", last_lr_},
+                                  {"grad_norm", step.grad_norm},
+                                  {"examples_per_s", record.tokens_per_s},
+                                  {"skipped_steps", double(state_.skipped_steps)}});
+      throughput_.reset();
     }
-    const double per_second = throughput_.per_second();
-    metrics_->log(state_.step, {{"loss", step.loss},
-                                {"lr", last_lr_},
-                                {"grad_norm", step.grad_norm},
-                                {"examples_per_s", per_second},
-                                {"skipped_steps", double(state_.skipped_steps)}});
-    const double elapsed = std::chrono::duration<double>(Clock::now() - run_start_).count();
-    const int64_t done = state_.step - first_step;
-    log_ << "step " << state_.step << "/" << config_.train.max_steps << " | loss " << format_double("%.4f", step.loss)
-         << " | lr " << format_double("%.3e", last_lr_) << " | grad_norm " << format_double("%.3f", step.grad_norm)
-         << " | " << format_double("%.1f", per_second) << " ex/s | ETA "
-         << format_duration(elapsed / double(done) * double(config_.train.max_steps - state_.step)) << std::endl;
-    throughput_.reset();
+    progress_->step(record, log_line);
   }
 
   // ---- evaluation and checkpoints ----
@@ -302,13 +298,13 @@ class FinetuneTrainer {
     if (!better && patience > 0 && state_.evals_without_improvement >= patience) state_.early_stopped = true;
     metrics_->log(state_.step, prefixed("val_", evaluation));
     if (!evaluation.report.empty()) metrics_->log_text(state_.step, "val_report", evaluation.report);
-    log_ << "step " << state_.step << ": val " << format_metrics(evaluation)
-         << (better ? " (best so far)"
-                    : " (best " + metric_.name + " " + format_double("%.4f", state_.best_metric.value_or(NAN)) +
-                          " at step " + std::to_string(state_.best_step) + ")")
-         << std::endl;
+    progress_->print("step " + std::to_string(state_.step) + ": val " + format_metrics(evaluation) +
+                     (better ? " (best so far)"
+                             : " (best " + metric_.name + " " + format_double("%.4f", state_.best_metric.value_or(NAN)) +
+                                   " at step " + std::to_string(state_.best_step) + ")"));
     if (state_.early_stopped) {
-      log_ << "early stopping: no better val " << metric_.name << " in " << patience << " evaluations" << std::endl;
+      progress_->print("early stopping: no better val " + metric_.name + " in " + std::to_string(patience) +
+                       " evaluations");
     }
     if (better) save_best();
   }
@@ -323,7 +319,7 @@ class FinetuneTrainer {
     const fs::path dir = best_checkpoint_dir(out_dir_);
     const Checkpoint written = write_checkpoint(dir, state_.step, checkpoint_files());
     prune_checkpoints(dir, 1, state_.step);
-    log_ << "best: " << written.dir.string() << std::endl;
+    progress_->print("best: " + written.dir.string());
   }
 
   void save_checkpoint() {
@@ -332,7 +328,7 @@ class FinetuneTrainer {
     std::string line = "checkpoint: " + written.dir.string();
     const std::vector<std::string> removed = prune_checkpoints(out_dir_, config_.checkpoint.keep_last, state_.step);
     for (size_t i = 0; i < removed.size(); ++i) line += (i == 0 ? " (removed " : ", ") + removed[i];
-    log_ << line << (removed.empty() ? "" : ")") << std::endl;
+    progress_->print(line + (removed.empty() ? "" : ")"));
   }
 
   // The best checkpoint's weights (or, without one, the final weights) on the test split.
@@ -356,6 +352,7 @@ class FinetuneTrainer {
   const FinetuneConfig& config_;
   const fs::path out_dir_;
   std::ostream& log_;
+  std::ostream* progress_bar_;
   std::function<bool()> stop_requested_;
   std::function<void()> on_training_start_;
 
@@ -373,7 +370,7 @@ class FinetuneTrainer {
   fs::path last_checkpoint_;
   double last_lr_ = 0;
   Throughput throughput_;  // examples per second between log lines
-  Clock::time_point run_start_;
+  ProgressDisplay* progress_ = nullptr;  // set while run() steps
 };
 
 }  // namespace

@@ -35,6 +35,9 @@ struct FinetuneRun {
 
 struct FinetuneOptions {
   std::ostream* log = &std::cout;  // log lines: progress every logging.interval steps, evaluations
+  // A terminal stream (e.g. std::cerr when it is a tty) for the in-place progress bar, as in
+  // pretraining (train/trainer.h); null for progress as log lines.
+  std::ostream* progress_bar = nullptr;
   std::function<bool()> stop_requested;  // polled after every step
   std::function<void()> on_training_start;  // called once setup is done, before the first step
 };

@@ -25,7 +25,7 @@ struct TrainRecord {
   double loss = 0;   // this step's loss (mean over its micro-batches)
   double lr = 0;
   double grad_norm = 0;  // before clipping
-  double tokens_per_s = 0;
+  double tokens_per_s = 0;  // fine-tuning's progress display puts examples/s here (its rate_unit "ex/s")
   int64_t skipped_steps = 0;  // non-finite steps so far in the run
 };
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace tapelm {
 namespace {
@@ -45,8 +46,14 @@ std::string format_rate(double per_second) {
   return buffer;
 }
 
-ProgressDisplay::ProgressDisplay(std::ostream& log, std::ostream* bar, int64_t first_step, int64_t max_steps)
-    : log_(log), bar_(bar), first_step_(first_step), max_steps_(max_steps), start_(std::chrono::steady_clock::now()) {}
+ProgressDisplay::ProgressDisplay(std::ostream& log, std::ostream* bar, int64_t first_step, int64_t max_steps,
+                                 std::string rate_unit)
+    : log_(log),
+      bar_(bar),
+      first_step_(first_step),
+      max_steps_(max_steps),
+      rate_unit_(std::move(rate_unit)),
+      start_(std::chrono::steady_clock::now()) {}
 
 ProgressDisplay::~ProgressDisplay() { finish(); }
 
@@ -56,7 +63,7 @@ std::string ProgressDisplay::status(const TrainRecord& r) const {
   const double eta = done > 0 ? elapsed / double(done) * double(max_steps_ - r.step) : NAN;
   std::string text = "step " + std::to_string(r.step) + "/" + std::to_string(max_steps_) + " | loss " +
                      format_double("%.4f", r.loss) + " | lr " + format_double("%.3e", r.lr) + " | grad_norm " +
-                     format_double("%.3f", r.grad_norm) + " | " + format_rate(r.tokens_per_s) + " tok/s | ETA " +
+                     format_double("%.3f", r.grad_norm) + " | " + format_rate(r.tokens_per_s) + " " + rate_unit_ + " | ETA " +
                      format_duration(eta);
   if (r.skipped_steps > 0) text += " | skipped " + std::to_string(r.skipped_steps);
   return text;

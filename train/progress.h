@@ -1,5 +1,5 @@
 // Training progress on the console: a one-line bar redrawn in place on a terminal (step/max,
-// loss, lr, tokens/s, ETA), or plain log lines every logging interval when output goes to a
+// loss, lr, tokens/s or examples/s, ETA), or plain log lines every logging interval when output goes to a
 // file or pipe. Other messages (evaluations, samples, checkpoints) are printed above the bar.
 #pragma once
 
@@ -24,8 +24,10 @@ class ProgressDisplay {
  public:
   // `bar`: the terminal stream for the bar (e.g. std::cerr when it is a tty), or nullptr for
   // log lines on `log`. The ETA extrapolates the wall time per step since construction,
-  // evaluations and checkpoints included.
-  ProgressDisplay(std::ostream& log, std::ostream* bar, int64_t first_step, int64_t max_steps);
+  // evaluations and checkpoints included. `rate_unit` names what the record's rate counts:
+  // "tok/s" in pretraining, "ex/s" (examples) in fine-tuning.
+  ProgressDisplay(std::ostream& log, std::ostream* bar, int64_t first_step, int64_t max_steps,
+                  std::string rate_unit = "tok/s");
   ~ProgressDisplay();
 
   // After every step: redraws the bar (at most ~10 times a second), or prints a log line
@@ -44,6 +46,7 @@ class ProgressDisplay {
   std::ostream* bar_;
   int64_t first_step_;
   int64_t max_steps_;
+  std::string rate_unit_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_{};
   bool bar_shown_ = false;

@@ -47,6 +47,75 @@ TEST(CrossEntropy, KernelGradientMatchesFiniteDifferencesInDoubleWithIgnoredRows
   }
 }
 
+TEST(CrossEntropy, WeightedKernelGradientMatchesFiniteDifferencesInDouble) {
+  const int64_t N = 5, V = 4;
+  const std::vector<int32_t> targets = {3, kIgnoreIndex, 0, 2, 0};
+  const std::vector<double> weights = {2.5, 0.5, 0.25, 1.5};
+  const double weight_sum = 1.5 + 2.5 + 0.25 + 2.5;
+  const std::vector<double> logits = random_doubles(N * V, 2, 3.0);
+  for (const double smoothing : {0.0, 0.1}) {
+    SCOPED_TRACE("label_smoothing " + std::to_string(smoothing));
+    auto weighted_mean = [&](const std::vector<double>& x) {
+      std::vector<double> losses(N), lse(N);
+      kernels::cross_entropy_forward(losses.data(), lse.data(), x.data(), targets.data(), N, V, kIgnoreIndex,
+                                     smoothing, weights.data());
+      double s = 0;
+      for (double l : losses) s += l;
+      return s / weight_sum;
+    };
+    std::vector<double> losses(N), lse(N);
+    kernels::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), N, V, kIgnoreIndex,
+                                   smoothing, weights.data());
+    const std::vector<double> numeric = numerical_gradient(weighted_mean, logits);
+    std::vector<double> analytic(N * V, 1e30);
+    kernels::cross_entropy_backward(analytic.data(), logits.data(), lse.data(), targets.data(), 1.0 / weight_sum, N,
+                                    V, kIgnoreIndex, false, smoothing, weights.data());
+    for (int64_t i = 0; i < N * V; ++i) EXPECT_NEAR(analytic[i], numeric[i], 1e-7) << i;
+  }
+}
+
+TEST(CrossEntropy, ClassWeightsGiveTheWeightedMeanOfTheRowLosses) {
+  // Row 0: logits (0, 0), target 0 → ln 2; row 1: logits (1, 0), target 1 → ln(1 + e).
+  // Weights (3, 1): (3·ln 2 + ln(1 + e)) / (3 + 1), not the plain mean (ln 2 + ln(1 + e)) / 2.
+  const Var logits(Tensor::from_vector({2, 2}, {0.0f, 0.0f, 1.0f, 0.0f}));
+  const double expected = (3 * std::log(2.0) + std::log(1 + std::exp(1.0))) / 4;
+  EXPECT_NEAR(cross_entropy(logits, {0, 1}, kIgnoreIndex, 0.0f, {3.0f, 1.0f}).item(), expected, 1e-6);
+  // An ignored row's weight does not enter the denominator.
+  const Var three(Tensor::from_vector({3, 2}, {0.0f, 0.0f, 5.0f, 0.0f, 1.0f, 0.0f}));
+  EXPECT_NEAR(cross_entropy(three, {0, kIgnoreIndex, 1}, kIgnoreIndex, 0.0f, {3.0f, 1.0f}).item(), expected, 1e-6);
+}
+
+TEST(CrossEntropy, WeightsOfOneEqualTheUnweightedLossBitForBit) {
+  const Tensor logits = random_tensor({3, 4, 6}, 11, 2.0f);
+  const std::vector<int32_t> targets = {5, 0, kIgnoreIndex, 3, 1, 1, 2, kIgnoreIndex, 4, 0, 5, 3};
+  for (const float smoothing : {0.0f, 0.1f}) {
+    SCOPED_TRACE("label_smoothing " + std::to_string(smoothing));
+    Var plain(logits.clone(), true);
+    Var plain_loss = cross_entropy(plain, targets, kIgnoreIndex, smoothing);
+    backward(plain_loss);
+    Var ones(logits.clone(), true);
+    Var ones_loss = cross_entropy(ones, targets, kIgnoreIndex, smoothing, std::vector<float>(6, 1.0f));
+    backward(ones_loss);
+    EXPECT_EQ(plain_loss.item(), ones_loss.item());
+    EXPECT_EQ(plain.grad().to_vector(), ones.grad().to_vector());
+  }
+}
+
+TEST(CrossEntropy, WeightedOpGradientMatchesFiniteDifferences) {
+  const std::vector<int32_t> targets = {1, 4, kIgnoreIndex, 0, 2, 3};
+  const std::vector<float> weights = {0.5f, 2.0f, 1.0f, 3.0f, 0.25f};
+  expect_gradients_match(
+      [&](std::vector<Var>& v) { return cross_entropy(v[0], targets, kIgnoreIndex, 0.2f, weights); },
+      {random_tensor({2, 3, 5}, 4, 2.0f)});
+}
+
+TEST(CrossEntropy, ClassWeightsMustBeOnePerClassFiniteAndPositive) {
+  const Var logits(Tensor::zeros({2, 3}));
+  EXPECT_THROW(cross_entropy(logits, {0, 1}, kIgnoreIndex, 0.0f, {1.0f, 1.0f}), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(logits, {0, 1}, kIgnoreIndex, 0.0f, {1.0f, 0.0f, 1.0f}), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(logits, {0, 1}, kIgnoreIndex, 0.0f, {1.0f, NAN, 1.0f}), std::invalid_argument);
+}
+
 TEST(CrossEntropy, LabelSmoothingMixesTheTargetWithTheUniformDistribution) {
   // logits (2, 0, 1), target 1, ε = 0.3: −Σ_v q_v log p_v with q = 0.7·onehot + 0.1.
   const Var logits(Tensor::from_vector({1, 3}, {2.0f, 0.0f, 1.0f}));

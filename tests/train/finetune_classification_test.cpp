@@ -43,6 +43,24 @@ TEST(FinetuneClassification, LearnsASeparableToySet) {
   EXPECT_NE(outcome.log.find("test split ("), std::string::npos) << outcome.log;
 }
 
+TEST(FinetuneClassification, AutoClassWeightsOnImbalancedDataAreLogged) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 10);
+  // Every "good" example and a third of the "bad" ones: 48 against 16, all in training
+  // (val and test are given), so auto gives good 64 / (2·48) and bad 64 / (2·16).
+  std::istringstream all(testing::toy_classification_jsonl());
+  std::string line, kept;
+  for (int i = 0; std::getline(all, line); ++i) {
+    if (i % 2 == 0 || i % 6 == 1) kept += line + "\n";
+  }
+  testing::write_text(scratch / "imbalanced.jsonl", kept);
+  const std::string file = (scratch / "imbalanced.jsonl").string();
+  const testing::FinetuneOutcome outcome = testing::run_finetuning(
+      config, {"data.train=" + file, "data.val=" + file, "data.test=" + file, "classification.class_weights=auto"});
+  EXPECT_NE(outcome.log.find("\nclass weights (auto): bad 2, good 0.6667\n"), std::string::npos) << outcome.log;
+  EXPECT_EQ(outcome.result.step, 10);
+}
+
 TEST(FinetuneClassification, InitFromStartsFromThePretrainedBackbone) {
   ScratchDir scratch;
   const testing::TinyRun pre = testing::write_tiny_run(scratch, 10);

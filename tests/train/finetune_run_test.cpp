@@ -58,6 +58,36 @@ TEST(FinetuneRun, ResumeIsExactWithLengthGroupedBatchesAndLabelSmoothing) {
   expect_resume_is_exact({"data.group_by_length=true", "train.label_smoothing=0.1"});
 }
 
+TEST(FinetuneRun, ResumeIsExactWithClassWeights) {
+  expect_resume_is_exact({"classification.class_weights={good: 3}"});
+  expect_resume_is_exact({"classification.class_weights=auto"});
+}
+
+TEST(FinetuneRun, ProgressIsABarRedrawnInPlaceWhenAProgressStreamIsGiven) {
+  ScratchDir scratch;
+  const FinetuneRun run = prepare_finetune(testing::finetune_args(testing::write_toy_finetune(scratch, 10)));
+  std::ostringstream log, bar;
+  FinetuneOptions options;
+  options.log = &log;
+  options.progress_bar = &bar;
+  finetune(run, options);
+  EXPECT_EQ(bar.str().rfind("\r[", 0), 0u) << bar.str();
+  EXPECT_NE(bar.str().find("\r[####################] step 10/10 | loss "), std::string::npos) << bar.str();
+  EXPECT_NE(bar.str().find(" ex/s | ETA "), std::string::npos) << bar.str();
+  // The bar replaces the periodic log lines; evaluations and checkpoints stay in the log.
+  EXPECT_EQ(log.str().find("step 5/10 |"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("step 10: val accuracy"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("checkpoint: "), std::string::npos) << log.str();
+}
+
+TEST(FinetuneRun, ProgressIsPlainLogLinesWithoutAProgressStream) {
+  ScratchDir scratch;
+  const testing::FinetuneOutcome outcome = testing::run_finetuning(testing::write_toy_finetune(scratch, 10));
+  EXPECT_NE(outcome.log.find("\nstep 5/10 | loss "), std::string::npos) << outcome.log;
+  EXPECT_NE(outcome.log.find(" ex/s | ETA "), std::string::npos) << outcome.log;
+  EXPECT_EQ(outcome.log.find('\r'), std::string::npos) << outcome.log;
+}
+
 TEST(FinetuneRun, EarlyStoppingEndsAfterPatienceEvaluationsWithoutImprovement) {
   ScratchDir scratch;
   // Accuracy on the toy set reaches 1 early and cannot improve on it afterwards.

@@ -164,6 +164,17 @@ TEST(Progress, LogLinesOnlyAtTheIntervalWithoutABar) {
   EXPECT_NE(log.str().find("\nstep 10: val_loss 4.3\n"), std::string::npos);
 }
 
+TEST(Progress, TheRateIsShownInTheUnitTheDisplayWasGiven) {
+  std::ostringstream log, bar;
+  ProgressDisplay lines(log, nullptr, 0, 100, "ex/s");
+  lines.step(TrainRecord{10, 0.5, 1e-3, 0.5, 123.4, 0}, true);
+  EXPECT_NE(log.str().find("| 123 ex/s | ETA "), std::string::npos) << log.str();
+  ProgressDisplay in_place(log, &bar, 0, 100, "ex/s");
+  in_place.step(TrainRecord{10, 0.5, 1e-3, 0.5, 123.4, 0}, true);
+  EXPECT_EQ(bar.str().rfind("\r[##..................] step 10/100 | loss 0.5000", 0), 0u) << bar.str();
+  EXPECT_NE(bar.str().find("| 123 ex/s | ETA "), std::string::npos) << bar.str();
+}
+
 TEST(Progress, BarIsRedrawnInPlaceAndMessagesClearIt) {
   std::ostringstream log, bar;
   {
