@@ -91,12 +91,6 @@ ScheduleConfig schedule_config(const OptimizerSection& optimizer, const Schedule
   schedule.min_lr = scheduler.min_lr;
   schedule.warmup_steps = scheduler.warmup_steps;
   schedule.total_steps = max_steps;
-  try {
-    validate(schedule);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError("scheduler.warmup_steps: " + std::string(e.what()) +
-                      " (use fewer warmup steps than train.max_steps, or scheduler.name: constant)");
-  }
   return schedule;
 }
 

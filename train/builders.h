@@ -25,8 +25,8 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
 // e.g. the tokenizer saved in a checkpoint being resumed.
 DataConfig data_config(const PretrainConfig& config, const std::string& tokenizer_model = "");
 
-// Warmup then decay to scheduler.min_lr at train.max_steps. Throws ConfigError naming the
-// key when the combination is impossible (e.g. cosine with warmup_steps == max_steps).
+// Warmup then decay to scheduler.min_lr at train.max_steps; valid for any config that passed
+// check_schedule_rules (train/config.h), which loading runs.
 ScheduleConfig schedule_config(const PretrainConfig& config);
 // The same from the sections themselves (shared with fine-tuning configs).
 ScheduleConfig schedule_config(const OptimizerSection& optimizer, const SchedulerSection& scheduler, int64_t max_steps);

@@ -166,6 +166,24 @@ void check_train_rules(const TrainSection& t, const RuleContext& context, const 
                       std::to_string(t.micro_batch_size));
 }
 
+void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSection& scheduler,
+                          const TrainSection& train, const RuleContext& context) {
+  context.require(scheduler.min_lr <= optimizer.lr, "scheduler.min_lr",
+                  "must be <= optimizer.lr (" + format_number(optimizer.lr) + "), got " +
+                      format_number(scheduler.min_lr));
+  if (scheduler.name == "constant") {
+    context.require(scheduler.warmup_steps <= train.max_steps, "scheduler.warmup_steps",
+                    "must be <= train.max_steps (" + std::to_string(train.max_steps) + "), got " +
+                        std::to_string(scheduler.warmup_steps));
+    return;
+  }
+  context.require(scheduler.warmup_steps < train.max_steps, "scheduler.warmup_steps",
+                  "must be < train.max_steps (" + std::to_string(train.max_steps) + ") for scheduler.name: " +
+                      scheduler.name + ", got " + std::to_string(scheduler.warmup_steps) +
+                      " (the decay needs steps after the warmup; use fewer warmup steps, or scheduler.name: "
+                      "constant)");
+}
+
 namespace {
 
 ConfigSchema<PretrainConfig> build_pretrain_schema() {
@@ -200,12 +218,7 @@ ConfigSchema<PretrainConfig> build_pretrain_schema() {
     check_model_rules(c.model, context);
     check_tokenizer_rules(c.tokenizer, context);
     check_train_rules(c.train, context);
-    context.require(c.scheduler.min_lr <= c.optimizer.lr, "scheduler.min_lr",
-                    "must be <= optimizer.lr (" + format_number(c.optimizer.lr) + "), got " +
-                        format_number(c.scheduler.min_lr));
-    context.require(c.scheduler.warmup_steps <= c.train.max_steps, "scheduler.warmup_steps",
-                    "must be <= train.max_steps (" + std::to_string(c.train.max_steps) + "), got " +
-                        std::to_string(c.scheduler.warmup_steps));
+    check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
     context.require(!c.data.val.empty() || c.data.val_fraction > 0, "data.val_fraction",
                     "must be > 0 when data.val is not given (validation needs held-out data)");
     int64_t tokens_per_step = 0, tokens = 0;

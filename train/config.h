@@ -141,6 +141,11 @@ void check_model_rules(const ModelSection& model, const RuleContext& context, co
 void check_tokenizer_rules(const TokenizerSection& tokenizer, const RuleContext& context,
                            const std::string& section = "tokenizer");
 void check_train_rules(const TrainSection& train, const RuleContext& context, const std::string& section = "train");
+// The learning-rate schedule every config kind builds (schedule_config in train/builders.h):
+// scheduler.min_lr <= optimizer.lr, and warmup_steps < train.max_steps for the decaying kinds
+// (cosine, linear: the decay needs steps after the warmup), <= for constant.
+void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSection& scheduler,
+                          const TrainSection& train, const RuleContext& context);
 
 const ConfigSchema<PretrainConfig>& pretrain_config_schema();
 

@@ -275,6 +275,13 @@ class ConfigSchema {
     return *this;
   }
 
+  // Where loading records the keys the file or `--set` gave, qualified, with their origins:
+  // for decisions that depend on whether a key was set at all, not only on its value.
+  ConfigSchema& given_keys(std::map<std::string, std::string> Root::*member) {
+    given_keys_ = member;
+    return *this;
+  }
+
   // A check involving several keys, e.g. "n_head divides n_embd".
   ConfigSchema& rule(std::function<void(const Root&, const RuleContext&)> check) {
     rules_.push_back(std::move(check));
@@ -304,6 +311,15 @@ class ConfigSchema {
     Root root{};
     top_.parse("", document, root);
     for (const Section& s : sections_) s.parse(document, root);
+    if (given_keys_ != nullptr) {
+      for (const auto& [section, keys] : shape.sections) {
+        for (const std::string& key : keys) {
+          if (document.find(section, key) != nullptr) {
+            (root.*given_keys_)[qualified_key(section, key)] = document.origin_of(section, key);
+          }
+        }
+      }
+    }
     for (const auto& step : resolvers_) step(root);
     const RuleContext context(document);
     for (const auto& check : rules_) check(root, context);
@@ -346,6 +362,7 @@ class ConfigSchema {
   SectionSchema<Root> top_;
   std::vector<std::string> top_keys_;
   std::vector<Section> sections_;
+  std::map<std::string, std::string> Root::*given_keys_ = nullptr;
   std::vector<std::function<void(Root&)>> resolvers_;
   std::vector<std::function<void(const Root&, const RuleContext&)>> rules_;
 };

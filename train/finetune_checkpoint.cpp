@@ -94,20 +94,23 @@ std::optional<Checkpoint> resolve_init_from(FinetuneConfig& config, std::vector<
                       "use --resume)");
   }
   const ModelSection pretrained = checkpoint_config(checkpoint).model;
-  const ModelSection defaults;
   std::string conflicts;
   const SectionSchema<ModelSection> schema = model_section_schema();
   for (const auto& field : schema.fields()) {
     if (field.key == "dropout") continue;  // a fine-tuning choice, not architecture
-    const std::string given = field_text(field, config.model);
+    const std::string key = "model." + field.key;
+    const auto given = config.given_keys.find(key);
+    if (given == config.given_keys.end()) continue;  // not set: the checkpoint's value is taken
+    const std::string value = field_text(field, config.model);
     const std::string theirs = field_text(field, pretrained);
-    if (given != field_text(field, defaults) && given != theirs) {
-      conflicts += (conflicts.empty() ? "" : ", ") + ("model." + field.key) + " is " + given + " but the checkpoint's is " + theirs;
+    if (value != theirs) {
+      conflicts += (conflicts.empty() ? "" : "; ") + given->second + ": " + key + " is " + value +
+                   " but the checkpoint's is " + theirs;
     }
   }
   if (!conflicts.empty()) {
     throw ConfigError("init_from: " + checkpoint.dir.string() + ": " + conflicts +
-                      " (the architecture comes from init_from; remove these model keys)");
+                      " (the architecture comes from init_from; remove these model keys or make them agree)");
   }
   const double dropout = config.model.dropout;
   config.model = pretrained;

@@ -46,8 +46,9 @@ FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& 
                                     const std::function<void(FinetuneConfig&)>& adjust_config = {});
 
 // For a new run with init_from: locates the pretraining checkpoint (a checkpoint or run
-// directory), refuses model keys that contradict its architecture (model.dropout may
-// differ) and copies its architecture into config.model. Returns nullopt when init_from is
+// directory), refuses model keys the file or `--set` gave (config.given_keys) that
+// disagree with its architecture (model.dropout may differ) and copies its architecture
+// into config.model. Returns nullopt when init_from is
 // empty. Throws ConfigError / CheckpointError naming init_from.
 std::optional<Checkpoint> resolve_init_from(FinetuneConfig& config, std::vector<std::string>* warnings);
 

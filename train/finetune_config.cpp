@@ -159,10 +159,11 @@ SectionSchema<DecodeSection> decode_schema() {
 
 void check_data_rules(const FinetuneConfig& c, const RuleContext& context) {
   const FinetuneDataSection& d = c.data;
-  const bool split_needed = d.val.empty() || d.test.empty();
-  if (split_needed) {
+  // A part given as a file makes its fraction irrelevant: the rest are then proportions of the
+  // training sources. Only a split into all three parts must add up, up to decimal rounding.
+  if (d.val.empty() && d.test.empty()) {
     const double sum = d.train_fraction + d.val_fraction + d.test_fraction;
-    context.require(std::abs(sum - 1.0) < 1e-9, "data.train_fraction",
+    context.require(std::abs(sum - 1.0) < 1e-6, "data.train_fraction",
                     "data.train_fraction + val_fraction + test_fraction must sum to 1, got " + short_number(sum));
   }
   context.require(!d.val.empty() || d.val_fraction > 0, "data.val_fraction",
@@ -185,7 +186,8 @@ ConfigSchema<FinetuneConfig> build_schema() {
       .add("init_from", &C::init_from);
 
   ConfigSchema<C> schema;
-  schema.top_level(top)
+  schema.given_keys(&C::given_keys)
+      .top_level(top)
       .section("model", &C::model, model_section_schema())
       .section("tokenizer", &C::tokenizer, tokenizer_section_schema())
       .section("target_tokenizer", &C::target_tokenizer, tokenizer_section_schema())
@@ -210,12 +212,7 @@ ConfigSchema<FinetuneConfig> build_schema() {
     if (c.task == "seq2seq") check_tokenizer_rules(c.target_tokenizer, context, "target_tokenizer");
     check_train_rules(c.train, context);
     check_data_rules(c, context);
-    context.require(c.scheduler.min_lr <= c.optimizer.lr, "scheduler.min_lr",
-                    "must be <= optimizer.lr (" + format_number(c.optimizer.lr) + "), got " +
-                        format_number(c.scheduler.min_lr));
-    context.require(c.scheduler.warmup_steps <= c.train.max_steps, "scheduler.warmup_steps",
-                    "must be <= train.max_steps (" + std::to_string(c.train.max_steps) + "), got " +
-                        std::to_string(c.scheduler.warmup_steps));
+    check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
     context.require(c.classification.freeze_layers <= c.model.n_layer || !c.init_from.empty(),
                     "classification.freeze_layers",
                     "must be <= model.n_layer (" + std::to_string(c.model.n_layer) + "), got " +

@@ -49,7 +49,9 @@ struct FinetuneDataSection {
   std::string group_field;           // examples sharing this field's value stay in one split
   LabelMap label_map;                // target renames (folders: folder name -> label)
   std::vector<std::string> labels;   // when set, every (mapped) target must be one of these
-  double train_fraction = 0.8;       // the seeded split of `train` when val/test are not given
+  // The seeded split of `train`; sums to 1 when neither val nor test is given. A part given as
+  // a file makes its fraction irrelevant and the others are taken as proportions.
+  double train_fraction = 0.8;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
   int64_t split_seed = -1;           // -1 = the top-level seed
@@ -97,7 +99,7 @@ struct FinetuneConfig {
   // A pretraining checkpoint or run directory (its newest valid checkpoint) whose weights and
   // tokenizer the model starts from; empty = from scratch (a tokenizer is trained on the
   // training split). When set, the architecture comes from the checkpoint: `model` keys other
-  // than dropout must be left at their defaults or agree with it.
+  // than dropout must be left out or agree with it.
   std::string init_from;
   ModelSection model;
   TokenizerSection tokenizer;        // the (source) tokenizer trained from scratch
@@ -112,6 +114,9 @@ struct FinetuneConfig {
   LoggingSection logging;
   CheckpointSection checkpoint;
   DecodeSection decode;
+  // The keys the file or `--set` gave ("model.n_layer" → "ft.yaml:4:12"); not part of the
+  // resolved YAML, which lists every key.
+  std::map<std::string, std::string> given_keys;
 
   // The split seed actually used (data.split_seed, or seed when that is -1).
   uint64_t split_seed() const { return uint64_t(data.split_seed >= 0 ? data.split_seed : seed); }

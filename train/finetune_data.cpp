@@ -1,6 +1,7 @@
 // Reading and splitting a fine-tuning run's labeled data.
 #include "train/finetune_data.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "data/splits.h"
@@ -51,7 +52,7 @@ DataSplit split_by_fractions(const FinetuneConfig& config, const std::vector<Lab
   const double total = split.train + split.val + split.test;
   split.train /= total;
   split.val /= total;
-  split.test = 1.0 - split.train - split.val;
+  split.test = std::max(0.0, 1.0 - split.train - split.val);  // rounding must not make it negative
   split.seed = config.split_seed();
   split.stratify = config.task == "classification";
   return split_examples(examples, split);

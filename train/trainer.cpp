@@ -104,7 +104,7 @@ class Trainer {
     log_ << "tapelm pretrain: out_dir " << out_dir_.string() << ", "
          << (dist_ ? std::to_string(world()) + " ranks x " : std::string()) << thread_count_text(threads)
          << (dist_ ? " each" : "") << std::endl;
-    schedule_ = schedule_config(config_);  // before the data work: an impossible schedule fails fast
+    schedule_ = schedule_config(config_);
     // Rank 0 checks the run and tokenizes and shards the corpus into the cache; the others
     // follow once it succeeded (so an error is reported once, by rank 0) and load the cache.
     if (root()) check_and_prepare_data();

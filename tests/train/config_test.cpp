@@ -393,8 +393,21 @@ TEST(PretrainConfig, CrossKeyRulesPointAtTheKey) {
             "run.yaml:5:10: tokenizer.model: tokenizer model file '/nonexistent/tok.model' not found");
   EXPECT_EQ(load_error(m + "  val_fraction: 0\n"),
             "run.yaml:4:17: data.val_fraction: must be > 0 when data.val is not given (validation needs held-out data)");
-  EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 5000\n"),
+  EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 5000\n  name: constant\n"),
             "run.yaml:5:17: scheduler.warmup_steps: must be <= train.max_steps (1000), got 5000");
+}
+
+TEST(PretrainConfig, DecayAfterAWarmupAsLongAsTheRunIsRefusedAtValidation) {
+  const std::string m = kMinimal;
+  EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 1000\n"),
+            "run.yaml:5:17: scheduler.warmup_steps: must be < train.max_steps (1000) for scheduler.name: cosine, got "
+            "1000 (the decay needs steps after the warmup; use fewer warmup steps, or scheduler.name: constant)");
+  EXPECT_EQ(load_error(m, {"scheduler.name=linear", "scheduler.warmup_steps=1000"}).rfind(
+                "--set scheduler.warmup_steps=1000: scheduler.warmup_steps: must be < train.max_steps", 0),
+            0u);
+  EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 999\n"), "");
+  EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 1000\n  name: constant\n"), "")
+      << "a constant schedule has no decay to make room for";
 }
 
 TEST(PretrainConfig, MissingRequiredKeys) {

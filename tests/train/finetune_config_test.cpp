@@ -6,6 +6,7 @@
 #include "tests/train/tiny_run.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_config.h"
+#include "train/finetune_data.h"
 
 namespace tapelm {
 namespace {
@@ -50,6 +51,43 @@ TEST(FinetuneConfig, SplitFractionsMustSumToOne) {
   EXPECT_NE(message.find("sum to 1, got 0.9"), std::string::npos) << message;
 }
 
+TEST(FinetuneConfig, TestFileMakesTestFractionIrrelevant) {
+  EXPECT_EQ(config_error(std::string(kMinimal) + "  test: t.jsonl\n"), "(no error)");
+  EXPECT_EQ(config_error(std::string(kMinimal) + "  test: t.jsonl\n  test_fraction: 0.5\n"), "(no error)");
+}
+
+TEST(FinetuneConfig, ValFileMakesValFractionIrrelevant) {
+  EXPECT_EQ(config_error(std::string(kMinimal) + "  val: v.jsonl\n  val_fraction: 0.5\n"), "(no error)");
+}
+
+TEST(FinetuneConfig, FractionsSumToOneUpToDecimalRounding) {
+  EXPECT_EQ(config_error(std::string(kMinimal) +
+                         "  train_fraction: 0.3333333\n  val_fraction: 0.3333333\n  test_fraction: 0.3333334\n"),
+            "(no error)");
+  EXPECT_EQ(config_error(std::string(kMinimal) +
+                         "  train_fraction: 0.3333333\n  val_fraction: 0.3333333\n  test_fraction: 0.3333333\n"),
+            "(no error)");
+}
+
+TEST(FinetuneConfig, DecayAfterAWarmupAsLongAsTheRunIsRefusedAtValidation) {
+  const std::string message = config_error(std::string(kMinimal) + "scheduler: {warmup_steps: 50}\n",
+                                           {"train.max_steps=50"});
+  EXPECT_EQ(message.rfind("ft.yaml:4:27: scheduler.warmup_steps: must be < train.max_steps (50) for scheduler.name: "
+                          "cosine, got 50",
+                          0),
+            0u)
+      << message;
+}
+
+TEST(FinetuneConfig, RecordsWhichKeysWereGivenAndWhere) {
+  const FinetuneConfig c =
+      parse_finetune_config(std::string(kMinimal) + "model: {n_layer: 4}\n", "ft.yaml", {"model.n_head=2"});
+  EXPECT_EQ(c.given_keys.at("model.n_layer"), "ft.yaml:4:18");
+  EXPECT_EQ(c.given_keys.at("model.n_head"), "--set model.n_head=2");
+  EXPECT_EQ(c.given_keys.at("data.train"), "ft.yaml:3:10");
+  EXPECT_EQ(c.given_keys.count("model.n_embd"), 0u);
+}
+
 TEST(FinetuneConfig, FoldersFormatOnlyForClassification) {
   const std::string message = config_error(std::string(kMinimal) + "  format: folders\ntask: completion\n");
   EXPECT_NE(message.find("data.format"), std::string::npos) << message;
@@ -80,6 +118,42 @@ TEST(FinetuneConfig, ResolvedYamlLoadsBackIdentical) {
   const FinetuneConfig back = parse_finetune_config(to_yaml(c), "resolved.yaml");
   EXPECT_EQ(c, back);
   EXPECT_EQ(to_yaml(c), to_yaml(back));
+}
+
+TEST(FinetuneData, TestFileWithTestFractionZeroSplitsTheRest) {
+  ScratchDir scratch;
+  const std::filesystem::path config_file = testing::write_toy_finetune(scratch);
+  testing::write_text(scratch / "test.jsonl", testing::toy_classification_jsonl(10));
+  const FinetuneConfig config =
+      load_finetune_config(config_file.string(), {"data.test=" + (scratch / "test.jsonl").string(),
+                                                  "data.train_fraction=0.9", "data.val_fraction=0.1",
+                                                  "data.test_fraction=0"});
+  const FinetuneData data = load_finetune_data(config, scratch / "split.json");
+  EXPECT_EQ(data.split.test.size(), 10u);
+  EXPECT_EQ(data.split.val.size(), 10u) << "a tenth of the 96 training examples";
+  EXPECT_EQ(data.split.train.size(), 86u);
+}
+
+TEST(FinetuneCli, TestFileWithTestFractionZeroTrains) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 2);
+  testing::write_text(scratch / "test.jsonl", testing::toy_classification_jsonl(10));
+  const testing::CliOutcome outcome = testing::run_cli_in_process(
+      {"finetune", config.string(), "--set", "data.test=" + (scratch / "test.jsonl").string(), "--set",
+       "data.train_fraction=0.9", "--set", "data.val_fraction=0.1", "--set", "data.test_fraction=0"});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+}
+
+TEST(FinetuneCli, WarmupAsLongAsADecayingRunExitsTwoNamingTheOverride) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 30);
+  const testing::CliOutcome outcome = testing::run_cli_in_process(
+      {"finetune", config.string(), "--set", "scheduler.name=cosine", "--set", "scheduler.warmup_steps=30"});
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.err.find("--set scheduler.warmup_steps=30: scheduler.warmup_steps: must be < train.max_steps (30)"),
+            std::string::npos)
+      << outcome.err;
+  EXPECT_FALSE(std::filesystem::exists(scratch / "ft")) << "refused before the run starts";
 }
 
 TEST(FinetuneConfig, MissingInitFromIsACheckpointErrorNamingTheKey) {
@@ -113,6 +187,42 @@ TEST(FinetuneConfig, InitFromArchitectureReplacesModelAndRefusesContradictions) 
     FAIL() << "expected an error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("model.n_embd is 64 but the checkpoint's is 32"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(FinetuneConfig, InitFromRefusesAGivenKeyEvenWhenItEqualsTheDefault) {
+  ScratchDir scratch;
+  const testing::TinyRun pre = testing::write_tiny_run(scratch, 10);
+  testing::run_pretraining(pre.config);
+  const std::string yaml = std::string(kMinimal) + "init_from: " + pre.out_dir.string() + "\nmodel: {n_layer: 4}\n";
+  FinetuneConfig config = parse_finetune_config(yaml, "ft.yaml");
+  ASSERT_EQ(config.model.n_layer, ModelSection().n_layer) << "the test needs the default value";
+  try {
+    resolve_init_from(config, nullptr);
+    FAIL() << "a 4-layer model.n_layer was replaced by the checkpoint's 2 layers";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ft.yaml:5:18: model.n_layer is 4 but the checkpoint's is 2"),
+              std::string::npos)
+        << e.what();
+  }
+
+  FinetuneConfig agreeing = parse_finetune_config(yaml, "ft.yaml", {"model.n_layer=2"});
+  ASSERT_TRUE(resolve_init_from(agreeing, nullptr).has_value());
+  EXPECT_EQ(agreeing.model.n_layer, 2);
+}
+
+TEST(FinetuneConfig, InitFromRefusesADisagreeingSetOverrideNamingIt) {
+  ScratchDir scratch;
+  const testing::TinyRun pre = testing::write_tiny_run(scratch, 10);
+  testing::run_pretraining(pre.config);
+  const std::filesystem::path config = testing::write_toy_finetune(scratch);
+  try {
+    prepare_finetune(testing::finetune_args(config, {"init_from=" + pre.out_dir.string(), "model.n_head=4"}));
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--set model.n_head=4: model.n_head is 4 but the checkpoint's is 2"),
+              std::string::npos)
         << e.what();
   }
 }
