@@ -51,7 +51,7 @@ TEST(Check, PretrainingParametersAreTheModelsCount) {
   ScratchDir scratch;
   const testing::TinyRun run = testing::write_tiny_run(scratch);
   const std::string plan = check(run.config).out;
-  const testing::TrainOutcome trained = testing::run_pretraining(run.config, {"train.max_steps=1"});
+  const testing::TrainOutcome trained = testing::run_pretraining(run.config, {"train.max_steps=5"});
   // The trainer's model summary counts the parameters of the model it built.
   const size_t at = plan.find("model: ");
   ASSERT_NE(at, std::string::npos) << plan;

@@ -67,7 +67,7 @@ TEST(Cli, HelpListsEveryCommandAndExitsZero) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_EQ(help.err, "");
   for (const char* command : {"pretrain", "finetune", "check", "generate", "eval", "predict"}) {
-    EXPECT_NE(help.out.find(command), std::string::npos) << command;
+    EXPECT_NE(help.out.find("\n  " + std::string(command) + " "), std::string::npos) << command;
   }
   EXPECT_EQ(run_tapelm(scratch, {"--version"}).out, "tapelm 0.1.0\n");
 }
