@@ -60,6 +60,7 @@ class CommandLine {
     finetune_ = add_train_command("finetune", "Fine-tune on a labeled dataset from a YAML config (classification, seq2seq or "
                                   "completion; from a pretrained checkpoint with init_from, or from scratch)",
                                   finetune_args_, finetune_resume_);
+    define_check();
     define_generate();
     define_eval();
     define_predict();
@@ -87,6 +88,7 @@ class CommandLine {
       finetune_args_.resume = finetune_resume_->count() > 0;
       return run_finetune(finetune_args_);
     }
+    if (check_->parsed()) return run_check(check_args_);
     if (generate_->parsed()) return run_generate(generate_args_);
     if (eval_->parsed()) return run_eval(eval_args_);
     if (predict_->parsed()) return run_predict(predict_args_);
@@ -97,15 +99,7 @@ class CommandLine {
   CLI::App* add_train_command(const std::string& name, const std::string& description, TrainCommandArgs& args,
                               CLI::Option*& resume) {
     CLI::App* command = app_.add_subcommand(name, description);
-    command->add_option("config", args.config_path, "YAML config file (see configs/)")->required()->type_name("CONFIG");
-    command
-        ->add_option("--set", args.overrides,
-                     "Override a config key before validation, e.g. --set optimizer.lr=3e-4 (repeatable; "
-                     "lists as --set data.train=[a.txt,b.txt])")
-        ->type_name("SECTION.KEY=VALUE")
-        ->expected(1)
-        ->allow_extra_args(false)  // one value per --set, so a following CONFIG stays positional
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    add_config_options(command, args.config_path, args.overrides);
     resume = command
                  ->add_option("--resume", args.resume_from,
                               "Continue from a checkpoint. PATH is a checkpoint directory or a run directory "
@@ -113,6 +107,30 @@ class CommandLine {
                  ->expected(0, 1)
                  ->type_name("[PATH]");
     return command;
+  }
+
+  // CONFIG and --set, of the commands that read a training config.
+  static void add_config_options(CLI::App* command, std::string& config_path, std::vector<std::string>& overrides) {
+    command->add_option("config", config_path, "YAML config file (see configs/)")->required()->type_name("CONFIG");
+    command
+        ->add_option("--set", overrides,
+                     "Override a config key before validation, e.g. --set optimizer.lr=3e-4 (repeatable; "
+                     "lists as --set data.train=[a.txt,b.txt])")
+        ->type_name("SECTION.KEY=VALUE")
+        ->expected(1)
+        ->allow_extra_args(false)  // one value per --set, so a following CONFIG stays positional
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
+
+  void define_check() {
+    check_ = app_.add_subcommand(
+        "check",
+        "Validate a pretraining or fine-tuning config (one with a task: key) and its data as the run would (read, "
+        "tokenize, split) and print the plan without training: parameters, tokens or examples per split, class "
+        "balance, steps, epochs, batches, estimated peak and available memory. Exits 0 if the run would start, 2 "
+        "otherwise. Writes nothing in out_dir, but fills data.cache_dir (tokenizer, shards) as a pretraining run "
+        "would first");
+    add_config_options(check_, check_args_.config_path, check_args_.overrides);
   }
 
   void define_generate() {
@@ -190,11 +208,13 @@ class CommandLine {
   CLI::App app_;
   PretrainArgs pretrain_args_;
   FinetuneArgs finetune_args_;
+  CheckArgs check_args_;
   GenerateArgs generate_args_;
   EvalArgs eval_args_;
   PredictArgs predict_args_;
   CLI::App* pretrain_ = nullptr;
   CLI::App* finetune_ = nullptr;
+  CLI::App* check_ = nullptr;
   CLI::App* generate_ = nullptr;
   CLI::App* eval_ = nullptr;
   CLI::App* predict_ = nullptr;

@@ -114,14 +114,16 @@ void print_json(const nlohmann::ordered_json& record) {
 
 void print_warning(const std::string& message) { std::cerr << "tapelm: warning: " << message << "\n"; }
 
+PretrainConfig load_pretrain_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  PretrainConfig config = load_pretrain_config(path, overrides);
+  require_memory_fits(estimate_memory(config.model, pretrain_memory_plan(config, planned_vocab_size(config.tokenizer))),
+                      config.train.memory_check, path, kTrainingMemoryHint);
+  return config;
+}
+
 PreparedRun prepare_pretrain(const PretrainArgs& args) {
   PreparedRun run;
-  run.config = load_pretrain_config(args.config_path, args.overrides);
-  // Before the data work: a model that cannot fit is refused at once (the trainer checks again
-  // once the tokenizer, and so the vocabulary, is known).
-  require_memory_fits(estimate_memory(run.config.model,
-                                      pretrain_memory_plan(run.config, planned_vocab_size(run.config.tokenizer))),
-                      run.config.train.memory_check, args.config_path, kTrainingMemoryHint);
+  run.config = load_pretrain_run_config(args.config_path, args.overrides);
   const fs::path out_dir = run.config.out_dir;
   run.lock = std::make_shared<const RunLock>(out_dir);
 

@@ -26,6 +26,12 @@ struct TrainCommandArgs {
 using PretrainArgs = TrainCommandArgs;
 using FinetuneArgs = TrainCommandArgs;
 
+// check CONFIG [--set section.key=value ...]
+struct CheckArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;
+};
+
 // generate --checkpoint DIR --prompt TEXT [...]. Unset options come from the checkpoint's
 // config (its `sample` section and `seed`).
 struct GenerateArgs {
@@ -66,9 +72,14 @@ struct PredictArgs {
 
 int run_pretrain(const PretrainArgs& args);
 int run_finetune(const FinetuneArgs& args);
+int run_check(const CheckArgs& args);  // train/check.cpp
 int run_generate(const GenerateArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
+
+// The validated config, with a model that cannot fit in memory refused before any data work
+// (the trainer checks again once the tokenizer, and so the vocabulary, is known).
+PretrainConfig load_pretrain_run_config(const std::string& path, const std::vector<std::string>& overrides);
 
 // Everything pretraining does before its first step, for the trainer to build on: loads and
 // validates the config, locks out_dir (train/run_dir.h), refuses an out_dir that already

@@ -142,12 +142,17 @@ std::string resume_command(const FinetuneArgs& args) {
 
 }  // namespace
 
+FinetuneConfig load_finetune_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  FinetuneConfig config = load_finetune_config(path, overrides);
+  require_memory_fits(estimate_memory(config.model, finetune_memory_plan(config)), config.train.memory_check, path,
+                      kTrainingMemoryHint);
+  return config;
+}
+
 FinetuneRun prepare_finetune(const FinetuneArgs& args) {
   FinetuneRun run;
-  run.config = load_finetune_config(args.config_path, args.overrides);
+  run.config = load_finetune_run_config(args.config_path, args.overrides);
   const fs::path out_dir = run.config.out_dir;
-  require_memory_fits(estimate_memory(run.config.model, finetune_memory_plan(run.config)), run.config.train.memory_check,
-                      args.config_path, kTrainingMemoryHint);
   run.lock = std::make_shared<const RunLock>(out_dir);
   if (args.resume) {
     if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {

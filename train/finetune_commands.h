@@ -11,6 +11,9 @@
 
 namespace tapelm {
 
+// The validated config, with a model that cannot fit in memory refused before any data work.
+FinetuneConfig load_finetune_run_config(const std::string& path, const std::vector<std::string>& overrides);
+
 // Loads the config, locks out_dir (train/run_dir.h), refuses an out_dir holding checkpoints
 // unless resuming, locates the checkpoint to resume from or the init_from checkpoint (fixing
 // the architecture). The trainer writes the resolved <out_dir>/config.yaml once it accepted

@@ -70,7 +70,7 @@ FinetuneData load_finetune_data(const FinetuneConfig& config, const fs::path& sp
   if (!d.test.empty()) test = read_examples(config, d.test, "data.test");
 
   std::error_code ec;
-  if (fs::exists(split_file, ec)) {
+  if (!split_file.empty() && fs::exists(split_file, ec)) {
     data.examples.insert(data.examples.end(), val.begin(), val.end());
     data.examples.insert(data.examples.end(), test.begin(), test.end());
     try {
@@ -98,8 +98,10 @@ FinetuneData load_finetune_data(const FinetuneConfig& config, const fs::path& sp
   require(split.train, "training", "data.train_fraction");
   require(split.val, "validation", d.val.empty() ? "data.val_fraction" : "data.val");
   require(split.test, "test", d.test.empty() ? "data.test_fraction" : "data.test");
-  fs::create_directories(split_file.parent_path());
-  write_split(split_file.string(), split, data.examples);
+  if (!split_file.empty()) {
+    fs::create_directories(split_file.parent_path());
+    write_split(split_file.string(), split, data.examples);
+  }
   data.split = std::move(split);
   return data;
 }

@@ -29,6 +29,7 @@ std::vector<LabeledExample> read_examples(const FinetuneConfig& config, const st
 
 // Loads the data and splits it. `split_file`: when it exists (a resumed run), the split is
 // read from it (refusing one made for other data); otherwise the new split is written there.
+// An empty `split_file` splits anew and writes nothing (`tapelm check`).
 FinetuneData load_finetune_data(const FinetuneConfig& config, const std::filesystem::path& split_file);
 
 }  // namespace tapelm

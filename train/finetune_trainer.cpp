@@ -42,14 +42,32 @@ std::vector<ParamGroup> finetune_param_groups(const FinetuneTask& task, const Na
 
 namespace {
 
-// Keeps the example order independent of the init and dropout streams of the same seed.
-constexpr uint64_t kShufflerSalt = 0xBB67AE8584CAA73Bull;
-
 std::string join_metrics(const std::vector<MetricSpec>& specs) {
   std::string out;
   for (const MetricSpec& spec : specs) out += (out.empty() ? "" : ", ") + spec.name;
   return out;
 }
+
+}  // namespace
+
+MetricSpec early_stopping_metric(const FinetuneTask& task, const FinetuneConfig& config) {
+  const std::vector<MetricSpec> specs = task.metrics();
+  if (config.eval.metric.empty()) return specs.front();
+  std::vector<std::string> names;
+  for (const MetricSpec& spec : specs) {
+    if (spec.name == config.eval.metric) return spec;
+    names.push_back(spec.name);
+  }
+  throw ConfigError("eval.metric: task " + config.task + " has no metric '" + config.eval.metric + "'" +
+                    suggestion_suffix(config.eval.metric, names) + " (its metrics: " + join_metrics(specs) + ")");
+}
+
+namespace {
+
+// Keeps the example order independent of the init and dropout streams of the same seed.
+constexpr uint64_t kShufflerSalt = 0xBB67AE8584CAA73Bull;
+
+using Clock = std::chrono::steady_clock;
 
 std::vector<std::pair<std::string, double>> prefixed(const std::string& prefix, const TaskEvaluation& evaluation) {
   std::vector<std::pair<std::string, double>> fields;
@@ -133,7 +151,7 @@ class FinetuneTrainer {
       setup.init_from = run_.init_from ? &*run_.init_from : nullptr;
     }
     task_ = make_finetune_task(setup);
-    choose_metric();
+    metric_ = early_stopping_metric(*task_, config_);
 
     Module& model = task_->model();
     params_ = model.named_parameters();
@@ -169,22 +187,6 @@ class FinetuneTrainer {
     grouping.lengths.reserve(data_.examples.size());
     for (const LabeledExample& e : data_.examples) grouping.lengths.push_back(e.input.size() + e.target.size());
     return grouping;
-  }
-
-  void choose_metric() {
-    const std::vector<MetricSpec> specs = task_->metrics();
-    metric_ = specs.front();
-    if (config_.eval.metric.empty()) return;
-    std::vector<std::string> names;
-    for (const MetricSpec& spec : specs) {
-      if (spec.name == config_.eval.metric) {
-        metric_ = spec;
-        return;
-      }
-      names.push_back(spec.name);
-    }
-    throw ConfigError("eval.metric: task " + config_.task + " has no metric '" + config_.eval.metric + "'" +
-                      suggestion_suffix(config_.eval.metric, names) + " (its metrics: " + join_metrics(specs) + ")");
   }
 
   void restore(const Checkpoint& checkpoint) {

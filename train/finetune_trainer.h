@@ -60,6 +60,10 @@ std::filesystem::path best_checkpoint_dir(const std::filesystem::path& out_dir);
 std::vector<ParamGroup> finetune_param_groups(const FinetuneTask& task, const NamedParameters& params,
                                               const FinetuneConfig& config);
 
+// The validation metric early stopping and the best checkpoint follow: eval.metric, or the
+// task's first. Throws ConfigError when the task has no such metric.
+MetricSpec early_stopping_metric(const FinetuneTask& task, const FinetuneConfig& config);
+
 // Throws ConfigError/InputError/CheckpointError for unusable input, TrainingDiverged
 // (train/trainer.h) after train.max_bad_steps non-finite steps in a row.
 FinetuneResult finetune(const FinetuneRun& run, const FinetuneOptions& options = {});

@@ -20,6 +20,7 @@
 #include "train/loss_plot.h"
 #include "train/memory_budget.h"
 #include "train/metrics.h"
+#include "train/pretrain_setup.h"
 #include "train/progress.h"
 #include "train/resume.h"
 #include "train/run_dir.h"
@@ -129,27 +130,13 @@ class Trainer {
 
   void check_and_prepare_data() {
     if (run_.resume_from && root()) check_resume();
-    accum_ = accumulation_steps();
+    accum_ = accumulation_steps(config_.train, world());
     if (root()) accept_run();
     prepare_data();
   }
 
   int64_t options_threads() const {
     return dist_ && config_.train.threads == 0 ? dist_->threads_per_rank(0) : config_.train.threads;
-  }
-
-  // Micro-batches per rank and step: every rank contributes the same number of windows.
-  int64_t accumulation_steps() const {
-    const TrainSection& t = config_.train;
-    const int64_t share = t.micro_batch_size * world();
-    if (t.batch_size % share != 0) {
-      throw ConfigError("train.batch_size (" + std::to_string(t.batch_size) + ") must be a multiple of " +
-                        "train.micro_batch_size (" + std::to_string(t.micro_batch_size) + ") x " +
-                        std::to_string(world()) + " ranks = " + std::to_string(share) +
-                        ", so every rank gets the same share of each batch; change train.batch_size or "
-                        "train.micro_batch_size (--set train.micro_batch_size=...), or the number of ranks");
-    }
-    return t.batch_size / share;
   }
 
   // Refuses a checkpoint of another world size and architecture changes, logs the allowed
@@ -187,29 +174,9 @@ class Trainer {
   void prepare_data() {
     const std::string tokenizer_model =
         run_.resume_from ? run_.resume_from->file(kTokenizerFile).string() : std::string();
-    try {
-      data_ = std::make_unique<PreparedData>(tapelm::prepare_data(data_config(config_, tokenizer_model)));
-    } catch (const std::invalid_argument& e) {  // a missing source, an empty corpus, ...
-      throw InputError(std::string("data: ") + e.what());
-    } catch (const std::runtime_error& e) {  // invalid UTF-8, a vocab_size the corpus cannot fill, ...
-      throw InputError(std::string("data: ") + e.what());
-    }
-    const Tokenizer& tok = data_->tokenizer;
+    data_ = std::make_unique<PreparedData>(prepare_pretrain_data(config_, tokenizer_model, log_));
     const ShardSet& shards = data_->shards;
-    log_ << "tokenizer: " << data_->tokenizer_path << " (" << (data_->tokenizer_trained ? "trained now" : "loaded")
-         << "), " << tok.vocab_size() << " pieces" << std::endl;
-    log_ << "data: " << shards.train.size() << " training tokens, " << shards.val.size() << " validation tokens ("
-         << shards.folder << ", " << (shards.built ? "built now" : "cached") << ")" << std::endl;
     const int64_t ctx = config_.model.ctx_len;
-    const auto require_tokens = [&](const TokenDataset& set, const std::string& what, const std::string& key) {
-      if (set.size() < uint64_t(ctx) + 1) {
-        throw ConfigError(key + ": the " + what + " data has " + std::to_string(set.size()) +
-                          " tokens, fewer than model.ctx_len + 1 = " + std::to_string(ctx + 1) +
-                          " (give more text or a shorter ctx_len)");
-      }
-    };
-    require_tokens(shards.train, "training", "data.train");
-    require_tokens(shards.val, "validation", config_.data.val.empty() ? "data.val_fraction" : "data.val");
     sampler_ = std::make_unique<RandomSampler>(shards.train, ctx, uint64_t(config_.seed) ^ kSamplerSalt);
     val_sampler_ = std::make_unique<SequentialSampler>(shards.val, ctx);
   }
@@ -226,19 +193,10 @@ class Trainer {
     params_ = model_->named_parameters();
     optimizer_ = make_optimizer(config_.optimizer, params_);
     log_ << model_summary(*model_);
-    const TrainSection& t = config_.train;
-    const int64_t tokens_per_step = t.batch_size * config_.model.ctx_len;
-    const std::string split = dist_ ? std::to_string(world()) + " ranks x micro-batch " +
-                                          std::to_string(t.micro_batch_size) + " x " + std::to_string(accum_)
-                                    : "micro-batch " + std::to_string(t.micro_batch_size) + ", " +
-                                          std::to_string(accum_);
     log_ << "optimizer: " << config_.optimizer.name << ", lr " << format_float(config_.optimizer.lr) << ", "
          << config_.scheduler.name << " schedule (" << config_.scheduler.warmup_steps << " warmup steps, min_lr "
          << format_float(config_.scheduler.min_lr) << ")" << std::endl;
-    log_ << "batch: " << t.batch_size << " sequences x " << config_.model.ctx_len << " tokens = " << tokens_per_step
-         << " tokens per step (" << split << " accumulation steps); " << t.max_steps << " steps = "
-         << format_double("%.2f", double(tokens_per_step) * double(t.max_steps) / double(data_->shards.train.size()))
-         << " epochs of the training data" << std::endl;
+    log_ << describe_batches(config_, accum_, world(), data_->shards.train.size()) << std::endl;
   }
 
   void restore(const Checkpoint& checkpoint) {

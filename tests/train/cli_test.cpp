@@ -66,8 +66,8 @@ TEST(Cli, HelpListsEveryCommandAndExitsZero) {
   const Outcome help = run_tapelm(scratch, {"--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_EQ(help.err, "");
-  for (const char* command : {"pretrain", "finetune", "generate", "eval", "predict"}) {
-    EXPECT_NE(help.out.find(command), std::string::npos) << command;
+  for (const char* command : {"pretrain", "finetune", "check", "generate", "eval", "predict"}) {
+    EXPECT_NE(help.out.find("\n  " + std::string(command) + " "), std::string::npos) << command;
   }
   EXPECT_EQ(run_tapelm(scratch, {"--version"}).out, "tapelm 0.1.0\n");
 }
@@ -77,6 +77,7 @@ TEST(Cli, EachCommandDescribesItsOptions) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"pretrain", {"CONFIG", "--set", "--resume"}},
       {"finetune", {"CONFIG", "--set", "--resume"}},
+      {"check", {"CONFIG", "--set", "out_dir", "data.cache_dir"}},
       {"generate", {"--checkpoint", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed"}},
       {"eval", {"--checkpoint", "--text", "--data", "--threads", "--beam-size"}},
       {"predict", {"--checkpoint", "--input", "--output", "--threads", "--beam-size"}}};
