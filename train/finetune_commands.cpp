@@ -179,6 +179,11 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
     }
     run.init_from = resolve_init_from(run.config, &run.warnings);
   }
+  // Again when the architecture came from a checkpoint (init_from), not from this config.
+  if (!run.config.init_from.empty()) {
+    require_memory_fits(estimate_memory(run.config.model, finetune_memory_plan(run.config)),
+                        run.config.train.memory_check, args.config_path, kTrainingMemoryHint);
+  }
   return run;
 }
 

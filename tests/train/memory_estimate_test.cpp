@@ -11,8 +11,10 @@
 
 #include "nn/gpt.h"
 #include "scratch_dir.h"
+#include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
 #include "train/builders.h"
+#include "train/finetune_commands.h"
 #include "train/memory_budget.h"
 #include "train/memory_estimate.h"
 
@@ -160,6 +162,24 @@ TEST(MemoryEstimate, GenerateRefusesACheckpointWhoseModelCannotBeLoaded) {
   EXPECT_EQ(WEXITSTATUS(status), 2) << testing::read_text(err);
   EXPECT_THAT(testing::read_text(err), HasSubstr("tapelm: error: " + checkpoint.string() + " needs at least "));
   EXPECT_THAT(testing::read_text(err), HasSubstr("KV cache"));
+}
+
+TEST(MemoryEstimate, FinetuningRefusesAnInitFromModelThatCannotFit) {
+  ScratchDir scratch;
+  const fs::path checkpoint = checkpoint_claiming_a_billion_layers(scratch);
+  testing::write_text(scratch / "toy.jsonl", testing::toy_classification_jsonl());
+  // No model keys: the architecture comes from the checkpoint, and only then is it known.
+  testing::write_text(scratch / "ft.yaml", "out_dir: " + (scratch / "ft").string() +
+                                               "\ntask: classification\ninit_from: " + checkpoint.string() +
+                                               "\ndata: {format: jsonl, train: " + (scratch / "toy.jsonl").string() +
+                                               "}\n");
+  try {
+    prepare_finetune(testing::finetune_args(scratch / "ft.yaml"));
+    ADD_FAILURE() << "a billion layers from init_from were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("ft.yaml needs at least "));
+  }
+  EXPECT_FALSE(fs::exists(scratch / "ft")) << "a refused run leaves no out_dir";
 }
 
 }  // namespace
