@@ -20,6 +20,7 @@
 #include "train/memory_budget.h"
 #include "train/pretrain_setup.h"
 #include "train/progress.h"
+#include "train/training_loop.h"
 
 namespace tapelm {
 namespace fs = std::filesystem;
@@ -85,7 +86,9 @@ void check_pretrain(const CheckArgs& args, std::ostream& out) {
   const MemoryEstimate memory = estimate_memory(config.model, pretrain_memory_plan(config, data.tokenizer.vocab_size()));
   require_memory_fits(memory, config.train.memory_check, "the run", kTrainingMemoryHint);
   out << "model: " << format_double("%.0f", memory.parameters) << " parameters" << std::endl;
-  out << describe_batches(config, accumulation, 1, data.shards.train.size()) << std::endl;
+  out << describe_batches(config.train, accumulation, 1, config.model.ctx_len,
+                         double(data.shards.train.size()) / double(config.model.ctx_len))
+      << std::endl;
   print_memory(memory, out);
 }
 
@@ -130,7 +133,7 @@ void check_finetune(const CheckArgs& args, std::ostream& out) {
   setup.train_indices = &split.train;
   setup.init_from = init_from ? &*init_from : nullptr;
   const std::unique_ptr<FinetuneTask> task = make_finetune_task(setup);
-  const MetricSpec metric = early_stopping_metric(*task, config);
+  const MetricSpec metric = early_stopping_metric(task->metrics(), config.eval.metric, config.task);
   int64_t parameters = 0, trainable = 0;
   for (const auto& named : task->model().named_parameters()) {
     parameters += named.second.numel();
@@ -138,10 +141,8 @@ void check_finetune(const CheckArgs& args, std::ostream& out) {
   }
   out << "model: " << parameters << " parameters (" << trainable << " trainable)" << std::endl;
   const TrainSection& t = config.train;
-  out << "batch: " << t.batch_size << " examples per step (micro-batch " << t.micro_batch_size << ", "
-      << t.grad_accum_steps() << " accumulation steps); " << t.max_steps << " steps = "
-      << format_double("%.2f", double(t.batch_size) * double(t.max_steps) / double(split.train.size()))
-      << " epochs of the training split; early stopping on val " << metric.name << std::endl;
+  out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(split.train.size())) << "; early stopping on val "
+      << metric.name << std::endl;
   print_memory(estimate_memory(config.model, finetune_memory_plan(config)), out);
 }
 

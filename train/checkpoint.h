@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -51,6 +52,20 @@ struct Checkpoint {
   // The path of a file listed in the manifest; throws CheckpointError if it is not listed.
   std::filesystem::path file(const std::string& name) const;
 };
+
+// Runs `load` (which reads the checkpoint file `path`), turning any failure into a
+// CheckpointError that names the file.
+template <class Load>
+auto load_from(const std::filesystem::path& path, Load load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    throw CheckpointError(message.find(path.string()) != std::string::npos ? message : path.string() + ": " + message);
+  }
+}
 
 inline constexpr int64_t kMaxCheckpointStep = 99'999'999;  // what 8 digits can name
 

@@ -79,7 +79,6 @@ class ClassificationTask : public FinetuneTask {
   }
 
   Module& model() override { return model_; }
-  Rng& dropout_rng() override { return model_.dropout_rng(); }
 
   std::vector<MetricSpec> metrics() const override {
     return {{"accuracy", true}, {"macro_f1", true}, {"loss", false}};
@@ -87,12 +86,17 @@ class ClassificationTask : public FinetuneTask {
 
   bool is_head_parameter(const std::string& name) const override { return starts_with(name, "head."); }
 
-  Var loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
     const PaddedBatch padded = encode_batch(inputs_of(examples, batch));
     std::vector<int32_t> targets;
-    for (size_t i : batch) targets.push_back(label_id(examples[i]));
-    return model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing),
-                       class_weights_);
+    double weight = 0;
+    for (size_t i : batch) {
+      targets.push_back(label_id(examples[i]));
+      weight += class_weights_.empty() ? 1.0 : double(class_weights_[size_t(targets.back())]);
+    }
+    return {model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing),
+                        class_weights_),
+            weight};
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,

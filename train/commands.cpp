@@ -22,7 +22,7 @@
 #include "data/atomic_file.h"
 #include "train/sampling.h"
 #include "train/signals.h"
-#include "train/trainer.h"
+#include "train/training_runs.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {
@@ -54,8 +54,8 @@ std::string shell_word(const std::string& text) {
   return quoted + "'";
 }
 
-std::string resume_command(const PretrainArgs& args) {
-  std::string command = "tapelm pretrain " + shell_word(args.config_path);
+std::string resume_command(const std::string& command_name, const TrainCommandArgs& args) {
+  std::string command = "tapelm " + command_name + " " + shell_word(args.config_path);
   for (const std::string& assignment : args.overrides) command += " --set " + shell_word(assignment);
   return command + " --resume";
 }
@@ -114,92 +114,68 @@ void print_json(const nlohmann::ordered_json& record) {
 
 void print_warning(const std::string& message) { std::cerr << "tapelm: warning: " << message << "\n"; }
 
-PretrainConfig load_pretrain_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  PretrainConfig config = load_pretrain_config(path, overrides);
-  require_memory_fits(estimate_memory(config.model, pretrain_memory_plan(config, planned_vocab_size(config.tokenizer))),
-                      config.train.memory_check, path, kTrainingMemoryHint);
-  return config;
-}
-
-PreparedRun prepare_pretrain(const PretrainArgs& args) {
-  PreparedRun run;
-  run.config = load_pretrain_run_config(args.config_path, args.overrides);
-  const fs::path out_dir = run.config.out_dir;
-  run.lock = std::make_shared<const RunLock>(out_dir);
-
-  if (args.resume) {
-    if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
-      throw InputError("--resume: " + out_dir.string() + " has no checkpoints to resume from");
-    }
-    const fs::path from = args.resume_from.empty() ? out_dir : fs::path(args.resume_from);
-    try {
-      run.resume_from = locate_checkpoint(from, &run.warnings);
-    } catch (const CheckpointError& e) {
-      throw CheckpointError(std::string("--resume: ") + e.what());
-    }
-  } else if (!list_checkpoint_dirs(out_dir).empty()) {
-    throw InputError(out_dir.string() + ": already holds checkpoints from an earlier run; pass --resume to " +
-                     "continue it, or choose another out_dir (--set out_dir=...)");
-  }
-  return run;
-}
-
 namespace {
 
-// Under mpirun: rank 0 prepares out_dir and picks the checkpoint while the others wait; they
-// then read the same config and open the checkpoint rank 0 chose.
-PreparedRun prepare_pretrain_on_every_rank(const PretrainArgs& args, const Distributed& dist) {
-  PreparedRun run;
+// Under mpirun: rank 0 checks the run, locks out_dir and picks the checkpoint while the others
+// wait; they then take rank 0's resolved config and open the checkpoint it chose.
+template <class Run, class Prepare, class Parse>
+Run prepare_on_every_rank(const TrainCommandArgs& args, const Distributed& dist, Prepare prepare, Parse parse) {
+  Run run;
+  std::string config_yaml, resume_dir;
   if (dist.is_root()) {
-    run = prepare_pretrain(args);
+    run = prepare(args);
     for (const std::string& warning : run.warnings) print_warning(warning);
+    config_yaml = to_yaml(run.config);
+    if (run.resume_from) resume_dir = run.resume_from->dir.string();
   }
-  std::string resume_dir = run.resume_from ? run.resume_from->dir.string() : std::string();
+  if (dist.world_size() == 1) return run;
+  dist.broadcast(config_yaml);
   dist.broadcast(resume_dir);
   if (!dist.is_root()) {
-    run.config = load_pretrain_config(args.config_path, args.overrides);
+    run.config = parse(config_yaml, args.config_path + " (as rank 0 resolved it)");
     if (!resume_dir.empty()) run.resume_from = verify_checkpoint(resume_dir);
   }
   return run;
 }
 
-int pretrain(const PretrainArgs& args, const Distributed& dist) {
+template <class Run, class Prepare, class Parse, class Train>
+int train_command(const std::string& name, const TrainCommandArgs& args, const Distributed& dist, Prepare prepare,
+                  Parse parse, Train train_run) {
   const StopSignals signals;
-  const PreparedRun run = prepare_pretrain_on_every_rank(args, dist);
+  const Run run = prepare_on_every_rank<Run>(args, dist, prepare, parse);
   TrainerOptions options;
   options.progress_bar = dist.is_root() && ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
   options.stop_requested = [] { return StopSignals::received() != 0; };
   options.on_training_start = StopSignals::defer;
   options.distributed = &dist;
-  const TrainResult result = train(run, options);
+  const TrainResult result = train_run(run, options);
   if (!dist.is_root()) return kExitOk;
-  if (result.status == TrainStatus::kStopped) {
+  if (result.stopped) {
     std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
-              << "; checkpoint written to " << result.checkpoint.string() << "\nresume with: " << resume_command(args)
-              << std::endl;
-  } else {
-    char val_loss[48] = "";
-    if (result.val_loss) std::snprintf(val_loss, sizeof val_loss, ", val_loss %.4f", *result.val_loss);
-    std::cout << "done: " << result.step << " steps" << val_loss << "; final checkpoint " << result.checkpoint.string()
-              << std::endl;
+              << "; checkpoint written to " << result.checkpoint.string()
+              << "\nresume with: " << resume_command(name, args) << std::endl;
+    return kExitOk;
   }
+  std::cout << "done: " << result.step << " steps" << (result.early_stopped ? " (early stopping)" : "");
+  if (result.evaluation) std::cout << ", val " << format_metrics(*result.evaluation);
+  if (result.test) std::cout << ", test " << format_metrics(*result.test);
+  std::cout << "; best checkpoint " << (result.best.empty() ? std::string("none") : result.best.string())
+            << "; final checkpoint " << result.checkpoint.string() << std::endl;
   return kExitOk;
 }
 
-}  // namespace
-
-int run_pretrain(const PretrainArgs& args) {
+// Runs a training command on every rank. An error on one rank would leave the others
+// waiting in a collective: report it, then end the whole job with the exit code the error
+// deserves (the last checkpoint stays intact, being written atomically).
+int on_every_rank(const std::function<int(const Distributed&)>& command) {
   const Distributed dist;
-  if (dist.world_size() == 1) return pretrain(args, dist);
-  // An error on one rank would leave the others waiting in a collective: report it, then end
-  // the whole job with the exit code the error deserves (the last checkpoint stays intact,
-  // being written atomically).
+  if (dist.world_size() == 1) return command(dist);
   int code = kExitFailure;
   try {
-    return pretrain(args, dist);
+    return command(dist);
   } catch (const TrainingDiverged& e) {
-    // Every rank sees the same averaged gradients, so all diverge at the same step: rank 0
-    // reports, and no rank aborts the job before it has.
+    // Every rank sees the same gradients, so all diverge at the same step: rank 0 reports,
+    // and no rank aborts the job before it has.
     if (dist.is_root()) print_rank_error(dist, e.what());
     dist.barrier();
   } catch (const InputError& e) {
@@ -209,6 +185,26 @@ int run_pretrain(const PretrainArgs& args) {
     print_rank_error(dist, e.what());
   }
   dist.abort(code);
+}
+
+}  // namespace
+
+int run_pretrain(const PretrainArgs& args) {
+  return on_every_rank([&](const Distributed& dist) {
+    return train_command<PreparedRun>(
+        "pretrain", args, dist, prepare_pretrain,
+        [](const std::string& yaml, const std::string& name) { return parse_pretrain_config(yaml, name); },
+        [](const PreparedRun& run, const TrainerOptions& options) { return pretrain(run, options); });
+  });
+}
+
+int run_finetune(const FinetuneArgs& args) {
+  return on_every_rank([&](const Distributed& dist) {
+    return train_command<FinetuneRun>(
+        "finetune", args, dist, prepare_finetune,
+        [](const std::string& yaml, const std::string& name) { return parse_finetune_config(yaml, name); },
+        [](const FinetuneRun& run, const TrainerOptions& options) { return finetune(run, options); });
+  });
 }
 
 int run_generate(const GenerateArgs& args) {

@@ -12,19 +12,9 @@
 
 #include "train/checkpoint.h"
 #include "train/config.h"
-#include "train/run_dir.h"
+#include "train/training_runs.h"
 
 namespace tapelm {
-
-// pretrain / finetune CONFIG [--set section.key=value ...] [--resume [PATH]]
-struct TrainCommandArgs {
-  std::string config_path;
-  std::vector<std::string> overrides;  // applied in order, after the file
-  bool resume = false;
-  std::string resume_from;  // a checkpoint or run directory; empty = the config's out_dir
-};
-using PretrainArgs = TrainCommandArgs;
-using FinetuneArgs = TrainCommandArgs;
 
 // check CONFIG [--set section.key=value ...]
 struct CheckArgs {
@@ -76,22 +66,6 @@ int run_check(const CheckArgs& args);  // train/check.cpp
 int run_generate(const GenerateArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
-
-// The validated config, with a model that cannot fit in memory refused before any data work
-// (the trainer checks again once the tokenizer, and so the vocabulary, is known).
-PretrainConfig load_pretrain_run_config(const std::string& path, const std::vector<std::string>& overrides);
-
-// Everything pretraining does before its first step, for the trainer to build on: loads and
-// validates the config, locks out_dir (train/run_dir.h), refuses an out_dir that already
-// holds checkpoints unless resuming, and locates (and verifies) the checkpoint to resume
-// from. The trainer writes the resolved <out_dir>/config.yaml once it accepted the run.
-struct PreparedRun {
-  PretrainConfig config;
-  std::shared_ptr<const RunLock> lock;  // held while any copy lives; null on ranks other than 0
-  std::optional<Checkpoint> resume_from;
-  std::vector<std::string> warnings;  // e.g. newer checkpoints skipped as corrupted
-};
-PreparedRun prepare_pretrain(const PretrainArgs& args);
 
 // What `eval --json` prints for every kind of checkpoint: the evaluated file, the checkpoint,
 // its step and the thread count; the caller adds its figures and calls print_json.

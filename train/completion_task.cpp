@@ -62,13 +62,13 @@ class CompletionTask : public FinetuneTask {
   }
 
   Module& model() override { return model_; }
-  Rng& dropout_rng() override { return model_.dropout_rng(); }
 
   std::vector<MetricSpec> metrics() const override { return {{"exact_match", true}, {"loss", false}}; }
 
-  Var loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
     const Batch b = make_batch(examples, batch);
-    return model_.loss(b.inputs, b.targets, b.B, b.T, b.padding, kIgnoreIndex, float(config_.train.label_smoothing));
+    return {model_.loss(b.inputs, b.targets, b.B, b.T, b.padding, kIgnoreIndex, float(config_.train.label_smoothing)),
+            double(counted_targets(b.targets))};
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
@@ -81,7 +81,7 @@ class CompletionTask : public FinetuneTask {
       const std::vector<size_t> part(indices.begin() + long(begin),
                                      indices.begin() + long(std::min(indices.size(), begin + size_t(batch_size))));
       const Batch b = make_batch(examples, part);
-      const int64_t counted = std::count_if(b.targets.begin(), b.targets.end(), [](int32_t t) { return t != kIgnoreIndex; });
+      const int64_t counted = counted_targets(b.targets);
       loss_sum += double(model_.loss(b.inputs, b.targets, b.B, b.T, b.padding).item()) * double(counted);
       loss_tokens += counted;
     }

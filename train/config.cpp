@@ -117,7 +117,8 @@ SectionSchema<LoggingSection> logging_section_schema() {
 SectionSchema<CheckpointSection> checkpoint_section_schema() {
   SectionSchema<CheckpointSection> s;
   s.add("interval", &CheckpointSection::interval, at_least(0))
-      .add("keep_last", &CheckpointSection::keep_last, at_least(0));
+      .add("keep_last", &CheckpointSection::keep_last, at_least(0))
+      .add("keep_best", &CheckpointSection::keep_best);
   return s;
 }
 
@@ -251,7 +252,7 @@ auto fields(const TrainSection& s) {
 }
 auto fields(const EvalSection& s) { return std::tie(s.interval, s.batches); }
 auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }
-auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last); }
+auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last, s.keep_best); }
 auto fields(const SampleSection& s) {
   return std::tie(s.prompt, s.max_new_tokens, s.temperature, s.top_k, s.top_p);
 }

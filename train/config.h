@@ -99,6 +99,7 @@ struct LoggingSection {
 struct CheckpointSection {
   int64_t interval = 500;  // steps between checkpoints; 0 = only at the end
   int64_t keep_last = 3;   // 0 = keep all
+  bool keep_best = true;   // also keep the best validation metric's checkpoint in <out_dir>/best
 };
 
 struct SampleSection {

@@ -178,7 +178,14 @@ void Distributed::broadcast_parameters(const NamedParameters& params) const {
 }
 
 void Distributed::average_gradients(const NamedParameters& params) const {
-  if (world_size_ == 1) return;
+  sum_gradients(params, double(world_size_));
+}
+
+void Distributed::sum_gradients(const NamedParameters& params, double divisor) const {
+  if (world_size_ == 1) {
+    if (divisor != 1.0) divide_gradients(params, divisor);
+    return;
+  }
   std::vector<std::size_t> trainable;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].second.requires_grad()) trainable.push_back(i);
@@ -194,7 +201,7 @@ void Distributed::average_gradients(const NamedParameters& params) const {
     vars.push_back(&params[trainable[k]].second);
     sizes.push_back(vars.back()->numel());
   }
-  const float world = static_cast<float>(world_size_);
+  const float by = static_cast<float>(divisor);
   bucket_.resize(bucket_bytes / sizeof(float));
   stream_through_bucket(
       sizes, bucket_,
@@ -219,8 +226,19 @@ void Distributed::average_gradients(const NamedParameters& params) const {
       [&](std::size_t i, int64_t offset, const float* src, int64_t count) {
         float* dst = vars[i]->ensure_grad().data() + offset;
 #pragma omp parallel for schedule(static) if (count > (1 << 16))
-        for (int64_t j = 0; j < count; ++j) dst[j] = src[j] / world;
+        for (int64_t j = 0; j < count; ++j) dst[j] = src[j] / by;
       });
+}
+
+void divide_gradients(const NamedParameters& params, double divisor) {
+  const float by = static_cast<float>(divisor);
+  for (const auto& named : params) {
+    if (!named.second.has_grad()) continue;
+    float* grad = named.second.ensure_grad().data();
+    const int64_t n = named.second.numel();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+    for (int64_t j = 0; j < n; ++j) grad[j] /= by;
+  }
 }
 
 bool Distributed::parameters_in_sync(const NamedParameters& params) const {

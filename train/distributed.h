@@ -28,6 +28,9 @@
 
 namespace tapelm {
 
+// Divides every gradient present in `params` by `divisor`, in place.
+void divide_gradients(const NamedParameters& params, double divisor);
+
 class Distributed {
  public:
   // Joins the MPI job when launched by mpirun/srun (MPI_Init_thread with
@@ -62,6 +65,11 @@ class Distributed {
   // clipping and the optimizer step agree across ranks without further communication.
   // No-op for a world of one.
   void average_gradients(const NamedParameters& params) const;
+  // Replaces each trainable parameter's gradient by its sum over the ranks divided by
+  // `divisor` (for a world of one: divided in place), with the same rules and the same bits
+  // on every rank as average_gradients: the training loop sums weighted micro-batch losses
+  // and divides by the global batch's total weight.
+  void sum_gradients(const NamedParameters& params, double divisor) const;
 
   // True when every rank's parameter values are bitwise equal to rank 0's (a hash compare;
   // for sanity checks, e.g. after a resume or at checkpoints). Same answer on every rank.

@@ -29,17 +29,18 @@ double LossTotal::mean() const {
 
 double LossTotal::perplexity() const { return std::exp(mean()); }
 
-LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, int64_t batch, int64_t max_batches) {
+LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, uint64_t first, uint64_t count, int64_t batch) {
   if (batch < 1) throw std::invalid_argument("evaluate_windows: batch must be >= 1, got " + std::to_string(batch));
   const EvalMode eval(model);
   const NoGradGuard no_grad;
-  sampler.set_position(0);
+  sampler.set_position(first);
   LossTotal total;
   std::vector<int32_t> x, y;
-  for (int64_t b = 0; max_batches == 0 || b < max_batches; ++b) {
-    const int64_t rows = sampler.next(batch, x, y);
+  for (uint64_t done = 0; done < count;) {
+    const int64_t rows = sampler.next(int64_t(std::min<uint64_t>(uint64_t(batch), count - done)), x, y);
     if (rows == 0) break;
     add_batch(model, x, y, rows, sampler.context(), total);
+    done += uint64_t(rows);
   }
   return total;
 }

@@ -32,9 +32,10 @@ struct LossTotal {
   double perplexity() const;  // exp(mean())
 };
 
-// From the sampler's first window on, up to `max_batches` batches of `batch` windows
-// (0 = every window). The sampler ends where the evaluation stopped.
-LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, int64_t batch, int64_t max_batches);
+// Windows [first, first + count) of the sampler (fewer if it runs out), `batch` windows per
+// forward pass; the sampler ends where the evaluation stopped. Ranks evaluate their shares of
+// the validation windows this way and sum the totals.
+LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, uint64_t first, uint64_t count, int64_t batch);
 
 // Reads tokens [start, start + count) of a stream into `out`.
 using TokenReader = std::function<void(uint64_t start, size_t count, int32_t* out)>;

@@ -1,4 +1,4 @@
-// Writing and reading fine-tuning checkpoints; init_from resolution.
+// Reading fine-tuning checkpoints; init_from resolution.
 #include "train/finetune_checkpoint.h"
 
 #include <yaml-cpp/yaml.h>
@@ -6,6 +6,7 @@
 #include "nn/safetensors.h"
 #include "data/atomic_file.h"
 #include "train/memory_budget.h"
+#include "train/trainer_state.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {
@@ -21,27 +22,15 @@ std::string field_text(const Field& field, const S& section) {
 
 }  // namespace
 
-std::vector<CheckpointFile> finetune_checkpoint_files(FinetuneTask& task, const Optimizer& optimizer,
-                                                      const FinetuneState& state, const FinetuneConfig& config) {
-  const TensorMetadata step = {{"step", std::to_string(state.step)}};
-  Module& model = task.model();
-  std::vector<CheckpointFile> files = {
-      CheckpointFile{kWeightsFile,
-                     [&model, step](const fs::path& path) {
-                       save_parameters(path.string(), model.named_parameters(), step);
-                     }},
-      CheckpointFile{kOptimizerFile,
-                     [&optimizer, step](const fs::path& path) {
-                       save_optimizer_state(path.string(), optimizer, step);
-                     }},
-      CheckpointFile::from_bytes(kFinetuneStateFile, to_json(state)),
-      CheckpointFile::from_bytes(kConfigFile, to_yaml(config)),
-  };
-  for (CheckpointFile& file : task.checkpoint_files()) files.push_back(std::move(file));
-  return files;
+bool is_finetune_checkpoint(const Checkpoint& checkpoint) {
+  if (checkpoint.has(kFinetuneStateFileV1)) return true;
+  if (!checkpoint.has(kConfigFile)) return false;
+  const fs::path path = checkpoint.file(kConfigFile);
+  return load_from(path, [&] {
+    const YAML::Node root = YAML::LoadFile(path.string());
+    return root.IsMap() && bool(root["task"]);
+  });
 }
-
-bool is_finetune_checkpoint(const Checkpoint& checkpoint) { return checkpoint.has(kFinetuneStateFile); }
 
 FinetuneConfig finetune_checkpoint_config(const Checkpoint& checkpoint) {
   const fs::path path = checkpoint.file(kConfigFile);
@@ -49,11 +38,6 @@ FinetuneConfig finetune_checkpoint_config(const Checkpoint& checkpoint) {
   return load_from(path, [&] {
     return load_finetune_config(path.string(), {"tokenizer.model=", "target_tokenizer.model="});
   });
-}
-
-FinetuneState finetune_checkpoint_state(const Checkpoint& checkpoint) {
-  const fs::path path = checkpoint.file(kFinetuneStateFile);
-  return load_from(path, [&] { return parse_finetune_state(read_file(path), path.string()); });
 }
 
 void load_task_weights(const Checkpoint& checkpoint, FinetuneTask& task) {
@@ -64,8 +48,7 @@ void load_task_weights(const Checkpoint& checkpoint, FinetuneTask& task) {
 FinetunedModel load_finetuned_model(const Checkpoint& checkpoint, std::ostream& log,
                                     const std::function<void(FinetuneConfig&)>& adjust_config) {
   if (!is_finetune_checkpoint(checkpoint)) {
-    throw CheckpointError(checkpoint.dir.string() + ": not a fine-tuning checkpoint (no " + kFinetuneStateFile +
-                          "); predict and eval --data need one written by `tapelm finetune`");
+    throw CheckpointError(checkpoint.dir.string() + ": not a fine-tuning checkpoint (its config.yaml has no task key); predict and eval --data need one written by `tapelm finetune`");
   }
   FinetunedModel result{checkpoint, finetune_checkpoint_config(checkpoint), nullptr};
   if (adjust_config) adjust_config(result.config);

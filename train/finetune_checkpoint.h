@@ -1,10 +1,8 @@
-// What a fine-tuning checkpoint holds and how it is read back:
-//   weights.safetensors    the task model's parameters
-//   optimizer.safetensors  optimizer moments and step counts
-//   finetune_state.json    step, shuffler, dropout stream, early stopping (train/finetune_state.h)
-//   config.yaml            the resolved fine-tuning config (model = the architecture used)
-//   + the task's files     tokenizer.model, labels.json, ... (FinetuneTask::checkpoint_files)
-// and resolving `init_from` (a pretraining checkpoint) into the architecture of a new run.
+// How a fine-tuning checkpoint is read back. It holds what every training checkpoint holds
+// (train/training_checkpoint.h: weights, optimizer state, trainer_state.json, config.yaml, the
+// resolved fine-tuning config with model = the architecture used) and the task's files
+// (tokenizer.model, labels.json, ...: FinetuneTask::checkpoint_files). Also resolving
+// `init_from` (a pretraining checkpoint) into the architecture of a new run.
 #pragma once
 
 #include <functional>
@@ -17,19 +15,15 @@
 #include "optim/optimizer.h"
 #include "train/checkpoint.h"
 #include "train/finetune_config.h"
-#include "train/finetune_state.h"
 #include "train/finetune_task.h"
 
 namespace tapelm {
 
-std::vector<CheckpointFile> finetune_checkpoint_files(FinetuneTask& task, const Optimizer& optimizer,
-                                                      const FinetuneState& state, const FinetuneConfig& config);
-
-// A checkpoint written by `tapelm finetune` (rather than `tapelm pretrain`).
+// A checkpoint written by `tapelm finetune` (rather than `tapelm pretrain`): its config.yaml has
+// a top-level `task` key.
 bool is_finetune_checkpoint(const Checkpoint& checkpoint);
 
 FinetuneConfig finetune_checkpoint_config(const Checkpoint& checkpoint);
-FinetuneState finetune_checkpoint_state(const Checkpoint& checkpoint);
 // Strict: every parameter must match by name and shape. CheckpointError naming the file.
 void load_task_weights(const Checkpoint& checkpoint, FinetuneTask& task);
 

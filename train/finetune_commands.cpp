@@ -134,79 +134,7 @@ FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceO
   return model;
 }
 
-std::string resume_command(const FinetuneArgs& args) {
-  std::string command = "tapelm finetune " + args.config_path;
-  for (const std::string& assignment : args.overrides) command += " --set '" + assignment + "'";
-  return command + " --resume";
-}
-
 }  // namespace
-
-FinetuneConfig load_finetune_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  FinetuneConfig config = load_finetune_config(path, overrides);
-  require_memory_fits(estimate_memory(config.model, finetune_memory_plan(config)), config.train.memory_check, path,
-                      kTrainingMemoryHint);
-  return config;
-}
-
-FinetuneRun prepare_finetune(const FinetuneArgs& args) {
-  FinetuneRun run;
-  run.config = load_finetune_run_config(args.config_path, args.overrides);
-  const fs::path out_dir = run.config.out_dir;
-  run.lock = std::make_shared<const RunLock>(out_dir);
-  if (args.resume) {
-    if (args.resume_from.empty() && list_checkpoint_dirs(out_dir).empty()) {
-      throw InputError("--resume: " + out_dir.string() + " has no checkpoints to resume from");
-    }
-    try {
-      run.resume_from = locate_checkpoint(args.resume_from.empty() ? out_dir : fs::path(args.resume_from), &run.warnings);
-    } catch (const CheckpointError& e) {
-      throw CheckpointError(std::string("--resume: ") + e.what());
-    }
-    if (!is_finetune_checkpoint(*run.resume_from)) {
-      throw CheckpointError("--resume: " + run.resume_from->dir.string() + " is not a fine-tuning checkpoint");
-    }
-    if (!run.config.init_from.empty()) {
-      // The architecture came from init_from when the run started; the checkpoint has it.
-      const double dropout = run.config.model.dropout;
-      run.config.model = finetune_checkpoint_config(*run.resume_from).model;
-      run.config.model.dropout = dropout;
-    }
-  } else {
-    if (!list_checkpoint_dirs(out_dir).empty()) {
-      throw InputError(out_dir.string() + ": already holds checkpoints from an earlier run; pass --resume to " +
-                       "continue it, or choose another out_dir (--set out_dir=...)");
-    }
-    run.init_from = resolve_init_from(run.config, &run.warnings);
-  }
-  // Again when the architecture came from a checkpoint (init_from), not from this config.
-  if (!run.config.init_from.empty()) {
-    require_memory_fits(estimate_memory(run.config.model, finetune_memory_plan(run.config)),
-                        run.config.train.memory_check, args.config_path, kTrainingMemoryHint);
-  }
-  return run;
-}
-
-int run_finetune(const FinetuneArgs& args) {
-  const StopSignals signals;
-  const FinetuneRun run = prepare_finetune(args);
-  for (const std::string& warning : run.warnings) print_warning(warning);
-  FinetuneOptions options;
-  options.progress_bar = ::isatty(STDERR_FILENO) ? &std::cerr : nullptr;
-  options.stop_requested = [] { return StopSignals::received() != 0; };
-  options.on_training_start = StopSignals::defer;
-  const FinetuneResult result = finetune(run, options);
-  if (result.stopped) {
-    std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
-              << "; checkpoint written to " << result.checkpoint.string() << "\nresume with: " << resume_command(args)
-              << std::endl;
-    return kExitOk;
-  }
-  std::cout << "done: " << result.step << " steps" << (result.early_stopped ? " (early stopping)" : "")
-            << "; best checkpoint " << (result.best.empty() ? std::string("none") : result.best.string())
-            << "; final checkpoint " << result.checkpoint.string() << std::endl;
-  return kExitOk;
-}
 
 int run_predict(const PredictArgs& args) {
   if (!fs::is_regular_file(args.input)) throw InputError("--input " + args.input + ": file not found");

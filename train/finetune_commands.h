@@ -1,24 +1,14 @@
-// The fine-tuning side of the command line: `tapelm finetune`, `tapelm predict` and
-// `tapelm eval --data` on a fine-tuning checkpoint (run_finetune and run_predict are declared
-// in train/commands.h with the other commands).
+// The fine-tuning side of the command line: `tapelm predict` and `tapelm eval --data` on a
+// fine-tuning checkpoint (run_predict is declared in train/commands.h with the other commands).
 #pragma once
 
 #include <string>
 
 #include "train/checkpoint.h"
 #include "train/commands.h"
-#include "train/finetune_trainer.h"
+#include "train/finetune_task.h"
 
 namespace tapelm {
-
-// The validated config, with a model that cannot fit in memory refused before any data work.
-FinetuneConfig load_finetune_run_config(const std::string& path, const std::vector<std::string>& overrides);
-
-// Loads the config, locks out_dir (train/run_dir.h), refuses an out_dir holding checkpoints
-// unless resuming, locates the checkpoint to resume from or the init_from checkpoint (fixing
-// the architecture). The trainer writes the resolved <out_dir>/config.yaml once it accepted
-// the run.
-FinetuneRun prepare_finetune(const FinetuneArgs& args);
 
 // `tapelm eval --checkpoint DIR --data FILE` for a fine-tuning checkpoint: the task's metrics
 // and report on a labeled file (format from the extension: .jsonl, .csv, .tsv, or a

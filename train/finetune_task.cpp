@@ -1,34 +1,16 @@
-// Task dispatch and the evaluation result's lookup.
+// Task dispatch.
 #include "train/finetune_task.h"
 
 #include <stdexcept>
 
 #include "train/classification_task.h"
 #include "train/completion_task.h"
-#include "train/progress.h"
 #if __has_include("train/seq2seq_task.h")
 #include "train/seq2seq_task.h"
 #define TAPELM_HAVE_SEQ2SEQ_TASK 1
 #endif
 
 namespace tapelm {
-
-double TaskEvaluation::metric(const std::string& name) const {
-  std::string known;
-  for (const auto& [key, value] : metrics) {
-    if (key == name) return value;
-    known += (known.empty() ? "" : ", ") + key;
-  }
-  throw std::invalid_argument("no metric '" + name + "' in this evaluation (it has: " + known + ")");
-}
-
-std::string format_metrics(const TaskEvaluation& evaluation) {
-  std::string out;
-  for (const auto& [name, value] : evaluation.metrics) {
-    out += (out.empty() ? "" : ", ") + name + " " + format_double("%.4f", value);
-  }
-  return out;
-}
 
 std::unique_ptr<FinetuneTask> make_finetune_task(const TaskSetup& setup) {
   const std::string& task = setup.config->task;

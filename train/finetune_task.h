@@ -1,8 +1,7 @@
-// The interface between the fine-tuning loop (train/finetune_trainer.h) and a task
-// (classification, completion, seq2seq): the task owns the model, the tokenizer(s) and any
-// label vocabulary, turns example indices into a loss, evaluates and predicts. The trainer
-// owns everything task-independent: the split, batch sampling, optimizer, schedule,
-// clipping, checkpoints, early stopping, logging.
+// A labeled fine-tuning task (classification, completion, seq2seq): it owns the model, the
+// tokenizer(s) and any label vocabulary, turns example indices into a loss, evaluates and
+// predicts. Training wraps it with its data in a LabeledTrainingTask
+// (train/labeled_training_task.h) for the one training loop; eval and predict use it alone.
 #pragma once
 
 #include <filesystem>
@@ -18,25 +17,9 @@
 #include "nn/module.h"
 #include "train/checkpoint.h"
 #include "train/finetune_config.h"
+#include "train/training_task.h"
 
 namespace tapelm {
-
-// A metric a task reports, and which way is better.
-struct MetricSpec {
-  std::string name;  // e.g. "accuracy", "macro_f1", "loss", "wer"
-  bool higher_is_better = true;
-};
-
-struct TaskEvaluation {
-  std::vector<std::pair<std::string, double>> metrics;  // in the order of FinetuneTask::metrics()
-  std::string report;  // printable detail: a confusion matrix, sample predictions, ...
-
-  // Throws std::invalid_argument naming the metric and the ones present.
-  double metric(const std::string& name) const;
-};
-
-// "accuracy 0.9812, macro_f1 0.9790, loss 0.0713" for logs.
-std::string format_metrics(const TaskEvaluation& evaluation);
 
 // What a task factory is given.
 struct TaskSetup {
@@ -64,15 +47,13 @@ class FinetuneTask {
   virtual ~FinetuneTask() = default;
 
   virtual Module& model() = 0;
-  // The model's dropout stream; its state goes into trainer_state.json.
-  virtual Rng& dropout_rng() = 0;
-
   // The metrics evaluate() reports; the first is the default early-stopping metric.
   virtual std::vector<MetricSpec> metrics() const = 0;
 
-  // The mean training loss over examples[batch] (the trainer's micro-batch), with a tape for
-  // backward. The model is in train mode.
-  virtual Var loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) = 0;
+  // The mean training loss over examples[batch] (a micro-batch), with a tape for backward, and
+  // the weight it is a mean over (tokens counted, or examples times their class weights). The
+  // model is in train mode.
+  virtual WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) = 0;
 
   // Metrics over examples[indices] (the model in eval mode, no tape; the task restores train
   // mode). `batch_size` bounds the examples per forward pass.

@@ -60,28 +60,20 @@ void MetricsLog::append(const std::string& line) {
   if (!out_) throw std::runtime_error(path_.string() + ": write failed");
 }
 
-void MetricsLog::log(const TrainRecord& r) {
+void MetricsLog::log(const TrainRecord& r, const std::string& rate_name) {
   const nlohmann::ordered_json record = {{"step", r.step},
                                          {"loss", number(r.loss)},
                                          {"lr", number(r.lr)},
                                          {"grad_norm", number(r.grad_norm)},
-                                         {"tokens_per_s", number(r.tokens_per_s)},
+                                         {rate_name, number(r.per_second)},
                                          {"skipped_steps", r.skipped_steps}};
   append(record.dump());
   add_scalars(r.step, {{"loss", r.loss},
                        {"lr", r.lr},
                        {"grad_norm", r.grad_norm},
-                       {"tokens_per_s", r.tokens_per_s},
+                       {rate_name, r.per_second},
                        {"skipped_steps", double(r.skipped_steps)}});
   if (std::isfinite(r.loss)) history_.train.emplace_back(r.step, r.loss);
-}
-
-void MetricsLog::log(const EvalRecord& r) {
-  const nlohmann::ordered_json record = {
-      {"step", r.step}, {"val_loss", number(r.val_loss)}, {"val_ppl", number(r.val_ppl)}};
-  append(record.dump());
-  add_scalars(r.step, {{"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}});
-  if (std::isfinite(r.val_loss)) history_.val.emplace_back(r.step, r.val_loss);
 }
 
 void MetricsLog::log(int64_t step, const std::vector<std::pair<std::string, double>>& fields) {
@@ -89,9 +81,7 @@ void MetricsLog::log(int64_t step, const std::vector<std::pair<std::string, doub
   for (const auto& [name, value] : fields) record[name] = number(value);
   append(record.dump());
   add_scalars(step, fields);
-  for (const auto& [name, value] : fields) {
-    if (name == "val_loss" && std::isfinite(value)) history_.val.emplace_back(step, value);
-  }
+  remember(nlohmann::json(record), history_);
 }
 
 void MetricsLog::log_text(int64_t step, const std::string& tag, const std::string& text) {

@@ -1,6 +1,7 @@
 // <out_dir>/metrics.jsonl: one JSON object per line, appended as training goes.
-//   train: {"step", "loss", "lr", "grad_norm", "tokens_per_s", "skipped_steps"}
-//   eval:  {"step", "val_loss", "val_ppl"}
+//   train: {"step", "loss", "lr", "grad_norm", "tokens_per_s" or "examples_per_s", "skipped_steps"}
+//   eval:  {"step", "val_<metric>", ...}: "val_loss", "val_ppl" for pretraining, the task's metrics otherwise
+//   test:  {"step", "test_<metric>", ...} at the end of a run whose task has a test split
 // Numbers are written with the shortest text that reads back to the same double (a skipped
 // step's non-finite loss is null), so identical losses show as identical text. The log also
 // keeps the loss curves for the plot and, when asked, writes every value and text sample to a
@@ -25,14 +26,8 @@ struct TrainRecord {
   double loss = 0;   // this step's loss (mean over its micro-batches)
   double lr = 0;
   double grad_norm = 0;  // before clipping
-  double tokens_per_s = 0;  // fine-tuning's progress display puts examples/s here (its rate_unit "ex/s")
+  double per_second = 0;  // throughput: tokens or examples per second (the progress display's rate_unit)
   int64_t skipped_steps = 0;  // non-finite steps so far in the run
-};
-
-struct EvalRecord {
-  int64_t step = 0;
-  double val_loss = 0;
-  double val_ppl = 0;
 };
 
 struct LossHistory {
@@ -50,10 +45,11 @@ class MetricsLog {
   MetricsLog(std::filesystem::path path, std::optional<int64_t> resume_step, bool tensorboard = false);
   ~MetricsLog();
 
-  void log(const TrainRecord& record);
-  void log(const EvalRecord& record);
-  // {"step": step, "<name>": value, ...} for records of other shapes (e.g. a fine-tuning
-  // task's metrics); a "val_loss" field joins the validation curve.
+  // A training step's line; `rate_name` names the throughput field ("tokens_per_s",
+  // "examples_per_s").
+  void log(const TrainRecord& record, const std::string& rate_name);
+  // {"step": step, "<name>": value, ...}: a "loss" field joins the training curve, a
+  // "val_loss" field the validation curve.
   void log(int64_t step, const std::vector<std::pair<std::string, double>>& fields);
   // Text such as a generated sample: TensorBoard only (metrics.jsonl holds numbers).
   void log_text(int64_t step, const std::string& tag, const std::string& text);

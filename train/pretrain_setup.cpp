@@ -43,30 +43,4 @@ PreparedData prepare_pretrain_data(const PretrainConfig& config, const std::stri
   return data;
 }
 
-int64_t accumulation_steps(const TrainSection& train, int world) {
-  const int64_t share = train.micro_batch_size * world;
-  if (train.batch_size % share != 0) {
-    throw ConfigError("train.batch_size (" + std::to_string(train.batch_size) + ") must be a multiple of " +
-                      "train.micro_batch_size (" + std::to_string(train.micro_batch_size) + ") x " +
-                      std::to_string(world) + " ranks = " + std::to_string(share) +
-                      ", so every rank gets the same share of each batch; change train.batch_size or "
-                      "train.micro_batch_size (--set train.micro_batch_size=...), or the number of ranks");
-  }
-  return train.batch_size / share;
-}
-
-std::string describe_batches(const PretrainConfig& config, int64_t accumulation, int world, uint64_t train_tokens) {
-  const TrainSection& t = config.train;
-  const int64_t tokens_per_step = t.batch_size * config.model.ctx_len;
-  const std::string split = world > 1 ? std::to_string(world) + " ranks x micro-batch " +
-                                            std::to_string(t.micro_batch_size) + " x " + std::to_string(accumulation)
-                                      : "micro-batch " + std::to_string(t.micro_batch_size) + ", " +
-                                            std::to_string(accumulation);
-  return "batch: " + std::to_string(t.batch_size) + " sequences x " + std::to_string(config.model.ctx_len) +
-         " tokens = " + std::to_string(tokens_per_step) + " tokens per step (" + split + " accumulation steps); " +
-         std::to_string(t.max_steps) + " steps = " +
-         format_double("%.2f", double(tokens_per_step) * double(t.max_steps) / double(train_tokens)) +
-         " epochs of the training data";
-}
-
 }  // namespace tapelm

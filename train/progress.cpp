@@ -63,7 +63,7 @@ std::string ProgressDisplay::status(const TrainRecord& r) const {
   const double eta = done > 0 ? elapsed / double(done) * double(max_steps_ - r.step) : NAN;
   std::string text = "step " + std::to_string(r.step) + "/" + std::to_string(max_steps_) + " | loss " +
                      format_double("%.4f", r.loss) + " | lr " + format_double("%.3e", r.lr) + " | grad_norm " +
-                     format_double("%.3f", r.grad_norm) + " | " + format_rate(r.tokens_per_s) + " " + rate_unit_ + " | ETA " +
+                     format_double("%.3f", r.grad_norm) + " | " + format_rate(r.per_second) + " " + rate_unit_ + " | ETA " +
                      format_duration(eta);
   if (r.skipped_steps > 0) text += " | skipped " + std::to_string(r.skipped_steps);
   return text;

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "data/atomic_file.h"
+#include "train/fs_util.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {
@@ -65,28 +66,29 @@ std::vector<ConfigChange> check_resume_config(const Checkpoint& checkpoint, cons
   return allowed;
 }
 
-std::vector<std::string> remove_abandoned_checkpoints(const fs::path& out_dir, int64_t resume_step) {
-  std::vector<CheckpointDir> corrupted;
-  std::vector<std::string> reasons;
-  std::string valid;
+fs::path abandoned_dir(const fs::path& out_dir) { return out_dir / "abandoned"; }
+
+std::vector<std::string> set_aside_abandoned_checkpoints(const fs::path& out_dir, int64_t resume_step) {
+  std::vector<std::string> lines;
   for (const CheckpointDir& dir : list_checkpoint_dirs(out_dir)) {
     if (dir.step <= resume_step) continue;
+    std::string state = "valid";
     try {
       verify_checkpoint(dir.dir);
-      valid += (valid.empty() ? "" : ", ") + dir.dir.filename().string();
     } catch (const CheckpointError& e) {
-      corrupted.push_back(dir);
-      reasons.push_back(std::string(e.what()) + "; removed " + dir.dir.filename().string());
+      state = std::string("corrupted: ") + e.what();
     }
+    const fs::path aside = abandoned_dir(out_dir);
+    fs::create_directories(aside);
+    fs::path target = aside / dir.dir.filename();
+    for (int n = 2; fs::exists(target); ++n) target = aside / (dir.dir.filename().string() + "." + std::to_string(n));
+    fs::rename(dir.dir, target);
+    fsync_directory(aside);
+    fsync_directory(dir.dir.parent_path());
+    lines.push_back(dir.dir.filename().string() + " is newer than step " + std::to_string(resume_step) +
+                    " and belongs to the abandoned run (" + state + "); set aside as " + target.string());
   }
-  if (!valid.empty()) {
-    throw InputError("--resume: " + checkpoints_dir(out_dir).string() + " holds checkpoints newer than step " +
-                     std::to_string(resume_step) + " (" + valid +
-                     "); continuing from the older one would interleave two runs. Delete them to branch from step " +
-                     std::to_string(resume_step) + ", or resume into another out_dir (--set out_dir=...)");
-  }
-  for (const CheckpointDir& dir : corrupted) remove_checkpoint_dir(dir.dir);
-  return reasons;
+  return lines;
 }
 
 }  // namespace tapelm

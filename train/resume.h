@@ -1,6 +1,6 @@
 // Rules for continuing a run from a checkpoint: which config changes are allowed (anything
-// but the architecture: model.* and the tokenizer), and what to do with checkpoints newer
-// than the one resumed from (left by the run being abandoned).
+// but the architecture: model.* and the tokenizer), and what happens to checkpoints newer
+// than the one resumed from (left by the run being abandoned): they are set aside.
 #pragma once
 
 #include <cstdint>
@@ -29,10 +29,13 @@ std::vector<ConfigChange> config_changes(const PretrainConfig& before, const Pre
 std::vector<ConfigChange> check_resume_config(const Checkpoint& checkpoint, const PretrainConfig& before,
                                               const PretrainConfig& now);
 
-// Checkpoints in out_dir with a step above `resume_step` belong to the run being abandoned.
-// If any of them verifies, throws InputError naming them (continuing would interleave two
-// runs' checkpoints; the user deletes them or picks another out_dir). Otherwise the
-// corrupted ones are deleted and their names returned, with why each was corrupt.
-std::vector<std::string> remove_abandoned_checkpoints(const std::filesystem::path& out_dir, int64_t resume_step);
+// <out_dir>/abandoned: checkpoints set aside on resume.
+std::filesystem::path abandoned_dir(const std::filesystem::path& out_dir);
+
+// Checkpoints in out_dir with a step above `resume_step` belong to the run being abandoned:
+// each (valid or corrupted) is moved into abandoned_dir(out_dir), never deleted, so the
+// continued run's checkpoints cannot mix with them and nothing the user had is lost. Returns
+// one log line per checkpoint set aside.
+std::vector<std::string> set_aside_abandoned_checkpoints(const std::filesystem::path& out_dir, int64_t resume_step);
 
 }  // namespace tapelm

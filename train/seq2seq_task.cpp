@@ -155,14 +155,14 @@ class Seq2SeqTask : public FinetuneTask {
   }
 
   Module& model() override { return model_; }
-  Rng& dropout_rng() override { return model_.dropout_rng(); }
 
   std::vector<MetricSpec> metrics() const override { return {{"wer", false}, {"per", false}, {"loss", false}}; }
 
-  Var loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
     const Seq2SeqBatch b = make_batch(examples, batch);
-    return model_.loss(b.src, b.tgt, b.labels, b.B, b.S, b.T, b.src_padding, b.tgt_padding, kIgnoreIndex,
-                       float(config_.train.label_smoothing));
+    return {model_.loss(b.src, b.tgt, b.labels, b.B, b.S, b.T, b.src_padding, b.tgt_padding, kIgnoreIndex,
+                        float(config_.train.label_smoothing)),
+            double(counted_targets(b.labels))};
   }
 
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
@@ -178,8 +178,7 @@ class Seq2SeqTask : public FinetuneTask {
       const size_t end = std::min(indices.size(), begin + size_t(batch_size));
       const Seq2SeqBatch b = make_batch(examples, std::vector<size_t>(indices.begin() + long(begin),
                                                                       indices.begin() + long(end)));
-      const int64_t counted =
-          std::count_if(b.labels.begin(), b.labels.end(), [](int32_t t) { return t != kIgnoreIndex; });
+      const int64_t counted = counted_targets(b.labels);
       loss_sum += double(model_.loss(b.src, b.tgt, b.labels, b.B, b.S, b.T, b.src_padding, b.tgt_padding).item()) *
                   double(counted);
       loss_tokens += counted;

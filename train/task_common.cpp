@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "autograd/loss.h"
 #include "train/finetune_tokenizer.h"
 #include "train/training_checkpoint.h"
 
@@ -75,6 +76,10 @@ std::vector<std::string> example_texts(const std::vector<LabeledExample>& exampl
 
 int32_t argmax(const float* values, int64_t n) {
   return static_cast<int32_t>(std::max_element(values, values + n) - values);
+}
+
+int64_t counted_targets(const std::vector<int32_t>& targets) {
+  return std::count_if(targets.begin(), targets.end(), [](int32_t t) { return t != kIgnoreIndex; });
 }
 
 }  // namespace tapelm

@@ -39,4 +39,7 @@ std::vector<std::string> example_texts(const std::vector<LabeledExample>& exampl
 // The index of the largest value (the first on ties).
 int32_t argmax(const float* values, int64_t n);
 
+// Targets a loss counts: those other than kIgnoreIndex (padding).
+int64_t counted_targets(const std::vector<int32_t>& targets);
+
 }  // namespace tapelm

@@ -10,11 +10,11 @@
 
 namespace tapelm {
 
-std::vector<CheckpointFile> training_checkpoint_files(const GPT& model, const Optimizer& optimizer,
-                                                      const TrainerState& state, const PretrainConfig& config,
-                                                      const Tokenizer& tokenizer) {
+std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const Optimizer& optimizer,
+                                                      const TrainerState& state, const std::string& config_yaml,
+                                                      std::vector<CheckpointFile> task_files) {
   const TensorMetadata step = {{"step", std::to_string(state.step)}};
-  return {
+  std::vector<CheckpointFile> files = {
       CheckpointFile{kWeightsFile,
                      [&model, step](const std::filesystem::path& path) {
                        save_parameters(path.string(), model.named_parameters(), step);
@@ -24,19 +24,15 @@ std::vector<CheckpointFile> training_checkpoint_files(const GPT& model, const Op
                        save_optimizer_state(path.string(), optimizer, step);
                      }},
       CheckpointFile::from_bytes(kTrainerStateFile, to_json(state)),
-      CheckpointFile::from_bytes(kConfigFile, to_yaml(config)),
-      CheckpointFile::from_bytes(kTokenizerFile, tokenizer.model_bytes()),
+      CheckpointFile::from_bytes(kConfigFile, config_yaml),
   };
+  for (CheckpointFile& file : task_files) files.push_back(std::move(file));
+  return files;
 }
 
 PretrainConfig checkpoint_config(const Checkpoint& checkpoint) {
   const std::filesystem::path path = checkpoint.file(kConfigFile);
   return load_from(path, [&] { return load_pretrain_config(path.string(), {"tokenizer.model="}); });
-}
-
-TrainerState checkpoint_trainer_state(const Checkpoint& checkpoint) {
-  const std::filesystem::path path = checkpoint.file(kTrainerStateFile);
-  return load_from(path, [&] { return parse_trainer_state(read_file(path), path.string()); });
 }
 
 Tokenizer checkpoint_tokenizer(const Checkpoint& checkpoint) {

@@ -1,7 +1,7 @@
 // What a training checkpoint holds (on top of train/checkpoint.h's atomic directories):
 //   weights.safetensors    model parameters (nn/safetensors.h)
 //   optimizer.safetensors  optimizer moments and step counts
-//   trainer_state.json     step, sampler and dropout RNG states, ... (train/trainer_state.h)
+//   trainer_state.json     step, data order, early stopping, ... (train/trainer_state.h)
 //   config.yaml            the resolved config of the run
 //   tokenizer.model        the SentencePiece model the token ids refer to
 // and loading them back, for resuming and for `tapelm generate` / `tapelm eval`. A file that
@@ -9,7 +9,6 @@
 // naming it.
 #pragma once
 
-#include <exception>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -26,34 +25,19 @@ namespace tapelm {
 
 inline constexpr const char* kWeightsFile = "weights.safetensors";
 inline constexpr const char* kOptimizerFile = "optimizer.safetensors";
-inline constexpr const char* kTrainerStateFile = "trainer_state.json";
 inline constexpr const char* kConfigFile = "config.yaml";
 inline constexpr const char* kTokenizerFile = "tokenizer.model";
 
-// Runs `load` (which reads the checkpoint file `path`), turning any failure into a
-// CheckpointError that names the file.
-template <class Load>
-auto load_from(const std::filesystem::path& path, Load load) -> decltype(load()) {
-  try {
-    return load();
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    throw CheckpointError(message.find(path.string()) != std::string::npos ? message : path.string() + ": " + message);
-  }
-}
-
-// The files for write_checkpoint. The optimizer's buffers are written from its live state,
-// so write the checkpoint before the next step.
-std::vector<CheckpointFile> training_checkpoint_files(const GPT& model, const Optimizer& optimizer,
-                                                      const TrainerState& state, const PretrainConfig& config,
-                                                      const Tokenizer& tokenizer);
+// The files for write_checkpoint of any task: the model's weights, the optimizer's state,
+// trainer_state.json and config.yaml, then the task's own files. The optimizer's buffers are
+// written from its live state, so write the checkpoint before the next step.
+std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const Optimizer& optimizer,
+                                                      const TrainerState& state, const std::string& config_yaml,
+                                                      std::vector<CheckpointFile> task_files);
 
 // The checkpoint's config.yaml, with tokenizer.model cleared: the checkpoint's own
 // tokenizer.model is the tokenizer, wherever the original came from.
 PretrainConfig checkpoint_config(const Checkpoint& checkpoint);
-TrainerState checkpoint_trainer_state(const Checkpoint& checkpoint);
 Tokenizer checkpoint_tokenizer(const Checkpoint& checkpoint);
 
 // Replace the values in place (strict: every parameter / buffer must match by name and shape).

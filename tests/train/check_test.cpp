@@ -72,7 +72,7 @@ TEST(Check, ClassificationConfigPrintsExamplesPerSplitAndClassBalance) {
                                                     "\\([0-9.]+%\\)\n  test: bad "));
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("model: [0-9]+ parameters \\([0-9]+ trainable\\)"));
   EXPECT_THAT(outcome.out, HasSubstr("batch: 8 examples per step (micro-batch 4, 2 accumulation steps); 30 steps = "));
-  EXPECT_THAT(outcome.out, HasSubstr(" epochs of the training split; early stopping on val "));
+  EXPECT_THAT(outcome.out, HasSubstr(" epochs of the training data; early stopping on val "));
   EXPECT_THAT(outcome.out, HasSubstr("memory: estimated peak at least "));
   EXPECT_THAT(outcome.out, HasSubstr("ok: the run would start\n"));
   EXPECT_FALSE(fs::exists(scratch / "ft")) << "no split.json, tokenizer files or anything else in out_dir";

@@ -8,6 +8,7 @@
 #include "nn/safetensors.h"
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
+#include "train/labeled_training_task.h"
 #include "train/classification_task.h"
 #include "train/cli.h"
 #include "train/finetune_checkpoint.h"
@@ -129,16 +130,10 @@ TEST(FinetuneClassification, HeadGetsItsOwnLearningRateAndFrozenParametersNoGrou
   const FinetuneConfig config = load_finetune_config(
       testing::write_toy_finetune(scratch).string(),
       {"classification.head_lr_scale=3", "classification.freeze_layers=1", "optimizer.weight_decay=0.1"});
-  const FinetuneData data = load_finetune_data(config, scratch / "split.json");
   std::ostringstream log;
-  TaskSetup setup;
-  setup.config = &config;
-  setup.examples = &data.examples;
-  setup.train_indices = &data.split.train;
-  setup.work_dir = scratch.path();
-  setup.log = &log;
-  const std::unique_ptr<FinetuneTask> task = make_finetune_task(setup);
-  const std::vector<ParamGroup> groups = finetune_param_groups(*task, task->model().named_parameters(), config);
+  const std::unique_ptr<LabeledTrainingTask> task =
+      make_labeled_training_task(config, std::nullopt, std::nullopt, nullptr, log);
+  const std::vector<ParamGroup> groups = task->param_groups();
   ASSERT_EQ(groups.size(), 4u);
   size_t grouped = 0;
   for (const ParamGroup& group : groups) {

@@ -14,7 +14,7 @@
 #include "scratch_dir.h"
 #include "train/cli.h"
 #include "train/finetune_commands.h"
-#include "train/finetune_trainer.h"
+#include "train/training_runs.h"
 
 namespace tapelm::testing {
 
@@ -70,7 +70,7 @@ inline FinetuneArgs finetune_args(const std::filesystem::path& config, const std
 }
 
 struct FinetuneOutcome {
-  FinetuneResult result;
+  TrainResult result;
   std::string log;
 };
 
@@ -78,7 +78,7 @@ inline FinetuneOutcome run_finetuning(const std::filesystem::path& config, const
                                       bool resume = false, int stop_after_polls = 0) {
   const FinetuneRun run = prepare_finetune(finetune_args(config, overrides, resume));
   std::ostringstream log;
-  FinetuneOptions options;
+  TrainerOptions options;
   options.log = &log;
   int polls = 0;
   if (stop_after_polls > 0) options.stop_requested = [&] { return ++polls >= stop_after_polls; };

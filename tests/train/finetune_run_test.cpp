@@ -8,6 +8,7 @@
 
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
+#include "train/trainer_state.h"
 #include "train/finetune_checkpoint.h"
 #include "train/training_checkpoint.h"
 
@@ -47,7 +48,7 @@ void expect_resume_is_exact(const std::vector<std::string>& overrides) {
   const std::filesystem::path final_b = testing::checkpoint_path(b / "ft", 20);
   EXPECT_TRUE(testing::same_bytes(final_a / kWeightsFile, final_b / kWeightsFile));
   EXPECT_TRUE(testing::same_bytes(final_a / kOptimizerFile, final_b / kOptimizerFile));
-  EXPECT_TRUE(testing::same_bytes(final_a / kFinetuneStateFile, final_b / kFinetuneStateFile));
+  EXPECT_TRUE(testing::same_bytes(final_a / kTrainerStateFile, final_b / kTrainerStateFile));
   EXPECT_TRUE(testing::same_bytes(a / "ft" / "split.json", b / "ft" / "split.json"));
   EXPECT_EQ(records_by_step(a / "ft"), records_by_step(b / "ft"));
 }
@@ -67,7 +68,7 @@ TEST(FinetuneRun, ProgressIsABarRedrawnInPlaceWhenAProgressStreamIsGiven) {
   ScratchDir scratch;
   const FinetuneRun run = prepare_finetune(testing::finetune_args(testing::write_toy_finetune(scratch, 10)));
   std::ostringstream log, bar;
-  FinetuneOptions options;
+  TrainerOptions options;
   options.log = &log;
   options.progress_bar = &bar;
   finetune(run, options);
@@ -101,7 +102,7 @@ TEST(FinetuneRun, EarlyStoppingEndsAfterPatienceEvaluationsWithoutImprovement) {
   // The best checkpoint is the step the best accuracy was first reached, 2 evaluations
   // before the stop; its state records it.
   const Checkpoint best = locate_checkpoint(best_checkpoint_dir(scratch / "ft"));
-  const FinetuneState state = finetune_checkpoint_state(best);
+  const TrainerState state = checkpoint_trainer_state(best);
   EXPECT_EQ(best.step, outcome.result.step - 10);
   EXPECT_EQ(state.best_step, best.step);
   ASSERT_TRUE(state.best_metric.has_value());

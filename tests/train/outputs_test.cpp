@@ -27,9 +27,9 @@ TEST(MetricsLog, WritesOneJsonObjectPerLineWithExactNumbers) {
   ScratchDir scratch;
   {
     MetricsLog log(scratch / "metrics.jsonl", std::nullopt);
-    log.log(TrainRecord{1, 4.787492275238037, 1e-3, 0.5, 1234.5, 0});
-    log.log(TrainRecord{2, NAN, 1e-3, INFINITY, 1000, 1});
-    log.log(EvalRecord{2, 4.5, std::exp(4.5)});
+    log.log(TrainRecord{1, 4.787492275238037, 1e-3, 0.5, 1234.5, 0}, "tokens_per_s");
+    log.log(TrainRecord{2, NAN, 1e-3, INFINITY, 1000, 1}, "tokens_per_s");
+    log.log(2, {{"val_loss", 4.5}, {"val_ppl", std::exp(4.5)}});
     EXPECT_EQ(log.history().train, (std::vector<std::pair<int64_t, double>>{{1, 4.787492275238037}}));
     EXPECT_EQ(log.history().val, (std::vector<std::pair<int64_t, double>>{{2, 4.5}}));
   }
@@ -49,7 +49,7 @@ TEST(MetricsLog, ResumeKeepsRecordsUpToTheCheckpointAndDropsLaterAndTornOnes) {
     MetricsLog log(scratch / "metrics.jsonl", int64_t{10});
     EXPECT_EQ(log.history().train.size(), 1u);
     EXPECT_EQ(log.history().val.size(), 1u);
-    log.log(TrainRecord{11, 2.5, 1e-3, 1.0, 10, 0});
+    log.log(11, {{"loss", 2.5}, {"lr", 1e-3}});
   }
   const std::string text = read_text(scratch / "metrics.jsonl");
   EXPECT_EQ(text.rfind("{\"step\":10,\"loss\":3.0}\n{\"step\":10,\"val_loss\":3.1,\"val_ppl\":22.2}\n{\"step\":11,", 0), 0u)
@@ -94,33 +94,65 @@ TEST(LossPlot, EmptyHistoryStillGivesAValidFrame) {
 TEST(TrainerState, RoundTripsThroughJsonAndNamesProblems) {
   TrainerState s;
   s.step = 1200;
-  s.tokens_seen = 1200 * 4096;
-  s.sampler = {0x6A09E667F3BCC909ull ^ 1337, 38400};
-  s.dropout = {0xFFFFFFFFFFFFFFFFull, 7};
-  s.best_val_loss = 3.8125;
+  s.examples_seen = 1200 * 32;
+  s.sampler = {{"seed", 0x6A09E667F3BCC909ull ^ 1337}, {"counter", 38400}};
+  s.best_metric = 3.8125;
+  s.best_step = 1100;
+  s.evals_without_improvement = 1;
+  s.early_stopped = true;
   s.skipped_steps = 2;
   s.bad_steps_in_a_row = 1;
+  s.world_size = 2;
   const TrainerState back = parse_trainer_state(to_json(s), "state.json");
   EXPECT_EQ(back.step, s.step);
-  EXPECT_EQ(back.tokens_seen, s.tokens_seen);
-  EXPECT_EQ(back.sampler.seed, s.sampler.seed);
-  EXPECT_EQ(back.sampler.counter, s.sampler.counter);
-  EXPECT_EQ(back.dropout.seed, s.dropout.seed);
-  EXPECT_EQ(back.dropout.counter, s.dropout.counter);
-  EXPECT_EQ(back.best_val_loss, s.best_val_loss);
+  EXPECT_EQ(back.examples_seen, s.examples_seen);
+  EXPECT_EQ(back.sampler, s.sampler);
+  EXPECT_EQ(back.best_metric, s.best_metric);
+  EXPECT_EQ(back.best_step, 1100);
+  EXPECT_EQ(back.evals_without_improvement, 1);
+  EXPECT_TRUE(back.early_stopped);
   EXPECT_EQ(back.skipped_steps, 2);
   EXPECT_EQ(back.bad_steps_in_a_row, 1);
-  EXPECT_EQ(back.world_size, 1);
-  EXPECT_FALSE(parse_trainer_state(to_json(TrainerState{}), "x").best_val_loss.has_value());
+  EXPECT_EQ(back.world_size, 2);
+  EXPECT_FALSE(parse_trainer_state(to_json(TrainerState{}), "x").best_metric.has_value());
 
   for (const char* bad : {"{", "{\"format\":\"other\",\"version\":1}",
-                          "{\"format\":\"tapelm-trainer-state\",\"version\":1,\"step\":3}"}) {
+                          "{\"format\":\"tapelm-trainer-state\",\"version\":2,\"step\":3}"}) {
     try {
       parse_trainer_state(bad, "ckpt/trainer_state.json");
       ADD_FAILURE() << bad;
     } catch (const std::invalid_argument& e) {
       EXPECT_EQ(std::string(e.what()).rfind("ckpt/trainer_state.json: ", 0), 0u) << e.what();
     }
+  }
+}
+
+TEST(TrainerState, ReadsTheVersionOneFilesOfPretrainingAndFineTuning) {
+  const TrainerState pretrain = parse_trainer_state(
+      R"({"format":"tapelm-trainer-state","version":1,"step":40,"tokens_seen":10240,"sampler":{"seed":7,"counter":9},)"
+      R"("dropout_rng":{"seed":1,"counter":2},"best_val_loss":3.5,"skipped_steps":1,"bad_steps_in_a_row":0,)"
+      R"("world_size":2,"dropout_rng_per_rank":[{"seed":1,"counter":2},{"seed":3,"counter":4}]})",
+      "old/trainer_state.json", /*per_example=*/64);
+  EXPECT_EQ(pretrain.step, 40);
+  EXPECT_EQ(pretrain.examples_seen, 160);
+  EXPECT_EQ(pretrain.sampler, nlohmann::json({{"seed", 7}, {"counter", 9}}));
+  EXPECT_EQ(pretrain.best_metric, 3.5);
+  EXPECT_EQ(pretrain.world_size, 2);
+  const TrainerState finetune = parse_trainer_state(
+      R"({"format":"tapelm-finetune-state","version":1,"step":30,"examples_seen":480,)"
+      R"("sampler":{"seed":5,"epoch":2,"position":16},"dropout":{"seed":1,"counter":2},"best_metric":0.9,)"
+      R"("best_step":20,"evals_without_improvement":1,"skipped_steps":0,"bad_steps_in_a_row":0,"early_stopped":false})",
+      "old/finetune_state.json");
+  EXPECT_EQ(finetune.examples_seen, 480);
+  EXPECT_EQ(finetune.sampler, nlohmann::json({{"seed", 5}, {"epoch", 2}, {"position", 16}}));
+  EXPECT_EQ(finetune.best_step, 20);
+  try {
+    parse_trainer_state(R"({"format":"tapelm-trainer-state","version":3})", "new/trainer_state.json");
+    ADD_FAILURE() << "a newer version was read";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("version 3; this tapelm reads tapelm-trainer-state versions 1 and 2"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -21,7 +21,7 @@
 #include "scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/commands.h"
-#include "train/trainer.h"
+#include "train/training_runs.h"
 
 namespace tapelm::testing {
 
@@ -103,7 +103,7 @@ inline TrainOutcome run_pretraining(const std::filesystem::path& config, const s
   options.log = &log;
   int polls = 0;
   if (stop_after_polls > 0) options.stop_requested = [&] { return ++polls >= stop_after_polls; };
-  TrainOutcome outcome{train(run, options), ""};
+  TrainOutcome outcome{pretrain(run, options), ""};
   outcome.log = log.str();
   return outcome;
 }

@@ -1,7 +1,8 @@
 // Tests for the pretraining loop through the library API (train/trainer.h) on a tiny
 // generated corpus: outputs of a run, bitwise-exact resume, corrupted checkpoints, pruning,
 // non-finite steps and which config changes a resume accepts.
-#include "train/trainer.h"
+#include "train/resume.h"
+#include "train/training_runs.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
   ScratchDir scratch;
   const auto run = write_tiny_run(scratch, 30);
   const auto outcome = run_pretraining(run.config);
-  EXPECT_EQ(outcome.result.status, TrainStatus::kFinished);
+  EXPECT_FALSE(outcome.result.stopped);
   EXPECT_EQ(outcome.result.step, 30);
   EXPECT_EQ(outcome.result.checkpoint, checkpoint_path(run.out_dir, 30));
   EXPECT_TRUE(contains(outcome.log, "total: ")) << "the model summary is printed";
@@ -85,8 +86,8 @@ TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
     EXPECT_EQ(read_text(run.out_dir / "loss.png").substr(0, 4), "\x89PNG") << "gnuplot is on PATH, so loss.png is drawn";
   }
   const std::string samples = read_text(run.out_dir / "samples.txt");
-  EXPECT_TRUE(contains(samples, "=== step 10 (val_loss ")) << samples;
-  EXPECT_TRUE(contains(samples, "=== step 30 (val_loss ")) << samples;
+  EXPECT_TRUE(contains(samples, "=== step 10 (val loss ")) << samples;
+  EXPECT_TRUE(contains(samples, "=== step 30 (val loss ")) << samples;
   EXPECT_TRUE(contains(samples, "\nThe whale")) << samples;
 
   EXPECT_EQ(checkpoint_steps(run.out_dir), (std::vector<int64_t>{10, 20, 30}));
@@ -96,12 +97,11 @@ TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
   }
   const TrainerState state = checkpoint_trainer_state(last_checkpoint);
   EXPECT_EQ(state.step, 30);
-  EXPECT_EQ(state.tokens_seen, 30 * 8 * 32);
+  EXPECT_EQ(state.examples_seen, 30 * 8);
   EXPECT_EQ(state.world_size, 1);
-  EXPECT_GT(state.sampler.counter, 0u);
-  EXPECT_GT(state.dropout.counter, 0u);
-  ASSERT_TRUE(state.best_val_loss.has_value());
-  EXPECT_DOUBLE_EQ(*state.best_val_loss, *std::min_element(val_losses.begin(), val_losses.end()));
+  EXPECT_GT(state.sampler.at("counter").get<uint64_t>(), 0u);
+  ASSERT_TRUE(state.best_metric.has_value());
+  EXPECT_DOUBLE_EQ(*state.best_metric, *std::min_element(val_losses.begin(), val_losses.end()));
 }
 
 TEST(Trainer, ResumedRunMatchesTheUninterruptedRunBitForBit) {
@@ -134,11 +134,11 @@ TEST(Trainer, StopRequestWritesACheckpointAndTheContinuationMatches) {
   const fs::path whole = scratch / "whole", stopped = scratch / "stopped";
   run_pretraining(run.config, {"out_dir=" + whole.string()});
   const auto first = run_pretraining(run.config, {"out_dir=" + stopped.string()}, false, "", /*stop_after_polls=*/7);
-  EXPECT_EQ(first.result.status, TrainStatus::kStopped);
+  EXPECT_TRUE(first.result.stopped);
   EXPECT_EQ(first.result.step, 7);
   EXPECT_EQ(first.result.checkpoint, checkpoint_path(stopped, 7));
   const auto second = run_pretraining(run.config, {"out_dir=" + stopped.string()}, /*resume=*/true);
-  EXPECT_EQ(second.result.status, TrainStatus::kFinished);
+  EXPECT_FALSE(second.result.stopped);
   EXPECT_EQ(train_records(stopped), train_records(whole));
   EXPECT_TRUE(same_bytes(checkpoint_path(stopped, 16) / kWeightsFile, checkpoint_path(whole, 16) / kWeightsFile));
 }
@@ -171,8 +171,12 @@ TEST(Trainer, ResumeSkipsATruncatedOrCorruptedCheckpointAndSaysWhy) {
     EXPECT_TRUE(contains(resumed.log, "skipped step_00000010")) << resumed.log;
     EXPECT_TRUE(contains(resumed.log, "resuming from " + checkpoint_path(run.out_dir, 5).string())) << resumed.log;
     EXPECT_EQ(resumed.result.step, 12);
-    // The corrupted checkpoint was removed, then replaced by the resumed run's own step 10.
-    EXPECT_TRUE(contains(resumed.log, "; removed step_00000010")) << resumed.log;
+    // The corrupted checkpoint was set aside, then replaced by the resumed run's own step 10.
+    EXPECT_TRUE(contains(resumed.log, "resume: step_00000010 is newer than step 5 and belongs to the abandoned run "
+                                      "(corrupted: "))
+        << resumed.log;
+    EXPECT_TRUE(fs::exists(abandoned_dir(run.out_dir) / "step_00000010")) << resumed.log;
+    fs::remove_all(abandoned_dir(run.out_dir));
     EXPECT_NO_THROW(verify_checkpoint(checkpoint_path(run.out_dir, 10)));
     std::map<int64_t, int> records_per_step;
     for (const auto& record : read_metrics(run.out_dir)) {
@@ -183,14 +187,19 @@ TEST(Trainer, ResumeSkipsATruncatedOrCorruptedCheckpointAndSaysWhy) {
   }
 }
 
-TEST(Trainer, ResumeFromAnOlderCheckpointWithNewerValidOnesIsRefused) {
+TEST(Trainer, ResumeFromAnOlderCheckpointSetsTheNewerOnesAsideAndSaysSo) {
   ScratchDir scratch;
   const auto run = write_tiny_run(scratch, 20);
   run_pretraining(run.config);
-  const std::string error = error_of<InputError>(
-      [&] { run_pretraining(run.config, {}, true, checkpoint_path(run.out_dir, 10).string()); });
-  EXPECT_TRUE(contains(error, "holds checkpoints newer than step 10 (step_00000020)")) << error;
-  EXPECT_EQ(checkpoint_steps(run.out_dir), (std::vector<int64_t>{10, 20})) << "nothing is deleted";
+  const std::string newer = read_text(checkpoint_path(run.out_dir, 20) / kWeightsFile);
+  const auto resumed = run_pretraining(run.config, {"train.max_steps=15", "checkpoint.interval=5"}, true,
+                                       checkpoint_path(run.out_dir, 10).string());
+  const fs::path aside = abandoned_dir(run.out_dir) / "step_00000020";
+  EXPECT_TRUE(contains(resumed.log, "resume: step_00000020 is newer than step 10 and belongs to the abandoned run "
+                                    "(valid); set aside as " + aside.string()))
+      << resumed.log;
+  EXPECT_EQ(checkpoint_steps(run.out_dir), (std::vector<int64_t>{10, 15}));
+  EXPECT_EQ(read_text(verify_checkpoint(aside).file(kWeightsFile)), newer) << "nothing the abandoned run saved is lost";
 }
 
 TEST(Trainer, KeepLastPrunesOlderCheckpoints) {
@@ -218,7 +227,7 @@ TEST(Trainer, NonFiniteStepsAreSkippedAndTooManyInARowStopTheRun) {
   std::ostringstream log;
   TrainerOptions options;
   options.log = &log;
-  const std::string error = error_of<TrainingDiverged>([&] { train(diverging, options); });
+  const std::string error = error_of<TrainingDiverged>([&] { pretrain(diverging, options); });
   EXPECT_TRUE(contains(error, "steps 12 to 14 all had a non-finite loss or gradient norm (train.max_bad_steps = 3)"))
       << error;
   EXPECT_TRUE(contains(error, "The last good checkpoint is " + checkpoint_path(run.out_dir, 11).string())) << error;
