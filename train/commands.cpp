@@ -19,6 +19,7 @@
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_commands.h"
 #include "train/memory_budget.h"
+#include "train/rank_errors.h"
 #include "data/atomic_file.h"
 #include "train/sampling.h"
 #include "train/signals.h"
@@ -90,13 +91,6 @@ void print_loss(const std::string& what, const LossTotal& total, const Checkpoin
   std::printf("%s: loss %.4f, perplexity %.2f over %lld tokens (checkpoint %s, step %lld, %s)\n", what.c_str(),
               total.mean(), total.perplexity(), static_cast<long long>(total.tokens), checkpoint.dir.c_str(),
               static_cast<long long>(checkpoint.step), thread_count_text(threads).c_str());
-}
-
-// "tapelm: error: <message>" on one line, naming the rank unless it is rank 0.
-void print_rank_error(const Distributed& dist, std::string message) {
-  std::replace(message.begin(), message.end(), '\n', ' ');
-  std::cerr << "tapelm: error: " << (dist.is_root() ? "" : "rank " + std::to_string(dist.rank()) + ": ") << message
-            << std::endl;
 }
 
 // Windows per forward pass in `tapelm eval`.
@@ -190,25 +184,7 @@ int pretrain(const PretrainArgs& args, const Distributed& dist) {
 
 int run_pretrain(const PretrainArgs& args) {
   const Distributed dist;
-  if (dist.world_size() == 1) return pretrain(args, dist);
-  // An error on one rank would leave the others waiting in a collective: report it, then end
-  // the whole job with the exit code the error deserves (the last checkpoint stays intact,
-  // being written atomically).
-  int code = kExitFailure;
-  try {
-    return pretrain(args, dist);
-  } catch (const TrainingDiverged& e) {
-    // Every rank sees the same averaged gradients, so all diverge at the same step: rank 0
-    // reports, and no rank aborts the job before it has.
-    if (dist.is_root()) print_rank_error(dist, e.what());
-    dist.barrier();
-  } catch (const InputError& e) {
-    code = kExitBadInput;
-    print_rank_error(dist, e.what());
-  } catch (const std::exception& e) {
-    print_rank_error(dist, e.what());
-  }
-  dist.abort(code);
+  return run_on_every_rank(dist, [&] { return pretrain(args, dist); });
 }
 
 int run_generate(const GenerateArgs& args) {

@@ -275,6 +275,33 @@ std::vector<std::vector<uint64_t>> Distributed::gather(const std::vector<uint64_
   return out;
 }
 
+std::vector<std::string> Distributed::gather_bytes(const std::string& local) const {
+  if (world_size_ == 1) return {local};
+  const double total = all_reduce_sum(static_cast<double>(local.size()));
+  if (total > static_cast<double>(INT_MAX)) {
+    throw std::runtime_error("Distributed::gather: the ranks' texts hold " + std::to_string(uint64_t(total)) +
+                             " bytes together, more than one message can (" + std::to_string(INT_MAX) + ")");
+  }
+  const std::vector<std::vector<uint64_t>> sizes = gather(std::vector<uint64_t>{local.size()});
+  std::vector<int> counts;
+  std::vector<int> offsets;
+  std::string all;
+  if (is_root()) {
+    for (const std::vector<uint64_t>& size : sizes) {
+      offsets.push_back(static_cast<int>(all.size()));
+      counts.push_back(static_cast<int>(size[0]));
+      all.resize(all.size() + size[0]);
+    }
+  }
+#ifdef TAPELM_HAVE_MPI
+  MPI_Gatherv(local.data(), static_cast<int>(local.size()), MPI_CHAR, all.data(), counts.data(), offsets.data(),
+              MPI_CHAR, 0, MPI_COMM_WORLD);
+#endif
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < counts.size(); ++r) out.push_back(all.substr(size_t(offsets[r]), size_t(counts[r])));
+  return out;
+}
+
 std::vector<uint64_t> Distributed::scatter(const std::vector<std::vector<uint64_t>>& per_rank) const {
   // Rank 0 validates and tells everyone the verdict, so a bad argument throws everywhere
   // instead of leaving the other ranks waiting in MPI_Scatter.
