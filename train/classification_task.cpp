@@ -99,19 +99,35 @@ class ClassificationTask : public FinetuneTask {
             weight};
   }
 
-  TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
-                          int64_t batch_size) override {
-    ConfusionMatrix confusion(int64_t(labels_.size()));
-    double loss_sum = 0;
-    run_batches(inputs_of(examples, indices), batch_size, [&](size_t row, const float* probabilities) {
-      const int32_t truth = label_id(examples[indices[row]]);
-      confusion.add(truth, argmax(probabilities, int64_t(labels_.size())));
-      loss_sum -= std::log(std::max(double(probabilities[truth]), 1e-30));
+  // sums: [0] the summed cross-entropy, [1 + truth * classes + predicted] the confusion matrix.
+  EvalTotals evaluate_part(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                           int64_t batch_size, Shard shard) override {
+    const auto [begin, end] = shard_range(indices.size(), batch_size, shard);
+    const std::vector<size_t> part(indices.begin() + long(begin), indices.begin() + long(end));
+    const int64_t n_classes = int64_t(labels_.size());
+    EvalTotals totals;
+    totals.sums.assign(size_t(1 + n_classes * n_classes), 0.0);
+    run_batches(inputs_of(examples, part), batch_size, [&](size_t row, const float* probabilities) {
+      const int32_t truth = label_id(examples[part[row]]);
+      totals.sums[size_t(1 + truth * n_classes + argmax(probabilities, n_classes))] += 1;
+      totals.sums[0] -= std::log(std::max(double(probabilities[truth]), 1e-30));
     });
+    return totals;
+  }
+
+  TaskEvaluation summarize(const EvalTotals& totals) const override {
+    const int64_t n_classes = int64_t(labels_.size());
+    require_sums(totals, size_t(1 + n_classes * n_classes), "classification");
+    ConfusionMatrix confusion(n_classes);
+    for (int32_t truth = 0; truth < n_classes; ++truth) {
+      for (int32_t predicted = 0; predicted < n_classes; ++predicted) {
+        confusion.add(truth, predicted, int64_t(totals.sums[size_t(1 + truth * n_classes + predicted)]));
+      }
+    }
     TaskEvaluation result;
     result.metrics = {{"accuracy", confusion.accuracy()},
                       {"macro_f1", confusion.macro_f1()},
-                      {"loss", loss_sum / double(indices.size())}};
+                      {"loss", totals.sums[0] / double(confusion.total())}};
     result.report = confusion.table(labels_.labels());
     return result;
   }

@@ -19,6 +19,7 @@
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_commands.h"
 #include "train/memory_budget.h"
+#include "train/rank_errors.h"
 #include "data/atomic_file.h"
 #include "train/sampling.h"
 #include "train/signals.h"
@@ -92,13 +93,6 @@ void print_loss(const std::string& what, const LossTotal& total, const Checkpoin
               static_cast<long long>(checkpoint.step), thread_count_text(threads).c_str());
 }
 
-// "tapelm: error: <message>" on one line, naming the rank unless it is rank 0.
-void print_rank_error(const Distributed& dist, std::string message) {
-  std::replace(message.begin(), message.end(), '\n', ' ');
-  std::cerr << "tapelm: error: " << (dist.is_root() ? "" : "rank " + std::to_string(dist.rank()) + ": ") << message
-            << std::endl;
-}
-
 // Windows per forward pass in `tapelm eval`.
 constexpr int64_t kEvalBatch = 8;
 
@@ -164,33 +158,11 @@ int train_command(const std::string& name, const TrainCommandArgs& args, const D
   return kExitOk;
 }
 
-// Runs a training command on every rank. An error on one rank would leave the others
-// waiting in a collective: report it, then end the whole job with the exit code the error
-// deserves (the last checkpoint stays intact, being written atomically).
-int on_every_rank(const std::function<int(const Distributed&)>& command) {
-  const Distributed dist;
-  if (dist.world_size() == 1) return command(dist);
-  int code = kExitFailure;
-  try {
-    return command(dist);
-  } catch (const TrainingDiverged& e) {
-    // Every rank sees the same gradients, so all diverge at the same step: rank 0 reports,
-    // and no rank aborts the job before it has.
-    if (dist.is_root()) print_rank_error(dist, e.what());
-    dist.barrier();
-  } catch (const InputError& e) {
-    code = kExitBadInput;
-    print_rank_error(dist, e.what());
-  } catch (const std::exception& e) {
-    print_rank_error(dist, e.what());
-  }
-  dist.abort(code);
-}
-
 }  // namespace
 
 int run_pretrain(const PretrainArgs& args) {
-  return on_every_rank([&](const Distributed& dist) {
+  const Distributed dist;
+  return run_on_every_rank(dist, [&] {
     return train_command<PreparedRun>(
         "pretrain", args, dist, prepare_pretrain,
         [](const std::string& yaml, const std::string& name) { return parse_pretrain_config(yaml, name); },
@@ -199,7 +171,8 @@ int run_pretrain(const PretrainArgs& args) {
 }
 
 int run_finetune(const FinetuneArgs& args) {
-  return on_every_rank([&](const Distributed& dist) {
+  const Distributed dist;
+  return run_on_every_rank(dist, [&] {
     return train_command<FinetuneRun>(
         "finetune", args, dist, prepare_finetune,
         [](const std::string& yaml, const std::string& name) { return parse_finetune_config(yaml, name); },

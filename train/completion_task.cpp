@@ -71,35 +71,50 @@ class CompletionTask : public FinetuneTask {
             double(counted_targets(b.targets))};
   }
 
-  TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
-                          int64_t batch_size) override {
+  // sums: the summed completion-token loss, its token count, exact completions, examples.
+  EvalTotals evaluate_part(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                           int64_t batch_size, Shard shard) override {
+    const auto [first, last] = shard_range(indices.size(), batch_size, shard);
     const NoGradGuard no_grad;
     model_.eval();
     double loss_sum = 0;
     int64_t loss_tokens = 0;
-    for (size_t begin = 0; begin < indices.size(); begin += size_t(batch_size)) {
+    for (size_t begin = first; begin < last; begin += size_t(batch_size)) {
       const std::vector<size_t> part(indices.begin() + long(begin),
-                                     indices.begin() + long(std::min(indices.size(), begin + size_t(batch_size))));
+                                     indices.begin() + long(std::min(last, begin + size_t(batch_size))));
       const Batch b = make_batch(examples, part);
       const int64_t counted = counted_targets(b.targets);
       loss_sum += double(model_.loss(b.inputs, b.targets, b.B, b.T, b.padding).item()) * double(counted);
       loss_tokens += counted;
     }
     SequenceScores scores;
-    std::string samples;
-    for (size_t i : indices) {
-      const std::vector<int32_t> reference = tokenizer_.encode(examples[i].target);
-      const std::vector<int32_t> predicted = complete(examples[i].input);
-      scores.add(reference, predicted);
-      if (samples.size() < 2000 && scores.sequences <= 3) {
-        samples += "  prompt: " + examples[i].input + "\n  expected: " + examples[i].target +
-                   "\n  predicted: " + tokenizer_.decode(predicted) + "\n";
+    EvalTotals totals;
+    for (size_t k = first; k < last; ++k) {
+      const LabeledExample& example = examples[indices[k]];
+      const std::vector<int32_t> predicted = complete(example.input);
+      scores.add(tokenizer_.encode(example.target), predicted);
+      if (totals.samples.size() < kSamples) {
+        totals.samples.push_back("  prompt: " + example.input + "\n  expected: " + example.target +
+                                 "\n  predicted: " + tokenizer_.decode(predicted) + "\n");
       }
     }
     model_.train();
+    totals.sums = {loss_sum, double(loss_tokens), double(scores.exact), double(scores.sequences)};
+    return totals;
+  }
+
+  TaskEvaluation summarize(const EvalTotals& totals) const override {
+    require_sums(totals, 4, "completion");
+    SequenceScores scores;
+    scores.exact = int64_t(totals.sums[2]);
+    scores.sequences = int64_t(totals.sums[3]);
+    std::string samples;
+    for (size_t k = 0; k < std::min(kSamples, totals.samples.size()) && samples.size() < 2000; ++k) {
+      samples += totals.samples[k];
+    }
     TaskEvaluation result;
     result.metrics = {{"exact_match", scores.exact_match_accuracy()},
-                      {"loss", loss_tokens > 0 ? loss_sum / double(loss_tokens) : 0.0}};
+                      {"loss", totals.sums[1] > 0 ? totals.sums[0] / totals.sums[1] : 0.0}};
     result.report = "greedy completions (first examples):\n" + samples;
     return result;
   }
@@ -118,6 +133,9 @@ class CompletionTask : public FinetuneTask {
   std::vector<CheckpointFile> checkpoint_files() const override { return {tokenizer_checkpoint_file(tokenizer_)}; }
 
  private:
+  // Completions shown in the report.
+  static constexpr size_t kSamples = 3;
+
   struct Batch {
     std::vector<int32_t> inputs, targets;
     std::vector<uint8_t> padding;

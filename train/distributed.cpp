@@ -3,6 +3,8 @@
 // plain single-process run) every collective reduces to the world-of-one identity.
 #include "train/distributed.h"
 
+#include "train/builders.h"
+
 #ifdef TAPELM_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -230,6 +232,10 @@ void Distributed::sum_gradients(const NamedParameters& params, double divisor) c
       });
 }
 
+int start_threads(int64_t configured, const Distributed* dist) {
+  return use_threads(configured == 0 && dist && dist->world_size() > 1 ? dist->threads_per_rank(0) : configured);
+}
+
 void divide_gradients(const NamedParameters& params, double divisor) {
   const float by = static_cast<float>(divisor);
   for (const auto& named : params) {
@@ -290,6 +296,33 @@ std::vector<std::vector<uint64_t>> Distributed::gather(const std::vector<uint64_
     out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(r * local.size()),
                      all.begin() + static_cast<std::ptrdiff_t>((r + 1) * local.size()));
   }
+  return out;
+}
+
+std::vector<std::string> Distributed::gather_bytes(const std::string& local) const {
+  if (world_size_ == 1) return {local};
+  const double total = all_reduce_sum(static_cast<double>(local.size()));
+  if (total > static_cast<double>(INT_MAX)) {
+    throw std::runtime_error("Distributed::gather: the ranks' texts hold " + std::to_string(uint64_t(total)) +
+                             " bytes together, more than one message can (" + std::to_string(INT_MAX) + ")");
+  }
+  const std::vector<std::vector<uint64_t>> sizes = gather(std::vector<uint64_t>{local.size()});
+  std::vector<int> counts;
+  std::vector<int> offsets;
+  std::string all;
+  if (is_root()) {
+    for (const std::vector<uint64_t>& size : sizes) {
+      offsets.push_back(static_cast<int>(all.size()));
+      counts.push_back(static_cast<int>(size[0]));
+      all.resize(all.size() + size[0]);
+    }
+  }
+#ifdef TAPELM_HAVE_MPI
+  MPI_Gatherv(local.data(), static_cast<int>(local.size()), MPI_CHAR, all.data(), counts.data(), offsets.data(),
+              MPI_CHAR, 0, MPI_COMM_WORLD);
+#endif
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < counts.size(); ++r) out.push_back(all.substr(size_t(offsets[r]), size_t(counts[r])));
   return out;
 }
 

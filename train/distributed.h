@@ -28,6 +28,13 @@
 
 namespace tapelm {
 
+class Distributed;
+
+// Starts this process's OpenMP threads (use_threads in train/builders.h) and returns the
+// count: `configured` (train.threads), or, when it is 0 (all cores) under mpirun, the share of
+// the machine's cores that keeps ranks x threads within them. `dist` may be null.
+int start_threads(int64_t configured, const Distributed* dist);
+
 // Divides every gradient present in `params` by `divisor`, in place.
 void divide_gradients(const NamedParameters& params, double divisor);
 
@@ -84,6 +91,10 @@ class Distributed {
   // All ranks must pass the same length (else all throw). For small per-rank states such
   // as RNG (seed, counter) pairs that a checkpoint must store.
   std::vector<std::vector<uint64_t>> gather(const std::vector<uint64_t>& local) const;
+  // Rank 0 receives every rank's bytes (index = rank; lengths may differ, e.g. the prediction
+  // lines of each rank's share of the inputs); the others get an empty vector. Throws on
+  // every rank when all ranks' bytes together exceed one MPI message (2^31 - 1 bytes).
+  std::vector<std::string> gather_bytes(const std::string& local) const;
   // The inverse: rank 0 passes one vector per rank (all the same length); every rank gets
   // its own. Other ranks' argument is ignored. A wrong count or length on rank 0 throws on
   // every rank.

@@ -18,6 +18,8 @@
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_data.h"
 #include "train/memory_budget.h"
+#include "train/rank_errors.h"
+#include "train/sharded_evaluation.h"
 #include "data/atomic_file.h"
 #include "train/signals.h"
 
@@ -136,15 +138,18 @@ FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceO
 
 }  // namespace
 
-int run_predict(const PredictArgs& args) {
+namespace {
+
+int predict(const PredictArgs& args, const Distributed& dist) {
   if (!fs::is_regular_file(args.input)) throw InputError("--input " + args.input + ": file not found");
-  if (!args.output.empty()) require_output_file("--output", args.output);
+  if (dist.is_root() && !args.output.empty()) require_output_file("--output", args.output);
   FinetunedModel model = load_for_inference(open_checkpoint(args.checkpoint), args.inference);
-  use_threads(model.config.train.threads);
+  start_threads(model.config.train.threads, &dist);
   const std::vector<PredictInput> inputs = read_predict_inputs(args.input, model.config.data.input_field);
   std::vector<std::string> texts;
   for (const PredictInput& input : inputs) texts.push_back(input.text);
-  const std::vector<std::string> predictions = model.task->predict(texts, model.config.eval.batch_size);
+  const std::vector<std::string> predictions = predict_sharded(*model.task, texts, model.config.eval.batch_size, &dist);
+  if (!dist.is_root()) return kExitOk;
   std::string out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     nlohmann::ordered_json line;
@@ -162,10 +167,10 @@ int run_predict(const PredictArgs& args) {
   return kExitOk;
 }
 
-int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference,
-                     bool json) {
+int eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference,
+                 bool json, const Distributed& dist) {
   FinetunedModel model = load_for_inference(checkpoint, inference);
-  const int threads = use_threads(model.config.train.threads);
+  const int threads = start_threads(model.config.train.threads, &dist);
   FinetuneConfig config = model.config;
   const std::string ext = extension_of(data_file);
   if (fs::is_directory(data_file)) config.data.format = "folders";
@@ -173,7 +178,8 @@ int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file,
   const std::vector<LabeledExample> examples = read_examples(config, {data_file}, "--data " + data_file);
   std::vector<size_t> all(examples.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const TaskEvaluation evaluation = model.task->evaluate(examples, all, config.eval.batch_size);
+  const TaskEvaluation evaluation = evaluate_sharded(*model.task, examples, all, config.eval.batch_size, &dist);
+  if (!dist.is_root()) return kExitOk;
   if (json) {
     nlohmann::ordered_json record = eval_record(data_file, checkpoint, threads);
     record["examples"] = examples.size();
@@ -187,6 +193,19 @@ int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file,
             << evaluation.report << (evaluation.report.empty() || evaluation.report.back() == '\n' ? "" : "\n")
             << std::flush;
   return kExitOk;
+}
+
+}  // namespace
+
+int run_predict(const PredictArgs& args) {
+  const Distributed dist;
+  return run_on_every_rank(dist, [&] { return predict(args, dist); });
+}
+
+int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference,
+                     bool json) {
+  const Distributed dist;
+  return run_on_every_rank(dist, [&] { return eval_labeled(checkpoint, data_file, inference, json, dist); });
 }
 
 }  // namespace tapelm

@@ -13,7 +13,9 @@ namespace tapelm {
 // `tapelm eval --checkpoint DIR --data FILE` for a fine-tuning checkpoint: the task's metrics
 // and report on a labeled file (format from the extension: .jsonl, .csv, .tsv, or a
 // directory of label folders; other extensions use the checkpoint's data.format). `json`:
-// one object with the metrics instead of the text lines.
+// one object with the metrics instead of the text lines. Under mpirun the examples are
+// shared out over the ranks (train/sharded_evaluation.h) and rank 0 prints; so does
+// run_predict, whose rank 0 writes every prediction in input order.
 int run_eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, const InferenceOptions& inference,
                      bool json);
 

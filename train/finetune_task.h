@@ -16,6 +16,7 @@
 #include "data/labeled_dataset.h"
 #include "nn/module.h"
 #include "train/checkpoint.h"
+#include "train/eval_totals.h"
 #include "train/finetune_config.h"
 #include "train/training_task.h"
 
@@ -56,9 +57,23 @@ class FinetuneTask {
   virtual WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) = 0;
 
   // Metrics over examples[indices] (the model in eval mode, no tape; the task restores train
-  // mode). `batch_size` bounds the examples per forward pass.
-  virtual TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
-                                  int64_t batch_size) = 0;
+  // mode). `batch_size` bounds the examples per forward pass. One process's evaluation;
+  // train/sharded_evaluation.h spreads one over MPI ranks.
+  TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                          int64_t batch_size) {
+    return summarize(evaluate_part(examples, indices, batch_size, Shard{}));
+  }
+
+  // `shard`'s part of evaluating examples[indices]: every part is given all the indices and
+  // computes its own share of them (contiguous, in whole batches where the task batches by
+  // example), so the parts' totals added in rank order (EvalTotals::add) and summarized give
+  // evaluate()'s metrics (up to the order of floating-point sums) and its exact report. A
+  // part may be empty.
+  virtual EvalTotals evaluate_part(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                                   int64_t batch_size, Shard shard) = 0;
+  // The metrics and report of the summed totals of all parts. Throws std::invalid_argument
+  // when they hold no example.
+  virtual TaskEvaluation summarize(const EvalTotals& totals) const = 0;
 
   // One JSON object (as compact text, no newline) per input, e.g. classification
   // {"label": "spam", "probabilities": {"ham": 0.01, "spam": 0.99}}, seq2seq/completion

@@ -10,6 +10,7 @@
 #include "train/distributed.h"
 #include "train/errors.h"
 #include "train/finetune_checkpoint.h"
+#include "train/sharded_evaluation.h"
 
 namespace tapelm {
 namespace fs = std::filesystem;
@@ -130,9 +131,8 @@ std::vector<size_t> LabeledTrainingTask::val_indices() const {
 }
 
 TaskEvaluation LabeledTrainingTask::evaluate(Split split, const Distributed* dist) {
-  (void)dist;
   const std::vector<size_t> indices = split == Split::kVal ? val_indices() : data_.split.test;
-  return task_->evaluate(data_.examples, indices, config_.eval.batch_size);
+  return evaluate_sharded(*task_, data_.examples, indices, config_.eval.batch_size, dist);
 }
 
 nlohmann::json LabeledTrainingTask::sampler_state() const {

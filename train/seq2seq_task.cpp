@@ -165,17 +165,22 @@ class Seq2SeqTask : public FinetuneTask {
             double(counted_targets(b.labels))};
   }
 
-  TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
-                          int64_t batch_size) override {
-    if (indices.empty()) throw std::invalid_argument("seq2seq evaluate: no examples to evaluate");
+  // The teacher-forced loss is computed in whole batches of examples, the decoding over
+  // whole distinct inputs (all of an input's references in one part), each split into
+  // contiguous blocks by `shard`. sums: the summed token loss, its token count, then
+  // MultiReferenceScores' inputs, exact, edits and reference_tokens, then the examples of the
+  // part's inputs.
+  EvalTotals evaluate_part(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                           int64_t batch_size, Shard shard) override {
     check_batch_size("seq2seq evaluate", batch_size);
     const bool was_training = model_.is_training();
     const NoGradGuard no_grad;
     model_.eval();
     double loss_sum = 0;
     int64_t loss_tokens = 0;
-    for (size_t begin = 0; begin < indices.size(); begin += size_t(batch_size)) {
-      const size_t end = std::min(indices.size(), begin + size_t(batch_size));
+    const auto [first, last] = shard_range(indices.size(), batch_size, shard);
+    for (size_t begin = first; begin < last; begin += size_t(batch_size)) {
+      const size_t end = std::min(last, begin + size_t(batch_size));
       const Seq2SeqBatch b = make_batch(examples, std::vector<size_t>(indices.begin() + long(begin),
                                                                       indices.begin() + long(end)));
       const int64_t counted = counted_targets(b.labels);
@@ -193,22 +198,46 @@ class Seq2SeqTask : public FinetuneTask {
       if (added) inputs.push_back(examples[i].input);
       it->second.push_back(split_units(examples[i].target));
     }
+    const auto [first_input, last_input] = shard_range(inputs.size(), 1, shard);
+    inputs = std::vector<std::string>(inputs.begin() + long(first_input), inputs.begin() + long(last_input));
     const std::vector<std::string> predictions = decode_inputs(inputs, batch_size);
     model_.train(was_training);
 
     MultiReferenceScores scores;
-    std::string samples;
+    EvalTotals totals;
+    int64_t part_examples = 0;
     for (size_t k = 0; k < inputs.size(); ++k) {
       const std::vector<std::vector<std::string>>& refs = references.at(inputs[k]);
       const int64_t exact_before = scores.exact;
       scores.add(refs, split_units(predictions[k]));
-      if (k < 8) samples += sample_line(inputs[k], predictions[k], refs, scores.exact > exact_before);
+      part_examples += int64_t(refs.size());
+      if (k < kSamples) totals.samples.push_back(sample_line(inputs[k], predictions[k], refs, scores.exact > exact_before));
     }
+    totals.sums = {loss_sum,
+                   double(loss_tokens),
+                   double(scores.inputs),
+                   double(scores.exact),
+                   double(scores.edits),
+                   double(scores.reference_tokens),
+                   double(part_examples)};
+    return totals;
+  }
+
+  TaskEvaluation summarize(const EvalTotals& totals) const override {
+    require_sums(totals, 7, "seq2seq");
+    MultiReferenceScores scores;
+    scores.inputs = int64_t(totals.sums[2]);
+    scores.exact = int64_t(totals.sums[3]);
+    scores.edits = int64_t(totals.sums[4]);
+    scores.reference_tokens = int64_t(totals.sums[5]);
+    if (scores.inputs == 0) throw std::invalid_argument("seq2seq evaluate: no examples to evaluate");
+    std::string samples;
+    for (size_t k = 0; k < std::min(kSamples, totals.samples.size()); ++k) samples += totals.samples[k];
     TaskEvaluation result;
     result.metrics = {{"wer", scores.sequence_error_rate()},
                       {"per", scores.token_error_rate()},
-                      {"loss", loss_tokens > 0 ? loss_sum / double(loss_tokens) : 0.0}};
-    result.report = std::to_string(inputs.size()) + " distinct inputs (" + std::to_string(indices.size()) +
+                      {"loss", totals.sums[1] > 0 ? totals.sums[0] / totals.sums[1] : 0.0}};
+    result.report = std::to_string(scores.inputs) + " distinct inputs (" + std::to_string(int64_t(totals.sums[6])) +
                     " examples), " + decoding_name() + "; first predictions:\n" + samples;
     return result;
   }
@@ -233,6 +262,9 @@ class Seq2SeqTask : public FinetuneTask {
   }
 
  private:
+  // Predictions shown in the report.
+  static constexpr size_t kSamples = 8;
+
   static void check_batch_size(const char* who, int64_t batch_size) {
     if (batch_size < 1) {
       throw std::invalid_argument(std::string(who) + ": batch_size must be >= 1, got " + std::to_string(batch_size));

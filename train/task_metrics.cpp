@@ -80,11 +80,12 @@ void ConfusionMatrix::check_label(const char* role, int32_t label) const {
   }
 }
 
-void ConfusionMatrix::add(int32_t truth, int32_t predicted) {
+void ConfusionMatrix::add(int32_t truth, int32_t predicted, int64_t times) {
   check_label("reference", truth);
   check_label("predicted", predicted);
-  counts_[static_cast<size_t>(truth * num_classes_ + predicted)] += 1;
-  total_ += 1;
+  if (times < 0) throw std::invalid_argument("confusion matrix: cannot add " + std::to_string(times) + " examples");
+  counts_[static_cast<size_t>(truth * num_classes_ + predicted)] += times;
+  total_ += times;
 }
 
 int64_t ConfusionMatrix::count(int32_t truth, int32_t predicted) const {

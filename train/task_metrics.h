@@ -21,8 +21,10 @@ class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(int64_t num_classes);
 
-  // Throws std::invalid_argument naming the value when a class is outside [0, num_classes).
-  void add(int32_t truth, int32_t predicted);
+  // Counts `times` examples of class `truth` predicted as `predicted`. Throws
+  // std::invalid_argument naming the value when a class is outside [0, num_classes) or
+  // times is negative.
+  void add(int32_t truth, int32_t predicted, int64_t times = 1);
 
   int64_t num_classes() const { return num_classes_; }
   int64_t total() const { return total_; }

@@ -37,11 +37,6 @@ const Distributed* several_ranks(const TrainerOptions& options) {
   return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
 }
 
-// Under mpirun, automatic threading shares the machine's cores between its ranks.
-int start_threads(int64_t threads, const Distributed* dist) {
-  return use_threads(dist && threads == 0 ? dist->threads_per_rank(0) : threads);
-}
-
 std::string ranks_and_threads(int threads, const Distributed* dist) {
   return (dist ? std::to_string(dist->world_size()) + " ranks x " : std::string()) + thread_count_text(threads) +
          (dist ? " each" : "");
@@ -143,7 +138,7 @@ TrainResult pretrain(const PreparedRun& run, const TrainerOptions& options) {
   std::ostream silent(nullptr);
   std::ostream& log = root ? *options.log : silent;
   const PretrainConfig& config = run.config;
-  const int threads = start_threads(config.train.threads, dist);
+  const int threads = start_threads(config.train.threads, options.distributed);
   log << "tapelm pretrain: out_dir " << config.out_dir << ", " << ranks_and_threads(threads, dist) << std::endl;
   if (run.resume_from && root) check_pretrain_resume(*run.resume_from, config, log);
   const std::string tokenizer_model = run.resume_from ? run.resume_from->file(kTokenizerFile).string() : "";
@@ -162,7 +157,7 @@ TrainResult finetune(const FinetuneRun& run, const TrainerOptions& options) {
   std::ostream silent(nullptr);
   std::ostream& log = root ? *options.log : silent;
   const FinetuneConfig& config = run.config;
-  const int threads = start_threads(config.train.threads, dist);
+  const int threads = start_threads(config.train.threads, options.distributed);
   log << "tapelm finetune: task " << config.task << ", out_dir " << config.out_dir << ", "
       << ranks_and_threads(threads, dist) << std::endl;
   const std::unique_ptr<LabeledTrainingTask> task =

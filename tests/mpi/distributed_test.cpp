@@ -210,6 +210,24 @@ TEST(GatherScatter, GatherRefusesStatesOfDifferentLengthsOnEveryRank) {
   EXPECT_THROW(dist.gather(mine), std::runtime_error);
 }
 
+TEST(GatherBytes, GivesTheRootEveryRanksBytesOfTheirOwnLengthsInRankOrder) {
+  const Distributed& dist = world();
+  // Rank r sends r * 1000 bytes (rank 0 nothing), with a NUL and a newline inside.
+  const auto text_of = [](int rank) {
+    std::string text(static_cast<std::size_t>(rank) * 1000, static_cast<char>('a' + rank));
+    if (!text.empty()) text[text.size() / 2] = '\0';
+    if (!text.empty()) text.back() = '\n';
+    return text;
+  };
+  const std::vector<std::string> all = dist.gather_bytes(text_of(dist.rank()));
+  if (!dist.is_root()) {
+    EXPECT_TRUE(all.empty());
+    return;
+  }
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(dist.world_size()));
+  for (int r = 0; r < dist.world_size(); ++r) EXPECT_EQ(all[static_cast<std::size_t>(r)], text_of(r)) << "rank " << r;
+}
+
 TEST(Broadcast, SendsTheRootsTextToEveryRank) {
   const Distributed& dist = world();
   std::string text = dist.is_root() ? std::string("checkpoints/step-000100\n") + std::string(5000, 'x') : "other";

@@ -24,6 +24,7 @@
 
 #include "autograd/rng.h"
 #include "scratch_dir.h"
+#include "shell_command.h"
 #include "train/checkpoint.h"
 #include "world.h"
 
@@ -104,21 +105,8 @@ class PretrainJob : public ::testing::Test {
     return ranks == 0 ? pretrain : launcher_ + " -np " + std::to_string(ranks) + " " + pretrain;
   }
 
-  struct Finished {
-    int exit_code = -1;
-    std::string output;  // stdout and stderr
-  };
-
-  Finished run(const std::string& shell_command) const {
-    Finished result;
-    FILE* pipe = popen((shell_command + " 2>&1").c_str(), "r");
-    if (!pipe) return result;
-    char buffer[4096];
-    while (std::fgets(buffer, sizeof buffer, pipe)) result.output += buffer;
-    const int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-  }
+  // Its exit status and what it printed on stdout and stderr.
+  Finished run(const std::string& shell_command) const { return run_shell(shell_command + " 2>&1"); }
 
   // A job in the background with output to <scratch>/<name>.log, for tests that interrupt it.
   pid_t start(const std::string& shell_command, const std::string& name) const {
