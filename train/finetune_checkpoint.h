@@ -1,7 +1,7 @@
 // What a fine-tuning checkpoint holds and how it is read back:
 //   weights.safetensors    the task model's parameters
 //   optimizer.safetensors  optimizer moments and step counts
-//   finetune_state.json    step, shuffler, dropout stream, early stopping (train/finetune_state.h)
+//   finetune_state.json    step, shuffler, early stopping (train/finetune_state.h)
 //   config.yaml            the resolved fine-tuning config (model = the architecture used)
 //   + the task's files     tokenizer.model, labels.json, ... (FinetuneTask::checkpoint_files)
 // and resolving `init_from` (a pretraining checkpoint) into the architecture of a new run.

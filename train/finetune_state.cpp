@@ -13,7 +13,6 @@ std::string to_json(const FinetuneState& s) {
   j["step"] = s.step;
   j["examples_seen"] = s.examples_seen;
   j["sampler"] = {{"seed", s.sampler.seed}, {"epoch", s.sampler.epoch}, {"position", s.sampler.position}};
-  j["dropout"] = {{"seed", s.dropout.seed}, {"counter", s.dropout.counter}};
   j["best_metric"] = s.best_metric ? nlohmann::ordered_json(*s.best_metric) : nlohmann::ordered_json(nullptr);
   j["best_step"] = s.best_step;
   j["evals_without_improvement"] = s.evals_without_improvement;
@@ -34,7 +33,6 @@ FinetuneState parse_finetune_state(const std::string& json, const std::string& o
     s.examples_seen = j.at("examples_seen").get<int64_t>();
     s.sampler = {j.at("sampler").at("seed").get<uint64_t>(), j.at("sampler").at("epoch").get<int64_t>(),
                  j.at("sampler").at("position").get<int64_t>()};
-    s.dropout = {j.at("dropout").at("seed").get<uint64_t>(), j.at("dropout").at("counter").get<uint64_t>()};
     if (!j.at("best_metric").is_null()) s.best_metric = j.at("best_metric").get<double>();
     s.best_step = j.at("best_step").get<int64_t>();
     s.evals_without_improvement = j.at("evals_without_improvement").get<int64_t>();

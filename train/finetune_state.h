@@ -1,6 +1,7 @@
 // finetune_state.json: everything besides weights and optimizer moments that a resumed
 // fine-tuning run needs to continue exactly where its checkpoint left off, including the
-// early-stopping bookkeeping.
+// early-stopping bookkeeping. The "dropout" field of older files is ignored (dropout masks
+// are a function of the step, nn/dropout.h).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,6 @@
 #include <string>
 
 #include "train/epoch_sampler.h"
-#include "train/trainer_state.h"
 
 namespace tapelm {
 
@@ -18,7 +18,6 @@ struct FinetuneState {
   int64_t step = 0;               // optimizer steps completed
   int64_t examples_seen = 0;      // training examples consumed (skipped steps included)
   EpochSamplerState sampler;      // the training example shuffler
-  RngState dropout;               // the model's dropout stream
   std::optional<double> best_metric;  // the best value of the early-stopping metric so far
   int64_t best_step = 0;              // the step it was reached at
   int64_t evals_without_improvement = 0;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "autograd/buffer_pool.h"
+#include "data/sampler.h"
 #include "nn/summary.h"
 #include "optim/param_groups.h"
 #include "optim/schedule.h"
@@ -205,7 +206,6 @@ class FinetuneTrainer {
     }
     state_ = finetune_checkpoint_state(checkpoint);
     sampler_->restore(state_.sampler);
-    task_->dropout_rng().set_state(state_.dropout.seed, state_.dropout.counter);
     last_checkpoint_ = checkpoint.dir;
     for (const CheckpointDir& newer : list_checkpoint_dirs(out_dir_)) {
       if (newer.step > checkpoint.step) {
@@ -232,7 +232,8 @@ class FinetuneTrainer {
   StepResult train_step(double lr) {
     const TrainSection& t = config_.train;
     optimizer_->zero_grad();
-    const double loss = accumulate_gradients(t.grad_accum_steps(), [&] {
+    const double loss = accumulate_gradients(t.grad_accum_steps(), [&](int64_t micro_batch) {
+      task_->set_dropout_batch(state_.step, first_row_of_micro_batch(micro_batch, t.micro_batch_size));
       return task_->loss(data_.examples, sampler_->next(size_t(t.micro_batch_size)));
     });
     last_lr_ = lr;
@@ -313,7 +314,6 @@ class FinetuneTrainer {
 
   std::vector<CheckpointFile> checkpoint_files() {
     state_.sampler = sampler_->state();
-    state_.dropout = {task_->dropout_rng().seed(), task_->dropout_rng().counter()};
     return finetune_checkpoint_files(*task_, *optimizer_, state_, config_);
   }
 

@@ -10,10 +10,10 @@
 
 namespace tapelm {
 
-double accumulate_gradients(int64_t micro_batches, const std::function<Var()>& micro_loss) {
+double accumulate_gradients(int64_t micro_batches, const std::function<Var(int64_t)>& micro_loss) {
   double loss_sum = 0;
   for (int64_t i = 0; i < micro_batches; ++i) {
-    Var loss = micro_loss();
+    Var loss = micro_loss(i);
     loss_sum += loss.item();
     // Each backward adds 1/micro_batches of its gradient.
     if (micro_batches > 1) loss = loss * (1.0f / float(micro_batches));

@@ -22,9 +22,9 @@ namespace tapelm {
 inline bool is_due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
 
 // Runs the forward and backward pass of `micro_batches` micro-batches so that the gradients
-// add up to those of their mean loss, and returns that mean. `micro_loss` is called once per
-// micro-batch, draws that micro-batch itself and returns its loss.
-double accumulate_gradients(int64_t micro_batches, const std::function<Var()>& micro_loss);
+// add up to those of their mean loss, and returns that mean. `micro_loss(i)` is called for
+// micro-batch i = 0, 1, ... of the step, draws that micro-batch itself and returns its loss.
+double accumulate_gradients(int64_t micro_batches, const std::function<Var(int64_t)>& micro_loss);
 
 // Training throughput since the last log line: the time spent in steps (evaluations and
 // checkpoints excluded) and the work those steps did (tokens or examples).

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "data/hash.h"
 #include "data/sampler.h"
 #include "nn/gpt.h"
 #include "nn/summary.h"
@@ -34,12 +33,6 @@ namespace {
 
 // Keeps the batch order independent of the init and dropout streams of the same seed.
 constexpr uint64_t kSamplerSalt = 0x6A09E667F3BCC909ull;
-
-// Rank r > 0 of a data-parallel run draws its dropout masks from its own stream (else every
-// rank would drop the same units); rank 0 keeps the model's, as a single process would.
-uint64_t rank_dropout_seed(uint64_t model_stream_seed, int rank) {
-  return hash64(&rank, sizeof rank, model_stream_seed ^ hash64("tapelm rank dropout"));
-}
 
 class Trainer {
  public:
@@ -114,13 +107,7 @@ class Trainer {
     build_model();
     if (run_.resume_from) restore(*run_.resume_from);
     state_.world_size = world();
-    if (dist_) {
-      dist_->broadcast_parameters(params_);
-      if (!run_.resume_from && rank() > 0) {
-        Rng& dropout = model_->dropout_rng();
-        dropout.set_state(rank_dropout_seed(dropout.seed(), rank()), 0);
-      }
-    }
+    if (dist_) dist_->broadcast_parameters(params_);
     if (!root()) return;
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
                                             run_.resume_from ? std::optional<int64_t>(state_.step) : std::nullopt,
@@ -208,15 +195,6 @@ class Trainer {
                             " but the checkpoint is step " + std::to_string(checkpoint.step));
     }
     sampler_->restore(state_.sampler.seed, state_.sampler.counter);
-    RngState dropout = state_.dropout;
-    if (dist_) {
-      // Each rank's own stream, from rank 0's reading of the checkpoint.
-      std::vector<std::vector<uint64_t>> per_rank;
-      for (const RngState& rng : state_.dropout_per_rank) per_rank.push_back({rng.seed, rng.counter});
-      const std::vector<uint64_t> mine = dist_->scatter(per_rank);
-      dropout = {mine[0], mine[1]};
-    }
-    model_->dropout_rng().set_state(dropout.seed, dropout.counter);
     last_checkpoint_ = checkpoint.dir;
   }
 
@@ -226,8 +204,10 @@ class Trainer {
     const TrainSection& t = config_.train;
     const int64_t T = config_.model.ctx_len;
     optimizer_->zero_grad();
-    double loss = accumulate_gradients(accum_, [&] {
+    double loss = accumulate_gradients(accum_, [&](int64_t micro_batch) {
       sampler_->next(t.micro_batch_size, x_, y_, rank(), world());
+      model_->set_dropout_batch(state_.step,
+                                first_row_of_micro_batch(micro_batch, t.micro_batch_size, rank(), world()));
       return model_->loss(x_, y_, t.micro_batch_size, T, {}, kIgnoreIndex, float(t.label_smoothing));
     });
     if (dist_) {
@@ -318,13 +298,6 @@ class Trainer {
 
   void save_checkpoint() {
     state_.sampler = {sampler_->seed(), sampler_->counter()};
-    state_.dropout = {model_->dropout_rng().seed(), model_->dropout_rng().counter()};
-    if (dist_) {
-      state_.dropout_per_rank.clear();
-      for (const std::vector<uint64_t>& rng : dist_->gather({state_.dropout.seed, state_.dropout.counter})) {
-        state_.dropout_per_rank.push_back({rng[0], rng[1]});
-      }
-    }
     if (!root()) return;
     const Checkpoint written = write_checkpoint(
         out_dir_, state_.step, training_checkpoint_files(*model_, *optimizer_, state_, config_, data_->tokenizer));

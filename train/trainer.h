@@ -2,7 +2,7 @@
 // schedule from the config; per step, gradient accumulation over micro-batches, clipping,
 // skipping of non-finite steps and the optimizer update; logging (console, metrics.jsonl),
 // periodic evaluation with a loss plot and a text sample, and checkpoints. Resuming restores
-// weights, optimizer, sampler, dropout stream and step, so a run continued from a checkpoint
+// weights, optimizer, sampler and step, so a run continued from a checkpoint
 // computes bit for bit what the uninterrupted run would have (same thread count).
 //
 // Data parallelism (docs/distributed.md): given a Distributed of N > 1 ranks, every rank runs
@@ -10,8 +10,8 @@
 // accumulation steps of micro_batch_size windows), gradients are averaged over the ranks
 // before clipping, and the logged loss is the mean over the ranks. Rank 0 prepares the data
 // first, writes everything (log, metrics, plots, samples, checkpoints) and runs the
-// evaluations while the other ranks wait; checkpoints hold every rank's dropout stream and
-// can be resumed only by a job of the same N. Every rank must call train() with the same run.
+// evaluations while the other ranks wait; dropout masks depend on each example's index in the
+// global batch, not on the rank. Checkpoints can be resumed only by a job of the same N. Every rank must call train() with the same run.
 #pragma once
 
 #include <cstdint>

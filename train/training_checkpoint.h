@@ -1,7 +1,7 @@
 // What a training checkpoint holds (on top of train/checkpoint.h's atomic directories):
 //   weights.safetensors    model parameters (nn/safetensors.h)
 //   optimizer.safetensors  optimizer moments and step counts
-//   trainer_state.json     step, sampler and dropout RNG states, ... (train/trainer_state.h)
+//   trainer_state.json     step, sampler RNG state, ... (train/trainer_state.h)
 //   config.yaml            the resolved config of the run
 //   tokenizer.model        the SentencePiece model the token ids refer to
 // and loading them back, for resuming and for `tapelm generate` / `tapelm eval`. A file that

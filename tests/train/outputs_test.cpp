@@ -14,6 +14,7 @@
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/resume.h"
+#include "train/finetune_state.h"
 #include "train/trainer_state.h"
 
 namespace tapelm {
@@ -96,7 +97,6 @@ TEST(TrainerState, RoundTripsThroughJsonAndNamesProblems) {
   s.step = 1200;
   s.tokens_seen = 1200 * 4096;
   s.sampler = {0x6A09E667F3BCC909ull ^ 1337, 38400};
-  s.dropout = {0xFFFFFFFFFFFFFFFFull, 7};
   s.best_val_loss = 3.8125;
   s.skipped_steps = 2;
   s.bad_steps_in_a_row = 1;
@@ -105,8 +105,6 @@ TEST(TrainerState, RoundTripsThroughJsonAndNamesProblems) {
   EXPECT_EQ(back.tokens_seen, s.tokens_seen);
   EXPECT_EQ(back.sampler.seed, s.sampler.seed);
   EXPECT_EQ(back.sampler.counter, s.sampler.counter);
-  EXPECT_EQ(back.dropout.seed, s.dropout.seed);
-  EXPECT_EQ(back.dropout.counter, s.dropout.counter);
   EXPECT_EQ(back.best_val_loss, s.best_val_loss);
   EXPECT_EQ(back.skipped_steps, 2);
   EXPECT_EQ(back.bad_steps_in_a_row, 1);
@@ -122,6 +120,20 @@ TEST(TrainerState, RoundTripsThroughJsonAndNamesProblems) {
       EXPECT_EQ(std::string(e.what()).rfind("ckpt/trainer_state.json: ", 0), 0u) << e.what();
     }
   }
+}
+
+TEST(FinetuneState, TheDropoutStreamOfOlderFilesIsIgnoredAndNoLongerWritten) {
+  const std::string older = R"({"format": "tapelm-finetune-state", "version": 1, "step": 7, "examples_seen": 56,
+    "sampler": {"seed": 3, "epoch": 1, "position": 4}, "dropout": {"seed": 9, "counter": 4096},
+    "best_metric": 0.5, "best_step": 5, "evals_without_improvement": 1, "skipped_steps": 0,
+    "bad_steps_in_a_row": 0, "early_stopped": false})";
+  const FinetuneState back = parse_finetune_state(older, "finetune_state.json");
+  EXPECT_EQ(back.step, 7);
+  EXPECT_EQ(back.sampler.position, 4);
+  EXPECT_EQ(back.best_step, 5);
+  const std::string written = to_json(back);
+  EXPECT_EQ(written.find("dropout"), std::string::npos) << written;
+  EXPECT_EQ(parse_finetune_state(written, "x").examples_seen, 56);
 }
 
 TEST(ResumeConfig, ChangesAreListedByQualifiedKeyWithBothValues) {

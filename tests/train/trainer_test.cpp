@@ -99,7 +99,6 @@ TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
   EXPECT_EQ(state.tokens_seen, 30 * 8 * 32);
   EXPECT_EQ(state.world_size, 1);
   EXPECT_GT(state.sampler.counter, 0u);
-  EXPECT_GT(state.dropout.counter, 0u);
   ASSERT_TRUE(state.best_val_loss.has_value());
   EXPECT_DOUBLE_EQ(*state.best_val_loss, *std::min_element(val_losses.begin(), val_losses.end()));
 }
