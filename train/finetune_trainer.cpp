@@ -65,7 +65,7 @@ MetricSpec early_stopping_metric(const FinetuneTask& task, const FinetuneConfig&
 
 namespace {
 
-// Keeps the example order independent of the init and dropout streams of the same seed.
+// Keeps the example order independent of the init stream and dropout masks of the same seed.
 constexpr uint64_t kShufflerSalt = 0xBB67AE8584CAA73Bull;
 
 using Clock = std::chrono::steady_clock;

@@ -31,7 +31,7 @@ namespace tapelm {
 namespace fs = std::filesystem;
 namespace {
 
-// Keeps the batch order independent of the init and dropout streams of the same seed.
+// Keeps the batch order independent of the init stream and dropout masks of the same seed.
 constexpr uint64_t kSamplerSalt = 0x6A09E667F3BCC909ull;
 
 class Trainer {
