@@ -1,14 +1,18 @@
-// Inverted dropout with a counter-based RNG: reproducible for a seed, any thread count.
+// Inverted dropout whose mask is a pure function of a key, the row's global index and the
+// element's coordinates: reproducible for any thread count, batch split or padding.
 #pragma once
 
-#include "autograd/rng.h"
+#include <cstdint>
+
 #include "autograd/variable.h"
 
 namespace tapelm {
 
-// Zeroes each element with probability p and scales survivors by 1/(1-p), drawing numel(x)
-// values from rng. When !training or p == 0 it returns x itself and draws nothing.
-// p must be in [0, 1).
-Var dropout(const Var& x, float p, Rng& rng, bool training);
+// Zeroes each element with probability p and scales survivors by 1/(1-p). Row i0 of x's first
+// dimension is row first_row + i0 of a larger (global) batch; element (i0, i1, ..., ik) is
+// dropped iff to_unit(mix(...mix(mix(key, first_row + i0), i1)..., ik)) < p (Rng::mix), so
+// the same row at another place in another batch, or padded to a longer extent, keeps the
+// same elements. When !training or p == 0 it returns x itself. p must be in [0, 1).
+Var dropout(const Var& x, float p, uint64_t key, int64_t first_row, bool training);
 
 }  // namespace tapelm

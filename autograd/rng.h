@@ -11,13 +11,17 @@ class Rng {
  public:
   explicit Rng(uint64_t seed = 0) : seed_(seed) {}
 
-  // The value of draw number `index` of this stream (does not advance).
-  uint64_t at(uint64_t index) const {
-    uint64_t z = seed_ * 0x9E3779B97F4A7C15ull + (index + 1) * 0xBF58476D1CE4E5B9ull;
+  // A 64-bit hash of (key, value): SplitMix64's finaliser. Chaining it hashes a tuple one
+  // coordinate at a time (dropout masks, autograd/dropout.h).
+  static uint64_t mix(uint64_t key, uint64_t value) {
+    uint64_t z = key * 0x9E3779B97F4A7C15ull + (value + 1) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
+
+  // The value of draw number `index` of this stream (does not advance).
+  uint64_t at(uint64_t index) const { return mix(seed_, index); }
   // Uniform float in [0, 1) from draw `index`: the top 24 bits, exactly representable.
   static float to_unit(uint64_t bits) { return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f); }
 

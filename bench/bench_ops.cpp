@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/rng.h"
 
 namespace tapelm {
 namespace {

@@ -37,6 +37,13 @@ class RandomSampler {
   std::vector<int32_t> window_;
 };
 
+// The index, within a step's global batch, of row 0 of the step's micro-batch `micro_batch`
+// (0, 1, ...) that rank `rank` draws with next(batch, x, y, rank, world_size): a step's
+// micro-batches fill consecutive windows of batch * world_size rows, rank r the r-th part.
+inline int64_t first_row_of_micro_batch(int64_t micro_batch, int64_t batch, int rank = 0, int world_size = 1) {
+  return (micro_batch * world_size + rank) * batch;
+}
+
 class SequentialSampler {
  public:
   // Window i covers tokens [i*context, i*context + context + 1): every token except the

@@ -9,7 +9,7 @@ namespace tapelm {
 
 Backbone::Backbone(const TransformerConfig& cfg, int64_t vocab_size, int64_t n_layer, bool causal, std::string name)
     : cfg_(cfg), vocab_size_(vocab_size), n_layer_(n_layer), causal_(causal), name_(std::move(name)),
-      init_rng_(cfg.seed), dropout_rng_(make_dropout_rng(cfg.seed)) {
+      init_rng_(cfg.seed), dropout_(std::make_shared<DropoutSource>(cfg.seed)) {
   validate(cfg, name_.c_str());
   if (vocab_size <= 0) {
     throw std::invalid_argument(name_ + ": vocab_size must be positive, got " + std::to_string(vocab_size));
@@ -18,8 +18,8 @@ Backbone::Backbone(const TransformerConfig& cfg, int64_t vocab_size, int64_t n_l
   tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(vocab_size, cfg.d_model, init_rng_));
   pos_emb_ = register_module("pos_emb", std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model,
                                                                             init_rng_, cfg.sinusoidal_base));
-  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_rng_));
-  const LayerContext ctx = make_layer_context(cfg, init_rng_, dropout_rng_, n_layer);
+  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_));
+  const LayerContext ctx = make_layer_context(cfg, init_rng_, dropout_, n_layer);
   blocks_ = register_module("blocks", make_layers(cfg, ctx, n_layer, causal, /*cross_attention=*/false));
   if (auto norm = make_final_norm(cfg)) ln_f_ = register_module("ln_f", norm);
 }

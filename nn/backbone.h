@@ -31,8 +31,10 @@ class Backbone : public Module {
   int64_t n_layer() const { return n_layer_; }
   bool causal() const { return causal_; }
   const Embedding& token_embedding() const { return *tok_emb_; }
-  // The dropout stream: its (seed, counter) state belongs in a training checkpoint.
-  Rng& dropout_rng() const { return *dropout_rng_; }
+  // Row b of the batch of the following forward passes is example first_example + b of step
+  // `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call it
+  // before each micro-batch; dropout masks then do not depend on how a step is split.
+  void set_dropout_batch(int64_t step, int64_t first_example) { dropout_->set_batch(step, first_example); }
 
  protected:
   // `name` prefixes error messages ("GPT", "SequenceClassifier").
@@ -48,7 +50,7 @@ class Backbone : public Module {
   bool causal_;
   std::string name_;
   Rng init_rng_;
-  std::shared_ptr<Rng> dropout_rng_;
+  std::shared_ptr<DropoutSource> dropout_;
   std::shared_ptr<Embedding> tok_emb_;
   std::shared_ptr<PositionalEncoding> pos_emb_;
   std::shared_ptr<Dropout> drop_;

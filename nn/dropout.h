@@ -1,23 +1,49 @@
-// Dropout module: active in training mode only. The Rng is shared (one stream per model),
-// so a model's dropout state is two integers that a checkpoint can save and restore.
+// Dropout module, active in training mode only, and DropoutSource, which all Dropout modules
+// of one model share. Every mask element is a pure function of (the model's dropout seed,
+// training step, dropout site, the example's index in the step's global batch, the element's
+// coordinates within the example) — so a step draws the same masks whether its batch is
+// split over ranks or micro-batches, and whatever length its examples are padded to.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
-#include "autograd/rng.h"
 #include "nn/module.h"
 
 namespace tapelm {
 
+class DropoutSource {
+ public:
+  // `model_seed`: the model's config seed (salted here, so masks are independent of the
+  // initialisation drawn from the same seed).
+  explicit DropoutSource(uint64_t model_seed);
+
+  // Row b of the batch dimension of the following forward passes is example
+  // first_example + b of step `step`'s global batch. Restarts the site numbering.
+  void set_batch(int64_t step, int64_t first_example);
+
+  // The key of the next dropout site (sites count in forward order from set_batch on, the
+  // same on every rank and for any batch size).
+  uint64_t next_site_key();
+  int64_t first_example() const { return first_example_; }
+
+ private:
+  uint64_t seed_;
+  uint64_t step_key_;
+  int64_t first_example_ = 0;
+  uint64_t site_ = 0;
+};
+
 class Dropout : public Module {
  public:
-  Dropout(float p, std::shared_ptr<Rng> rng);
+  Dropout(float p, std::shared_ptr<DropoutSource> source);
+  // x: [B, ...], its first dimension the batch (see DropoutSource::set_batch).
   Var forward(const Var& x) const;
   float p() const { return p_; }
 
  private:
   float p_;
-  std::shared_ptr<Rng> rng_;
+  std::shared_ptr<DropoutSource> source_;
 };
 
 }  // namespace tapelm

@@ -21,7 +21,7 @@ EncoderDecoderConfig::EncoderDecoderConfig() {
 }
 
 EncoderDecoder::EncoderDecoder(const EncoderDecoderConfig& cfg)
-    : cfg_(cfg), init_rng_(cfg.seed), dropout_rng_(make_dropout_rng(cfg.seed)) {
+    : cfg_(cfg), init_rng_(cfg.seed), dropout_(std::make_shared<DropoutSource>(cfg.seed)) {
   validate(cfg, "EncoderDecoder");
   if (cfg.src_vocab_size <= 0 || cfg.tgt_vocab_size <= 0) {
     throw std::invalid_argument("EncoderDecoder: src_vocab_size and tgt_vocab_size must be positive, got " +
@@ -47,12 +47,12 @@ EncoderDecoder::EncoderDecoder(const EncoderDecoderConfig& cfg)
   tgt_pos_emb_ = register_module("tgt_pos_emb",
                                  std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_,
                                                                       cfg.sinusoidal_base));
-  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_rng_));
+  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_));
   encoder_ = register_module("encoder", std::make_shared<TransformerStack>(
-      cfg, make_layer_context(cfg, init_rng_, dropout_rng_, cfg.n_encoder_layer), cfg.n_encoder_layer,
+      cfg, make_layer_context(cfg, init_rng_, dropout_, cfg.n_encoder_layer), cfg.n_encoder_layer,
       /*causal=*/false, /*cross_attention=*/false));
   decoder_ = register_module("decoder", std::make_shared<TransformerStack>(
-      cfg, make_layer_context(cfg, init_rng_, dropout_rng_, cfg.n_decoder_layer), cfg.n_decoder_layer,
+      cfg, make_layer_context(cfg, init_rng_, dropout_, cfg.n_decoder_layer), cfg.n_decoder_layer,
       /*causal=*/true, /*cross_attention=*/true));
   if (!cfg.tie_weights) {
     lm_head_ = register_module("lm_head", std::make_shared<Linear>(cfg.d_model, cfg.tgt_vocab_size, false, init_rng_));

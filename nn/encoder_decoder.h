@@ -62,12 +62,15 @@ class EncoderDecoder : public Module {
            float label_smoothing = 0.0f) const;
 
   const EncoderDecoderConfig& config() const { return cfg_; }
-  Rng& dropout_rng() const { return *dropout_rng_; }
+  // Row b of the batch of the following forward passes is example first_example + b of step
+  // `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call it
+  // before each micro-batch; dropout masks then do not depend on how a step is split.
+  void set_dropout_batch(int64_t step, int64_t first_example) { dropout_->set_batch(step, first_example); }
 
  private:
   EncoderDecoderConfig cfg_;
   Rng init_rng_;
-  std::shared_ptr<Rng> dropout_rng_;
+  std::shared_ptr<DropoutSource> dropout_;
   std::shared_ptr<Embedding> src_emb_;
   std::shared_ptr<Embedding> tgt_emb_;  // same object as src_emb_ when shared
   std::shared_ptr<PositionalEncoding> src_pos_emb_;

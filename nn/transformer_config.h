@@ -28,7 +28,7 @@ struct TransformerConfig {
   float rope_base = 10000.0f;     // θ_i = rope_base^(-2i/head_dim), Rotary only
   float sinusoidal_base = 10000.0f;  // θ_i = sinusoidal_base^(-2i/d_model), Sinusoidal only
   bool scale_embeddings = false;  // multiply token embeddings by sqrt(d_model) (the original Transformer)
-  uint64_t seed = 0;              // initialisation and dropout streams
+  uint64_t seed = 0;              // initialisation stream and dropout masks
 };
 
 // Throws std::invalid_argument naming `who` and the offending field for any inconsistency.

@@ -11,7 +11,9 @@ TransformerLayer::TransformerLayer(const TransformerConfig& cfg, const LayerCont
                                    bool cross_attention)
     : pre_norm_(cfg.pre_norm) {
   validate(cfg, "TransformerLayer");
-  if (!ctx.init_rng || !ctx.dropout_rng) throw std::invalid_argument("TransformerLayer: LayerContext lacks its Rngs");
+  if (!ctx.init_rng || !ctx.dropout) {
+    throw std::invalid_argument("TransformerLayer: LayerContext lacks its init Rng or DropoutSource");
+  }
   Rng& rng = *ctx.init_rng;
   AttentionConfig self_cfg;
   self_cfg.d_model = cfg.d_model;
@@ -30,7 +32,7 @@ TransformerLayer::TransformerLayer(const TransformerConfig& cfg, const LayerCont
   }
   ln2_ = register_module("ln2", make_norm(cfg.norm, cfg.d_model, cfg.norm_eps));
   ffn_ = register_module("ffn", std::make_shared<FeedForward>(feed_forward_config(cfg), rng, ctx.residual_init_std));
-  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, ctx.dropout_rng));
+  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, ctx.dropout));
 }
 
 Var TransformerLayer::residual(const Var& x, const Norm& norm, const std::function<Var(const Var&)>& f) const {

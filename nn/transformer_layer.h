@@ -27,7 +27,7 @@ namespace tapelm {
 struct LayerContext {
   Rng* init_rng = nullptr;          // weights are drawn from here in construction order
   float residual_init_std = kInitStd;  // std of attn.proj / cross_attn.proj / ffn.fc2 weights
-  std::shared_ptr<Rng> dropout_rng;    // one dropout stream per model
+  std::shared_ptr<DropoutSource> dropout;  // one per model
   std::shared_ptr<const RopeTable> rope;  // set iff positions are rotary
 };
 

@@ -10,17 +10,12 @@
 
 namespace tapelm {
 
-std::shared_ptr<Rng> make_dropout_rng(uint64_t seed) {
-  // A fixed odd salt puts the dropout stream far from the init stream of the same seed.
-  return std::make_shared<Rng>(seed ^ 0xD1B54A32D192ED03ull);
-}
-
-LayerContext make_layer_context(const TransformerConfig& cfg, Rng& init_rng, std::shared_ptr<Rng> dropout_rng,
+LayerContext make_layer_context(const TransformerConfig& cfg, Rng& init_rng, std::shared_ptr<DropoutSource> dropout,
                                 int64_t n_layer) {
   LayerContext ctx;
   ctx.init_rng = &init_rng;
   ctx.residual_init_std = residual_init_std(n_layer);
-  ctx.dropout_rng = std::move(dropout_rng);
+  ctx.dropout = std::move(dropout);
   if (cfg.positional == PositionalKind::Rotary) {
     ctx.rope = std::make_shared<const RopeTable>(cfg.ctx_len, cfg.d_model / cfg.n_head, cfg.rope_base);
   }

@@ -24,12 +24,9 @@ namespace tapelm {
 
 using LayerList = ModuleList<TransformerLayer>;
 
-// The dropout stream of a model seeded with `seed` (independent of its init stream).
-std::shared_ptr<Rng> make_dropout_rng(uint64_t seed);
-
 // Context for the layers of a stack of depth n_layer: GPT-2 residual init scale, and the
 // RoPE table when cfg.positional is Rotary.
-LayerContext make_layer_context(const TransformerConfig& cfg, Rng& init_rng, std::shared_ptr<Rng> dropout_rng,
+LayerContext make_layer_context(const TransformerConfig& cfg, Rng& init_rng, std::shared_ptr<DropoutSource> dropout,
                                 int64_t n_layer);
 
 // n_layer EncoderLayers (causal = false, no cross-attention) or DecoderLayers.

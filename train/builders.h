@@ -18,7 +18,7 @@
 namespace tapelm {
 
 // The GPT the model section describes, for a tokenizer of `vocab_size` pieces; `seed` seeds
-// the initialisation and dropout streams.
+// the initialisation stream and the dropout masks.
 GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t seed);
 
 // The data pipeline settings; `tokenizer_model` (when non-empty) replaces tokenizer.model,

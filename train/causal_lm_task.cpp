@@ -49,7 +49,7 @@ double CausalLmTask::epoch_examples() const {
 void CausalLmTask::draw_batch(int64_t batch_size) { sampler_->next(batch_size, x_, y_); }
 
 WeightedLoss CausalLmTask::loss(int64_t step, int64_t begin, int64_t end) {
-  (void)step;
+  model_->set_dropout_batch(step, begin);
   const int64_t T = config_.model.ctx_len;
   xs_.assign(x_.begin() + begin * T, x_.begin() + end * T);
   ys_.assign(y_.begin() + begin * T, y_.begin() + end * T);

@@ -79,6 +79,9 @@ class ClassificationTask : public FinetuneTask {
   }
 
   Module& model() override { return model_; }
+  void set_dropout_batch(int64_t step, int64_t first_example) override {
+    model_.set_dropout_batch(step, first_example);
+  }
 
   std::vector<MetricSpec> metrics() const override {
     return {{"accuracy", true}, {"macro_f1", true}, {"loss", false}};

@@ -62,6 +62,9 @@ class CompletionTask : public FinetuneTask {
   }
 
   Module& model() override { return model_; }
+  void set_dropout_batch(int64_t step, int64_t first_example) override {
+    model_.set_dropout_batch(step, first_example);
+  }
 
   std::vector<MetricSpec> metrics() const override { return {{"exact_match", true}, {"loss", false}}; }
 

@@ -276,46 +276,23 @@ double Distributed::all_reduce_sum(double value) const {
   return v[0];
 }
 
-std::vector<std::vector<uint64_t>> Distributed::gather(const std::vector<uint64_t>& local) const {
-  std::vector<std::vector<uint64_t>> out;
-  if (world_size_ == 1) {
-    out.push_back(local);
-    return out;
-  }
-  if (ranks_differing_from_root(local.size()) > 0) {
-    throw std::runtime_error("Distributed::gather: the ranks passed states of different lengths (this rank: " +
-                             std::to_string(local.size()) + "); every rank must send the same number of values");
-  }
-  std::vector<uint64_t> all(is_root() ? local.size() * static_cast<std::size_t>(world_size_) : 0);
-#ifdef TAPELM_HAVE_MPI
-  MPI_Gather(local.data(), static_cast<int>(local.size()), MPI_UINT64_T, all.data(), static_cast<int>(local.size()),
-             MPI_UINT64_T, 0, MPI_COMM_WORLD);
-#endif
-  if (!is_root()) return out;
-  for (int r = 0; r < world_size_; ++r) {
-    out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(r * local.size()),
-                     all.begin() + static_cast<std::ptrdiff_t>((r + 1) * local.size()));
-  }
-  return out;
-}
-
 std::vector<std::string> Distributed::gather_bytes(const std::string& local) const {
   if (world_size_ == 1) return {local};
   const double total = all_reduce_sum(static_cast<double>(local.size()));
   if (total > static_cast<double>(INT_MAX)) {
-    throw std::runtime_error("Distributed::gather: the ranks' texts hold " + std::to_string(uint64_t(total)) +
+    throw std::runtime_error("Distributed::gather_bytes: the ranks' texts hold " + std::to_string(uint64_t(total)) +
                              " bytes together, more than one message can (" + std::to_string(INT_MAX) + ")");
   }
-  const std::vector<std::vector<uint64_t>> sizes = gather(std::vector<uint64_t>{local.size()});
-  std::vector<int> counts;
+  const int size = static_cast<int>(local.size());
+  std::vector<int> counts(is_root() ? static_cast<std::size_t>(world_size_) : 0);
+#ifdef TAPELM_HAVE_MPI
+  MPI_Gather(&size, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
   std::vector<int> offsets;
   std::string all;
-  if (is_root()) {
-    for (const std::vector<uint64_t>& size : sizes) {
-      offsets.push_back(static_cast<int>(all.size()));
-      counts.push_back(static_cast<int>(size[0]));
-      all.resize(all.size() + size[0]);
-    }
+  for (const int count : counts) {
+    offsets.push_back(static_cast<int>(all.size()));
+    all.resize(all.size() + static_cast<std::size_t>(count));
   }
 #ifdef TAPELM_HAVE_MPI
   MPI_Gatherv(local.data(), static_cast<int>(local.size()), MPI_CHAR, all.data(), counts.data(), offsets.data(),
@@ -324,44 +301,6 @@ std::vector<std::string> Distributed::gather_bytes(const std::string& local) con
   std::vector<std::string> out;
   for (std::size_t r = 0; r < counts.size(); ++r) out.push_back(all.substr(size_t(offsets[r]), size_t(counts[r])));
   return out;
-}
-
-std::vector<uint64_t> Distributed::scatter(const std::vector<std::vector<uint64_t>>& per_rank) const {
-  // Rank 0 validates and tells everyone the verdict, so a bad argument throws everywhere
-  // instead of leaving the other ranks waiting in MPI_Scatter.
-  std::string error;
-  std::string length;
-  if (is_root()) {
-    if (per_rank.size() != static_cast<std::size_t>(world_size_)) {
-      error = "Distributed::scatter: rank 0 passed states for " + std::to_string(per_rank.size()) +
-              " ranks, but the job has " + std::to_string(world_size_) +
-              " (a checkpoint's per-rank states only fit a job with the same number of processes)";
-    } else {
-      for (std::size_t r = 1; r < per_rank.size() && error.empty(); ++r) {
-        if (per_rank[r].size() != per_rank[0].size()) {
-          error = "Distributed::scatter: rank 0 passed a state of " + std::to_string(per_rank[r].size()) +
-                  " values for rank " + std::to_string(r) + " but " + std::to_string(per_rank[0].size()) +
-                  " for rank 0; all must have the same length";
-        }
-      }
-    }
-    if (error.empty()) length = std::to_string(per_rank[0].size());
-  }
-  broadcast(error);
-  if (!error.empty()) throw std::runtime_error(error);
-  if (world_size_ == 1) return per_rank[0];
-  broadcast(length);
-  const std::size_t n = std::stoull(length);
-  std::vector<uint64_t> all;
-  if (is_root()) {
-    for (const auto& state : per_rank) all.insert(all.end(), state.begin(), state.end());
-  }
-  std::vector<uint64_t> mine(n);
-#ifdef TAPELM_HAVE_MPI
-  MPI_Scatter(all.data(), static_cast<int>(n), MPI_UINT64_T, mine.data(), static_cast<int>(n), MPI_UINT64_T, 0,
-              MPI_COMM_WORLD);
-#endif
-  return mine;
 }
 
 void Distributed::broadcast(std::string& text) const {

@@ -87,18 +87,10 @@ class Distributed {
   void all_reduce_sum(std::vector<double>& values) const;
   double all_reduce_sum(double value) const;
 
-  // Rank 0 receives every rank's `local` (index = rank); the others get an empty vector.
-  // All ranks must pass the same length (else all throw). For small per-rank states such
-  // as RNG (seed, counter) pairs that a checkpoint must store.
-  std::vector<std::vector<uint64_t>> gather(const std::vector<uint64_t>& local) const;
   // Rank 0 receives every rank's bytes (index = rank; lengths may differ, e.g. the prediction
   // lines of each rank's share of the inputs); the others get an empty vector. Throws on
   // every rank when all ranks' bytes together exceed one MPI message (2^31 - 1 bytes).
   std::vector<std::string> gather_bytes(const std::string& local) const;
-  // The inverse: rank 0 passes one vector per rank (all the same length); every rank gets
-  // its own. Other ranks' argument is ignored. A wrong count or length on rank 0 throws on
-  // every rank.
-  std::vector<uint64_t> scatter(const std::vector<std::vector<uint64_t>>& per_rank) const;
 
   // Rank 0's text on every rank (e.g. the checkpoint path rank 0 chose to resume from).
   void broadcast(std::string& text) const;

@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/rng.h"
 #include "autograd/variable.h"
 #include "data/labeled_dataset.h"
 #include "nn/module.h"
@@ -48,6 +47,10 @@ class FinetuneTask {
   virtual ~FinetuneTask() = default;
 
   virtual Module& model() = 0;
+  // The model's set_dropout_batch: row b of the following loss() calls' micro-batch is
+  // example first_example + b of step `step`'s global batch (DropoutSource, nn/dropout.h).
+  virtual void set_dropout_batch(int64_t step, int64_t first_example) = 0;
+
   // The metrics evaluate() reports; the first is the default early-stopping metric.
   virtual std::vector<MetricSpec> metrics() const = 0;
 

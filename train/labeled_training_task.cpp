@@ -100,7 +100,7 @@ std::vector<ParamGroup> LabeledTrainingTask::param_groups() const {
 void LabeledTrainingTask::draw_batch(int64_t batch_size) { batch_ = sampler_.next(size_t(batch_size)); }
 
 WeightedLoss LabeledTrainingTask::loss(int64_t step, int64_t begin, int64_t end) {
-  (void)step;
+  task_->set_dropout_batch(step, begin);
   const std::vector<size_t> micro(batch_.begin() + begin, batch_.begin() + end);
   return task_->loss(data_.examples, micro);
 }

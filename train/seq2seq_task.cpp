@@ -155,6 +155,9 @@ class Seq2SeqTask : public FinetuneTask {
   }
 
   Module& model() override { return model_; }
+  void set_dropout_batch(int64_t step, int64_t first_example) override {
+    model_.set_dropout_batch(step, first_example);
+  }
 
   std::vector<MetricSpec> metrics() const override { return {{"wer", false}, {"per", false}, {"loss", false}}; }
 

@@ -10,18 +10,6 @@
 
 namespace tapelm {
 
-double accumulate_gradients(int64_t micro_batches, const std::function<Var()>& micro_loss) {
-  double loss_sum = 0;
-  for (int64_t i = 0; i < micro_batches; ++i) {
-    Var loss = micro_loss();
-    loss_sum += loss.item();
-    // Each backward adds 1/micro_batches of its gradient.
-    if (micro_batches > 1) loss = loss * (1.0f / float(micro_batches));
-    backward(loss);
-  }
-  return loss_sum / double(micro_batches);
-}
-
 StepResult finish_step(Optimizer& optimizer, const NamedParameters& params, double loss, double grad_clip,
                        double lr) {
   StepResult result;

@@ -1,6 +1,4 @@
-// How a training step runs and ends, shared by the pretraining and fine-tuning loops so both
-// behave and report alike: gradient accumulation over micro-batches, clipping and the
-// optimizer update (skipped when the loss or the gradient norm is not finite), the messages
+// How a training step ends and is reported: clipping and the optimizer update (skipped when the loss or the gradient norm is not finite), the messages
 // about skipped steps and divergence, the throughput between log lines, and when a periodic
 // action is due.
 #pragma once
@@ -20,11 +18,6 @@ namespace tapelm {
 // Whether a periodic action (a log line, an evaluation, a checkpoint) falls on `step`;
 // an interval of 0 means never.
 inline bool is_due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
-
-// Runs the forward and backward pass of `micro_batches` micro-batches so that the gradients
-// add up to those of their mean loss, and returns that mean. `micro_loss` is called once per
-// micro-batch, draws that micro-batch itself and returns its loss.
-double accumulate_gradients(int64_t micro_batches, const std::function<Var()>& micro_loss);
 
 // Training throughput since the last log line: the time spent in steps (evaluations and
 // checkpoints excluded) and the work those steps did (tokens or examples).

@@ -12,6 +12,7 @@
 #include "autograd/elementwise.h"
 #include "autograd/tape.h"
 #include "data/atomic_file.h"
+#include "data/sampler.h"
 #include "nn/safetensors.h"
 #include "nn/summary.h"
 #include "optim/schedule.h"
@@ -236,7 +237,7 @@ class Loop {
     // batch's mean loss, however the batch was split.
     std::vector<double> totals = {0.0, 0.0};  // weighted loss, weight
     for (int64_t j = 0; j < accum_; ++j) {
-      const int64_t begin = (j * world() + rank()) * m;
+      const int64_t begin = first_row_of_micro_batch(j, m, rank(), world());
       WeightedLoss loss = task_.loss(state_.step, begin, begin + m);
       totals[0] += double(loss.mean.item()) * loss.weight;
       totals[1] += loss.weight;

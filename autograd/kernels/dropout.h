@@ -1,9 +1,14 @@
-// Inverted dropout kernel pair. The keep decision for element i is a pure function of
-// (seed, first + i), so backward recomputes the mask instead of storing it, and any
-// thread count draws the same mask.
+// Inverted dropout kernel pair. The keep decision of an element is a pure function of a key
+// and the element's coordinates, each hashed on its own (never the flat offset): element
+// (i0, ..., ik) of x is dropped iff to_unit(mix(...mix(mix(key, first_row + i0), i1)..., ik)) < p
+// (Rng::mix, Rng::to_unit; a scalar counts as shape [1]). So the mask of a
+// row depends neither on the rows around it nor on how far its other dimensions are padded;
+// backward recomputes it instead of storing it, and any thread count draws the same mask.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "autograd/rng.h"
 
@@ -11,24 +16,59 @@ namespace tapelm::kernels {
 
 constexpr int64_t kDropoutParallelMin = 16384;
 
-inline bool dropout_keeps(const Rng& rng, uint64_t index, float p) { return Rng::to_unit(rng.at(index)) >= p; }
-
-template <class T>
-void dropout_forward(T* out, const T* inp, const Rng& rng, uint64_t first, float p, int64_t n) {
-  // out, inp: [n]; draws rng.at(first) .. rng.at(first + n - 1)
-  const T scale = T(1) / (T(1) - T(p));
-#pragma omp parallel for simd schedule(static) if (n > kDropoutParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = dropout_keeps(rng, first + i, p) ? inp[i] * scale : T(0);
+// Calls visit(offset, kept) once for every element of a row-major tensor of shape `dims`.
+// One hash per element: the coordinates before the last are hashed once per innermost row.
+template <class Visit>
+void for_each_dropout_decision(const std::vector<int64_t>& dims, uint64_t key, int64_t first_row, float p,
+                               const Visit& visit) {
+  // The outer dimensions (all but the last; the only one of a rank-1 shape) and their strides
+  // in units of innermost rows.
+  std::vector<int64_t> outer(dims.begin(), dims.size() >= 2 ? dims.end() - 1 : dims.end());
+  if (outer.empty()) outer.push_back(1);
+  const int64_t inner = dims.size() >= 2 ? dims.back() : 1;
+  std::vector<int64_t> stride(outer.size(), 1);
+  for (std::size_t d = outer.size() - 1; d > 0; --d) stride[d - 1] = stride[d] * outer[d];
+  const int64_t rows = stride[0] * outer[0];
+  const int64_t n = rows * inner;
+#pragma omp parallel for schedule(static) if (n > kDropoutParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    uint64_t row_key = Rng::mix(key, static_cast<uint64_t>(first_row + r / stride[0]));
+    for (std::size_t d = 1; d < outer.size(); ++d) {
+      row_key = Rng::mix(row_key, static_cast<uint64_t>((r / stride[d]) % outer[d]));
+    }
+    if (dims.size() < 2) {
+      visit(r, Rng::to_unit(row_key) >= p);
+      continue;
+    }
+    const int64_t first = r * inner;
+#pragma omp simd
+    for (int64_t j = 0; j < inner; ++j) {
+      visit(first + j, Rng::to_unit(Rng::mix(row_key, static_cast<uint64_t>(j))) >= p);
+    }
+  }
 }
 
 template <class T>
-void dropout_backward(T* dinp, const T* dout, const Rng& rng, uint64_t first, float p, int64_t n) {
-  // dinp, dout: [n]
+void dropout_forward(T* out, const T* inp, const std::vector<int64_t>& dims, uint64_t key, int64_t first_row,
+                     float p) {
+  // out, inp: dims
   const T scale = T(1) / (T(1) - T(p));
-#pragma omp parallel for simd schedule(static) if (n > kDropoutParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    if (dropout_keeps(rng, first + i, p)) dinp[i] += dout[i] * scale;
-  }
+  for_each_dropout_decision(dims, key, first_row, p, [&](int64_t i, bool kept) {
+    // Loaded unconditionally: a conditional load keeps the loop scalar, ten times slower.
+    const T survivor = inp[i] * scale;
+    out[i] = kept ? survivor : T(0);
+  });
+}
+
+template <class T>
+void dropout_backward(T* dinp, const T* dout, const std::vector<int64_t>& dims, uint64_t key, int64_t first_row,
+                      float p) {
+  // dinp, dout: dims
+  const T scale = T(1) / (T(1) - T(p));
+  for_each_dropout_decision(dims, key, first_row, p, [&](int64_t i, bool kept) {
+    const T survivor = dout[i] * scale;
+    dinp[i] += kept ? survivor : T(0);
+  });
 }
 
 }  // namespace tapelm::kernels

@@ -50,7 +50,7 @@ int run_scenario(const std::string& name) {
     // A fingerprint of every step's loss and the final weights, printed by rank 0.
     const Distributed dist;
     const ScratchDir dir;
-    const GPT model(tiny_model_config());
+    GPT model(tiny_model_config());
     dist.broadcast_parameters(model.named_parameters());
     const TrainingRun run = run_tiny_training(model, tiny_dataset(dir, model.config().vocab_size), 5, 2, dist.rank(),
                                               dist.world_size(), &dist);

@@ -202,10 +202,11 @@ pid_t find_rank(const std::string& marker, int rank) {
   return -1;
 }
 
+// With dropout on: masks depend on each window's index in the global batch, not on the rank.
 TEST_F(PretrainJob, TwoRanksWithMicroBatchBLoseLikeOneProcessWithMicroBatch2B) {
-  const Finished two = run(command(2, write_config("two_ranks", 2, 0.0, 20)));
+  const Finished two = run(command(2, write_config("two_ranks", 2, 0.1, 20)));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, write_config("one_process", 4, 0.0, 20)));
+  const Finished one = run(command(0, write_config("one_process", 4, 0.1, 20)));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
   EXPECT_TRUE(contains(one.output, "micro-batch 4, 2 accumulation steps")) << one.output;
@@ -220,7 +221,7 @@ TEST_F(PretrainJob, TwoRanksWithMicroBatchBLoseLikeOneProcessWithMicroBatch2B) {
 }
 
 TEST_F(PretrainJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
-  // Dropout on: each rank's own stream must be saved and restored too.
+  // Dropout on: its masks must follow the step after the resume too.
   const Finished whole = run(command(2, write_config("whole", 2, 0.1, 20)));
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   const fs::path halves_config = write_config("halves", 2, 0.1, 10);
@@ -241,11 +242,7 @@ TEST_F(PretrainJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
   const nlohmann::json state =
       nlohmann::json::parse(read_all(checkpoint_file(out_dir("whole"), 20, "trainer_state.json")));
   EXPECT_EQ(state["world_size"], 2);
-  ASSERT_EQ(state["dropout_rng_per_rank"].size(), 2u);
-  EXPECT_EQ(state["dropout_rng_per_rank"][0], state["dropout_rng"]);
-  EXPECT_NE(state["dropout_rng_per_rank"][0]["seed"], state["dropout_rng_per_rank"][1]["seed"])
-      << "the ranks draw different dropout masks";
-  EXPECT_GT(state["dropout_rng_per_rank"][1]["counter"].get<uint64_t>(), 0u) << "rank 1 drew dropout masks";
+  EXPECT_FALSE(state.contains("dropout_rng_per_rank")) << "dropout has no per-rank state";
 }
 
 TEST_F(PretrainJob, ACheckpointOfTwoRanksIsNotResumedByOneProcess) {

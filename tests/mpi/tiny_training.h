@@ -28,7 +28,7 @@ inline GPTConfig tiny_model_config() {
   cfg.n_layer = 2;
   cfg.n_head = 2;
   cfg.d_model = 32;
-  cfg.dropout = 0.0f;  // ranks would draw different masks than the single process
+  cfg.dropout = 0.0f;
   // Without projection biases: the key bias has a true gradient of zero (softmax ignores a
   // shift shared by all keys), so two runs that differ by rounding see only noise there,
   // which Adam (dividing by √v ≈ |noise|) amplifies into different steps
@@ -61,7 +61,7 @@ struct TrainingRun {
 // `steps` steps of `rows` rows on this process, its share `rank` of `world_size` (for the
 // single-process reference: all rows, rank 0 of 1). With `dist`, gradients are averaged and
 // losses summed over the job.
-inline TrainingRun run_tiny_training(const GPT& model, const TokenDataset& data, int steps, int64_t rows, int rank,
+inline TrainingRun run_tiny_training(GPT& model, const TokenDataset& data, int steps, int64_t rows, int rank,
                                      int world_size, const Distributed* dist) {
   TrainingRun run;
   run.params = model.named_parameters();
@@ -71,6 +71,7 @@ inline TrainingRun run_tiny_training(const GPT& model, const TokenDataset& data,
   for (int step = 0; step < steps; ++step) {
     optimizer.zero_grad();
     sampler.next(rows, x, y, rank, world_size);
+    model.set_dropout_batch(step, first_row_of_micro_batch(0, rows, rank, world_size));
     Var loss = model.loss(x, y, rows, kTinyContext);
     const double local_loss = loss.item();
     backward(loss);

@@ -108,6 +108,25 @@ TEST(EncoderDecoder, AppendingSourcePaddingChangesNothing) {
   EXPECT_LT(max_abs_diff(logits.data(), padded_logits.data(), logits.numel()), 1e-5f);
 }
 
+// Example 1 alone (source 3, target 3 tokens) and as row 1 of a batch padded to 5 + 5 tokens:
+// with dropout on, its logits agree (up to the rounding of other matrix shapes), so every
+// site — embeddings, encoder, decoder self- and cross-attention, FFN — drew the same mask.
+TEST(EncoderDecoder, DropoutMasksOfAnExampleDoNotDependOnItsBatchOrPadding) {
+  EncoderDecoderConfig cfg = tiny_seq2seq();
+  cfg.dropout = 0.3f;
+  EncoderDecoder model(cfg);
+  model.set_dropout_batch(4, 1);
+  const Var alone = model.forward({4, 5, 6}, {1, 7, 8}, 1, 3, 3);
+  const std::vector<int32_t> src = {1, 2, 3, 0, 0, 4, 5, 6, 0, 0}, tgt = {1, 2, 3, 0, 0, 1, 7, 8, 0, 0};
+  const std::vector<uint8_t> padding = {1, 1, 1, 0, 0, 1, 1, 1, 0, 0};
+  model.set_dropout_batch(4, 0);
+  const Var batch = model.forward(src, tgt, 2, 5, 5, padding, padding);
+  EXPECT_LT(max_abs_diff(alone.data(), batch.data() + 5 * 9, 3 * 9), 1e-5f);
+  model.set_dropout_batch(5, 1);
+  EXPECT_GT(max_abs_diff(alone.data(), model.forward({4, 5, 6}, {1, 7, 8}, 1, 3, 3).data(), 3 * 9), 1e-3f)
+      << "another step draws other masks";
+}
+
 TEST(EncoderDecoder, DecoderDependsOnTheSourceAndIsCausal) {
   EncoderDecoder model(tiny_seq2seq());
   model.eval();

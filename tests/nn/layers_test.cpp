@@ -140,9 +140,8 @@ TEST(Norm, ParameterGradientsMatchFiniteDifferences) {
 }
 
 TEST(Dropout, IsIdentityInEvalModeAndZeroesAboutPInTraining) {
-  auto rng = std::make_shared<Rng>(7);
-  Dropout drop(0.25f, rng);
-  const Var x(Tensor::full({4000}, 1.0f));
+  Dropout drop(0.25f, std::make_shared<DropoutSource>(7));
+  const Var x(Tensor::full({40, 100}, 1.0f));
   drop.eval();
   EXPECT_TRUE(drop.forward(x).same(x));
   drop.train();
@@ -158,20 +157,50 @@ TEST(Dropout, IsIdentityInEvalModeAndZeroesAboutPInTraining) {
   EXPECT_NEAR(zeros / 4000.0, 0.25, 0.03);
 }
 
-TEST(Dropout, ReplaysTheSameMaskFromTheSameRngState) {
-  auto rng = std::make_shared<Rng>(7);
-  Dropout drop(0.5f, rng);
-  const Var x(random_tensor({64}, 1));
-  const uint64_t counter = rng->counter();
-  const std::vector<float> first = drop.forward(x).value().to_vector();
-  EXPECT_NE(drop.forward(x).value().to_vector(), first) << "the stream must advance";
-  rng->set_state(rng->seed(), counter);
-  EXPECT_EQ(drop.forward(x).value().to_vector(), first);
+std::vector<float> output(const Dropout& drop, const Var& x) { return drop.forward(x).value().to_vector(); }
+
+TEST(Dropout, SitesCountInForwardOrderFromSetBatchAndReplayAfterIt) {
+  auto source = std::make_shared<DropoutSource>(7);
+  Dropout drop(0.5f, source);
+  const Var x(random_tensor({2, 64}, 1));
+  source->set_batch(3, 10);
+  const std::vector<float> site0 = output(drop, x);
+  const std::vector<float> site1 = output(drop, x);
+  EXPECT_NE(site0, site1) << "two sites of one forward";
+  source->set_batch(3, 10);
+  EXPECT_EQ(output(drop, x), site0);
+  EXPECT_EQ(output(drop, x), site1);
+}
+
+TEST(Dropout, MasksDifferBetweenStepsAndSeeds) {
+  auto source = std::make_shared<DropoutSource>(7);
+  Dropout drop(0.5f, source);
+  const Var x(random_tensor({2, 64}, 1));
+  source->set_batch(3, 10);
+  const std::vector<float> step3 = output(drop, x);
+  source->set_batch(4, 10);
+  EXPECT_NE(output(drop, x), step3);
+  auto other_seed = std::make_shared<DropoutSource>(8);
+  other_seed->set_batch(3, 10);
+  EXPECT_NE(output(Dropout(0.5f, other_seed), x), step3);
+}
+
+TEST(Dropout, EvalModeAndPZeroUseNoSite) {
+  auto source = std::make_shared<DropoutSource>(7);
+  Dropout drop(0.5f, source), off(0.0f, source);
+  const Var x(random_tensor({2, 64}, 1));
+  const std::vector<float> first = output(drop, x);
+  source->set_batch(0, 0);
+  drop.eval();
+  EXPECT_TRUE(drop.forward(x).same(x));
+  EXPECT_TRUE(off.forward(x).same(x));
+  drop.train();
+  EXPECT_EQ(output(drop, x), first) << "the eval and p = 0 calls took a site";
 }
 
 TEST(Dropout, RejectsProbabilityOutsideZeroToOne) {
-  EXPECT_THROW(Dropout(1.0f, std::make_shared<Rng>(1)), std::invalid_argument);
-  EXPECT_THROW(Dropout(-0.1f, std::make_shared<Rng>(1)), std::invalid_argument);
+  EXPECT_THROW(Dropout(1.0f, std::make_shared<DropoutSource>(1)), std::invalid_argument);
+  EXPECT_THROW(Dropout(-0.1f, std::make_shared<DropoutSource>(1)), std::invalid_argument);
 }
 
 }  // namespace

@@ -75,10 +75,10 @@ inline TransformerConfig tiny_config() {
   return cfg;
 }
 
-// Owns the streams a LayerContext points at, for tests that build layers directly.
+// Owns the init stream and dropout source a LayerContext points at, for tests that build layers directly.
 struct LayerFixture {
   explicit LayerFixture(const TransformerConfig& cfg, int64_t n_layer = 2, uint64_t seed = 3)
-      : init_rng(seed), context(make_layer_context(cfg, init_rng, make_dropout_rng(seed), n_layer)) {}
+      : init_rng(seed), context(make_layer_context(cfg, init_rng, std::make_shared<DropoutSource>(seed), n_layer)) {}
   Rng init_rng;
   LayerContext context;
 };

@@ -36,7 +36,7 @@ void expect_resume_is_exact(const std::vector<std::string>& overrides) {
   to_a.push_back("out_dir=" + (a / "ft").string());
   to_b.push_back("out_dir=" + (b / "ft").string());
   testing::run_finetuning(config, to_a);
-  // Stopped after 7 of 20 steps (dropout is on, so its stream must be restored too; the
+  // Stopped after 7 of 20 steps (dropout is on, so its masks must follow the step; the
   // shuffler is mid-epoch), then resumed.
   const testing::FinetuneOutcome first = testing::run_finetuning(config, to_b, false, /*stop_after_polls=*/7);
   ASSERT_TRUE(first.result.stopped) << first.log;
