@@ -140,6 +140,7 @@ TrainResult pretrain(const PreparedRun& run, const TrainerOptions& options) {
   const PretrainConfig& config = run.config;
   const int threads = start_threads(config.train.threads, options.distributed);
   log << "tapelm pretrain: out_dir " << config.out_dir << ", " << ranks_and_threads(threads, dist) << std::endl;
+  accumulation_steps(config.train, dist ? dist->world_size() : 1);  // refuses a split before any data work
   if (run.resume_from && root) check_pretrain_resume(*run.resume_from, config, log);
   const std::string tokenizer_model = run.resume_from ? run.resume_from->file(kTokenizerFile).string() : "";
   // Rank 0 tokenizes and shards the corpus into the cache; the others follow once it
@@ -160,6 +161,7 @@ TrainResult finetune(const FinetuneRun& run, const TrainerOptions& options) {
   const int threads = start_threads(config.train.threads, options.distributed);
   log << "tapelm finetune: task " << config.task << ", out_dir " << config.out_dir << ", "
       << ranks_and_threads(threads, dist) << std::endl;
+  accumulation_steps(config.train, dist ? dist->world_size() : 1);  // refuses a split before any data work
   const std::unique_ptr<LabeledTrainingTask> task =
       make_labeled_training_task(config, run.init_from, run.resume_from, dist, log);
   return train(*task, loop_config(config), run.resume_from, options);
