@@ -115,7 +115,7 @@ void load_folder_tree(const LabeledDataConfig& config, const std::string& root, 
   }
   CorpusConfig corpus_config;
   corpus_config.sources = {root};
-  corpus_config.invalid_utf8 = config.invalid_utf8;
+  corpus_config.utf8 = config.utf8;
   const Corpus corpus(corpus_config);
   for (size_t i = 0; i < corpus.size(); ++i) {
     const std::string& path = corpus.files()[i].path;
@@ -159,7 +159,7 @@ std::vector<LabeledExample> load_labeled_examples(const LabeledDataConfig& confi
   } else {
     CorpusConfig corpus_config;
     corpus_config.sources = config.sources;
-    corpus_config.invalid_utf8 = config.invalid_utf8;
+    corpus_config.utf8 = config.utf8;
     const Corpus corpus(corpus_config);
     for (size_t i = 0; i < corpus.size(); ++i) {
       const std::string& path = corpus.files()[i].path;

@@ -35,7 +35,7 @@ struct LabeledDataConfig {
   std::map<std::string, std::string> label_map;
   // When non-empty, every (mapped) target must be one of these; others are an error.
   std::vector<std::string> labels;
-  Utf8Policy invalid_utf8 = Utf8Policy::kError;
+  Utf8Policy utf8 = Utf8Policy::kError;
 };
 
 struct LabeledExample {

@@ -31,7 +31,7 @@ SequenceClassifier::SequenceClassifier(const SequenceClassifierConfig& cfg)
         "SequenceClassifier: first-token pooling with a causal backbone sees only the first token; "
         "use Last or Mean pooling, or causal = false");
   }
-  head_ = register_module("head", std::make_shared<Linear>(cfg.d_model, cfg.n_classes, true, init_rng()));
+  head_ = register_module("head", std::make_shared<Linear>(cfg.n_embd, cfg.n_classes, true, init_rng()));
 }
 
 Var SequenceClassifier::pool(const Var& hidden, int64_t B, int64_t T, const std::vector<uint8_t>& padding) const {

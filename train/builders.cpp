@@ -28,7 +28,7 @@ NormKind norm_kind(const std::string& name) {
 PositionalKind positional_kind(const std::string& name) {
   if (name == "learned") return PositionalKind::Learned;
   if (name == "sinusoidal") return PositionalKind::Sinusoidal;
-  if (name == "rope") return PositionalKind::Rotary;
+  if (name == "rope") return PositionalKind::Rope;
   throw ConfigError("model.pos_encoding: unknown kind '" + name + "' (expected learned, sinusoidal or rope)");
 }
 
@@ -39,18 +39,18 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
   cfg.vocab_size = vocab_size;
   cfg.n_layer = model.n_layer;
   cfg.tie_weights = model.tie_weights;
-  cfg.d_model = model.n_embd;
+  cfg.n_embd = model.n_embd;
   cfg.n_head = model.n_head;
-  cfg.d_ff = model.ffn_hidden;
+  cfg.ffn_hidden = model.ffn_hidden;
   cfg.ffn = ffn_kind(model.ffn);
   cfg.gelu_approximation =
       model.gelu_approximation == "none" ? GeluApproximation::None : GeluApproximation::Tanh;
   cfg.norm = norm_kind(model.norm);
-  cfg.pre_norm = model.pre_ln;
+  cfg.pre_ln = model.pre_ln;
   cfg.dropout = static_cast<float>(model.dropout);
   cfg.bias = model.bias;
   cfg.ctx_len = model.ctx_len;
-  cfg.positional = positional_kind(model.pos_encoding);
+  cfg.pos_encoding = positional_kind(model.pos_encoding);
   cfg.scale_embeddings = model.scale_embeddings;
   cfg.norm_eps = static_cast<float>(model.norm_eps);
   cfg.rope_base = static_cast<float>(model.rope_base);
@@ -62,15 +62,15 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
 DataConfig data_config(const PretrainConfig& config, const std::string& tokenizer_model) {
   DataConfig data;
   data.corpus.sources = config.data.train;
-  data.corpus.invalid_utf8 = parse_utf8_policy(config.data.utf8);
+  data.corpus.utf8 = parse_utf8_policy(config.data.utf8);
   data.val_sources = config.data.val;
   data.tokenizer_model = tokenizer_model.empty() ? config.tokenizer.model : tokenizer_model;
   const TokenizerSection& t = config.tokenizer;
-  data.tokenizer.model_type = t.type;
+  data.tokenizer.type = t.type;
   data.tokenizer.vocab_size = static_cast<int>(t.vocab_size);
   data.tokenizer.character_coverage = t.character_coverage;
   data.tokenizer.byte_fallback = t.byte_fallback;
-  data.tokenizer.input_sentence_size = static_cast<uint64_t>(t.max_sentences);
+  data.tokenizer.max_sentences = static_cast<uint64_t>(t.max_sentences);
   // Tokenizer training is deterministic only for a fixed thread count; a fixed count makes
   // the same config give the same tokenizer on every machine.
   data.tokenizer.num_threads = 1;

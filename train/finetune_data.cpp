@@ -21,7 +21,7 @@ LabeledDataConfig labeled_data_config(const FinetuneConfig& config, std::vector<
   result.group_field = d.group_field;
   result.label_map = d.label_map.entries;
   result.labels = d.labels;
-  result.invalid_utf8 = parse_utf8_policy(d.utf8);
+  result.utf8 = parse_utf8_policy(d.utf8);
   return result;
 }
 

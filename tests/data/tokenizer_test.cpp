@@ -25,9 +25,9 @@ Corpus small_corpus(const TempDir& dir) {
   return Corpus(config);
 }
 
-TokenizerConfig small_config(const std::string& model_type, int vocab_size, bool byte_fallback) {
+TokenizerConfig small_config(const std::string& type, int vocab_size, bool byte_fallback) {
   TokenizerConfig config;
-  config.model_type = model_type;
+  config.type = type;
   config.vocab_size = vocab_size;
   config.byte_fallback = byte_fallback;
   return config;
@@ -168,7 +168,7 @@ TEST(Tokenizer, TrainingIsDeterministicAndTheSeedDrivesLineSampling) {
   corpus_config.sources = {dir / "words.txt"};
   const Corpus corpus(corpus_config);
   TokenizerConfig config = small_config("bpe", 150, false);
-  config.input_sentence_size = 150;  // sample 150 of the 1000 lines
+  config.max_sentences = 150;  // sample 150 of the 1000 lines
   const Tokenizer first = Tokenizer::train(corpus, config);
   EXPECT_EQ(Tokenizer::train(corpus, config).model_bytes(), first.model_bytes());
   config.seed += 1;
