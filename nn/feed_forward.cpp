@@ -8,6 +8,20 @@
 
 namespace tapelm {
 
+template <>
+const EnumNames<FfnKind>& enum_names<FfnKind>() {
+  static const EnumNames<FfnKind> names(
+      "ffn", {{FfnKind::Gelu, "gelu"}, {FfnKind::Relu, "relu"}, {FfnKind::SwiGLU, "swiglu"}});
+  return names;
+}
+
+template <>
+const EnumNames<GeluApproximation>& enum_names<GeluApproximation>() {
+  static const EnumNames<GeluApproximation> names(
+      "gelu_approximation", {{GeluApproximation::Tanh, "tanh"}, {GeluApproximation::None, "none"}});
+  return names;
+}
+
 int64_t ffn_hidden_width(const FeedForwardConfig& cfg) {
   if (cfg.ffn_hidden < 0) {
     throw std::invalid_argument("FeedForward: ffn_hidden must be positive (or 0 for the default), got " +

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "autograd/rng.h"
+#include "data/enum_names.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/module.h"
@@ -15,6 +16,12 @@ enum class FfnKind { Relu, Gelu, SwiGLU };
 
 // Which GELU FfnKind::Gelu computes: the tanh approximation (GPT-2) or the exact erf form.
 enum class GeluApproximation { Tanh, None };
+
+// Their names in configs: gelu | relu | swiglu and tanh | none.
+template <>
+const EnumNames<FfnKind>& enum_names<FfnKind>();
+template <>
+const EnumNames<GeluApproximation>& enum_names<GeluApproximation>();
 
 struct FeedForwardConfig {
   int64_t n_embd = 768;

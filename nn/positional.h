@@ -5,11 +5,16 @@
 
 #include "autograd/rng.h"
 #include "autograd/tensor.h"
+#include "data/enum_names.h"
 #include "nn/module.h"
 
 namespace tapelm {
 
 enum class PositionalKind { Sinusoidal, Learned, Rope, None };
+
+// learned | sinusoidal | rope | none.
+template <>
+const EnumNames<PositionalKind>& enum_names<PositionalKind>();
 
 // PE[pos, 2i] = sin(pos / base^(2i/dim)), PE[pos, 2i+1] = cos(pos / base^(2i/dim)),
 // computed in double. Shape [max_len, dim].

@@ -10,6 +10,13 @@
 
 namespace tapelm {
 
+template <>
+const EnumNames<Pooling>& enum_names<Pooling>() {
+  static const EnumNames<Pooling> names("pooling",
+                                        {{Pooling::Last, "last"}, {Pooling::Mean, "mean"}, {Pooling::First, "first"}});
+  return names;
+}
+
 namespace {
 
 int64_t real_tokens_in_row(const std::vector<uint8_t>& padding, int64_t b, int64_t T) {

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 TokenizerConfig tokenizer_config(const TokenizerSection& t, uint32_t seed) {
   TokenizerConfig config;
-  config.type = t.type;
+  config.type = config_enum<TokenizerType>("tokenizer.type", t.type);
   config.vocab_size = static_cast<int>(t.vocab_size);
   config.character_coverage = t.character_coverage;
   config.byte_fallback = t.byte_fallback;

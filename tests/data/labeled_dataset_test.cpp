@@ -178,9 +178,10 @@ TEST(LabeledDataset, NoExamplesAndBadConfigAreErrors) {
   expect_error<std::invalid_argument>([&] { load_labeled_examples(config_for(LabeledFormat::kCsv, dir / "d.csv")); },
                                       {"hold no examples"});
   expect_error<std::invalid_argument>([] { load_labeled_examples(LabeledDataConfig{}); }, {"no sources"});
-  expect_error<std::invalid_argument>([] { parse_labeled_format("xml"); }, {"'xml'", "jsonl, csv, tsv or folders"});
-  EXPECT_EQ(parse_labeled_format("tsv"), LabeledFormat::kTsv);
-  EXPECT_STREQ(labeled_format_name(LabeledFormat::kFolders), "folders");
+  expect_error<std::invalid_argument>([] { parse_enum<LabeledFormat>("xml"); },
+                                      {"'xml'", "jsonl, csv, tsv or folders"});
+  EXPECT_EQ(parse_enum<LabeledFormat>("tsv"), LabeledFormat::kTsv);
+  EXPECT_STREQ(enum_name(LabeledFormat::kFolders), "folders");
 }
 
 }  // namespace

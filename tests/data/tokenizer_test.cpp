@@ -27,7 +27,7 @@ Corpus small_corpus(const TempDir& dir) {
 
 TokenizerConfig small_config(const std::string& type, int vocab_size, bool byte_fallback) {
   TokenizerConfig config;
-  config.type = type;
+  config.type = parse_enum<TokenizerType>(type);
   config.vocab_size = vocab_size;
   config.byte_fallback = byte_fallback;
   return config;
@@ -191,8 +191,8 @@ TEST(Tokenizer, VocabWithoutRoomForByteFallbackIsRejectedBeforeTraining) {
 TEST(Tokenizer, BadConfigValuesAreRejected) {
   TempDir dir;
   const Corpus corpus = small_corpus(dir);
-  expect_error<std::invalid_argument>([&] { Tokenizer::train(corpus, small_config("wordpiece", 100, false)); },
-                                      {"model_type 'wordpiece'", "bpe, unigram"});
+  expect_error<std::invalid_argument>([] { parse_enum<TokenizerType>("wordpiece"); },
+                                      {"tokenizer type 'wordpiece'", "bpe, unigram, char or word"});
   TokenizerConfig coverage = small_config("bpe", 100, false);
   coverage.character_coverage = 1.5;
   expect_error<std::invalid_argument>([&] { Tokenizer::train(corpus, coverage); }, {"character_coverage"});

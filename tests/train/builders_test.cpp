@@ -80,6 +80,17 @@ TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
   EXPECT_FALSE(gpt_config(config_with({}).model, 10, 0).scale_embeddings);
 }
 
+TEST(Builders, PosEncodingNoneBuildsAGptWithoutPositions) {
+  const PretrainConfig c = config_with(
+      {"model.n_layer=1", "model.n_embd=16", "model.n_head=2", "model.ctx_len=8", "model.pos_encoding=none"});
+  const GPT model(gpt_config(c.model, 20, 3));
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    EXPECT_EQ(name.find("pos_emb"), std::string::npos) << name;
+  }
+  EXPECT_EQ(logits_with({"model.pos_encoding=none"}).size(), logits_with({}).size());
+  EXPECT_NE(logits_with({"model.pos_encoding=none"}), logits_with({}));
+}
+
 TEST(Builders, DataSectionMapsOntoTheDataPipeline) {
   const PretrainConfig c = config_with({"data.train=[a.txt,b/*.txt]", "data.utf8=replace", "data.val_fraction=0.1",
                                         "tokenizer.type=unigram", "tokenizer.vocab_size=1000",
@@ -89,7 +100,7 @@ TEST(Builders, DataSectionMapsOntoTheDataPipeline) {
   EXPECT_EQ(d.corpus.utf8, Utf8Policy::kReplace);
   EXPECT_DOUBLE_EQ(d.shards.split.val_fraction, 0.1);
   EXPECT_EQ(d.shards.cache_dir, "/c");
-  EXPECT_EQ(d.tokenizer.type, "unigram");
+  EXPECT_EQ(d.tokenizer.type, TokenizerType::kUnigram);
   EXPECT_EQ(d.tokenizer.vocab_size, 1000);
   EXPECT_EQ(d.tokenizer.max_sentences, 500u);
   EXPECT_EQ(d.tokenizer_model, "");
