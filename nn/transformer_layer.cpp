@@ -9,7 +9,7 @@ namespace tapelm {
 
 TransformerLayer::TransformerLayer(const TransformerConfig& cfg, const LayerContext& ctx, bool causal,
                                    bool cross_attention)
-    : pre_norm_(cfg.pre_ln) {
+    : pre_ln_(cfg.pre_ln) {
   validate(cfg, "TransformerLayer");
   if (!ctx.init_rng || !ctx.dropout_rng) throw std::invalid_argument("TransformerLayer: LayerContext lacks its Rngs");
   Rng& rng = *ctx.init_rng;
@@ -34,7 +34,7 @@ TransformerLayer::TransformerLayer(const TransformerConfig& cfg, const LayerCont
 }
 
 Var TransformerLayer::residual(const Var& x, const Norm& norm, const std::function<Var(const Var&)>& f) const {
-  if (pre_norm_) return add(x, drop_->forward(f(norm.forward(x))));
+  if (pre_ln_) return add(x, drop_->forward(f(norm.forward(x))));
   return norm.forward(add(x, drop_->forward(f(x))));
 }
 
