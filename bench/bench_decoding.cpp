@@ -21,11 +21,11 @@ constexpr int32_t kEos = int32_t(kTargetVocab - 1);
 
 EncoderDecoderConfig g2p_config() {
   EncoderDecoderConfig cfg;
-  cfg.d_model = 192;
+  cfg.n_embd = 192;
   cfg.n_head = 4;
-  cfg.d_ff = 768;
+  cfg.ffn_hidden = 768;
   cfg.ffn = FfnKind::Relu;
-  cfg.pre_norm = true;
+  cfg.pre_ln = true;
   cfg.ctx_len = 40;
   cfg.dropout = 0.0f;
   cfg.src_vocab_size = kSourceVocab;

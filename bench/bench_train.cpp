@@ -41,17 +41,17 @@ struct Row {
   int64_t batch;
 };
 
-GPTConfig gpt_config(int64_t n_layer, int64_t n_head, int64_t d_model, int64_t ctx, int64_t vocab) {
+GPTConfig gpt_config(int64_t n_layer, int64_t n_head, int64_t n_embd, int64_t ctx, int64_t vocab) {
   GPTConfig c;
   c.n_layer = n_layer;
   c.n_head = n_head;
-  c.d_model = d_model;
+  c.n_embd = n_embd;
   c.ctx_len = ctx;
   c.vocab_size = vocab;
-  c.ffn = FfnKind::Gelu;  // d_ff 0: the GELU default, 4·d_model
+  c.ffn = FfnKind::Gelu;  // ffn_hidden 0: the GELU default, 4·n_embd
   c.norm = NormKind::LayerNorm;
-  c.pre_norm = true;
-  c.positional = PositionalKind::Learned;
+  c.pre_ln = true;
+  c.pos_encoding = PositionalKind::Learned;
   c.tie_weights = true;
   c.dropout = 0.0f;
   c.seed = 1234;
@@ -153,8 +153,8 @@ double gemm_peak_flops() {
 // causal mask.
 double train_flops_per_token(const GPT& model) {
   const GPTConfig& c = model.config();
-  const double n = static_cast<double>(model.num_parameters() - c.ctx_len * c.d_model);
-  return 6.0 * n + 12.0 * c.n_layer * c.ctx_len * c.d_model;
+  const double n = static_cast<double>(model.num_parameters() - c.ctx_len * c.n_embd);
+  return 6.0 * n + 12.0 * c.n_layer * c.ctx_len * c.n_embd;
 }
 
 std::vector<int32_t> random_ids(Rng& rng, int64_t count, int64_t vocab) {

@@ -139,15 +139,15 @@ std::string Corpus::read(size_t index, uint64_t* repaired) const {
   const size_t bom = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   text.erase(0, bom);
   uint64_t fixed = 0;
-  if (config_.invalid_utf8 == Utf8Policy::kError) {
+  if (config_.utf8 == Utf8Policy::kError) {
     const size_t bad = find_invalid_utf8(text);
     if (bad != std::string::npos) {
       throw std::runtime_error("corpus: invalid UTF-8 in '" + path + "' at byte offset " + std::to_string(bad + bom) +
                                " (line " + std::to_string(line_of(text, bad)) + "): bytes " + bytes_at(text, bad) +
-                               "; set the invalid_utf8 policy to 'replace' or 'skip' to accept such files");
+                               "; set the utf8 policy (data.utf8) to 'replace' or 'skip' to accept such files");
     }
   } else {
-    fixed = repair_utf8(text, config_.invalid_utf8);
+    fixed = repair_utf8(text, config_.utf8);
   }
   if (repaired != nullptr) *repaired = fixed;
   return text;

@@ -19,7 +19,7 @@ struct CorpusConfig {
   // Folder scans keep only files ending in one of these (e.g. ".txt"); empty keeps all.
   // Files named directly or matched by a pattern are always kept.
   std::vector<std::string> extensions;
-  Utf8Policy invalid_utf8 = Utf8Policy::kError;
+  Utf8Policy utf8 = Utf8Policy::kError;
 };
 
 struct CorpusFile {

@@ -14,7 +14,7 @@ namespace tapelm {
 struct DataConfig {
   CorpusConfig corpus;
   // Separate validation files (files, folders or patterns, read with corpus.extensions and
-  // corpus.invalid_utf8). When given, the whole corpus is training data and
+  // corpus.utf8). When given, the whole corpus is training data and
   // shards.split is ignored.
   std::vector<std::string> val_sources;
   // An existing sentencepiece .model to use; when empty, one is trained with `tokenizer`

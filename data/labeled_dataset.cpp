@@ -115,7 +115,7 @@ void load_folder_tree(const LabeledDataConfig& config, const std::string& root, 
   }
   CorpusConfig corpus_config;
   corpus_config.sources = {root};
-  corpus_config.invalid_utf8 = config.invalid_utf8;
+  corpus_config.utf8 = config.utf8;
   const Corpus corpus(corpus_config);
   for (size_t i = 0; i < corpus.size(); ++i) {
     const std::string& path = corpus.files()[i].path;
@@ -130,22 +130,13 @@ void load_folder_tree(const LabeledDataConfig& config, const std::string& root, 
 
 }  // namespace
 
-LabeledFormat parse_labeled_format(const std::string& name) {
-  if (name == "jsonl") return LabeledFormat::kJsonl;
-  if (name == "csv") return LabeledFormat::kCsv;
-  if (name == "tsv") return LabeledFormat::kTsv;
-  if (name == "folders") return LabeledFormat::kFolders;
-  throw std::invalid_argument("labeled data: unknown format '" + name + "' (expected jsonl, csv, tsv or folders)");
-}
-
-const char* labeled_format_name(LabeledFormat format) {
-  switch (format) {
-    case LabeledFormat::kJsonl: return "jsonl";
-    case LabeledFormat::kCsv: return "csv";
-    case LabeledFormat::kTsv: return "tsv";
-    case LabeledFormat::kFolders: return "folders";
-  }
-  return "?";
+template <>
+const EnumNames<LabeledFormat>& enum_names<LabeledFormat>() {
+  static const EnumNames<LabeledFormat> names("format", {{LabeledFormat::kJsonl, "jsonl"},
+                                                         {LabeledFormat::kCsv, "csv"},
+                                                         {LabeledFormat::kTsv, "tsv"},
+                                                         {LabeledFormat::kFolders, "folders"}});
+  return names;
 }
 
 std::vector<LabeledExample> load_labeled_examples(const LabeledDataConfig& config) {
@@ -159,7 +150,7 @@ std::vector<LabeledExample> load_labeled_examples(const LabeledDataConfig& confi
   } else {
     CorpusConfig corpus_config;
     corpus_config.sources = config.sources;
-    corpus_config.invalid_utf8 = config.invalid_utf8;
+    corpus_config.utf8 = config.utf8;
     const Corpus corpus(corpus_config);
     for (size_t i = 0; i < corpus.size(); ++i) {
       const std::string& path = corpus.files()[i].path;

@@ -7,15 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "data/enum_names.h"
 #include "data/utf8.h"
 
 namespace tapelm {
 
 enum class LabeledFormat { kJsonl, kCsv, kTsv, kFolders };
 
-// "jsonl" | "csv" | "tsv" | "folders"; throws std::invalid_argument listing the choices.
-LabeledFormat parse_labeled_format(const std::string& name);
-const char* labeled_format_name(LabeledFormat format);
+// jsonl | csv | tsv | folders.
+template <>
+const EnumNames<LabeledFormat>& enum_names<LabeledFormat>();
 
 struct LabeledDataConfig {
   LabeledFormat format = LabeledFormat::kJsonl;
@@ -35,7 +36,7 @@ struct LabeledDataConfig {
   std::map<std::string, std::string> label_map;
   // When non-empty, every (mapped) target must be one of these; others are an error.
   std::vector<std::string> labels;
-  Utf8Policy invalid_utf8 = Utf8Policy::kError;
+  Utf8Policy utf8 = Utf8Policy::kError;
 };
 
 struct LabeledExample {

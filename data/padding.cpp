@@ -27,20 +27,11 @@ int64_t copy_truncated(const std::vector<int32_t>& ids, int64_t max_len, Truncat
 
 }  // namespace
 
-Truncation parse_truncation(const std::string& name) {
-  if (name == "head") return Truncation::kHead;
-  if (name == "tail") return Truncation::kTail;
-  if (name == "head_tail") return Truncation::kHeadTail;
-  throw std::invalid_argument("truncation: unknown mode '" + name + "' (expected head, tail or head_tail)");
-}
-
-const char* truncation_name(Truncation mode) {
-  switch (mode) {
-    case Truncation::kHead: return "head";
-    case Truncation::kTail: return "tail";
-    case Truncation::kHeadTail: return "head_tail";
-  }
-  return "?";
+template <>
+const EnumNames<Truncation>& enum_names<Truncation>() {
+  static const EnumNames<Truncation> names(
+      "truncation", {{Truncation::kHead, "head"}, {Truncation::kTail, "tail"}, {Truncation::kHeadTail, "head_tail"}});
+  return names;
 }
 
 std::vector<int32_t> truncate_ids(const std::vector<int32_t>& ids, int64_t max_len, Truncation mode) {

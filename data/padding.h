@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "data/enum_names.h"
+
 namespace tapelm {
 
 enum class Truncation {
@@ -16,9 +18,9 @@ enum class Truncation {
   kHeadTail,  // keep the first max_len/4 and the last max_len - max_len/4
 };
 
-// "head" | "tail" | "head_tail"; throws std::invalid_argument listing the choices.
-Truncation parse_truncation(const std::string& name);
-const char* truncation_name(Truncation mode);
+// head | tail | head_tail.
+template <>
+const EnumNames<Truncation>& enum_names<Truncation>();
 
 // `ids` cut to at most max_len tokens (max_len >= 1, else std::invalid_argument).
 std::vector<int32_t> truncate_ids(const std::vector<int32_t>& ids, int64_t max_len, Truncation mode);

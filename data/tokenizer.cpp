@@ -125,13 +125,10 @@ uint64_t count_lines(const Corpus& corpus, size_t max_length) {
   return lines.lines_given();
 }
 
-bool is_whole_unit_model(const std::string& model_type) { return model_type == "char" || model_type == "word"; }
+bool is_whole_unit_model(TokenizerType type) { return type == TokenizerType::kChar || type == TokenizerType::kWord; }
 
 void validate(const TokenizerConfig& c) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("tokenizer config: " + what); };
-  if (c.model_type != "bpe" && c.model_type != "unigram" && c.model_type != "char" && c.model_type != "word") {
-    fail("model_type '" + c.model_type + "' is not one of: bpe, unigram, char, word");
-  }
   const int reserved = 5 + static_cast<int>(c.user_defined_symbols.size()) + (c.byte_fallback ? 256 : 0);
   if (c.vocab_size <= reserved) {
     fail("vocab_size " + std::to_string(c.vocab_size) + " leaves no room for learned pieces: " +
@@ -182,6 +179,15 @@ std::string hint_for(const std::string& reason) {
 
 }  // namespace
 
+template <>
+const EnumNames<TokenizerType>& enum_names<TokenizerType>() {
+  static const EnumNames<TokenizerType> names("tokenizer type", {{TokenizerType::kBpe, "bpe"},
+                                                                 {TokenizerType::kUnigram, "unigram"},
+                                                                 {TokenizerType::kChar, "char"},
+                                                                 {TokenizerType::kWord, "word"}});
+  return names;
+}
+
 Tokenizer Tokenizer::train(const Corpus& corpus, const TokenizerConfig& config) {
   validate(config);
   std::string symbols = "\n";
@@ -189,9 +195,9 @@ Tokenizer Tokenizer::train(const Corpus& corpus, const TokenizerConfig& config) 
   // char and word models take every character / word of the text: vocab_size is only a
   // cap there, digits stay inside their word ("AH0" is one phoneme), and a char model needs
   // no dummy-prefix "▁" (it would be one more token in front of every line).
-  const bool whole_units = is_whole_unit_model(config.model_type);
+  const bool whole_units = is_whole_unit_model(config.type);
   const std::unordered_map<std::string, std::string> options = {
-      {"model_type", config.model_type},
+      {"model_type", enum_name(config.type)},
       {"vocab_size", std::to_string(config.vocab_size)},
       {"hard_vocab_limit", whole_units ? "false" : "true"},
       {"character_coverage", exact_decimal(config.character_coverage)},
@@ -199,7 +205,7 @@ Tokenizer Tokenizer::train(const Corpus& corpus, const TokenizerConfig& config) 
       {"split_digits", config.split_digits && !whole_units ? "true" : "false"},
       {"normalization_rule_name", config.normalization},
       {"remove_extra_whitespaces", "false"},
-      {"add_dummy_prefix", config.model_type == "char" ? "false" : "true"},
+      {"add_dummy_prefix", config.type == TokenizerType::kChar ? "false" : "true"},
       {"pad_id", std::to_string(kPadId)},
       {"bos_id", std::to_string(kBosId)},
       {"eos_id", std::to_string(kEosId)},
@@ -215,14 +221,14 @@ Tokenizer Tokenizer::train(const Corpus& corpus, const TokenizerConfig& config) 
       {"minloglevel", config.verbose ? "0" : "1"},
   };
   const auto max_length = static_cast<size_t>(config.max_sentence_length);
-  const uint64_t total = config.input_sentence_size > 0 ? count_lines(corpus, max_length) : 0;
-  CorpusLines lines(corpus, max_length, total, config.input_sentence_size, config.seed);
+  const uint64_t total = config.max_sentences > 0 ? count_lines(corpus, max_length) : 0;
+  CorpusLines lines(corpus, max_length, total, config.max_sentences, config.seed);
   std::string model;
   const sentencepiece::util::Status status = sentencepiece::SentencePieceTrainer::Train(options, &lines, &model);
   lines.rethrow_error();
   if (!status.ok()) {
     const std::string reason = reason_of(status);
-    throw std::runtime_error("tokenizer: sentencepiece training failed (model_type=" + config.model_type +
+    throw std::runtime_error("tokenizer: sentencepiece training failed (type=" + std::string(enum_name(config.type)) +
                              ", vocab_size=" + std::to_string(config.vocab_size) + ", " +
                              std::to_string(lines.lines_given()) + " lines from " + std::to_string(corpus.size()) +
                              " file(s)): " + reason + hint_for(reason));

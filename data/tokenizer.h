@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "data/enum_names.h"
+
 namespace sentencepiece {
 class SentencePieceProcessor;
 }
@@ -27,21 +29,25 @@ constexpr int32_t kEosId = 2;  // "<eos>"
 constexpr int32_t kUnkId = 3;  // "<unk>"
 constexpr int32_t kNewlineId = 4;  // "\n", a user-defined piece
 
+// SentencePiece model types: bpe | unigram | char (one piece per character, e.g. the letters
+// of a word) | word (one piece per whitespace-separated word, e.g. ARPAbet phonemes
+// "HH AH0 L OW1"). char and word models keep every character / word seen in training (up to
+// vocab_size), ignore split_digits, and a char model adds no dummy-prefix space in front of a line.
+enum class TokenizerType { kBpe, kUnigram, kChar, kWord };
+template <>
+const EnumNames<TokenizerType>& enum_names<TokenizerType>();
+
 struct TokenizerConfig {
-  // "bpe" | "unigram" | "char" (one piece per character, e.g. the letters of a word) |
-  // "word" (one piece per whitespace-separated word, e.g. ARPAbet phonemes "HH AH0 L OW1").
-  // char and word models keep every character / word seen in training (up to vocab_size),
-  // ignore split_digits, and a char model adds no dummy-prefix space in front of a line.
-  std::string model_type = "bpe";
+  TokenizerType type = TokenizerType::kBpe;
   int vocab_size = 4096;           // includes the specials, "\n" and (with byte_fallback) 256 byte pieces
   double character_coverage = 1.0; // fraction of characters given their own piece; rarer ones fall back to bytes/<unk>
   bool byte_fallback = true;       // unseen characters become UTF-8 byte pieces instead of <unk>
   bool split_digits = true;        // every digit its own piece
   std::string normalization = "identity";  // sentencepiece rule: identity | nfkc | nmt_nfkc | nfkc_cf | nmt_nfkc_cf
   // Training reads the corpus line by line; lines longer than max_sentence_length bytes
-  // are cut at spaces. When there are more than input_sentence_size lines (0 = no limit),
+  // are cut at spaces. When there are more than max_sentences lines (0 = no limit),
   // that many are sampled uniformly with `seed`, to bound training time on large corpora.
-  uint64_t input_sentence_size = 1000000;
+  uint64_t max_sentences = 1000000;
   int max_sentence_length = 8192;
   int num_threads = 1;  // training threads; the model is deterministic for given inputs, seed and thread count
   uint32_t seed = 1234;

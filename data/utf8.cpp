@@ -51,21 +51,11 @@ size_t ascii_run(const unsigned char* p, size_t size, size_t from) {
 
 }  // namespace
 
-Utf8Policy parse_utf8_policy(std::string_view name) {
-  if (name == "error") return Utf8Policy::kError;
-  if (name == "replace") return Utf8Policy::kReplace;
-  if (name == "skip") return Utf8Policy::kSkip;
-  throw std::invalid_argument("invalid_utf8 policy '" + std::string(name) +
-                              "' is not one of: error, replace, skip");
-}
-
-const char* utf8_policy_name(Utf8Policy policy) {
-  switch (policy) {
-    case Utf8Policy::kError: return "error";
-    case Utf8Policy::kReplace: return "replace";
-    case Utf8Policy::kSkip: return "skip";
-  }
-  return "?";
+template <>
+const EnumNames<Utf8Policy>& enum_names<Utf8Policy>() {
+  static const EnumNames<Utf8Policy> names(
+      "utf8 policy", {{Utf8Policy::kError, "error"}, {Utf8Policy::kReplace, "replace"}, {Utf8Policy::kSkip, "skip"}});
+  return names;
 }
 
 size_t find_invalid_utf8(std::string_view text) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "data/enum_names.h"
+
 namespace tapelm {
 
 // What to do with ill-formed UTF-8 in a corpus file:
@@ -15,9 +17,9 @@ namespace tapelm {
 //   kSkip    - drop each maximal ill-formed subpart, keeping the valid text around it.
 enum class Utf8Policy { kError, kReplace, kSkip };
 
-// "error" | "replace" | "skip"; throws std::invalid_argument listing the choices otherwise.
-Utf8Policy parse_utf8_policy(std::string_view name);
-const char* utf8_policy_name(Utf8Policy policy);
+// error | replace | skip.
+template <>
+const EnumNames<Utf8Policy>& enum_names<Utf8Policy>();
 
 // Byte offset of the first ill-formed sequence, or std::string_view::npos if `text` is valid.
 size_t find_invalid_utf8(std::string_view text);

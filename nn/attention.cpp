@@ -23,11 +23,11 @@ void check_padding_size(const char* who, const std::vector<uint8_t>& padding, in
 MultiHeadAttention::MultiHeadAttention(const AttentionConfig& cfg, Rng& rng, float proj_init_std,
                                        std::shared_ptr<const RopeTable> rope)
     : cfg_(cfg), rope_(std::move(rope)) {
-  if (cfg.d_model <= 0 || cfg.n_head <= 0 || cfg.d_model % cfg.n_head != 0) {
+  if (cfg.n_embd <= 0 || cfg.n_head <= 0 || cfg.n_embd % cfg.n_head != 0) {
     throw std::invalid_argument("MultiHeadAttention: n_head = " + std::to_string(cfg.n_head) +
-                                " must be positive and divide d_model = " + std::to_string(cfg.d_model));
+                                " must be positive and divide n_embd = " + std::to_string(cfg.n_embd));
   }
-  head_dim_ = cfg.d_model / cfg.n_head;
+  head_dim_ = cfg.n_embd / cfg.n_head;
   if (cfg.cross && cfg.causal) {
     throw std::invalid_argument("MultiHeadAttention: cross-attention cannot be causal");
   }
@@ -36,7 +36,7 @@ MultiHeadAttention::MultiHeadAttention(const AttentionConfig& cfg, Rng& rng, flo
                                 std::to_string(head_dim_) + ", got head_dim " + std::to_string(rope_->head_dim()) +
                                 (cfg.cross ? " on cross-attention" : ""));
   }
-  const int64_t C = cfg.d_model;
+  const int64_t C = cfg.n_embd;
   if (cfg.cross) {
     q_ = register_module("q", std::make_shared<Linear>(C, C, cfg.bias, rng));
     kv_ = register_module("kv", std::make_shared<Linear>(C, 2 * C, cfg.bias, rng));
@@ -47,8 +47,8 @@ MultiHeadAttention::MultiHeadAttention(const AttentionConfig& cfg, Rng& rng, flo
 }
 
 void MultiHeadAttention::check_input(const char* who, const Var& x) const {
-  if (x.dim() != 3 || x.size(2) != cfg_.d_model) {
-    throw std::invalid_argument(std::string(who) + ": expected [B, T, " + std::to_string(cfg_.d_model) +
+  if (x.dim() != 3 || x.size(2) != cfg_.n_embd) {
+    throw std::invalid_argument(std::string(who) + ": expected [B, T, " + std::to_string(cfg_.n_embd) +
                                 "], got " + shape_str(x.shape()));
   }
 }
@@ -58,13 +58,13 @@ Var MultiHeadAttention::split_heads(const Var& x) const {
 }
 
 Var MultiHeadAttention::merge_heads(const Var& x) const {
-  return reshape(permute(x, {0, 2, 1, 3}), {x.size(0), x.size(2), cfg_.d_model});
+  return reshape(permute(x, {0, 2, 1, 3}), {x.size(0), x.size(2), cfg_.n_embd});
 }
 
 Var MultiHeadAttention::forward(const Var& x, const std::vector<uint8_t>& key_padding, LayerKV* cache) const {
   if (cfg_.cross) throw std::logic_error("MultiHeadAttention::forward: this is a cross-attention layer; call forward_cross");
   check_input("MultiHeadAttention::forward", x);
-  const int64_t C = cfg_.d_model;
+  const int64_t C = cfg_.n_embd;
   const int64_t past = cache ? cache->length : 0;
   if (past > 0 && cache->k.size(0) != x.size(0)) {
     throw std::invalid_argument("MultiHeadAttention::forward: batch of " + std::to_string(x.size(0)) +
@@ -98,7 +98,7 @@ Var MultiHeadAttention::forward_cross(const Var& x, const Var& memory, const std
                                 " but memory has batch " + std::to_string(memory.size(0)));
   }
   check_padding_size("MultiHeadAttention::forward_cross", memory_padding, memory.size(0), memory.size(1));
-  const int64_t C = cfg_.d_model;
+  const int64_t C = cfg_.n_embd;
   const bool cached = cache && cache->cross_k.defined();
   if (cached && (cache->cross_k.size(0) != memory.size(0) || cache->cross_k.size(2) != memory.size(1))) {
     throw std::invalid_argument("MultiHeadAttention::forward_cross: memory " + shape_str(memory.shape()) +

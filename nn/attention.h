@@ -16,8 +16,8 @@
 namespace tapelm {
 
 struct AttentionConfig {
-  int64_t d_model = 768;
-  int64_t n_head = 12;  // must divide d_model
+  int64_t n_embd = 768;
+  int64_t n_head = 12;  // must divide n_embd
   bool bias = true;     // biases on the projections
   bool causal = false;  // self-attention: position t sees keys at positions <= t only
   bool cross = false;   // cross-attention instead of self-attention

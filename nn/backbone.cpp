@@ -15,8 +15,8 @@ Backbone::Backbone(const TransformerConfig& cfg, int64_t vocab_size, int64_t n_l
     throw std::invalid_argument(name_ + ": vocab_size must be positive, got " + std::to_string(vocab_size));
   }
   if (n_layer <= 0) throw std::invalid_argument(name_ + ": n_layer must be positive, got " + std::to_string(n_layer));
-  tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(vocab_size, cfg.d_model, init_rng_));
-  pos_emb_ = register_module("pos_emb", std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model,
+  tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(vocab_size, cfg.n_embd, init_rng_));
+  pos_emb_ = register_module("pos_emb", std::make_shared<PositionalEncoding>(cfg.pos_encoding, cfg.ctx_len, cfg.n_embd,
                                                                             init_rng_, cfg.sinusoidal_base));
   drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_));
   const LayerContext ctx = make_layer_context(cfg, init_rng_, dropout_, n_layer);

@@ -10,12 +10,12 @@
 namespace tapelm {
 
 EncoderDecoderConfig::EncoderDecoderConfig() {
-  d_model = 512;
+  n_embd = 512;
   n_head = 8;
-  d_ff = 2048;
+  ffn_hidden = 2048;
   ffn = FfnKind::Relu;
-  pre_norm = false;
-  positional = PositionalKind::Sinusoidal;
+  pre_ln = false;
+  pos_encoding = PositionalKind::Sinusoidal;
   scale_embeddings = true;
   dropout = 0.1f;
 }
@@ -36,17 +36,18 @@ EncoderDecoder::EncoderDecoder(const EncoderDecoderConfig& cfg)
                                 std::to_string(cfg.src_vocab_size) + " and " + std::to_string(cfg.tgt_vocab_size));
   }
   if (cfg.shared_embeddings) {
-    src_emb_ = tgt_emb_ = register_module("tok_emb", std::make_shared<Embedding>(cfg.src_vocab_size, cfg.d_model, init_rng_));
+    src_emb_ = tgt_emb_ =
+        register_module("tok_emb", std::make_shared<Embedding>(cfg.src_vocab_size, cfg.n_embd, init_rng_));
   } else {
-    src_emb_ = register_module("src_emb", std::make_shared<Embedding>(cfg.src_vocab_size, cfg.d_model, init_rng_));
-    tgt_emb_ = register_module("tgt_emb", std::make_shared<Embedding>(cfg.tgt_vocab_size, cfg.d_model, init_rng_));
+    src_emb_ = register_module("src_emb", std::make_shared<Embedding>(cfg.src_vocab_size, cfg.n_embd, init_rng_));
+    tgt_emb_ = register_module("tgt_emb", std::make_shared<Embedding>(cfg.tgt_vocab_size, cfg.n_embd, init_rng_));
   }
   src_pos_emb_ = register_module("src_pos_emb",
-                                 std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_,
-                                                                      cfg.sinusoidal_base));
+                                 std::make_shared<PositionalEncoding>(cfg.pos_encoding, cfg.ctx_len, cfg.n_embd,
+                                                                      init_rng_, cfg.sinusoidal_base));
   tgt_pos_emb_ = register_module("tgt_pos_emb",
-                                 std::make_shared<PositionalEncoding>(cfg.positional, cfg.ctx_len, cfg.d_model, init_rng_,
-                                                                      cfg.sinusoidal_base));
+                                 std::make_shared<PositionalEncoding>(cfg.pos_encoding, cfg.ctx_len, cfg.n_embd,
+                                                                      init_rng_, cfg.sinusoidal_base));
   drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, dropout_));
   encoder_ = register_module("encoder", std::make_shared<TransformerStack>(
       cfg, make_layer_context(cfg, init_rng_, dropout_, cfg.n_encoder_layer), cfg.n_encoder_layer,
@@ -55,7 +56,7 @@ EncoderDecoder::EncoderDecoder(const EncoderDecoderConfig& cfg)
       cfg, make_layer_context(cfg, init_rng_, dropout_, cfg.n_decoder_layer), cfg.n_decoder_layer,
       /*causal=*/true, /*cross_attention=*/true));
   if (!cfg.tie_weights) {
-    lm_head_ = register_module("lm_head", std::make_shared<Linear>(cfg.d_model, cfg.tgt_vocab_size, false, init_rng_));
+    lm_head_ = register_module("lm_head", std::make_shared<Linear>(cfg.n_embd, cfg.tgt_vocab_size, false, init_rng_));
   }
 }
 
@@ -77,9 +78,9 @@ Var EncoderDecoder::decode(const std::vector<int32_t>& tgt, int64_t B, int64_t T
   check_token_ids(who, tgt, B, T, cfg_.tgt_vocab_size);
   check_padding_mask(who, tgt_padding, B, T);
   check_positions(who, start, T, cfg_.ctx_len);
-  if (!memory.defined() || memory.dim() != 3 || memory.size(0) != B || memory.size(2) != cfg_.d_model) {
+  if (!memory.defined() || memory.dim() != 3 || memory.size(0) != B || memory.size(2) != cfg_.n_embd) {
     throw std::invalid_argument(std::string(who) + ": memory must be the encoder output [B = " + std::to_string(B) +
-                                ", S, " + std::to_string(cfg_.d_model) + "], got " +
+                                ", S, " + std::to_string(cfg_.n_embd) + "], got " +
                                 (memory.defined() ? shape_str(memory.shape()) : std::string("an undefined Var")));
   }
   check_padding_mask(who, src_padding, B, memory.size(1));

@@ -22,8 +22,8 @@
 namespace tapelm {
 
 struct EncoderDecoderConfig : TransformerConfig {
-  // Transformer-base defaults: d_model 512, 8 heads, d_ff 2048, ReLU, post-LN, sinusoidal
-  // positions, embeddings scaled by √d_model, dropout 0.1.
+  // Transformer-base defaults: n_embd 512, 8 heads, ffn_hidden 2048, ReLU, post-LN, sinusoidal
+  // positions, embeddings scaled by √n_embd, dropout 0.1.
   EncoderDecoderConfig();
 
   int64_t src_vocab_size = 32000;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "autograd/rng.h"
+#include "data/enum_names.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/module.h"
@@ -16,12 +17,18 @@ enum class FfnKind { Relu, Gelu, SwiGLU };
 // Which GELU FfnKind::Gelu computes: the tanh approximation (GPT-2) or the exact erf form.
 enum class GeluApproximation { Tanh, None };
 
+// Their names in configs: gelu | relu | swiglu and tanh | none.
+template <>
+const EnumNames<FfnKind>& enum_names<FfnKind>();
+template <>
+const EnumNames<GeluApproximation>& enum_names<GeluApproximation>();
+
 struct FeedForwardConfig {
-  int64_t d_model = 768;
-  // Hidden width; 0 picks the default: 4·d_model for ReLU/GELU, and for SwiGLU (which has
+  int64_t n_embd = 768;
+  // Hidden width; 0 picks the default: 4·n_embd for ReLU/GELU, and for SwiGLU (which has
   // three matrices) 2/3 of that, rounded up to a multiple of 8, to keep the count similar.
-  int64_t d_ff = 0;
-  FfnKind kind = FfnKind::Gelu;
+  int64_t ffn_hidden = 0;
+  FfnKind ffn = FfnKind::Gelu;
   GeluApproximation gelu_approximation = GeluApproximation::Tanh;
   bool bias = true;
 };
@@ -31,8 +38,8 @@ int64_t ffn_hidden_width(const FeedForwardConfig& cfg);
 
 class FeedForward : public Module {
  public:
-  // Parameters: `fc1` Linear(C, d_ff), `fc2` Linear(d_ff, C) with weights ~ N(0, out_init_std²),
-  // and for SwiGLU `fc3` Linear(C, d_ff) (fc1 is the gate, fc3 the value).
+  // Parameters: `fc1` Linear(C, ffn_hidden), `fc2` Linear(ffn_hidden, C) with weights ~ N(0, out_init_std²),
+  // and for SwiGLU `fc3` Linear(C, ffn_hidden) (fc1 is the gate, fc3 the value).
   FeedForward(const FeedForwardConfig& cfg, Rng& rng, float out_init_std = kInitStd);
 
   // x: [..., C] → [..., C].

@@ -10,7 +10,7 @@ namespace tapelm {
 
 GPT::GPT(const GPTConfig& cfg) : Backbone(cfg, cfg.vocab_size, cfg.n_layer, /*causal=*/true, "GPT"), cfg_(cfg) {
   if (!cfg.tie_weights) {
-    lm_head_ = register_module("lm_head", std::make_shared<Linear>(cfg.d_model, cfg.vocab_size, false, init_rng()));
+    lm_head_ = register_module("lm_head", std::make_shared<Linear>(cfg.n_embd, cfg.vocab_size, false, init_rng()));
   }
 }
 

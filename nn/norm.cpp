@@ -33,9 +33,19 @@ RMSNorm::RMSNorm(int64_t dim, float eps) : eps_(eps) {
 
 Var RMSNorm::forward(const Var& x) const { return rmsnorm(x, weight_, eps_); }
 
+template <>
+const EnumNames<NormKind>& enum_names<NormKind>() {
+  static const EnumNames<NormKind> names("norm", {{NormKind::LayerNorm, "layernorm"}, {NormKind::RMSNorm, "rmsnorm"}});
+  return names;
+}
+
 std::shared_ptr<Norm> make_norm(NormKind kind, int64_t dim, float eps) {
-  if (kind == NormKind::RMSNorm) return std::make_shared<RMSNorm>(dim, eps);
-  return std::make_shared<LayerNorm>(dim, eps);
+  switch (kind) {
+    case NormKind::LayerNorm: return std::make_shared<LayerNorm>(dim, eps);
+    case NormKind::RMSNorm: return std::make_shared<RMSNorm>(dim, eps);
+  }
+  throw std::invalid_argument("make_norm: unknown norm kind " + std::to_string(static_cast<int>(kind)) +
+                              " (expected " + enum_names<NormKind>().choices() + ")");
 }
 
 }  // namespace tapelm

@@ -4,11 +4,16 @@
 
 #include <memory>
 
+#include "data/enum_names.h"
 #include "nn/module.h"
 
 namespace tapelm {
 
 enum class NormKind { LayerNorm, RMSNorm };
+
+// layernorm | rmsnorm.
+template <>
+const EnumNames<NormKind>& enum_names<NormKind>();
 
 class Norm : public Module {
  public:

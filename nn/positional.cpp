@@ -10,6 +10,15 @@
 
 namespace tapelm {
 
+template <>
+const EnumNames<PositionalKind>& enum_names<PositionalKind>() {
+  static const EnumNames<PositionalKind> names("pos_encoding", {{PositionalKind::Learned, "learned"},
+                                                                {PositionalKind::Sinusoidal, "sinusoidal"},
+                                                                {PositionalKind::Rope, "rope"},
+                                                                {PositionalKind::None, "none"}});
+  return names;
+}
+
 Tensor sinusoidal_table(int64_t max_len, int64_t dim, double base) {
   Tensor t({max_len, dim});
   for (int64_t pos = 0; pos < max_len; ++pos) {

@@ -5,11 +5,16 @@
 
 #include "autograd/rng.h"
 #include "autograd/tensor.h"
+#include "data/enum_names.h"
 #include "nn/module.h"
 
 namespace tapelm {
 
-enum class PositionalKind { Sinusoidal, Learned, Rotary, None };
+enum class PositionalKind { Sinusoidal, Learned, Rope, None };
+
+// learned | sinusoidal | rope | none.
+template <>
+const EnumNames<PositionalKind>& enum_names<PositionalKind>();
 
 // PE[pos, 2i] = sin(pos / base^(2i/dim)), PE[pos, 2i+1] = cos(pos / base^(2i/dim)),
 // computed in double. Shape [max_len, dim].
@@ -21,7 +26,7 @@ class PositionalEncoding : public Module {
   // kinds have no parameters and draw nothing. `sinusoidal_base` is sinusoidal_table's base.
   PositionalEncoding(PositionalKind kind, int64_t max_len, int64_t dim, Rng& rng, float sinusoidal_base = 10000.0f);
 
-  // x: [B, T, dim] → x + PE[start_pos : start_pos + T] (unchanged for Rotary and None).
+  // x: [B, T, dim] → x + PE[start_pos : start_pos + T] (unchanged for Rope and None).
   Var forward(const Var& x, int64_t start_pos = 0) const;
 
   PositionalKind kind() const { return kind_; }
@@ -31,7 +36,7 @@ class PositionalEncoding : public Module {
   PositionalKind kind_;
   int64_t max_len_;
   int64_t dim_;
-  Var table_;  // learned parameter or fixed sinusoids; undefined for Rotary and None
+  Var table_;  // learned parameter or fixed sinusoids; undefined for Rope and None
 };
 
 }  // namespace tapelm

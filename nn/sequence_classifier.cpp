@@ -10,6 +10,13 @@
 
 namespace tapelm {
 
+template <>
+const EnumNames<Pooling>& enum_names<Pooling>() {
+  static const EnumNames<Pooling> names("pooling",
+                                        {{Pooling::Last, "last"}, {Pooling::Mean, "mean"}, {Pooling::First, "first"}});
+  return names;
+}
+
 namespace {
 
 int64_t real_tokens_in_row(const std::vector<uint8_t>& padding, int64_t b, int64_t T) {
@@ -31,7 +38,7 @@ SequenceClassifier::SequenceClassifier(const SequenceClassifierConfig& cfg)
         "SequenceClassifier: first-token pooling with a causal backbone sees only the first token; "
         "use Last or Mean pooling, or causal = false");
   }
-  head_ = register_module("head", std::make_shared<Linear>(cfg.d_model, cfg.n_classes, true, init_rng()));
+  head_ = register_module("head", std::make_shared<Linear>(cfg.n_embd, cfg.n_classes, true, init_rng()));
 }
 
 Var SequenceClassifier::pool(const Var& hidden, int64_t B, int64_t T, const std::vector<uint8_t>& padding) const {

@@ -8,12 +8,17 @@
 #include <memory>
 #include <vector>
 
+#include "data/enum_names.h"
 #include "nn/backbone.h"
 #include "nn/linear.h"
 
 namespace tapelm {
 
 enum class Pooling { Last, Mean, First };
+
+// last | mean | first.
+template <>
+const EnumNames<Pooling>& enum_names<Pooling>();
 
 struct SequenceClassifierConfig : TransformerConfig {
   int64_t vocab_size = 50257;

@@ -9,34 +9,34 @@ namespace tapelm {
 
 TransformerLayer::TransformerLayer(const TransformerConfig& cfg, const LayerContext& ctx, bool causal,
                                    bool cross_attention)
-    : pre_norm_(cfg.pre_norm) {
+    : pre_ln_(cfg.pre_ln) {
   validate(cfg, "TransformerLayer");
   if (!ctx.init_rng || !ctx.dropout) {
     throw std::invalid_argument("TransformerLayer: LayerContext lacks its init Rng or DropoutSource");
   }
   Rng& rng = *ctx.init_rng;
   AttentionConfig self_cfg;
-  self_cfg.d_model = cfg.d_model;
+  self_cfg.n_embd = cfg.n_embd;
   self_cfg.n_head = cfg.n_head;
   self_cfg.bias = cfg.bias;
   self_cfg.causal = causal;
 
-  ln1_ = register_module("ln1", make_norm(cfg.norm, cfg.d_model, cfg.norm_eps));
+  ln1_ = register_module("ln1", make_norm(cfg.norm, cfg.n_embd, cfg.norm_eps));
   attn_ = register_module("attn", std::make_shared<MultiHeadAttention>(self_cfg, rng, ctx.residual_init_std, ctx.rope));
   if (cross_attention) {
     AttentionConfig cross_cfg = self_cfg;
     cross_cfg.causal = false;
     cross_cfg.cross = true;
-    ln_cross_ = register_module("ln_cross", make_norm(cfg.norm, cfg.d_model, cfg.norm_eps));
+    ln_cross_ = register_module("ln_cross", make_norm(cfg.norm, cfg.n_embd, cfg.norm_eps));
     cross_attn_ = register_module("cross_attn", std::make_shared<MultiHeadAttention>(cross_cfg, rng, ctx.residual_init_std));
   }
-  ln2_ = register_module("ln2", make_norm(cfg.norm, cfg.d_model, cfg.norm_eps));
+  ln2_ = register_module("ln2", make_norm(cfg.norm, cfg.n_embd, cfg.norm_eps));
   ffn_ = register_module("ffn", std::make_shared<FeedForward>(feed_forward_config(cfg), rng, ctx.residual_init_std));
   drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout, ctx.dropout));
 }
 
 Var TransformerLayer::residual(const Var& x, const Norm& norm, const std::function<Var(const Var&)>& f) const {
-  if (pre_norm_) return add(x, drop_->forward(f(norm.forward(x))));
+  if (pre_ln_) return add(x, drop_->forward(f(norm.forward(x))));
   return norm.forward(add(x, drop_->forward(f(x))));
 }
 

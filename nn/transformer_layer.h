@@ -48,7 +48,7 @@ class TransformerLayer : public Module {
   // The residual wrapper around one sublayer f, in the configured norm placement.
   Var residual(const Var& x, const Norm& norm, const std::function<Var(const Var&)>& f) const;
 
-  bool pre_norm_;
+  bool pre_ln_;
   std::shared_ptr<Norm> ln1_;
   std::shared_ptr<MultiHeadAttention> attn_;
   std::shared_ptr<Norm> ln_cross_;

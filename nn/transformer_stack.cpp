@@ -16,8 +16,8 @@ LayerContext make_layer_context(const TransformerConfig& cfg, Rng& init_rng, std
   ctx.init_rng = &init_rng;
   ctx.residual_init_std = residual_init_std(n_layer);
   ctx.dropout = std::move(dropout);
-  if (cfg.positional == PositionalKind::Rotary) {
-    ctx.rope = std::make_shared<const RopeTable>(cfg.ctx_len, cfg.d_model / cfg.n_head, cfg.rope_base);
+  if (cfg.pos_encoding == PositionalKind::Rope) {
+    ctx.rope = std::make_shared<const RopeTable>(cfg.ctx_len, cfg.n_embd / cfg.n_head, cfg.rope_base);
   }
   return ctx;
 }
@@ -40,7 +40,7 @@ std::shared_ptr<LayerList> make_layers(const TransformerConfig& cfg, const Layer
 }
 
 std::shared_ptr<Norm> make_final_norm(const TransformerConfig& cfg) {
-  return cfg.pre_norm ? make_norm(cfg.norm, cfg.d_model, cfg.norm_eps) : nullptr;
+  return cfg.pre_ln ? make_norm(cfg.norm, cfg.n_embd, cfg.norm_eps) : nullptr;
 }
 
 Var run_layers(const LayerList& layers, const Norm* ln_f, const Var& x, const std::vector<uint8_t>& key_padding,
@@ -55,7 +55,7 @@ Var run_layers(const LayerList& layers, const Norm* ln_f, const Var& x, const st
 Var embed_tokens(const TransformerConfig& cfg, const Embedding& tok_emb, const PositionalEncoding& pos_emb,
                  const Dropout& drop, const std::vector<int32_t>& ids, int64_t B, int64_t T, int64_t start) {
   Var x = tok_emb.forward(ids, {B, T});
-  if (cfg.scale_embeddings) x = mul(x, std::sqrt(static_cast<float>(cfg.d_model)));
+  if (cfg.scale_embeddings) x = mul(x, std::sqrt(static_cast<float>(cfg.n_embd)));
   return drop.forward(pos_emb.forward(x, start));
 }
 

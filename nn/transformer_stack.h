@@ -1,5 +1,5 @@
 // The pieces every model is assembled from: the input end (token embedding, optional
-// √d_model scale, positional encoding, dropout), the layer stack, and — in pre-LN models
+// √n_embd scale, positional encoding, dropout), the layer stack, and — in pre-LN models
 // only, since a post-LN block already ends in a norm — the final norm `ln_f`.
 // TransformerStack packages layers + ln_f as one module (the encoder and decoder of
 // EncoderDecoder); decoder-only models register the same parts at their top level so
@@ -25,7 +25,7 @@ namespace tapelm {
 using LayerList = ModuleList<TransformerLayer>;
 
 // Context for the layers of a stack of depth n_layer: GPT-2 residual init scale, and the
-// RoPE table when cfg.positional is Rotary.
+// RoPE table when cfg.pos_encoding is Rope.
 LayerContext make_layer_context(const TransformerConfig& cfg, Rng& init_rng, std::shared_ptr<DropoutSource> dropout,
                                 int64_t n_layer);
 

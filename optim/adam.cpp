@@ -22,14 +22,16 @@ void check_config(const std::string& kind, const AdamConfig& c) {
 
 }  // namespace
 
-Adam::Adam(std::vector<ParamGroup> groups, AdamConfig config) : Adam("adam", std::move(groups), config, false) {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamConfig config)
+    : Adam(enum_name(OptimizerKind::Adam), std::move(groups), config, false) {}
 
 Adam::Adam(std::string kind, std::vector<ParamGroup> groups, AdamConfig config, bool decoupled)
     : Optimizer(kind, std::move(groups), {"exp_avg", "exp_avg_sq"}), config_(config), decoupled_(decoupled) {
   check_config(kind, config_);
 }
 
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamConfig config) : Adam("adamw", std::move(groups), config, true) {}
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamConfig config)
+    : Adam(enum_name(OptimizerKind::AdamW), std::move(groups), config, true) {}
 
 void Adam::update(Slot& slot, double lr, double weight_decay) {
   const double t = static_cast<double>(slot.step);

@@ -8,6 +8,13 @@
 
 namespace tapelm {
 
+template <>
+const EnumNames<OptimizerKind>& enum_names<OptimizerKind>() {
+  static const EnumNames<OptimizerKind> names(
+      "optimizer", {{OptimizerKind::AdamW, "adamw"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::Sgd, "sgd"}});
+  return names;
+}
+
 namespace {
 
 constexpr const char* kKindKey = "optimizer";

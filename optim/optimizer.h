@@ -18,10 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "data/enum_names.h"
 #include "nn/module.h"
 #include "nn/safetensors.h"
 
 namespace tapelm {
+
+// The update rules (optim/adam.h, optim/sgd.h); their names (adamw | adam | sgd) are what
+// kind() returns and what optimizer.name takes in configs.
+enum class OptimizerKind { AdamW, Adam, Sgd };
+template <>
+const EnumNames<OptimizerKind>& enum_names<OptimizerKind>();
 
 struct ParamGroup {
   std::string name;           // for logs and error messages, e.g. "decay"

@@ -18,7 +18,7 @@ void validate(const ScheduleConfig& c) {
     throw std::invalid_argument("schedule: warmup_steps must be >= 0, got " + std::to_string(c.warmup_steps));
   }
   if (c.kind != ScheduleKind::Constant && c.total_steps <= c.warmup_steps) {
-    throw std::invalid_argument("schedule: " + to_string(c.kind) + " decay needs total_steps (" +
+    throw std::invalid_argument("schedule: " + std::string(enum_name(c.kind)) + " decay needs total_steps (" +
                                 std::to_string(c.total_steps) + ") > warmup_steps (" +
                                 std::to_string(c.warmup_steps) + ")");
   }
@@ -37,20 +37,12 @@ double learning_rate(const ScheduleConfig& c, int64_t step) {
   return c.lr + progress * (c.min_lr - c.lr);
 }
 
-ScheduleKind parse_schedule_kind(const std::string& name) {
-  if (name == "constant") return ScheduleKind::Constant;
-  if (name == "cosine") return ScheduleKind::Cosine;
-  if (name == "linear") return ScheduleKind::Linear;
-  throw std::invalid_argument("schedule: unknown kind '" + name + "', expected constant, cosine or linear");
-}
-
-std::string to_string(ScheduleKind kind) {
-  switch (kind) {
-    case ScheduleKind::Constant: return "constant";
-    case ScheduleKind::Cosine: return "cosine";
-    case ScheduleKind::Linear: return "linear";
-  }
-  return "unknown";
+template <>
+const EnumNames<ScheduleKind>& enum_names<ScheduleKind>() {
+  static const EnumNames<ScheduleKind> names("schedule", {{ScheduleKind::Constant, "constant"},
+                                                          {ScheduleKind::Cosine, "cosine"},
+                                                          {ScheduleKind::Linear, "linear"}});
+  return names;
 }
 
 }  // namespace tapelm

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "data/enum_names.h"
+
 namespace tapelm {
 
 enum class ScheduleKind { Constant, Cosine, Linear };
@@ -30,8 +32,8 @@ void validate(const ScheduleConfig& config);
 
 double learning_rate(const ScheduleConfig& config, int64_t step);
 
-// "constant" | "cosine" | "linear"; anything else throws listing the choices.
-ScheduleKind parse_schedule_kind(const std::string& name);
-std::string to_string(ScheduleKind kind);
+// constant | cosine | linear (scheduler.name in configs).
+template <>
+const EnumNames<ScheduleKind>& enum_names<ScheduleKind>();
 
 }  // namespace tapelm

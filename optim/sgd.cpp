@@ -26,7 +26,7 @@ std::vector<std::string> buffers_for(const SgdConfig& config) {
 }  // namespace
 
 Sgd::Sgd(std::vector<ParamGroup> groups, SgdConfig config)
-    : Optimizer("sgd", std::move(groups), buffers_for(checked(config))), config_(config) {}
+    : Optimizer(enum_name(OptimizerKind::Sgd), std::move(groups), buffers_for(checked(config))), config_(config) {}
 
 void Sgd::update(Slot& slot, double lr, double weight_decay) {
   const float l2 = static_cast<float>(weight_decay);

@@ -55,7 +55,7 @@ SequenceClassifierConfig classifier_config(const FinetuneConfig& config, int64_t
   cfg.vocab_size = gpt.vocab_size;
   cfg.n_layer = gpt.n_layer;
   cfg.n_classes = n_classes;
-  cfg.pooling = config.classification.pooling == "mean" ? Pooling::Mean : Pooling::Last;
+  cfg.pooling = config_enum<Pooling>("classification.pooling", config.classification.pooling);
   cfg.causal = true;
   return cfg;
 }
@@ -67,7 +67,7 @@ class ClassificationTask : public FinetuneTask {
         tokenizer_(task_tokenizer(setup, [&] { return example_texts(*setup.examples, *setup.train_indices, false); })),
         labels_(task_labels(setup)),
         model_(classifier_config(config_, tokenizer_.vocab_size(), int64_t(labels_.size()))),
-        truncation_(parse_truncation(config_.data.truncation)),
+        truncation_(config_enum<Truncation>("data.truncation", config_.data.truncation)),
         class_weights_(training_class_weights(setup)) {
     if (config_.max_len() > config_.model.ctx_len) {
       throw ConfigError("data.max_len: must be <= the model's ctx_len (" + std::to_string(config_.model.ctx_len) +

@@ -46,7 +46,7 @@ class CompletionTask : public FinetuneTask {
       : config_(*setup.config),
         tokenizer_(task_tokenizer(setup, [&] { return example_texts(*setup.examples, *setup.train_indices, true); })),
         model_(completion_model_config(config_, tokenizer_.vocab_size())),
-        truncation_(parse_truncation(config_.data.truncation)) {
+        truncation_(config_enum<Truncation>("data.truncation", config_.data.truncation)) {
     if (tokenizer_.bos_id() < 0 || tokenizer_.eos_id() < 0) {
       throw InputError("tokenizer: the completion task needs <bos> and <eos> pieces, which this tokenizer lacks");
     }

@@ -5,6 +5,13 @@
 #include <limits>
 #include <tuple>
 
+#include "data/tokenizer.h"
+#include "data/utf8.h"
+#include "nn/feed_forward.h"
+#include "nn/norm.h"
+#include "nn/positional.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
 #include "train/checkpoint.h"
 
 namespace tapelm {
@@ -28,16 +35,16 @@ SectionSchema<ModelSection> model_section_schema() {
       .add("n_embd", &S::n_embd, at_least(1))
       .add("ctx_len", &S::ctx_len, at_least(1))
       .add("dropout", &S::dropout, in_interval(0, 1, true, false))
-      .add("ffn", &S::ffn, one_of({"gelu", "relu", "swiglu"}))
+      .add("ffn", &S::ffn, one_of(enum_names<FfnKind>()))
       .add("ffn_hidden", &S::ffn_hidden, at_least(0))
-      .add("norm", &S::norm, one_of({"layernorm", "rmsnorm"}))
-      .add("pos_encoding", &S::pos_encoding, one_of({"learned", "sinusoidal", "rope"}))
+      .add("norm", &S::norm, one_of(enum_names<NormKind>()))
+      .add("pos_encoding", &S::pos_encoding, one_of(enum_names<PositionalKind>()))
       .add("pre_ln", &S::pre_ln)
       .add("tie_weights", &S::tie_weights)
       .add("bias", &S::bias)
       .add("scale_embeddings", &S::scale_embeddings)
       .add("norm_eps", &S::norm_eps, positive_float())
-      .add("gelu_approximation", &S::gelu_approximation, one_of({"tanh", "none"}))
+      .add("gelu_approximation", &S::gelu_approximation, one_of(enum_names<GeluApproximation>()))
       .add("rope_base", &S::rope_base, positive_float())
       .add("sinusoidal_base", &S::sinusoidal_base, positive_float());
   return s;
@@ -46,7 +53,7 @@ SectionSchema<ModelSection> model_section_schema() {
 SectionSchema<TokenizerSection> tokenizer_section_schema() {
   using S = TokenizerSection;
   SectionSchema<S> s;
-  s.add("type", &S::type, one_of({"bpe", "unigram", "char", "word"}))
+  s.add("type", &S::type, one_of(enum_names<TokenizerType>()))
       .add("vocab_size", &S::vocab_size, in_range(8, kMaxInt32, "token ids are 32-bit ints"))
       .add("character_coverage", &S::character_coverage, in_interval(0, 1, false, true))
       .add("byte_fallback", &S::byte_fallback)
@@ -62,14 +69,14 @@ SectionSchema<DataSection> data_section_schema() {
       .add("val", &S::val)
       .add("val_fraction", &S::val_fraction, in_interval(0, 1, true, false))
       .add("cache_dir", &S::cache_dir)
-      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}));
+      .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()));
   return s;
 }
 
 SectionSchema<OptimizerSection> optimizer_section_schema() {
   using S = OptimizerSection;
   SectionSchema<S> s;
-  s.add("name", &S::name, one_of({"adamw", "adam", "sgd"}))
+  s.add("name", &S::name, one_of(enum_names<OptimizerKind>()))
       .add("lr", &S::lr, above(0))
       .add("beta1", &S::beta1, in_interval(0, 1, true, false))
       .add("beta2", &S::beta2, in_interval(0, 1, true, false))
@@ -82,7 +89,7 @@ SectionSchema<OptimizerSection> optimizer_section_schema() {
 SectionSchema<SchedulerSection> scheduler_section_schema() {
   using S = SchedulerSection;
   SectionSchema<S> s;
-  s.add("name", &S::name, one_of({"constant", "cosine", "linear"}))
+  s.add("name", &S::name, one_of(enum_names<ScheduleKind>()))
       .add("warmup_steps", &S::warmup_steps, at_least(0))
       .add("min_lr", &S::min_lr, non_negative());
   return s;

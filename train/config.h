@@ -21,7 +21,7 @@ struct ModelSection {
   std::string ffn = "gelu";           // gelu | relu | swiglu
   int64_t ffn_hidden = 0;             // 0 = the model's default (4·n_embd)
   std::string norm = "layernorm";     // layernorm | rmsnorm
-  std::string pos_encoding = "learned";  // learned | sinusoidal | rope
+  std::string pos_encoding = "learned";  // learned | sinusoidal | rope | none
   bool pre_ln = true;
   bool tie_weights = true;
   bool bias = true;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/enum_names.h"
 #include "train/errors.h"
 
 namespace tapelm {
@@ -123,6 +124,20 @@ Check<double> above(double lo);   // > lo
 Check<double> non_negative();     // >= 0
 Check<double> in_interval(double lo, double hi, bool include_lo, bool include_hi);
 Check<std::string> one_of(std::vector<std::string> choices);
+// A key whose values are an enum's names (data/enum_names.h): the table is the list.
+template <class E>
+Check<std::string> one_of(const EnumNames<E>& names) {
+  return one_of(names.names());
+}
+
+// The enum value `value` names, for the builders that turn a validated config into option
+// structs; a value that skipped validation (a section filled in code) gets the same
+// ConfigError loading would give, naming `key` ("model.norm") and the choices.
+template <class E>
+E config_enum(const std::string& key, const std::string& value) {
+  if (const std::optional<E> found = enum_names<E>().find(value)) return *found;
+  throw ConfigError(key + ": " + one_of(enum_names<E>())(value));
+}
 template <class T>  // std::string or std::vector<std::string>
 Check<T> non_empty() {
   return [](const T& value) { return value.empty() ? std::string("must not be empty") : std::string(); };

@@ -4,7 +4,19 @@
 #include <cmath>
 #include <cstdio>
 
+#include "data/labeled_dataset.h"
+#include "data/padding.h"
+#include "nn/sequence_classifier.h"
+
 namespace tapelm {
+
+template <>
+const EnumNames<TaskKind>& enum_names<TaskKind>() {
+  static const EnumNames<TaskKind> names("task", {{TaskKind::kClassification, "classification"},
+                                                  {TaskKind::kSeq2Seq, "seq2seq"},
+                                                  {TaskKind::kCompletion, "completion"}});
+  return names;
+}
 
 template <>
 LabelMap config_value<LabelMap>(const YAML::Node& node) {
@@ -98,7 +110,7 @@ std::string short_number(double value) {
 SectionSchema<FinetuneDataSection> data_schema() {
   using S = FinetuneDataSection;
   SectionSchema<S> s;
-  s.add("format", &S::format, one_of({"jsonl", "csv", "tsv", "folders"}))
+  s.add("format", &S::format, one_of(enum_names<LabeledFormat>()))
       .add_required("train", &S::train, non_empty<std::vector<std::string>>())
       .add("val", &S::val)
       .add("test", &S::test)
@@ -112,8 +124,8 @@ SectionSchema<FinetuneDataSection> data_schema() {
       .add("test_fraction", &S::test_fraction, in_interval(0, 1, true, false))
       .add("split_seed", &S::split_seed, at_least(-1))
       .add("max_len", &S::max_len, at_least(0))
-      .add("truncation", &S::truncation, one_of({"head", "tail", "head_tail"}))
-      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}))
+      .add("truncation", &S::truncation, one_of(enum_names<Truncation>()))
+      .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()))
       .add("group_by_length", &S::group_by_length);
   return s;
 }
@@ -121,7 +133,7 @@ SectionSchema<FinetuneDataSection> data_schema() {
 SectionSchema<ClassificationSection> classification_schema() {
   using S = ClassificationSection;
   SectionSchema<S> s;
-  s.add("pooling", &S::pooling, one_of({"last", "mean"}))
+  s.add("pooling", &S::pooling, one_of(enum_names<Pooling>()))
       .add("freeze_embeddings", &S::freeze_embeddings)
       .add("freeze_layers", &S::freeze_layers, at_least(0))
       .add("head_lr_scale", &S::head_lr_scale, above(0))
@@ -182,7 +194,7 @@ ConfigSchema<FinetuneConfig> build_schema() {
   SectionSchema<C> top;
   top.add_required("out_dir", &C::out_dir, non_empty<std::string>())
       .add("seed", &C::seed, at_least(0))
-      .add("task", &C::task, one_of({"classification", "seq2seq", "completion"}))
+      .add("task", &C::task, one_of(enum_names<TaskKind>()))
       .add("init_from", &C::init_from);
 
   ConfigSchema<C> schema;
@@ -212,6 +224,10 @@ ConfigSchema<FinetuneConfig> build_schema() {
     if (c.task == "seq2seq") check_tokenizer_rules(c.target_tokenizer, context, "target_tokenizer");
     check_train_rules(c.train, context);
     check_data_rules(c, context);
+    // The classifier's backbone is causal: its first position sees only the first token.
+    context.require(c.classification.pooling != enum_name(Pooling::First), "classification.pooling",
+                    "first is not available: the backbone is causal, so the first position sees only the first "
+                    "token (use last or mean)");
     check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
     context.require(c.classification.freeze_layers <= c.model.n_layer || !c.init_from.empty(),
                     "classification.freeze_layers",

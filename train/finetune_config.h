@@ -39,6 +39,11 @@ template <>
 ClassWeights config_value<ClassWeights>(const YAML::Node& node);
 void emit_config_value(YAML::Emitter& out, const ClassWeights& value);
 
+// The fine-tuning tasks (the `task` key): classification | seq2seq | completion.
+enum class TaskKind { kClassification, kSeq2Seq, kCompletion };
+template <>
+const EnumNames<TaskKind>& enum_names<TaskKind>();
+
 struct FinetuneDataSection {
   std::string format = "jsonl";      // jsonl | csv | tsv | folders
   std::vector<std::string> train;    // files / globs, or root folders for `folders` (required)
@@ -64,7 +69,7 @@ struct FinetuneDataSection {
 };
 
 struct ClassificationSection {
-  std::string pooling = "last";  // last | mean (the backbone is causal, so `first` would see one token)
+  std::string pooling = "last";  // last | mean (`first` is refused: the backbone is causal, so it would see one token)
   bool freeze_embeddings = false;  // token and position embeddings keep their pretrained values
   int64_t freeze_layers = 0;       // the first N transformer blocks keep their pretrained values
   double head_lr_scale = 1.0;      // the head's learning rate = optimizer.lr * head_lr_scale

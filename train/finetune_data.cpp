@@ -14,14 +14,14 @@ namespace fs = std::filesystem;
 LabeledDataConfig labeled_data_config(const FinetuneConfig& config, std::vector<std::string> sources) {
   const FinetuneDataSection& d = config.data;
   LabeledDataConfig result;
-  result.format = parse_labeled_format(d.format);
+  result.format = config_enum<LabeledFormat>("data.format", d.format);
   result.sources = std::move(sources);
   result.input_field = d.input_field;
   result.target_field = d.target_field;
   result.group_field = d.group_field;
   result.label_map = d.label_map.entries;
   result.labels = d.labels;
-  result.invalid_utf8 = parse_utf8_policy(d.utf8);
+  result.utf8 = config_enum<Utf8Policy>("data.utf8", d.utf8);
   return result;
 }
 

@@ -13,17 +13,17 @@
 namespace tapelm {
 
 std::unique_ptr<FinetuneTask> make_finetune_task(const TaskSetup& setup) {
-  const std::string& task = setup.config->task;
-  if (task == "classification") return make_classification_task(setup);
-  if (task == "completion") return make_completion_task(setup);
-  if (task == "seq2seq") {
+  switch (config_enum<TaskKind>("task", setup.config->task)) {
+    case TaskKind::kClassification: return make_classification_task(setup);
+    case TaskKind::kCompletion: return make_completion_task(setup);
+    case TaskKind::kSeq2Seq:
 #ifdef TAPELM_HAVE_SEQ2SEQ_TASK
-    return make_seq2seq_task(setup);
+      return make_seq2seq_task(setup);
 #else
-    throw ConfigError("task: seq2seq: not built (train/seq2seq_task.h is missing)");
+      throw ConfigError("task: seq2seq: not built (train/seq2seq_task.h is missing)");
 #endif
   }
-  throw ConfigError("task: unknown task '" + task + "' (expected classification, seq2seq or completion)");
+  throw std::logic_error("make_finetune_task: task '" + setup.config->task + "' has no builder");
 }
 
 }  // namespace tapelm

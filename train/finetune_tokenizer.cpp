@@ -14,11 +14,11 @@ namespace fs = std::filesystem;
 
 TokenizerConfig tokenizer_config(const TokenizerSection& t, uint32_t seed) {
   TokenizerConfig config;
-  config.model_type = t.type;
+  config.type = config_enum<TokenizerType>("tokenizer.type", t.type);
   config.vocab_size = static_cast<int>(t.vocab_size);
   config.character_coverage = t.character_coverage;
   config.byte_fallback = t.byte_fallback;
-  config.input_sentence_size = static_cast<uint64_t>(t.max_sentences);
+  config.max_sentences = static_cast<uint64_t>(t.max_sentences);
   config.num_threads = 1;
   config.seed = seed;
   return config;

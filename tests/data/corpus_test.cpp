@@ -25,7 +25,7 @@ Corpus corpus_of(std::vector<std::string> sources, Utf8Policy policy = Utf8Polic
                  std::vector<std::string> extensions = {}) {
   CorpusConfig config;
   config.sources = std::move(sources);
-  config.invalid_utf8 = policy;
+  config.utf8 = policy;
   config.extensions = std::move(extensions);
   return Corpus(config);
 }

@@ -166,7 +166,7 @@ TEST(LabeledDataset, InvalidUtf8FollowsTheCorpusPolicy) {
   write_text(dir / "d.jsonl", "{\"text\": \"ok\", \"label\": \"a\"}\n{\"text\": \"caf\xE9\", \"label\": \"b\"}\n");
   LabeledDataConfig config = config_for(LabeledFormat::kJsonl, dir / "d.jsonl");
   expect_error<std::runtime_error>([&] { load_labeled_examples(config); }, {"d.jsonl", "invalid UTF-8", "line 2"});
-  config.invalid_utf8 = Utf8Policy::kReplace;
+  config.utf8 = Utf8Policy::kReplace;
   const auto examples = load_labeled_examples(config);
   ASSERT_EQ(examples.size(), 2u);
   EXPECT_EQ(examples[1].input, "caf\xEF\xBF\xBD");
@@ -178,9 +178,10 @@ TEST(LabeledDataset, NoExamplesAndBadConfigAreErrors) {
   expect_error<std::invalid_argument>([&] { load_labeled_examples(config_for(LabeledFormat::kCsv, dir / "d.csv")); },
                                       {"hold no examples"});
   expect_error<std::invalid_argument>([] { load_labeled_examples(LabeledDataConfig{}); }, {"no sources"});
-  expect_error<std::invalid_argument>([] { parse_labeled_format("xml"); }, {"'xml'", "jsonl, csv, tsv or folders"});
-  EXPECT_EQ(parse_labeled_format("tsv"), LabeledFormat::kTsv);
-  EXPECT_STREQ(labeled_format_name(LabeledFormat::kFolders), "folders");
+  expect_error<std::invalid_argument>([] { parse_enum<LabeledFormat>("xml"); },
+                                      {"'xml'", "jsonl, csv, tsv or folders"});
+  EXPECT_EQ(parse_enum<LabeledFormat>("tsv"), LabeledFormat::kTsv);
+  EXPECT_STREQ(enum_name(LabeledFormat::kFolders), "folders");
 }
 
 }  // namespace

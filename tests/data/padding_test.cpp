@@ -47,9 +47,10 @@ TEST(Padding, BadInputIsAnError) {
   testing::expect_error<std::invalid_argument>([] { pad_batch({}, 0, 4); }, {"no sequences"});
   testing::expect_error<std::invalid_argument>([] { pad_batch({{}, {}}, 0, 4); }, {"all 2 sequences are empty"});
   testing::expect_error<std::invalid_argument>([] { truncate_ids(kTen, 0, Truncation::kHead); }, {"max_len must be >= 1"});
-  testing::expect_error<std::invalid_argument>([] { parse_truncation("middle"); }, {"'middle'", "head, tail or head_tail"});
-  EXPECT_EQ(parse_truncation("head_tail"), Truncation::kHeadTail);
-  EXPECT_STREQ(truncation_name(Truncation::kTail), "tail");
+  testing::expect_error<std::invalid_argument>([] { parse_enum<Truncation>("middle"); },
+                                               {"'middle'", "head, tail or head_tail"});
+  EXPECT_EQ(parse_enum<Truncation>("head_tail"), Truncation::kHeadTail);
+  EXPECT_STREQ(enum_name(Truncation::kTail), "tail");
 }
 
 }  // namespace

@@ -25,9 +25,9 @@ Corpus small_corpus(const TempDir& dir) {
   return Corpus(config);
 }
 
-TokenizerConfig small_config(const std::string& model_type, int vocab_size, bool byte_fallback) {
+TokenizerConfig small_config(const std::string& type, int vocab_size, bool byte_fallback) {
   TokenizerConfig config;
-  config.model_type = model_type;
+  config.type = parse_enum<TokenizerType>(type);
   config.vocab_size = vocab_size;
   config.byte_fallback = byte_fallback;
   return config;
@@ -168,7 +168,7 @@ TEST(Tokenizer, TrainingIsDeterministicAndTheSeedDrivesLineSampling) {
   corpus_config.sources = {dir / "words.txt"};
   const Corpus corpus(corpus_config);
   TokenizerConfig config = small_config("bpe", 150, false);
-  config.input_sentence_size = 150;  // sample 150 of the 1000 lines
+  config.max_sentences = 150;  // sample 150 of the 1000 lines
   const Tokenizer first = Tokenizer::train(corpus, config);
   EXPECT_EQ(Tokenizer::train(corpus, config).model_bytes(), first.model_bytes());
   config.seed += 1;
@@ -191,8 +191,8 @@ TEST(Tokenizer, VocabWithoutRoomForByteFallbackIsRejectedBeforeTraining) {
 TEST(Tokenizer, BadConfigValuesAreRejected) {
   TempDir dir;
   const Corpus corpus = small_corpus(dir);
-  expect_error<std::invalid_argument>([&] { Tokenizer::train(corpus, small_config("wordpiece", 100, false)); },
-                                      {"model_type 'wordpiece'", "bpe, unigram"});
+  expect_error<std::invalid_argument>([] { parse_enum<TokenizerType>("wordpiece"); },
+                                      {"tokenizer type 'wordpiece'", "bpe, unigram, char or word"});
   TokenizerConfig coverage = small_config("bpe", 100, false);
   coverage.character_coverage = 1.5;
   expect_error<std::invalid_argument>([&] { Tokenizer::train(corpus, coverage); }, {"character_coverage"});

@@ -57,7 +57,7 @@ TEST(GradientAccumulation, TwoHalfBatchesWithHalvedLossesMatchOneFullBatch) {
   cfg.ctx_len = 8;
   cfg.n_layer = 2;
   cfg.n_head = 2;
-  cfg.d_model = 16;
+  cfg.n_embd = 16;
   cfg.dropout = 0.0f;
   cfg.seed = 3;
   const GPT full_model(cfg);
@@ -108,7 +108,7 @@ TEST(GradientAccumulation, TwoHalfBatchesWithHalvedLossesMatchOneFullBatch) {
   }
 
   double worst_param = 0.0;
-  const int64_t C = cfg.d_model;
+  const int64_t C = cfg.n_embd;
   for (std::size_t i = 0; i < full_params.size(); ++i) {
     const std::string& name = full_params[i].first;
     const Tensor& a = accum_params[i].second.value();

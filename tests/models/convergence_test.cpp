@@ -73,7 +73,7 @@ TEST(Convergence, TinyGptMemorisesAShortText) {
   cfg.ctx_len = T;
   cfg.n_layer = 2;
   cfg.n_head = 2;
-  cfg.d_model = 32;
+  cfg.n_embd = 32;
   cfg.dropout = 0.0f;
   cfg.seed = 7;
   const GPT model(cfg);
@@ -202,9 +202,9 @@ TEST(Convergence, TinyEncoderDecoderLearnsToReverseDigitStrings) {
   cfg.ctx_len = S;
   cfg.n_encoder_layer = 2;
   cfg.n_decoder_layer = 2;
-  cfg.d_model = 32;
+  cfg.n_embd = 32;
   cfg.n_head = 4;
-  cfg.d_ff = 64;
+  cfg.ffn_hidden = 64;
   cfg.dropout = 0.0f;
   cfg.seed = 11;
   const EncoderDecoder model(cfg);

@@ -56,14 +56,14 @@ GPTConfig gpt_config() {
   c.ctx_len = 16;
   c.n_layer = 2;
   c.n_head = 2;
-  c.d_model = 32;
-  c.d_ff = 64;
+  c.n_embd = 32;
+  c.ffn_hidden = 64;
   c.ffn = FfnKind::Gelu;
   c.norm = NormKind::LayerNorm;
   c.norm_eps = 1e-5f;
-  c.pre_norm = true;
+  c.pre_ln = true;
   c.bias = true;
-  c.positional = PositionalKind::Learned;
+  c.pos_encoding = PositionalKind::Learned;
   c.tie_weights = true;
   c.dropout = 0.0f;
   return c;
@@ -71,11 +71,11 @@ GPTConfig gpt_config() {
 
 GPTConfig gpt_rope_config() {
   GPTConfig c = gpt_config();
-  c.d_ff = 48;
+  c.ffn_hidden = 48;
   c.ffn = FfnKind::SwiGLU;
   c.norm = NormKind::RMSNorm;
   c.bias = false;
-  c.positional = PositionalKind::Rotary;
+  c.pos_encoding = PositionalKind::Rope;
   c.rope_base = 10000.0f;
   c.tie_weights = false;
   return c;
@@ -89,14 +89,14 @@ EncoderDecoderConfig encdec_config() {
   c.n_encoder_layer = 2;
   c.n_decoder_layer = 2;
   c.n_head = 4;
-  c.d_model = 24;
-  c.d_ff = 48;
+  c.n_embd = 24;
+  c.ffn_hidden = 48;
   c.ffn = FfnKind::Relu;
   c.norm = NormKind::LayerNorm;
   c.norm_eps = 1e-5f;
-  c.pre_norm = false;
+  c.pre_ln = false;
   c.bias = true;
-  c.positional = PositionalKind::Sinusoidal;
+  c.pos_encoding = PositionalKind::Sinusoidal;
   c.scale_embeddings = true;
   c.shared_embeddings = false;
   c.tie_weights = true;

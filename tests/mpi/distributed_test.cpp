@@ -25,7 +25,7 @@ GPTConfig tiny_gpt(uint64_t seed) {
   cfg.ctx_len = 8;
   cfg.n_layer = 1;
   cfg.n_head = 2;
-  cfg.d_model = 16;
+  cfg.n_embd = 16;
   cfg.seed = seed;
   return cfg;
 }

@@ -27,7 +27,7 @@ inline GPTConfig tiny_model_config() {
   cfg.ctx_len = kTinyContext;
   cfg.n_layer = 2;
   cfg.n_head = 2;
-  cfg.d_model = 32;
+  cfg.n_embd = 32;
   cfg.dropout = 0.0f;
   // Without projection biases: the key bias has a true gradient of zero (softmax ignores a
   // shift shared by all keys), so two runs that differ by rounding see only noise there,

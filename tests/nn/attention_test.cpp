@@ -14,7 +14,7 @@ using testing::random_tensor;
 
 AttentionConfig small_attention(bool causal = false, bool cross = false) {
   AttentionConfig cfg;
-  cfg.d_model = 8;
+  cfg.n_embd = 8;
   cfg.n_head = 2;
   cfg.causal = causal;
   cfg.cross = cross;
@@ -148,7 +148,7 @@ TEST(Attention, RejectsHeadsThatDoNotDivideTheWidth) {
     FAIL() << "expected an exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("n_head = 3"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("d_model = 8"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("n_embd = 8"), std::string::npos) << e.what();
   }
 }
 

@@ -141,10 +141,10 @@ void expect_close(const Var& actual, const Mat& expected, int64_t offset) {
 }
 
 TEST(BlockReference, GptBlockPreAndPostNormMatchTheirDefinitions) {
-  for (bool pre_norm : {true, false}) {
-    SCOPED_TRACE(pre_norm ? "pre-LN" : "post-LN");
+  for (bool pre_ln : {true, false}) {
+    SCOPED_TRACE(pre_ln ? "pre-LN" : "post-LN");
     TransformerConfig cfg = tiny_config();
-    cfg.pre_norm = pre_norm;
+    cfg.pre_ln = pre_ln;
     LayerFixture fx(cfg);
     DecoderLayer block(cfg, fx.context, /*cross_attention=*/false);
     randomize_parameters(block, 4);
@@ -155,7 +155,7 @@ TEST(BlockReference, GptBlockPreAndPostNormMatchTheirDefinitions) {
     for (int64_t b = 0; b < B; ++b) {
       const Mat xb = from(x.data() + b * T * C, T, C);
       Mat expected(T, C);
-      if (pre_norm) {
+      if (pre_ln) {
         const Mat h = add(xb, ref.self_attention(ref.layernorm(xb, "ln1"), 2, true, {}));
         expected = add(h, ref.ffn(ref.layernorm(h, "ln2")));
       } else {
@@ -169,7 +169,7 @@ TEST(BlockReference, GptBlockPreAndPostNormMatchTheirDefinitions) {
 
 TEST(BlockReference, EncoderBlockWithPaddingMatchesItsDefinition) {
   TransformerConfig cfg = tiny_config();
-  cfg.pre_norm = false;
+  cfg.pre_ln = false;
   LayerFixture fx(cfg);
   EncoderLayer block(cfg, fx.context);
   randomize_parameters(block, 5);

@@ -12,9 +12,9 @@ using testing::max_abs_diff;
 
 EncoderDecoderConfig tiny_seq2seq() {
   EncoderDecoderConfig cfg;
-  cfg.d_model = 8;
+  cfg.n_embd = 8;
   cfg.n_head = 2;
-  cfg.d_ff = 12;
+  cfg.ffn_hidden = 12;
   cfg.ctx_len = 16;
   cfg.dropout = 0.0f;
   cfg.src_vocab_size = 13;
@@ -36,12 +36,12 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
 
 TEST(EncoderDecoder, DefaultsAreTransformerBase) {
   const EncoderDecoderConfig cfg;
-  EXPECT_EQ(cfg.d_model, 512);
+  EXPECT_EQ(cfg.n_embd, 512);
   EXPECT_EQ(cfg.n_head, 8);
-  EXPECT_EQ(cfg.d_ff, 2048);
+  EXPECT_EQ(cfg.ffn_hidden, 2048);
   EXPECT_EQ(cfg.ffn, FfnKind::Relu);
-  EXPECT_FALSE(cfg.pre_norm);
-  EXPECT_EQ(cfg.positional, PositionalKind::Sinusoidal);
+  EXPECT_FALSE(cfg.pre_ln);
+  EXPECT_EQ(cfg.pos_encoding, PositionalKind::Sinusoidal);
   EXPECT_TRUE(cfg.scale_embeddings);
   EXPECT_FLOAT_EQ(cfg.dropout, 0.1f);
   EXPECT_EQ(cfg.n_encoder_layer, 6);
@@ -71,8 +71,8 @@ TEST(EncoderDecoder, SharedEmbeddingsAndPreNormLearnedPositionsNames) {
   EncoderDecoderConfig cfg = tiny_seq2seq();
   cfg.tgt_vocab_size = 13;
   cfg.shared_embeddings = true;
-  cfg.pre_norm = true;
-  cfg.positional = PositionalKind::Learned;
+  cfg.pre_ln = true;
+  cfg.pos_encoding = PositionalKind::Learned;
   EncoderDecoder model(cfg);
   const auto names = names_of(model);
   EXPECT_EQ(names.front(), "tok_emb.weight");

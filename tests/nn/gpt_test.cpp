@@ -64,8 +64,8 @@ TEST(GPT, CheckpointNamesAreGpt2LikeAndTiedHeadHasNoWeight) {
 
 TEST(GPT, PostNormRotaryModelHasNoFinalNormAndNoPositionTable) {
   GPTConfig cfg = tiny_gpt();
-  cfg.pre_norm = false;
-  cfg.positional = PositionalKind::Rotary;
+  cfg.pre_ln = false;
+  cfg.pos_encoding = PositionalKind::Rope;
   GPT model(cfg);
   for (const auto& [name, _] : model.named_parameters()) {
     EXPECT_EQ(name.find("ln_f"), std::string::npos) << name;
@@ -86,9 +86,9 @@ TEST(GPT, ForwardGivesLogitsForEveryPosition) {
 }
 
 TEST(GPT, ChangingTokenTPlusOneLeavesEarlierLogitsBitwiseUnchanged) {
-  for (PositionalKind pos : {PositionalKind::Learned, PositionalKind::Rotary, PositionalKind::Sinusoidal}) {
+  for (PositionalKind pos : {PositionalKind::Learned, PositionalKind::Rope, PositionalKind::Sinusoidal}) {
     GPTConfig cfg = tiny_gpt();
-    cfg.positional = pos;
+    cfg.pos_encoding = pos;
     GPT model(cfg);
     std::vector<int32_t> ids = some_ids(12, 11, 2);
     const Var base = model.forward(ids, 2, 6);
@@ -100,9 +100,9 @@ TEST(GPT, ChangingTokenTPlusOneLeavesEarlierLogitsBitwiseUnchanged) {
 }
 
 TEST(GPT, KvCacheLogitsAgreeWithTheFullForward) {
-  for (PositionalKind pos : {PositionalKind::Learned, PositionalKind::Rotary}) {
+  for (PositionalKind pos : {PositionalKind::Learned, PositionalKind::Rope}) {
     GPTConfig cfg = tiny_gpt();
-    cfg.positional = pos;
+    cfg.pos_encoding = pos;
     cfg.n_layer = 3;
     GPT model(cfg);
     model.eval();
@@ -210,7 +210,7 @@ TEST(GPT, InitialisationFollowsGpt2Statistics) {
   GPTConfig cfg;
   cfg.vocab_size = 512;
   cfg.ctx_len = 64;
-  cfg.d_model = 64;
+  cfg.n_embd = 64;
   cfg.n_head = 4;
   cfg.n_layer = 4;
   GPT model(cfg);
@@ -302,7 +302,7 @@ TEST(GPT, DropoutMasksFollowTheExampleNotTheBatchSplit) {
 TEST(GPT, LossAndGradientsAreBitwiseReproducible) {
   GPTConfig cfg = tiny_gpt();
   cfg.dropout = 0.2f;
-  cfg.positional = PositionalKind::Rotary;
+  cfg.pos_encoding = PositionalKind::Rope;
   auto run = [&] {
     GPT model(cfg);
     Var loss = model.loss(some_ids(16, 11, 1), some_ids(16, 11, 2), 2, 8);
@@ -329,11 +329,11 @@ TEST(GPT, ErrorsNameTheProblem) {
   EXPECT_NE(error_of([&] { model.loss({1, 2}, {1}, 1, 2); }).find("GPT::loss"), std::string::npos);
   GPTConfig bad = tiny_gpt();
   bad.n_head = 3;
-  EXPECT_NE(error_of([&] { GPT m(bad); }).find("n_head = 3 must be positive and divide d_model = 8"),
+  EXPECT_NE(error_of([&] { GPT m(bad); }).find("n_head = 3 must be positive and divide n_embd = 8"),
             std::string::npos);
   bad = tiny_gpt();
   bad.n_head = 8;
-  bad.positional = PositionalKind::Rotary;
+  bad.pos_encoding = PositionalKind::Rope;
   EXPECT_NE(error_of([&] { GPT m(bad); }).find("even head dimension"), std::string::npos);
   bad = tiny_gpt();
   bad.vocab_size = 0;

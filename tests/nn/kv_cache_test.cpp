@@ -70,7 +70,7 @@ TEST(KvCache, AppendRejectsMismatchedShapes) {
 
 AttentionConfig causal_attention() {
   AttentionConfig cfg;
-  cfg.d_model = 8;
+  cfg.n_embd = 8;
   cfg.n_head = 2;
   cfg.causal = true;
   return cfg;
@@ -142,9 +142,9 @@ void sharpen(Module& model, uint64_t seed) {
 }
 
 TEST(Seq2SeqKvCache, IncrementalDecodeLogitsMatchTheFullDecode) {
-  for (const bool pre_norm : {false, true}) {
+  for (const bool pre_ln : {false, true}) {
     EncoderDecoderConfig cfg = seq2seq_config(5);
-    cfg.pre_norm = pre_norm;
+    cfg.pre_ln = pre_ln;
     EncoderDecoder model(cfg);
     model.eval();
     NoGradGuard no_grad;
@@ -158,7 +158,7 @@ TEST(Seq2SeqKvCache, IncrementalDecodeLogitsMatchTheFullDecode) {
       const Var step = model.decode({tgt[t], tgt[4 + t]}, 2, 1, memory, src_padding, {}, &cache);
       for (int64_t b = 0; b < 2; ++b) {
         EXPECT_LT(max_abs_diff(full.data() + (b * 4 + t) * 6, step.data() + b * 6, 6), 1e-5f)
-            << "pre_norm " << pre_norm << " t " << t << " row " << b;
+            << "pre_ln " << pre_ln << " t " << t << " row " << b;
       }
     }
     EXPECT_EQ(cache.length(), 4);

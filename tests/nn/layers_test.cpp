@@ -139,6 +139,15 @@ TEST(Norm, ParameterGradientsMatchFiniteDifferences) {
   }
 }
 
+TEST(Norm, MakeNormRefusesAKindWithoutANameInsteadOfFallingBackToLayerNorm) {
+  try {
+    make_norm(static_cast<NormKind>(7), 5, 1e-5f);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("layernorm or rmsnorm"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Dropout, IsIdentityInEvalModeAndZeroesAboutPInTraining) {
   Dropout drop(0.25f, std::make_shared<DropoutSource>(7));
   const Var x(Tensor::full({40, 100}, 1.0f));

@@ -64,12 +64,12 @@ inline void randomize_parameters(const Module& m, uint64_t seed, float scale = 0
   for (auto& [_, p] : m.named_parameters()) p.value() = random_tensor(p.shape(), seed++, scale);
 }
 
-// A tiny architecture for fast checks: C = 8, 2 heads, d_ff = 12, short context.
+// A tiny architecture for fast checks: C = 8, 2 heads, ffn_hidden = 12, short context.
 inline TransformerConfig tiny_config() {
   TransformerConfig cfg;
-  cfg.d_model = 8;
+  cfg.n_embd = 8;
   cfg.n_head = 2;
-  cfg.d_ff = 12;
+  cfg.ffn_hidden = 12;
   cfg.ctx_len = 16;
   cfg.dropout = 0.0f;
   return cfg;

@@ -63,7 +63,7 @@ TEST(Positional, LearnedIsAParameterWithFiniteDifferenceGradients) {
 TEST(Positional, RotaryAndNoneLeaveTheEmbeddingsAlone) {
   Rng rng(1);
   const Var x(random_tensor({1, 2, 4}, 3));
-  for (PositionalKind kind : {PositionalKind::Rotary, PositionalKind::None}) {
+  for (PositionalKind kind : {PositionalKind::Rope, PositionalKind::None}) {
     PositionalEncoding pe(kind, 8, 4, rng);
     EXPECT_TRUE(pe.named_parameters().empty());
     EXPECT_TRUE(pe.forward(x).same(x));

@@ -25,13 +25,13 @@ std::vector<std::string> names_of(const Module& m) {
 
 TEST(FeedForward, DefaultHiddenWidthIsFourTimesWidthOrTwoThirdsOfThatForSwiGLU) {
   FeedForwardConfig cfg;
-  cfg.d_model = 96;
+  cfg.n_embd = 96;
   EXPECT_EQ(ffn_hidden_width(cfg), 384);
-  cfg.kind = FfnKind::SwiGLU;
+  cfg.ffn = FfnKind::SwiGLU;
   EXPECT_EQ(ffn_hidden_width(cfg), 256);
-  cfg.d_model = 100;  // 2/3 · 400 = 266.7 → 267 → multiple of 8
+  cfg.n_embd = 100;  // 2/3 · 400 = 266.7 → 267 → multiple of 8
   EXPECT_EQ(ffn_hidden_width(cfg), 272);
-  cfg.d_ff = 50;
+  cfg.ffn_hidden = 50;
   EXPECT_EQ(ffn_hidden_width(cfg), 50);
 }
 
@@ -56,9 +56,9 @@ TEST(FeedForward, EveryKindHasTheRightParametersAndGradients) {
   for (FfnKind kind : {FfnKind::Relu, FfnKind::Gelu, FfnKind::SwiGLU}) {
     SCOPED_TRACE(static_cast<int>(kind));
     FeedForwardConfig cfg;
-    cfg.d_model = 6;
-    cfg.d_ff = 10;
-    cfg.kind = kind;
+    cfg.n_embd = 6;
+    cfg.ffn_hidden = 10;
+    cfg.ffn = kind;
     Rng rng(2);
     FeedForward ffn(cfg, rng);
     std::vector<std::string> expected = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
@@ -74,9 +74,9 @@ TEST(FeedForward, EveryKindHasTheRightParametersAndGradients) {
 
 TEST(FeedForward, SwiGLUComputesSiluGateTimesValue) {
   FeedForwardConfig cfg;
-  cfg.d_model = 2;
-  cfg.d_ff = 1;
-  cfg.kind = FfnKind::SwiGLU;
+  cfg.n_embd = 2;
+  cfg.ffn_hidden = 1;
+  cfg.ffn = FfnKind::SwiGLU;
   cfg.bias = false;
   Rng rng(1);
   FeedForward ffn(cfg, rng);
@@ -144,10 +144,10 @@ TEST(TransformerLayer, DecoderOutputDependsOnTheEncoderOutput) {
 // step (ReLU itself is checked in FeedForward above, on kink-free inputs).
 struct BlockCase {
   const char* name;
-  bool pre_norm;
+  bool pre_ln;
   NormKind norm;
   FfnKind ffn;
-  PositionalKind positional;
+  PositionalKind pos_encoding;
   bool cross;
   bool causal;
 };
@@ -157,10 +157,10 @@ class BlockGradients : public ::testing::TestWithParam<BlockCase> {};
 TEST_P(BlockGradients, MatchFiniteDifferencesForParametersAndInput) {
   const BlockCase& c = GetParam();
   TransformerConfig cfg = tiny_config();
-  cfg.pre_norm = c.pre_norm;
+  cfg.pre_ln = c.pre_ln;
   cfg.norm = c.norm;
   cfg.ffn = c.ffn;
-  cfg.positional = c.positional;
+  cfg.pos_encoding = c.pos_encoding;
   LayerFixture fx(cfg);
   TransformerLayer block(cfg, fx.context, c.causal, c.cross);
   randomize_parameters(block, 10);
@@ -187,7 +187,7 @@ INSTANTIATE_TEST_SUITE_P(
         BlockCase{"DecoderCrossPreLN", true, NormKind::LayerNorm, FfnKind::Gelu, PositionalKind::Learned, true, true},
         BlockCase{"GptPreLN", true, NormKind::LayerNorm, FfnKind::Gelu, PositionalKind::Learned, false, true},
         BlockCase{"GptPostLN", false, NormKind::LayerNorm, FfnKind::Gelu, PositionalKind::Learned, false, true},
-        BlockCase{"GptRmsSwiGLURope", true, NormKind::RMSNorm, FfnKind::SwiGLU, PositionalKind::Rotary, false, true}),
+        BlockCase{"GptRmsSwiGLURope", true, NormKind::RMSNorm, FfnKind::SwiGLU, PositionalKind::Rope, false, true}),
     [](const ::testing::TestParamInfo<BlockCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -22,10 +22,10 @@ ScheduleConfig config(ScheduleKind kind) {
 TEST(Schedule, WarmupRisesLinearlyToThePeakAtWarmupEnd) {
   for (ScheduleKind kind : {ScheduleKind::Constant, ScheduleKind::Cosine, ScheduleKind::Linear}) {
     const ScheduleConfig c = config(kind);
-    EXPECT_DOUBLE_EQ(learning_rate(c, 0), 1.0 / 11) << to_string(kind);
-    EXPECT_DOUBLE_EQ(learning_rate(c, 4), 5.0 / 11) << to_string(kind);
-    EXPECT_DOUBLE_EQ(learning_rate(c, 9), 10.0 / 11) << to_string(kind);
-    EXPECT_DOUBLE_EQ(learning_rate(c, 10), 1.0) << to_string(kind);
+    EXPECT_DOUBLE_EQ(learning_rate(c, 0), 1.0 / 11) << enum_name(kind);
+    EXPECT_DOUBLE_EQ(learning_rate(c, 4), 5.0 / 11) << enum_name(kind);
+    EXPECT_DOUBLE_EQ(learning_rate(c, 9), 10.0 / 11) << enum_name(kind);
+    EXPECT_DOUBLE_EQ(learning_rate(c, 10), 1.0) << enum_name(kind);
   }
 }
 
@@ -85,9 +85,9 @@ TEST(Schedule, RejectsInconsistentSettingsNamingTheField) {
 
 TEST(Schedule, KindsParseFromTheirNames) {
   for (ScheduleKind kind : {ScheduleKind::Constant, ScheduleKind::Cosine, ScheduleKind::Linear}) {
-    EXPECT_EQ(parse_schedule_kind(to_string(kind)), kind);
+    EXPECT_EQ(parse_enum<ScheduleKind>(enum_name(kind)), kind);
   }
-  EXPECT_THROW(parse_schedule_kind("step"), std::invalid_argument);
+  EXPECT_THROW(parse_enum<ScheduleKind>("step"), std::invalid_argument);
 }
 
 }  // namespace

@@ -58,15 +58,15 @@ TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
   const GPTConfig g = gpt_config(c.model, 500, 42);
   EXPECT_EQ(g.vocab_size, 500);
   EXPECT_EQ(g.n_layer, 3);
-  EXPECT_EQ(g.d_model, 96);
+  EXPECT_EQ(g.n_embd, 96);
   EXPECT_EQ(g.n_head, 6);
   EXPECT_EQ(g.ctx_len, 64);
   EXPECT_FLOAT_EQ(g.dropout, 0.2f);
   EXPECT_EQ(g.ffn, FfnKind::SwiGLU);
-  EXPECT_EQ(g.d_ff, 200);
+  EXPECT_EQ(g.ffn_hidden, 200);
   EXPECT_EQ(g.norm, NormKind::RMSNorm);
-  EXPECT_EQ(g.positional, PositionalKind::Rotary);
-  EXPECT_FALSE(g.pre_norm);
+  EXPECT_EQ(g.pos_encoding, PositionalKind::Rope);
+  EXPECT_FALSE(g.pre_ln);
   EXPECT_FALSE(g.tie_weights);
   EXPECT_FALSE(g.bias);
   EXPECT_TRUE(g.scale_embeddings);
@@ -74,10 +74,21 @@ TEST(Builders, ModelSectionMapsOntoTheGptConfig) {
 
   const GPTConfig defaults = gpt_config(config_with({"model.ffn=relu", "model.pos_encoding=sinusoidal"}).model, 10, 0);
   EXPECT_EQ(defaults.ffn, FfnKind::Relu);
-  EXPECT_EQ(defaults.positional, PositionalKind::Sinusoidal);
+  EXPECT_EQ(defaults.pos_encoding, PositionalKind::Sinusoidal);
   EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).ffn, FfnKind::Gelu);
-  EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).positional, PositionalKind::Learned);
+  EXPECT_EQ(gpt_config(config_with({}).model, 10, 0).pos_encoding, PositionalKind::Learned);
   EXPECT_FALSE(gpt_config(config_with({}).model, 10, 0).scale_embeddings);
+}
+
+TEST(Builders, PosEncodingNoneBuildsAGptWithoutPositions) {
+  const PretrainConfig c = config_with(
+      {"model.n_layer=1", "model.n_embd=16", "model.n_head=2", "model.ctx_len=8", "model.pos_encoding=none"});
+  const GPT model(gpt_config(c.model, 20, 3));
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    EXPECT_EQ(name.find("pos_emb"), std::string::npos) << name;
+  }
+  EXPECT_EQ(logits_with({"model.pos_encoding=none"}).size(), logits_with({}).size());
+  EXPECT_NE(logits_with({"model.pos_encoding=none"}), logits_with({}));
 }
 
 TEST(Builders, DataSectionMapsOntoTheDataPipeline) {
@@ -86,12 +97,12 @@ TEST(Builders, DataSectionMapsOntoTheDataPipeline) {
                                         "tokenizer.max_sentences=500", "data.cache_dir=/c"});
   const DataConfig d = data_config(c);
   EXPECT_EQ(d.corpus.sources, (std::vector<std::string>{"a.txt", "b/*.txt"}));
-  EXPECT_EQ(d.corpus.invalid_utf8, Utf8Policy::kReplace);
+  EXPECT_EQ(d.corpus.utf8, Utf8Policy::kReplace);
   EXPECT_DOUBLE_EQ(d.shards.split.val_fraction, 0.1);
   EXPECT_EQ(d.shards.cache_dir, "/c");
-  EXPECT_EQ(d.tokenizer.model_type, "unigram");
+  EXPECT_EQ(d.tokenizer.type, TokenizerType::kUnigram);
   EXPECT_EQ(d.tokenizer.vocab_size, 1000);
-  EXPECT_EQ(d.tokenizer.input_sentence_size, 500u);
+  EXPECT_EQ(d.tokenizer.max_sentences, 500u);
   EXPECT_EQ(d.tokenizer_model, "");
   EXPECT_EQ(data_config(c, "ckpt/tokenizer.model").tokenizer_model, "ckpt/tokenizer.model");
 

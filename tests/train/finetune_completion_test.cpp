@@ -63,7 +63,7 @@ TEST(CompletionSequence, PromptTokensReceiveNoGradient) {
   GPTConfig cfg;
   cfg.vocab_size = tok.vocab_size();
   cfg.n_layer = 1;
-  cfg.d_model = 16;
+  cfg.n_embd = 16;
   cfg.n_head = 2;
   cfg.ctx_len = 32;
   const GPT model(cfg);

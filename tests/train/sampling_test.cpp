@@ -125,7 +125,7 @@ GPTConfig tiny_gpt(int64_t ctx_len) {
   GPTConfig cfg;
   cfg.vocab_size = 40;
   cfg.n_layer = 2;
-  cfg.d_model = 32;
+  cfg.n_embd = 32;
   cfg.n_head = 4;
   cfg.ctx_len = ctx_len;
   cfg.dropout = 0.1f;  // must be off during generation
