@@ -64,7 +64,8 @@ class FinetuneJob : public LaunchedJobTest {
                         "task: classification\n"
                         "model: {n_layer: 2, n_head: 2, n_embd: 32, ctx_len: 32, dropout: 0.1}\n"
                         "tokenizer: {vocab_size: 60, byte_fallback: false, character_coverage: 1.0}\n"
-                        "data: {format: jsonl, train: " + (dir_ / "toy.jsonl").string() + ", max_len: 16}\n");
+                        "data: {format: jsonl, train: " + (dir_ / "toy.jsonl").string() + ", max_len: 16}\n"
+                        "classification: {class_weights: {good: 3.0, bad: 1.0}}\n");
   }
 
   fs::path seq2seq_config(const std::string& name, int64_t micro_batch, int64_t max_steps) const {
@@ -145,6 +146,7 @@ class FinetuneJob : public LaunchedJobTest {
   }
 };
 
+// Class weights: each micro-batch's mean loss counts as much as its examples' weights sum to.
 TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
   const Finished two = run(command(2, classification_config("two_ranks", 2, 20)));
   ASSERT_EQ(two.exit_code, 0) << two.output;
