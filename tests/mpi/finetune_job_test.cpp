@@ -158,14 +158,16 @@ TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLik
 }
 
 // Targets of 1 to 5 tokens: each micro-batch's mean loss counts as many tokens as it holds,
-// however the batch is split. The decoded val and test predictions are scored too.
+// however the batch is split. The decoded val and test predictions are scored too. (20 steps:
+// at this learning rate the losses agree to about 3e-7 relative by step 20, but Adam
+// amplifies the rounding differences to about 3e-6 by step 30.)
 TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 30)));
+  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20)));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, seq2seq_config("one_process", 4, 30)));
+  const Finished one = run(command(0, seq2seq_config("one_process", 4, 20)));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
-  expect_same_training("two_ranks", "one_process", 30, {"wer", "per"});
+  expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
 }
 
 TEST_F(FinetuneJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
