@@ -38,8 +38,8 @@ TrainerState from_pretrain_v1(const nlohmann::json& j, int64_t per_example) {
   return s;
 }
 
-// Version 1 of fine-tuning: its own file, already with the early-stopping fields.
-TrainerState from_finetune_v1(const nlohmann::json& j) {
+// Version 2, and version 1 of fine-tuning (its own file, which had no world_size).
+TrainerState from_examples_and_early_stopping(const nlohmann::json& j) {
   TrainerState s;
   read_counters(j, s);
   s.examples_seen = j.at("examples_seen").get<int64_t>();
@@ -76,18 +76,12 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& ori
     const int version = j.value("version", 0);
     TrainerState s;
     if (format == kFormat && version == kVersion) {
-      read_counters(j, s);
-      s.examples_seen = j.at("examples_seen").get<int64_t>();
-      s.sampler = j.at("sampler");
-      s.best_metric = optional_from(j.at("best_metric"));
-      s.best_step = j.at("best_step").get<int64_t>();
-      s.evals_without_improvement = j.at("evals_without_improvement").get<int64_t>();
-      s.early_stopped = j.at("early_stopped").get<bool>();
+      s = from_examples_and_early_stopping(j);
       s.world_size = j.at("world_size").get<int64_t>();
     } else if (format == kFormat && version == 1) {
       s = from_pretrain_v1(j, per_example);
     } else if (format == kFinetuneFormatV1 && version == 1) {
-      s = from_finetune_v1(j);
+      s = from_examples_and_early_stopping(j);
     } else {
       throw std::invalid_argument(origin + ": format '" + format + "' version " + std::to_string(version) +
                                   "; this tapelm reads " + kFormat + " versions 1 and " + std::to_string(kVersion) +

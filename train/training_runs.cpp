@@ -37,9 +37,15 @@ const Distributed* several_ranks(const TrainerOptions& options) {
   return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
 }
 
-std::string ranks_and_threads(int threads, const Distributed* dist) {
-  return (dist ? std::to_string(dist->world_size()) + " ranks x " : std::string()) + thread_count_text(threads) +
-         (dist ? " each" : "");
+// Starts the threads and logs the run's first line, "tapelm " + what + "out_dir runs/x, 2 ranks
+// x 1 thread each" (what: "pretrain: ", "finetune: task seq2seq, "). Refuses a batch the ranks cannot share before any data work.
+void start_run_log(const std::string& what, const std::string& out_dir, const TrainSection& train,
+                   const Distributed* dist, std::ostream& log) {
+  const int threads = start_threads(train.threads, dist);
+  log << "tapelm " << what << "out_dir " << out_dir << ", "
+      << (dist ? std::to_string(dist->world_size()) + " ranks x " : std::string()) << thread_count_text(threads)
+      << (dist ? " each" : "") << std::endl;
+  accumulation_steps(train, dist ? dist->world_size() : 1);
 }
 
 // Refuses architecture changes against the checkpoint's config, logs the allowed changes.
@@ -138,8 +144,7 @@ TrainResult pretrain(const PreparedRun& run, const TrainerOptions& options) {
   std::ostream silent(nullptr);
   std::ostream& log = root ? *options.log : silent;
   const PretrainConfig& config = run.config;
-  const int threads = start_threads(config.train.threads, options.distributed);
-  log << "tapelm pretrain: out_dir " << config.out_dir << ", " << ranks_and_threads(threads, dist) << std::endl;
+  start_run_log("pretrain: ", config.out_dir, config.train, dist, log);
   if (run.resume_from && root) check_pretrain_resume(*run.resume_from, config, log);
   const std::string tokenizer_model = run.resume_from ? run.resume_from->file(kTokenizerFile).string() : "";
   // Rank 0 tokenizes and shards the corpus into the cache; the others follow once it
@@ -157,9 +162,7 @@ TrainResult finetune(const FinetuneRun& run, const TrainerOptions& options) {
   std::ostream silent(nullptr);
   std::ostream& log = root ? *options.log : silent;
   const FinetuneConfig& config = run.config;
-  const int threads = start_threads(config.train.threads, options.distributed);
-  log << "tapelm finetune: task " << config.task << ", out_dir " << config.out_dir << ", "
-      << ranks_and_threads(threads, dist) << std::endl;
+  start_run_log("finetune: task " + config.task + ", ", config.out_dir, config.train, dist, log);
   const std::unique_ptr<LabeledTrainingTask> task =
       make_labeled_training_task(config, run.init_from, run.resume_from, dist, log);
   return train(*task, loop_config(config), run.resume_from, options);

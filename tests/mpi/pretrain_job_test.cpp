@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -79,6 +80,8 @@ class PretrainJob : public LaunchedJobTest {
   std::string command(int ranks, const fs::path& config, const std::string& args = "") const {
     return tapelm_command(ranks, "pretrain " + config.string() + " " + args);
   }
+
+  void expect_resume_continues_the_run(int before, int after) const;
 };
 
 // With dropout on: masks depend on each window's index in the global batch, not on the rank.
@@ -125,30 +128,31 @@ TEST_F(PretrainJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
 }
 
 // A checkpoint moves between job sizes: each step sees the same windows and dropout masks
-// whatever the number of ranks, so only the order of the gradient sums differs.
-TEST_F(PretrainJob, ACheckpointOfTwoRanksResumesInOneProcessAndContinuesTheUninterruptedRun) {
-  const Finished whole = run(command(2, write_config("whole", 2, 0.1, 12, 6)));
+// whatever the number of ranks, so only the order of the gradient sums differs. Runs 12 steps
+// on `before` ranks, and 6 on `before` then 6 more on `after` (0: a plain process), with
+// dropout on, and compares the losses.
+void PretrainJob::expect_resume_continues_the_run(int before, int after) const {
+  const Finished whole = run(command(before, write_config("whole", 2, 0.1, 12, 6)));
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   const fs::path config = write_config("moved", 2, 0.1, 6, 6);
-  const Finished two = run(command(2, config));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, config, "--set train.max_steps=12 --resume"));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  EXPECT_TRUE(contains(one.output, "resume: the checkpoint was written by 2 processes, this run has 1")) << one.output;
-  EXPECT_TRUE(contains(one.output, "micro-batch 2, 4 accumulation steps")) << one.output;
+  const Finished first = run(command(before, config));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const Finished second = run(command(after, config, "--set train.max_steps=12 --resume"));
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  const int written = std::max(before, 1), resumed = std::max(after, 1);
+  EXPECT_TRUE(contains(second.output, "resume: the checkpoint was written by " + std::to_string(written) +
+                                          (written == 1 ? " process" : " processes") + ", this run has " +
+                                          std::to_string(resumed)))
+      << second.output;
   expect_same_losses_within(losses(out_dir("moved")), losses(out_dir("whole")), 1e-5);
 }
 
+TEST_F(PretrainJob, ACheckpointOfTwoRanksResumesInOneProcessAndContinuesTheUninterruptedRun) {
+  expect_resume_continues_the_run(2, 0);
+}
+
 TEST_F(PretrainJob, ACheckpointOfOneProcessResumesOnTwoRanksAndContinuesTheUninterruptedRun) {
-  const Finished whole = run(command(0, write_config("whole", 2, 0.1, 12, 6)));
-  ASSERT_EQ(whole.exit_code, 0) << whole.output;
-  const fs::path config = write_config("moved", 2, 0.1, 6, 6);
-  const Finished one = run(command(0, config));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const Finished two = run(command(2, config, "--set train.max_steps=12 --resume"));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  EXPECT_TRUE(contains(two.output, "resume: the checkpoint was written by 1 process, this run has 2")) << two.output;
-  expect_same_losses_within(losses(out_dir("moved")), losses(out_dir("whole")), 1e-5);
+  expect_resume_continues_the_run(0, 2);
 }
 
 TEST_F(PretrainJob, BatchSizeTheRanksCannotShareIsAConfigErrorNamingTheKeys) {
