@@ -7,30 +7,25 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
-#include "scratch_dir.h"
-#include "shell_command.h"
+#include "job_helpers.h"
 #include "tests/train/finetune_fixture.h"
-#include "world.h"
 
 namespace tapelm::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class FinetuneEvalJob : public ::testing::Test {
+class FinetuneEvalJob : public LaunchedJobTest {
  protected:
   void SetUp() override {
-    if (world().uses_mpi()) GTEST_SKIP() << "launches its own mpirun jobs, so it runs outside mpirun";
-    const char* launcher = std::getenv("TAPELM_TEST_MPIEXEC");
-    if (!launcher) GTEST_SKIP() << "TAPELM_TEST_MPIEXEC (the mpirun command) is not set; ctest sets it";
-    launcher_ = launcher;
+    LaunchedJobTest::SetUp();
+    if (IsSkipped()) return;
     const FinetuneOutcome outcome = run_finetuning(write_toy_finetune(dir_, 10));
     ASSERT_FALSE(outcome.result.checkpoint.empty()) << outcome.log;
     checkpoint_ = outcome.result.checkpoint;
@@ -41,13 +36,8 @@ class FinetuneEvalJob : public ::testing::Test {
   fs::path data_file() const { return dir_ / "examples.jsonl"; }
 
   // `tapelm ARGS` on `ranks` processes under mpirun, or a plain run for ranks == 0; stdout only.
-  Finished tapelm(int ranks, const std::string& args) const {
-    const std::string command = std::string(TAPELM_BINARY) + " " + args;
-    return run_shell(ranks == 0 ? command : launcher_ + " -np " + std::to_string(ranks) + " " + command);
-  }
+  Finished tapelm(int ranks, const std::string& args) const { return run_shell(tapelm_command(ranks, args)); }
 
-  ScratchDir dir_;
-  std::string launcher_;
   fs::path checkpoint_;
 };
 
