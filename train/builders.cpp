@@ -76,7 +76,6 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
   data.tokenizer.num_threads = 1;
   data.shards.cache_dir = config.data.cache_dir;
   data.shards.split.val_fraction = config.data.val.empty() ? config.data.val_fraction : 0.0;
-  data.shards.num_threads = static_cast<int>(config.train.threads);
   return data;
 }
 
