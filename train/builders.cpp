@@ -105,8 +105,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& o, std::vector
   throw ConfigError("optimizer.name: unknown optimizer '" + o.name + "' (expected adamw, adam or sgd)");
 }
 
-SamplingOptions sampling_options(const SampleSection& sample, uint64_t seed) {
-  SamplingOptions options;
+DecodingOptions decoding_options(const SampleSection& sample, uint64_t seed) {
+  DecodingOptions options;
   options.max_new_tokens = sample.max_new_tokens;
   options.temperature = sample.temperature;
   options.top_k = sample.top_k;

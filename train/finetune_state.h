@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "train/epoch_sampler.h"
+#include "data/epoch_sampler.h"
 #include "train/trainer_state.h"
 
 namespace tapelm {

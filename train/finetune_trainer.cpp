@@ -6,15 +6,15 @@
 #include <memory>
 
 #include "autograd/buffer_pool.h"
+#include "data/atomic_file.h"
+#include "data/epoch_sampler.h"
 #include "nn/summary.h"
 #include "optim/param_groups.h"
 #include "optim/schedule.h"
 #include "train/builders.h"
-#include "train/epoch_sampler.h"
 #include "train/finetune_checkpoint.h"
 #include "train/finetune_data.h"
 #include "train/finetune_state.h"
-#include "data/atomic_file.h"
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/step_outcome.h"

@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/hash.h"
 #include "data/sampler.h"
+#include "decode/generate.h"
 #include "nn/gpt.h"
 #include "nn/summary.h"
 #include "optim/schedule.h"
@@ -24,7 +25,6 @@
 #include "train/progress.h"
 #include "train/resume.h"
 #include "train/run_dir.h"
-#include "train/sampling.h"
 #include "train/step_outcome.h"
 #include "train/training_checkpoint.h"
 
@@ -304,7 +304,7 @@ class Trainer {
     if (s.max_new_tokens == 0) return;
     std::string text;
     try {
-      text = generate_text(*model_, data_->tokenizer, s.prompt, sampling_options(s, uint64_t(config_.seed)));
+      text = generate_text(*model_, data_->tokenizer, s.prompt, decoding_options(s, uint64_t(config_.seed)));
     } catch (const std::invalid_argument& e) {  // non-finite logits from a diverging model
       progress_->print("no sample at step " + std::to_string(state_.step) + ": " + e.what());
       return;
