@@ -112,6 +112,24 @@ std::string bytes_at(const std::string& text, size_t offset) {
 
 }  // namespace
 
+const std::vector<std::string>& corpus_format_names() {
+  static const std::vector<std::string> names = {"text", "jsonl", "csv", "tsv"};
+  return names;
+}
+
+CorpusFormat parse_corpus_format(const std::string& name) {
+  const std::vector<std::string>& names = corpus_format_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) {
+    throw std::invalid_argument("corpus: unknown format '" + name + "' (expected " + join(names) + ")");
+  }
+  return static_cast<CorpusFormat>(it - names.begin());
+}
+
+const char* corpus_format_name(CorpusFormat format) {
+  return corpus_format_names().at(static_cast<size_t>(format)).c_str();
+}
+
 Corpus::Corpus(CorpusConfig config) : config_(std::move(config)) {
   if (config_.sources.empty()) throw std::invalid_argument("corpus: no sources given (expected files, folders or glob patterns)");
   std::unordered_set<std::string> seen;

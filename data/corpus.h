@@ -1,5 +1,5 @@
-// The text corpus: which files make it up (from files, folders and glob patterns) and how
-// each is read as UTF-8. One file is one document.
+// The text corpus: which files make it up (from files, folders and glob patterns), how each
+// is read as UTF-8, and how it splits into documents (data/documents.h).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,15 @@
 #include "data/utf8.h"
 
 namespace tapelm {
+
+// How a file becomes documents: kText, the whole file is one; kJsonl / kCsv / kTsv, every
+// record (JSON line, or CSV/TSV row under a header) is one, the text of its text_field.
+enum class CorpusFormat { kText, kJsonl, kCsv, kTsv };
+
+// "text" | "jsonl" | "csv" | "tsv"; throws std::invalid_argument listing them otherwise.
+CorpusFormat parse_corpus_format(const std::string& name);
+const char* corpus_format_name(CorpusFormat format);
+const std::vector<std::string>& corpus_format_names();
 
 struct CorpusConfig {
   // Each entry is a file, a folder (scanned recursively, skipping hidden names that start
@@ -20,6 +29,8 @@ struct CorpusConfig {
   // Files named directly or matched by a pattern are always kept.
   std::vector<std::string> extensions;
   Utf8Policy invalid_utf8 = Utf8Policy::kError;
+  CorpusFormat format = CorpusFormat::kText;
+  std::string text_field = "text";  // the JSON field / CSV column read by the record formats
 };
 
 struct CorpusFile {

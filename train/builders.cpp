@@ -63,6 +63,8 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
   DataConfig data;
   data.corpus.sources = config.data.train;
   data.corpus.invalid_utf8 = parse_utf8_policy(config.data.utf8);
+  data.corpus.format = parse_corpus_format(config.data.format);
+  data.corpus.text_field = config.data.text_field;
   data.val_sources = config.data.val;
   data.tokenizer_model = tokenizer_model.empty() ? config.tokenizer.model : tokenizer_model;
   const TokenizerSection& t = config.tokenizer;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <tuple>
 
+#include "data/corpus.h"
 #include "train/checkpoint.h"
 
 namespace tapelm {
@@ -62,7 +63,9 @@ SectionSchema<DataSection> data_section_schema() {
       .add("val", &S::val)
       .add("val_fraction", &S::val_fraction, in_interval(0, 1, true, false))
       .add("cache_dir", &S::cache_dir)
-      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}));
+      .add("utf8", &S::utf8, one_of({"error", "replace", "skip"}))
+      .add("format", &S::format, one_of(corpus_format_names()))
+      .add("text_field", &S::text_field, non_empty<std::string>());
   return s;
 }
 
@@ -240,7 +243,9 @@ auto fields(const ModelSection& s) {
 auto fields(const TokenizerSection& s) {
   return std::tie(s.type, s.vocab_size, s.character_coverage, s.byte_fallback, s.model, s.max_sentences);
 }
-auto fields(const DataSection& s) { return std::tie(s.train, s.val, s.val_fraction, s.cache_dir, s.utf8); }
+auto fields(const DataSection& s) {
+  return std::tie(s.train, s.val, s.val_fraction, s.cache_dir, s.utf8, s.format, s.text_field);
+}
 auto fields(const OptimizerSection& s) {
   return std::tie(s.name, s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.momentum);
 }

@@ -80,7 +80,7 @@ class CacheTest : public ::testing::Test {
 TEST_F(CacheTest, DocumentsAreFramedByBosAndEosInCorpusOrder) {
   const Corpus docs = corpus();
   const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_);
-  ASSERT_EQ(encoded.files.size(), 6u);
+  ASSERT_EQ(encoded.origins.size(), 6u);
   ASSERT_EQ(encoded.offsets.size(), 7u);
   for (size_t d = 0; d < 6; ++d) {
     const std::vector<int32_t> doc(encoded.tokens.begin() + encoded.offsets[d], encoded.tokens.begin() + encoded.offsets[d + 1]);
