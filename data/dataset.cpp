@@ -1,7 +1,7 @@
 // prepare_data: corpus, then the cached tokenizer, then the cached shards.
 #include "data/dataset.h"
 
-#include "data/cache/tokenizer_cache.h"
+#include "data/token_cache/tokenizer_cache.h"
 
 #include <memory>
 #include <utility>

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/cache/shard_cache.h"
+#include "data/token_cache/shard_cache.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 

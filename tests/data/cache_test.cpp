@@ -13,9 +13,9 @@
 
 #include "crash_testing.h"
 #include "data/atomic_file.h"
-#include "data/cache/encode_corpus.h"
-#include "data/cache/shard_cache.h"
-#include "data/cache/tokenizer_cache.h"
+#include "data/token_cache/encode_corpus.h"
+#include "data/token_cache/shard_cache.h"
+#include "data/token_cache/tokenizer_cache.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "data_test_util.h"
