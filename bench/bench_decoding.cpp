@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "nn/decoding.h"
+#include "decode/seq2seq_search.h"
 
 namespace tapelm {
 namespace {

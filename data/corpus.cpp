@@ -112,6 +112,15 @@ std::string bytes_at(const std::string& text, size_t offset) {
 
 }  // namespace
 
+template <>
+const EnumNames<CorpusFormat>& enum_names<CorpusFormat>() {
+  static const EnumNames<CorpusFormat> names("corpus format", {{CorpusFormat::kText, "text"},
+                                                               {CorpusFormat::kJsonl, "jsonl"},
+                                                               {CorpusFormat::kCsv, "csv"},
+                                                               {CorpusFormat::kTsv, "tsv"}});
+  return names;
+}
+
 Corpus::Corpus(CorpusConfig config) : config_(std::move(config)) {
   if (config_.sources.empty()) throw std::invalid_argument("corpus: no sources given (expected files, folders or glob patterns)");
   std::unordered_set<std::string> seen;

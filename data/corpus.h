@@ -1,14 +1,22 @@
-// The text corpus: which files make it up (from files, folders and glob patterns) and how
-// each is read as UTF-8. One file is one document.
+// The text corpus: which files make it up (from files, folders and glob patterns), how each
+// is read as UTF-8, and how it splits into documents (data/documents.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "data/enum_names.h"
 #include "data/utf8.h"
 
 namespace tapelm {
+
+// How a file becomes documents: kText, the whole file is one; kJsonl / kCsv / kTsv, every
+// record (JSON line, or CSV/TSV row under a header) is one, the text of its text_field.
+enum class CorpusFormat { kText, kJsonl, kCsv, kTsv };
+
+template <>
+const EnumNames<CorpusFormat>& enum_names<CorpusFormat>();
 
 struct CorpusConfig {
   // Each entry is a file, a folder (scanned recursively, skipping hidden names that start
@@ -20,6 +28,8 @@ struct CorpusConfig {
   // Files named directly or matched by a pattern are always kept.
   std::vector<std::string> extensions;
   Utf8Policy utf8 = Utf8Policy::kError;
+  CorpusFormat format = CorpusFormat::kText;
+  std::string text_field = "text";  // the JSON field / CSV column read by the record formats
 };
 
 struct CorpusFile {

@@ -1,6 +1,8 @@
 // prepare_data: corpus, then the cached tokenizer, then the cached shards.
 #include "data/dataset.h"
 
+#include "data/token_cache/tokenizer_cache.h"
+
 #include <memory>
 #include <utility>
 
@@ -14,14 +16,15 @@ PreparedData prepare_data(const DataConfig& config) {
     val_config.sources = config.val_sources;
     val_corpus = std::make_unique<Corpus>(std::move(val_config));
   }
-  std::string tokenizer_path = config.tokenizer_model;
-  bool trained = false;
-  Tokenizer tokenizer = config.tokenizer_model.empty()
-                            ? train_or_load_tokenizer(corpus, config.tokenizer, config.shards.cache_dir,
-                                                      &tokenizer_path, &trained)
-                            : Tokenizer::load(config.tokenizer_model);
-  ShardSet shards = build_or_load_shards(corpus, val_corpus.get(), tokenizer, config.shards);
-  return PreparedData{std::move(tokenizer), std::move(tokenizer_path), trained, std::move(shards)};
+  CachedTokenizer cached = config.tokenizer_model.empty()
+                               ? train_or_load_tokenizer(corpus, config.tokenizer, config.shards.cache_dir)
+                               : CachedTokenizer{Tokenizer::load(config.tokenizer_model), config.tokenizer_model,
+                                                 false, {}};
+  ShardSet shards = build_or_load_shards(corpus, val_corpus.get(), cached.tokenizer, config.shards);
+  std::vector<std::string> warnings = std::move(cached.warnings);
+  warnings.insert(warnings.end(), shards.warnings.begin(), shards.warnings.end());
+  return PreparedData{std::move(cached.tokenizer), std::move(cached.path), cached.trained, std::move(shards),
+                      std::move(warnings)};
 }
 
 }  // namespace tapelm

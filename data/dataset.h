@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "data/token_cache/shard_cache.h"
 #include "data/corpus.h"
-#include "data/cache.h"
 #include "data/tokenizer.h"
 
 namespace tapelm {
@@ -21,7 +21,7 @@ struct DataConfig {
   // on the training corpus and cached as <cache_dir>/tokenizer-<key>.model.
   std::string tokenizer_model;
   TokenizerConfig tokenizer;
-  ShardCacheConfig shards;  // cache_dir, split, shard size, encoding threads
+  ShardCacheConfig shards;  // cache_dir, split, shard size
 };
 
 struct PreparedData {
@@ -29,6 +29,8 @@ struct PreparedData {
   std::string tokenizer_path;   // the .model file in use (save a copy beside checkpoints)
   bool tokenizer_trained = false;  // false: loaded from tokenizer_model or the cache
   ShardSet shards;               // shards.train / shards.val feed the samplers
+  // For the caller to show: cache entries found unusable and rebuilt.
+  std::vector<std::string> warnings;
 };
 
 PreparedData prepare_data(const DataConfig& config);

@@ -38,8 +38,9 @@ void add_example(const LabeledDataConfig& config, std::string input, std::string
   out.push_back({std::move(input), std::move(target), std::move(group), std::move(where)});
 }
 
-// A JSON field as text: strings as they are, integers and booleans as written.
-std::string json_field(const nlohmann::json& object, const std::string& name, const std::string& where) {
+// A JSON field as text: strings as they are, integers and booleans as written when allowed.
+std::string json_field(const nlohmann::json& object, const std::string& name, const std::string& where,
+                       FieldValues values) {
   const auto it = object.find(name);
   if (it == object.end()) {
     std::vector<std::string> present;
@@ -47,13 +48,14 @@ std::string json_field(const nlohmann::json& object, const std::string& name, co
     throw std::runtime_error(where + ": missing field '" + name + "' (the object has: " + join(present) + ")");
   }
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer() || it->is_boolean()) return it->dump();
-  throw std::runtime_error(where + ": field '" + name + "' is " + it->type_name() +
-                           ", expected a string (or an integer label)");
+  const bool scalars = values == FieldValues::kStringsOrScalars;
+  if (scalars && (it->is_number_integer() || it->is_boolean())) return it->dump();
+  throw std::runtime_error(where + ": field '" + name + "' is " + it->type_name() + ", expected a string" +
+                           (scalars ? " (or an integer label)" : ""));
 }
 
-void parse_jsonl(const LabeledDataConfig& config, const std::string& path, const std::string& text,
-                 std::vector<LabeledExample>& out) {
+void read_jsonl(const std::string& path, const std::string& text, const std::vector<std::string>& fields,
+                FieldValues values, std::vector<FieldRecord>& out) {
   size_t line = 0;
   size_t start = 0;
   while (start < text.size()) {
@@ -63,19 +65,20 @@ void parse_jsonl(const LabeledDataConfig& config, const std::string& path, const
     const std::string_view row(text.data() + start, end - start);
     start = end + 1;
     if (is_blank(row)) continue;
-    const std::string where = path + ":" + std::to_string(line);
+    FieldRecord record;
+    record.origin = path + ":" + std::to_string(line);
     nlohmann::json object;
     try {
       object = nlohmann::json::parse(row);
     } catch (const nlohmann::json::parse_error& e) {
-      throw std::runtime_error(where + ": bad JSON: " + e.what());
+      throw std::runtime_error(record.origin + ": bad JSON: " + e.what());
     }
     if (!object.is_object()) {
-      throw std::runtime_error(where + ": expected a JSON object per line, got " + std::string(object.type_name()));
+      throw std::runtime_error(record.origin + ": expected a JSON object per line, got " +
+                               std::string(object.type_name()));
     }
-    std::string group = config.group_field.empty() ? "" : json_field(object, config.group_field, where);
-    add_example(config, json_field(object, config.input_field, where), json_field(object, config.target_field, where),
-                std::move(group), where, out);
+    for (const std::string& field : fields) record.values.push_back(json_field(object, field, record.origin, values));
+    out.push_back(std::move(record));
   }
 }
 
@@ -87,24 +90,23 @@ size_t column_of(const std::vector<std::string>& header, const std::string& name
   return static_cast<size_t>(it - header.begin());
 }
 
-void parse_delimited_file(const LabeledDataConfig& config, char delimiter, const std::string& path,
-                          const std::string& text, std::vector<LabeledExample>& out) {
+void read_delimited(char delimiter, const std::string& path, const std::string& text,
+                    const std::vector<std::string>& fields, std::vector<FieldRecord>& out) {
   std::vector<DelimitedRecord> records = parse_delimited(text, delimiter, path);
   if (records.empty()) throw std::runtime_error(path + ": no header row (the file is empty)");
   const std::vector<std::string>& header = records.front().fields;
-  const size_t input = column_of(header, config.input_field, path);
-  const size_t target = column_of(header, config.target_field, path);
-  const bool grouped = !config.group_field.empty();
-  const size_t group = grouped ? column_of(header, config.group_field, path) : 0;
+  std::vector<size_t> columns;
+  for (const std::string& field : fields) columns.push_back(column_of(header, field, path));
   for (size_t r = 1; r < records.size(); ++r) {
-    DelimitedRecord& record = records[r];
-    const std::string where = path + ":" + std::to_string(record.line);
-    if (record.fields.size() != header.size()) {
-      throw std::runtime_error(where + ": " + std::to_string(record.fields.size()) + " fields where the header has " +
-                               std::to_string(header.size()));
+    DelimitedRecord& row = records[r];
+    FieldRecord record;
+    record.origin = path + ":" + std::to_string(row.line);
+    if (row.fields.size() != header.size()) {
+      throw std::runtime_error(record.origin + ": " + std::to_string(row.fields.size()) +
+                               " fields where the header has " + std::to_string(header.size()));
     }
-    add_example(config, std::move(record.fields[input]), std::move(record.fields[target]),
-                grouped ? record.fields[group] : std::string(), where, out);
+    for (size_t column : columns) record.values.push_back(row.fields[column]);
+    out.push_back(std::move(record));
   }
 }
 
@@ -130,6 +132,19 @@ void load_folder_tree(const LabeledDataConfig& config, const std::string& root, 
 
 }  // namespace
 
+std::vector<FieldRecord> read_field_records(LabeledFormat format, const std::string& path, const std::string& text,
+                                            const std::vector<std::string>& fields, FieldValues values) {
+  std::vector<FieldRecord> records;
+  switch (format) {
+    case LabeledFormat::kJsonl: read_jsonl(path, text, fields, values, records); break;
+    case LabeledFormat::kCsv: read_delimited(',', path, text, fields, records); break;
+    case LabeledFormat::kTsv: read_delimited('\t', path, text, fields, records); break;
+    case LabeledFormat::kFolders:
+      throw std::invalid_argument("read_field_records: format 'folders' has no records");
+  }
+  return records;
+}
+
 template <>
 const EnumNames<LabeledFormat>& enum_names<LabeledFormat>() {
   static const EnumNames<LabeledFormat> names("format", {{LabeledFormat::kJsonl, "jsonl"},
@@ -152,14 +167,14 @@ std::vector<LabeledExample> load_labeled_examples(const LabeledDataConfig& confi
     corpus_config.sources = config.sources;
     corpus_config.utf8 = config.utf8;
     const Corpus corpus(corpus_config);
+    std::vector<std::string> fields = {config.input_field, config.target_field};
+    if (!config.group_field.empty()) fields.push_back(config.group_field);
     for (size_t i = 0; i < corpus.size(); ++i) {
-      const std::string& path = corpus.files()[i].path;
-      const std::string text = corpus.read(i);
-      switch (config.format) {
-        case LabeledFormat::kJsonl: parse_jsonl(config, path, text, examples); break;
-        case LabeledFormat::kCsv: parse_delimited_file(config, ',', path, text, examples); break;
-        case LabeledFormat::kTsv: parse_delimited_file(config, '\t', path, text, examples); break;
-        case LabeledFormat::kFolders: break;
+      for (FieldRecord& record : read_field_records(config.format, corpus.files()[i].path, corpus.read(i), fields,
+                                                    FieldValues::kStringsOrScalars)) {
+        std::string group = fields.size() > 2 ? std::move(record.values[2]) : std::string();
+        add_example(config, std::move(record.values[0]), std::move(record.values[1]), std::move(group),
+                    std::move(record.origin), examples);
       }
     }
   }

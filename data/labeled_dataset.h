@@ -46,6 +46,24 @@ struct LabeledExample {
   std::string origin;  // "file:line" (or the file, for folders): where the example came from
 };
 
+// One record of a JSONL / CSV / TSV file: the values of the requested fields, in the order
+// asked for, and "file:line" for messages.
+struct FieldRecord {
+  std::vector<std::string> values;
+  std::string origin;
+};
+
+// Which JSON values a field may hold: strings only, or integers and booleans too (as written,
+// e.g. a label 1).
+enum class FieldValues { kStrings, kStringsOrScalars };
+
+// The `fields` of every record of one file (`text`, read from `path`) of format kJsonl, kCsv
+// or kTsv. Throws std::runtime_error naming file:line and the field for: bad JSON, a line that
+// is not an object, a missing field or column, a value of another type than `values` allows,
+// a CSV row with the wrong number of fields, an unterminated quote.
+std::vector<FieldRecord> read_field_records(LabeledFormat format, const std::string& path, const std::string& text,
+                                            const std::vector<std::string>& fields, FieldValues values);
+
 // Reads every source. Throws std::runtime_error naming the file and line for: bad JSON, a
 // line that is not an object, a missing field, a field of the wrong type, an empty input or
 // target, an unknown label (when `labels` is set), a CSV row with the wrong number of fields,

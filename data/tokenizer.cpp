@@ -16,6 +16,7 @@
 #include "autograd/rng.h"
 #include "data/atomic_file.h"
 #include "data/corpus.h"
+#include "data/documents.h"
 #include "data/hash.h"
 
 namespace tapelm {
@@ -72,8 +73,14 @@ class CorpusLines : public sentencepiece::SentenceIterator {
   bool next_line() {
     while (true) {
       if (pos_ >= text_.size()) {
-        if (document_ >= corpus_.size()) return false;
-        text_ = corpus_.read(document_++);
+        if (file_ >= corpus_.size()) return false;
+        text_.clear();
+        // Lines never span documents; empty lines are skipped, so a file of one document
+        // reads as it is.
+        for (const Document& document : read_documents(corpus_, file_++)) {
+          if (!text_.empty()) text_ += '\n';
+          text_ += document.text;
+        }
         pos_ = 0;
         continue;
       }
@@ -107,7 +114,7 @@ class CorpusLines : public sentencepiece::SentenceIterator {
   const uint64_t total_;
   const uint64_t sample_;
   Rng rng_;
-  size_t document_ = 0;
+  size_t file_ = 0;
   std::string text_;
   size_t pos_ = 0;
   std::string value_;

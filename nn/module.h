@@ -52,4 +52,17 @@ class Module {
   bool training_ = true;
 };
 
+// Puts a model in eval mode for its scope and restores the mode it had.
+class EvalMode {
+ public:
+  explicit EvalMode(Module& model) : model_(model), was_training_(model.is_training()) { model_.eval(); }
+  ~EvalMode() { model_.train(was_training_); }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  Module& model_;
+  bool was_training_;
+};
+
 }  // namespace tapelm

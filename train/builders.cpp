@@ -39,6 +39,8 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
   DataConfig data;
   data.corpus.sources = config.data.train;
   data.corpus.utf8 = config_enum<Utf8Policy>("data.utf8", config.data.utf8);
+  data.corpus.format = config_enum<CorpusFormat>("data.format", config.data.format);
+  data.corpus.text_field = config.data.text_field;
   data.val_sources = config.data.val;
   data.tokenizer_model = tokenizer_model.empty() ? config.tokenizer.model : tokenizer_model;
   const TokenizerSection& t = config.tokenizer;
@@ -52,7 +54,6 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
   data.tokenizer.num_threads = 1;
   data.shards.cache_dir = config.data.cache_dir;
   data.shards.split.val_fraction = config.data.val.empty() ? config.data.val_fraction : 0.0;
-  data.shards.num_threads = static_cast<int>(config.train.threads);
   return data;
 }
 
@@ -84,8 +85,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& o, std::vector
   throw std::logic_error("make_optimizer: optimizer.name '" + o.name + "' has no builder");
 }
 
-SamplingOptions sampling_options(const SampleSection& sample, uint64_t seed) {
-  SamplingOptions options;
+DecodingOptions decoding_options(const SampleSection& sample, uint64_t seed) {
+  DecodingOptions options;
   options.max_new_tokens = sample.max_new_tokens;
   options.temperature = sample.temperature;
   options.top_k = sample.top_k;

@@ -1,6 +1,6 @@
 // Translation of a pretraining config (train/config.h, the file format) into the option
 // structs of the libraries that do the work: the GPT architecture (nn/), the data pipeline
-// (data/), the optimizer and schedule (optim/) and the sampling settings. Only train/ knows
+// (data/), the optimizer and schedule (optim/) and the decoding settings. Only train/ knows
 // YAML; everything below it takes these plain structs.
 #pragma once
 
@@ -9,11 +9,11 @@
 #include <string>
 
 #include "data/dataset.h"
+#include "decode/generate.h"
 #include "nn/gpt.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "train/config.h"
-#include "train/sampling.h"
 
 namespace tapelm {
 
@@ -36,8 +36,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& optimizer, con
 // The same optimizer over given parameter groups (e.g. a head with its own lr_scale).
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSection& optimizer, std::vector<ParamGroup> groups);
 
-// The sample section as sampling options, seeded with `seed`.
-SamplingOptions sampling_options(const SampleSection& sample, uint64_t seed);
+// The sample section as decoding options, seeded with `seed`.
+DecodingOptions decoding_options(const SampleSection& sample, uint64_t seed);
 
 // OpenMP threads for `threads` (0 = every core); returns the count in use.
 int use_threads(int64_t threads);

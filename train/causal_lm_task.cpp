@@ -11,7 +11,7 @@
 #include "train/memory_estimate.h"
 #include "train/pretrain_setup.h"
 #include "train/progress.h"
-#include "train/sampling.h"
+#include "decode/generate.h"
 #include "train/training_checkpoint.h"
 
 namespace tapelm {
@@ -85,7 +85,7 @@ TaskEvaluation CausalLmTask::evaluate(Split split, const Distributed* dist) {
 std::optional<std::string> CausalLmTask::sample() {
   const SampleSection& s = config_.sample;
   if (s.max_new_tokens == 0) return std::nullopt;
-  return generate_text(*model_, data_.tokenizer, s.prompt, sampling_options(s, uint64_t(config_.seed)));
+  return generate_text(*model_, data_.tokenizer, s.prompt, decoding_options(s, uint64_t(config_.seed)));
 }
 
 nlohmann::json CausalLmTask::sampler_state() const {

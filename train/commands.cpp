@@ -10,8 +10,10 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "data/atomic_file.h"
 #include "data/shards.h"
 #include "data/utf8.h"
+#include "decode/generate.h"
 #include "train/builders.h"
 #include "train/cli.h"
 #include "train/distributed.h"
@@ -20,8 +22,6 @@
 #include "train/finetune_commands.h"
 #include "train/memory_budget.h"
 #include "train/rank_errors.h"
-#include "data/atomic_file.h"
-#include "train/sampling.h"
 #include "train/signals.h"
 #include "train/training_runs.h"
 #include "train/training_checkpoint.h"
@@ -183,7 +183,7 @@ int run_finetune(const FinetuneArgs& args) {
 int run_generate(const GenerateArgs& args) {
   TrainedModel trained = load_trained_model(open_checkpoint_option(args.checkpoint));
   use_threads(trained.config.train.threads);
-  SamplingOptions options = sampling_options(trained.config.sample, uint64_t(args.seed.value_or(trained.config.seed)));
+  DecodingOptions options = decoding_options(trained.config.sample, uint64_t(args.seed.value_or(trained.config.seed)));
   if (args.max_new_tokens) options.max_new_tokens = *args.max_new_tokens;
   if (args.temperature) options.temperature = *args.temperature;
   if (args.top_k) options.top_k = *args.top_k;

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/tape.h"
-#include "nn/decoding.h"
+#include "decode/generate.h"
 #include "nn/gpt.h"
 #include "train/builders.h"
 #include "train/task_common.h"

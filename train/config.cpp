@@ -12,6 +12,7 @@
 #include "nn/positional.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
+#include "data/corpus.h"
 #include "train/checkpoint.h"
 
 namespace tapelm {
@@ -69,7 +70,9 @@ SectionSchema<DataSection> data_section_schema() {
       .add("val", &S::val)
       .add("val_fraction", &S::val_fraction, in_interval(0, 1, true, false))
       .add("cache_dir", &S::cache_dir)
-      .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()));
+      .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()))
+      .add("format", &S::format, one_of(enum_names<CorpusFormat>()))
+      .add("text_field", &S::text_field, non_empty<std::string>());
   return s;
 }
 
@@ -248,7 +251,9 @@ auto fields(const ModelSection& s) {
 auto fields(const TokenizerSection& s) {
   return std::tie(s.type, s.vocab_size, s.character_coverage, s.byte_fallback, s.model, s.max_sentences);
 }
-auto fields(const DataSection& s) { return std::tie(s.train, s.val, s.val_fraction, s.cache_dir, s.utf8); }
+auto fields(const DataSection& s) {
+  return std::tie(s.train, s.val, s.val_fraction, s.cache_dir, s.utf8, s.format, s.text_field);
+}
 auto fields(const OptimizerSection& s) {
   return std::tie(s.name, s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.momentum);
 }

@@ -49,6 +49,10 @@ struct DataSection {
   double val_fraction = 0.05;      // [0, 1); used only when val is empty
   std::string cache_dir;           // empty in the file = <parent of out_dir>/cache
   std::string utf8 = "error";      // error | replace | skip
+  // text: one file = one document. jsonl | csv | tsv: one record = one document, the text of
+  // its `text_field` (so a labeled file can be pretrained on).
+  std::string format = "text";
+  std::string text_field = "text";  // JSON field / CSV column holding the text
 };
 
 struct OptimizerSection {

@@ -11,19 +11,6 @@
 
 namespace tapelm {
 
-// Puts a model in eval mode for its scope and restores the mode it had.
-class EvalMode {
- public:
-  explicit EvalMode(Module& model) : model_(model), was_training_(model.is_training()) { model_.eval(); }
-  ~EvalMode() { model_.train(was_training_); }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-
- private:
-  Module& model_;
-  bool was_training_;
-};
-
 struct LossTotal {
   double sum = 0.0;    // summed per-token cross-entropy (nats)
   int64_t tokens = 0;  // predicted tokens

@@ -1,5 +1,5 @@
 // Fine-tuning as a TrainingTask: labeled examples with their train / validation / test split
-// (train/finetune_data.h), drawn in seeded epochs (train/epoch_sampler.h), around the
+// (train/finetune_data.h), drawn in seeded epochs (data/epoch_sampler.h), around the
 // classification, completion or seq2seq task (train/finetune_task.h) that owns the model and
 // turns examples into losses and metrics.
 #pragma once
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "train/epoch_sampler.h"
+#include "data/epoch_sampler.h"
 #include "train/finetune_config.h"
 #include "train/finetune_data.h"
 #include "train/finetune_task.h"

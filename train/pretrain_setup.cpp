@@ -26,6 +26,7 @@ PreparedData tokenize_and_shard(const PretrainConfig& config, const std::string&
 PreparedData prepare_pretrain_data(const PretrainConfig& config, const std::string& tokenizer_model, std::ostream& log) {
   PreparedData data = tokenize_and_shard(config, tokenizer_model);
   const ShardSet& shards = data.shards;
+  for (const std::string& warning : data.warnings) log << "warning: " << warning << std::endl;
   log << "tokenizer: " << data.tokenizer_path << " (" << (data.tokenizer_trained ? "trained now" : "loaded") << "), "
       << data.tokenizer.vocab_size() << " pieces" << std::endl;
   log << "data: " << shards.train.size() << " training tokens, " << shards.val.size() << " validation tokens ("

@@ -11,7 +11,7 @@
 
 #include "autograd/loss.h"
 #include "autograd/tape.h"
-#include "nn/decoding.h"
+#include "decode/seq2seq_search.h"
 #include "nn/encoder_decoder.h"
 #include "train/builders.h"
 #include "train/errors.h"

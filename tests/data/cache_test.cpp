@@ -1,9 +1,9 @@
 // The cache: documents framed by <bos>/<eos>, splits, shard reuse on a second run, and
-// rebuilds when a corpus file or the tokenizer changes or the cache is damaged, and removal
-// of folders left by killed builders.
-#include "data/cache.h"
-
+// rebuilds when a corpus file or the tokenizer changes or the cache is damaged (reported as
+// warnings, never printed), shards that do not depend on the thread count, and removal of
+// folders left by killed builders.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -13,6 +13,9 @@
 
 #include "crash_testing.h"
 #include "data/atomic_file.h"
+#include "data/token_cache/encode_corpus.h"
+#include "data/token_cache/shard_cache.h"
+#include "data/token_cache/tokenizer_cache.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "data_test_util.h"
@@ -28,6 +31,16 @@ std::vector<int32_t> all_tokens(const TokenDataset& data) {
   std::vector<int32_t> out(data.size());
   data.read(0, out.size(), out.data());
   return out;
+}
+
+// `body()` run with `threads` OpenMP threads.
+template <typename Body>
+auto on_threads(int threads, const Body& body) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto result = body();
+  omp_set_num_threads(saved);
+  return result;
 }
 
 class CacheTest : public ::testing::Test {
@@ -48,6 +61,17 @@ class CacheTest : public ::testing::Test {
     return Corpus(config);
   }
 
+  // One document large enough to be cut into several chunks encoded in parallel.
+  Corpus big_corpus() const {
+    std::string big;
+    for (int i = 0; i < 8; ++i) big += testing::generated_text(100 + i, 600);
+    EXPECT_GT(big.size(), 3u * 65536);
+    write_text(dir_ / "big/big.txt", big);
+    CorpusConfig config;
+    config.sources = {dir_ / "big"};
+    return Corpus(config);
+  }
+
   TempDir dir_;
   std::unique_ptr<Tokenizer> tokenizer_;
   ShardCacheConfig cache_;
@@ -55,8 +79,8 @@ class CacheTest : public ::testing::Test {
 
 TEST_F(CacheTest, DocumentsAreFramedByBosAndEosInCorpusOrder) {
   const Corpus docs = corpus();
-  const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_, 1);
-  ASSERT_EQ(encoded.files.size(), 6u);
+  const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_);
+  ASSERT_EQ(encoded.origins.size(), 6u);
   ASSERT_EQ(encoded.offsets.size(), 7u);
   for (size_t d = 0; d < 6; ++d) {
     const std::vector<int32_t> doc(encoded.tokens.begin() + encoded.offsets[d], encoded.tokens.begin() + encoded.offsets[d + 1]);
@@ -67,25 +91,34 @@ TEST_F(CacheTest, DocumentsAreFramedByBosAndEosInCorpusOrder) {
 }
 
 TEST_F(CacheTest, EncodingDoesNotDependOnThreadCount) {
-  // One large document, so it is cut into several chunks encoded in parallel.
-  std::string big;
-  for (int i = 0; i < 8; ++i) big += testing::generated_text(100 + i, 600);
-  ASSERT_GT(big.size(), 3u * 65536);
-  write_text(dir_ / "big/big.txt", big);
-  CorpusConfig config;
-  config.sources = {dir_ / "big"};
-  const Corpus corpus(config);
-  const EncodedCorpus one = encode_corpus(corpus, *tokenizer_, 1);
-  const EncodedCorpus two = encode_corpus(corpus, *tokenizer_, 2);
-  const EncodedCorpus three = encode_corpus(corpus, *tokenizer_, 3);
+  const Corpus corpus = big_corpus();
+  const EncodedCorpus one = on_threads(1, [&] { return encode_corpus(corpus, *tokenizer_); });
+  const EncodedCorpus two = on_threads(2, [&] { return encode_corpus(corpus, *tokenizer_); });
+  const EncodedCorpus three = on_threads(3, [&] { return encode_corpus(corpus, *tokenizer_); });
   EXPECT_EQ(one.tokens, two.tokens);
   EXPECT_EQ(one.tokens, three.tokens);
-  EXPECT_EQ(tokenizer_->decode(one.tokens), big);
+  EXPECT_EQ(tokenizer_->decode(one.tokens), corpus.read(0));
+}
+
+TEST_F(CacheTest, ShardsAreByteIdenticalOnOneAndTwoThreads) {
+  const Corpus corpus = big_corpus();
+  cache_.max_tokens_per_shard = 50000;
+  ShardCacheConfig two_threads = cache_;
+  two_threads.cache_dir = dir_ / "cache-2";
+  const ShardSet one = on_threads(1, [&] { return build_or_load_shards(corpus, nullptr, *tokenizer_, cache_); });
+  const ShardSet two = on_threads(2, [&] { return build_or_load_shards(corpus, nullptr, *tokenizer_, two_threads); });
+  ASSERT_GT(one.train.shards().size(), 1u);
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(one.folder)) files.push_back(entry.path().filename());
+  EXPECT_EQ(files.size(), one.train.shards().size() + one.val.shards().size() + 1) << "shards and the manifest";
+  for (const std::string& file : files) {
+    EXPECT_EQ(read_file(one.folder + "/" + file), read_file(two.folder + "/" + file)) << file;
+  }
 }
 
 TEST_F(CacheTest, TokenSplitPutsTheLastFractionInValidation) {
   const Corpus docs = corpus();
-  const std::vector<int32_t> stream = encode_corpus(docs, *tokenizer_, 1).tokens;
+  const std::vector<int32_t> stream = encode_corpus(docs, *tokenizer_).tokens;
   const ShardSet set = build_or_load_shards(docs, nullptr, *tokenizer_, cache_);
   const size_t val = static_cast<size_t>(std::llround(0.1 * static_cast<double>(stream.size())));
   EXPECT_EQ(set.val.size(), val);
@@ -98,7 +131,7 @@ TEST_F(CacheTest, TokenSplitPutsTheLastFractionInValidation) {
 
 TEST_F(CacheTest, DocumentSplitHoldsOutWholeDocuments) {
   const Corpus docs = corpus();
-  const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_, 1);
+  const EncodedCorpus encoded = encode_corpus(docs, *tokenizer_);
   cache_.split.mode = SplitMode::kDocuments;
   cache_.split.val_fraction = 0.34;  // round(0.34 * 6) = 2 documents
   const ShardSet set = build_or_load_shards(docs, nullptr, *tokenizer_, cache_);
@@ -162,17 +195,25 @@ TEST_F(CacheTest, ChangedSplitSettingsRebuild) {
   EXPECT_GT(second.val.size(), first.val.size());
 }
 
-TEST_F(CacheTest, CorruptCachedShardIsRebuilt) {
+TEST_F(CacheTest, CorruptCachedShardIsRebuiltWithAWarningReturnedNotPrinted) {
   const ShardSet first = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_TRUE(first.warnings.empty());
   const std::string shard = first.folder + "/train_00000.bin";
   ASSERT_TRUE(std::filesystem::exists(shard));
   std::string bytes = read_file(shard);
   bytes[kShardHeaderBytes + 3] ^= 0x01;  // header intact, payload damaged
   std::filesystem::remove(shard);
   write_text(shard, bytes);
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
   const ShardSet second = build_or_load_shards(corpus(), nullptr, *tokenizer_, cache_);
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
   EXPECT_TRUE(second.built);
   EXPECT_EQ(all_tokens(second.train), all_tokens(first.train));
+  ASSERT_EQ(second.warnings.size(), 1u);
+  EXPECT_NE(second.warnings[0].find(first.folder), std::string::npos) << second.warnings[0];
+  EXPECT_NE(second.warnings[0].find("rebuilt"), std::string::npos) << second.warnings[0];
 }
 
 TEST_F(CacheTest, LargeSplitsAreWrittenAsSeveralShards) {
@@ -209,19 +250,34 @@ TEST_F(CacheTest, TokenizerIsTrainedOnceAndRetrainedWhenTheCorpusChanges) {
   TokenizerConfig config;
   config.vocab_size = 110;
   config.byte_fallback = false;
-  std::string path_first, path_second, path_third;
-  bool trained = false;
-  const Tokenizer first = train_or_load_tokenizer(corpus(), config, cache_.cache_dir, &path_first, &trained);
-  EXPECT_TRUE(trained);
-  EXPECT_TRUE(std::filesystem::exists(path_first));
-  const Tokenizer second = train_or_load_tokenizer(corpus(), config, cache_.cache_dir, &path_second, &trained);
-  EXPECT_FALSE(trained);
-  EXPECT_EQ(path_second, path_first);
-  EXPECT_EQ(second.model_bytes(), first.model_bytes());
+  const CachedTokenizer first = train_or_load_tokenizer(corpus(), config, cache_.cache_dir);
+  EXPECT_TRUE(first.trained);
+  EXPECT_TRUE(std::filesystem::exists(first.path));
+  const CachedTokenizer second = train_or_load_tokenizer(corpus(), config, cache_.cache_dir);
+  EXPECT_FALSE(second.trained);
+  EXPECT_EQ(second.path, first.path);
+  EXPECT_EQ(second.tokenizer.model_bytes(), first.tokenizer.model_bytes());
   write_text(dir_ / "corpus/doc9.txt", testing::generated_text(77, 10));
-  train_or_load_tokenizer(corpus(), config, cache_.cache_dir, &path_third, &trained);
-  EXPECT_TRUE(trained);
-  EXPECT_NE(path_third, path_first);
+  const CachedTokenizer third = train_or_load_tokenizer(corpus(), config, cache_.cache_dir);
+  EXPECT_TRUE(third.trained);
+  EXPECT_NE(third.path, first.path);
+}
+
+TEST_F(CacheTest, UnusableCachedTokenizerIsTrainedAgainWithAWarningReturnedNotPrinted) {
+  TokenizerConfig config;
+  config.vocab_size = 110;
+  config.byte_fallback = false;
+  const CachedTokenizer first = train_or_load_tokenizer(corpus(), config, cache_.cache_dir);
+  EXPECT_TRUE(first.warnings.empty());
+  std::filesystem::remove(first.path);
+  write_text(first.path, "not a model");
+  ::testing::internal::CaptureStderr();
+  const CachedTokenizer second = train_or_load_tokenizer(corpus(), config, cache_.cache_dir);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_TRUE(second.trained);
+  EXPECT_EQ(second.tokenizer.model_bytes(), first.tokenizer.model_bytes());
+  ASSERT_EQ(second.warnings.size(), 1u);
+  EXPECT_NE(second.warnings[0].find(first.path), std::string::npos) << second.warnings[0];
 }
 
 TEST(SplitMode, NamesParseAndBadNamesAreRejected) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "data/atomic_file.h"
 #include "data/sampler.h"
 #include "data_test_util.h"
 
@@ -89,6 +90,58 @@ TEST(PrepareData, SeparateValidationSourcesAreUsed) {
   const PreparedData data = prepare_data(config);
   EXPECT_EQ(data.shards.val_documents, 1u);
   EXPECT_EQ(data.shards.train_documents, 1u);
+}
+
+// JSON string escaping for the few characters the generated text holds.
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return out + "\"";
+}
+
+TEST(PrepareData, JsonlRecordsGiveTheSameTokenizerAndShardsAsOneTextFilePerDocument) {
+  TempDir dir;
+  std::string jsonl;
+  for (int i = 0; i < 4; ++i) {
+    const std::string text = testing::generated_text(i, 30);
+    write_text(dir / ("corpus/" + std::to_string(i) + ".txt"), text);
+    jsonl += "{\"text\": " + json_string(text) + ", \"label\": \"l" + std::to_string(i % 2) + "\"}\n";
+  }
+  write_text(dir / "labeled.jsonl", jsonl);
+  const DataConfig text_config = small_data_config(dir);
+  DataConfig jsonl_config = text_config;
+  jsonl_config.corpus.sources = {dir / "labeled.jsonl"};
+  jsonl_config.corpus.format = CorpusFormat::kJsonl;
+
+  const PreparedData from_text = prepare_data(text_config);
+  const PreparedData from_jsonl = prepare_data(jsonl_config);
+  EXPECT_EQ(from_jsonl.tokenizer.model_bytes(), from_text.tokenizer.model_bytes());
+  EXPECT_NE(from_jsonl.shards.key, from_text.shards.key) << "the format is part of the key";
+  EXPECT_EQ(from_jsonl.shards.train_documents + from_jsonl.shards.val_documents, 4u);
+  for (const std::string shard : {"train_00000.bin", "val_00000.bin"}) {
+    EXPECT_EQ(read_file(from_jsonl.shards.folder + "/" + shard), read_file(from_text.shards.folder + "/" + shard))
+        << shard;
+  }
+}
+
+TEST(PrepareData, TheTextFieldIsPartOfTheCacheKeys) {
+  TempDir dir;
+  std::string jsonl;
+  for (int i = 0; i < 4; ++i) {
+    jsonl += "{\"text\": " + json_string(testing::generated_text(i, 30)) + ", \"other\": " +
+             json_string(testing::generated_text(10 + i, 30)) + "}\n";
+  }
+  write_text(dir / "labeled.jsonl", jsonl);
+  DataConfig config = small_data_config(dir);
+  config.corpus.sources = {dir / "labeled.jsonl"};
+  config.corpus.format = CorpusFormat::kJsonl;
+  const PreparedData text = prepare_data(config);
+  config.corpus.text_field = "other";
+  const PreparedData other = prepare_data(config);
+  EXPECT_TRUE(other.tokenizer_trained);
+  EXPECT_NE(other.tokenizer_path, text.tokenizer_path);
+  EXPECT_TRUE(other.shards.built);
+  EXPECT_NE(other.shards.key, text.shards.key);
 }
 
 TEST(PrepareData, MissingCorpusIsAnErrorNamingTheSource) {

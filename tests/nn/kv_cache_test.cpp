@@ -1,14 +1,14 @@
 // The KV cache: growth in place without a tape, gradients through cached entries with one,
-// reordering rows for beam search, and the encoder-decoder's incremental decoding (logits
-// and decoded outputs) against recomputing the whole prefix.
+// reordering rows for beam search, and the encoder-decoder's incremental decoding logits
+// against recomputing the whole prefix (decoded outputs: tests/decode).
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <string>
 
 #include "autograd/ops.h"
 #include "module_gradcheck.h"
-#include "nn/decoding.h"
+#include "nn/encoder_decoder.h"
+#include "nn/gpt.h"
 #include "nn/kv_cache.h"
 
 namespace tapelm {
@@ -133,14 +133,6 @@ EncoderDecoderConfig seq2seq_config(uint64_t seed) {
   return cfg;
 }
 
-// Parameters redrawn larger, so next-token distributions are peaked and depend on the prefix.
-void sharpen(Module& model, uint64_t seed) {
-  Rng rng(seed);
-  for (auto& [_, p] : model.named_parameters()) {
-    for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] = 0.6f * rng.normal();
-  }
-}
-
 TEST(Seq2SeqKvCache, IncrementalDecodeLogitsMatchTheFullDecode) {
   for (const bool pre_ln : {false, true}) {
     EncoderDecoderConfig cfg = seq2seq_config(5);
@@ -163,44 +155,6 @@ TEST(Seq2SeqKvCache, IncrementalDecodeLogitsMatchTheFullDecode) {
     }
     EXPECT_EQ(cache.length(), 4);
   }
-}
-
-TEST(Seq2SeqKvCache, CachedGreedyAndBeamDecodingEqualRecomputation) {
-  std::size_t emitted = 0;  // guards against a trivial pass (every search stopping at once)
-  for (uint64_t seed : {1, 2, 3}) {
-    EncoderDecoder model(seq2seq_config(seed));
-    sharpen(model, 100 + seed);
-    const std::vector<int32_t> src = {3, 4, 5, 6, 7, 8, 3, 2, 0};
-    const std::vector<uint8_t> src_padding = {1, 1, 1, 1, 1, 1, 1, 1, 0};
-    Seq2SeqDecodeOptions options;
-    options.max_len = 12;
-    options.kv_cache = false;
-    const std::vector<DecodedSequence> recomputed = greedy_decode(model, src, 3, 3, src_padding, options);
-    options.kv_cache = true;
-    const std::vector<DecodedSequence> cached = greedy_decode(model, src, 3, 3, src_padding, options);
-    for (std::size_t b = 0; b < 3; ++b) {
-      EXPECT_EQ(cached[b].tokens, recomputed[b].tokens) << "seed " << seed << " row " << b;
-      EXPECT_EQ(cached[b].finished, recomputed[b].finished);
-      EXPECT_NEAR(cached[b].score, recomputed[b].score, 1e-4);
-      emitted += recomputed[b].tokens.size();
-    }
-    for (const int64_t beam : {1, 3, 5}) {
-      BeamSearchOptions beam_options;
-      beam_options.max_len = 12;
-      beam_options.beam_size = beam;
-      beam_options.length_penalty = 0.6;
-      beam_options.kv_cache = false;
-      const BeamResult slow = beam_search(model, {3, 4, 5, 6, 0}, 5, {1, 1, 1, 1, 0}, beam_options);
-      beam_options.kv_cache = true;
-      const BeamResult fast = beam_search(model, {3, 4, 5, 6, 0}, 5, {1, 1, 1, 1, 0}, beam_options);
-      EXPECT_EQ(fast.best.tokens, slow.best.tokens) << "seed " << seed << " beam " << beam;
-      EXPECT_EQ(fast.best.finished, slow.best.finished);
-      EXPECT_NEAR(fast.normalized_score, slow.normalized_score, 1e-4);
-      emitted += slow.best.tokens.size();
-    }
-  }
-  std::printf("[seq2seq kv cache] %zu tokens decoded by each path\n", emitted);
-  EXPECT_GT(emitted, 40u);
 }
 
 TEST(Seq2SeqKvCache, ReorderKeepingTheMemoryLeavesTheCrossAttentionEntries) {

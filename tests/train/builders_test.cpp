@@ -132,8 +132,8 @@ TEST(Builders, OptimizerAndScheduleFollowTheirSections) {
   EXPECT_THROW(config_with({"scheduler.warmup_steps=100", "train.max_steps=100"}), ConfigError);
 }
 
-TEST(Builders, SampleSectionBecomesSamplingOptions) {
-  const SamplingOptions o = sampling_options(
+TEST(Builders, SampleSectionBecomesDecodingOptions) {
+  const DecodingOptions o = decoding_options(
       config_with({"sample.max_new_tokens=7", "sample.temperature=0.5", "sample.top_k=3", "sample.top_p=0.9"}).sample,
       99);
   EXPECT_EQ(o.max_new_tokens, 7);

@@ -57,6 +57,8 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  val_fraction: 0.1\n"
          "  cache_dir: my_cache\n"
          "  utf8: replace\n"
+         "  format: csv\n"
+         "  text_field: body\n"
          "optimizer:\n"
          "  name: sgd\n"
          "  lr: 3e-4\n"
@@ -244,7 +246,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 5 + 7 + 3 + 8 + 2 + 2 + 3 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 8 + 2 + 2 + 3 + 5);
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {

@@ -1,4 +1,4 @@
-#include "train/epoch_sampler.h"
+#include "data/epoch_sampler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,9 @@
-// Decoding a fine-tuned model's output sequence: greedy and beam search for the
-// encoder-decoder (source ids -> target ids, from <bos> until <eos> or max_len), and greedy
-// completion for a GPT over its KV cache. Scores are sums of natural-log probabilities of
-// the emitted tokens, the <eos> included when it was emitted. Every function runs in eval
-// mode (restoring the model's mode afterwards) and without recording a tape.
+// Decoding the encoder-decoder: greedy and beam search (source ids -> target ids, from <bos>
+// until <eos> or max_len). Scores are sums of natural-log probabilities of the emitted
+// tokens, the <eos> included when it was emitted. Every function runs in eval mode
+// (restoring the model's mode afterwards) and without recording a tape.
 //
-// Encoder-decoder steps run through a KVCache by default: each step feeds only the newest
+// Steps run through a KVCache by default: each step feeds only the newest
 // token of every row (beam search reorders the cache to the surviving hypotheses), and the
 // encoder output's cross-attention keys and values are projected once. kv_cache = false
 // re-runs the decoder over the whole prefix each step (O(max_len²) decoder positions); both
@@ -14,16 +13,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "decode/decoded_sequence.h"
 #include "nn/encoder_decoder.h"
-#include "nn/gpt.h"
 
 namespace tapelm {
-
-struct DecodedSequence {
-  std::vector<int32_t> tokens;  // emitted tokens, without the <bos> and without the final <eos>
-  double score = 0;             // sum of log-probabilities of the emitted tokens (<eos> included)
-  bool finished = false;        // ended with <eos> (false: stopped at max_len)
-};
 
 struct Seq2SeqDecodeOptions {
   int32_t bos_id = 1;
@@ -66,11 +59,5 @@ BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, i
 // (the batch changes the products' shapes), so a near-tie may resolve differently.
 std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t B, int64_t S,
                                     const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options);
-
-// Greedy continuation of `prompt` (at least one id, e.g. <bos> + prompt tokens) with a
-// KVCache: stops at `eos_id`, after max_new_tokens, or when the context window is full
-// (the window does not slide; train/sampling.h's generate() does that).
-DecodedSequence greedy_complete(GPT& model, const std::vector<int32_t>& prompt, int64_t max_new_tokens,
-                                int32_t eos_id);
 
 }  // namespace tapelm

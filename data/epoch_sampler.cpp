@@ -1,5 +1,5 @@
 // Seeded per-epoch permutations.
-#include "train/epoch_sampler.h"
+#include "data/epoch_sampler.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,6 +1,5 @@
-// Greedy and beam decoding. Log-probabilities are taken in double from the float logits so
-// that sums over long sequences compare reliably.
-#include "nn/decoding.h"
+// Greedy and beam search over the encoder-decoder, one decoder pass per step for all rows.
+#include "decode/seq2seq_search.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,38 +10,10 @@
 #include "autograd/buffer_pool.h"
 #include "autograd/shape_ops.h"
 #include "autograd/tape.h"
+#include "decode/token_choice.h"
 
 namespace tapelm {
 namespace {
-
-// Eval mode for a scope, restoring the previous mode.
-class ScopedEval {
- public:
-  explicit ScopedEval(Module& model) : model_(model), was_training_(model.is_training()) { model_.eval(); }
-  ~ScopedEval() { model_.train(was_training_); }
-  ScopedEval(const ScopedEval&) = delete;
-  ScopedEval& operator=(const ScopedEval&) = delete;
-
- private:
-  Module& model_;
-  bool was_training_;
-};
-
-std::vector<double> log_probs(const float* logits, int64_t vocab) {
-  double max = -std::numeric_limits<double>::infinity();
-  for (int64_t i = 0; i < vocab; ++i) max = std::max(max, static_cast<double>(logits[i]));
-  double sum = 0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
-  const double log_z = max + std::log(sum);
-  std::vector<double> out(static_cast<size_t>(vocab));
-  for (int64_t i = 0; i < vocab; ++i) out[static_cast<size_t>(i)] = static_cast<double>(logits[i]) - log_z;
-  return out;
-}
-
-// The most likely token, the lowest id on ties.
-int32_t argmax(const std::vector<double>& values) {
-  return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
-}
 
 void validate(const char* who, const Seq2SeqDecodeOptions& options, const EncoderDecoderConfig& cfg) {
   const int64_t vocab = cfg.tgt_vocab_size;
@@ -131,7 +102,7 @@ std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vec
                                            const std::vector<uint8_t>& src_padding,
                                            const Seq2SeqDecodeOptions& options) {
   validate("greedy_decode", options, model.config());
-  const ScopedEval eval(model);
+  const EvalMode eval(model);
   const NoGradGuard no_grad;
   const int64_t vocab = model.config().tgt_vocab_size;
   const Var memory = model.encode(src, B, S, src_padding);
@@ -148,8 +119,8 @@ std::vector<DecodedSequence> greedy_decode(EncoderDecoder& model, const std::vec
         row.push_back(options.eos_id);  // rows are independent; this only keeps the batch rectangular
         continue;
       }
-      const std::vector<double> lp = log_probs(decoder.last_row(b), vocab);
-      const int32_t next = argmax(lp);
+      const std::vector<double> lp = log_probabilities(decoder.last_row(b), vocab);
+      const int32_t next = most_likely(lp);
       seq.score += lp[static_cast<size_t>(next)];
       row.push_back(next);
       if (next == options.eos_id) {
@@ -173,7 +144,7 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
     throw std::invalid_argument("beam_search: length_penalty must be >= 0, got " +
                                 std::to_string(options.length_penalty));
   }
-  const ScopedEval eval(model);
+  const EvalMode eval(model);
   const NoGradGuard no_grad;
   const int64_t vocab = model.config().tgt_vocab_size;
   const Var memory = model.encode(src, B, S, src_padding);
@@ -213,7 +184,7 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
       std::vector<Candidate> candidates;
       candidates.reserve(static_cast<size_t>(k * vocab));
       for (int64_t h = 0; h < k; ++h) {
-        const std::vector<double> lp = log_probs(decoder.last_row(first_row + h), vocab);
+        const std::vector<double> lp = log_probabilities(decoder.last_row(first_row + h), vocab);
         for (int64_t v = 0; v < vocab; ++v) {
           candidates.push_back({static_cast<size_t>(h), static_cast<int32_t>(v), beam[h].score + lp[v]});
         }
@@ -274,40 +245,6 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
 BeamResult beam_search(EncoderDecoder& model, const std::vector<int32_t>& src, int64_t S,
                        const std::vector<uint8_t>& src_padding, const BeamSearchOptions& options) {
   return beam_search(model, src, 1, S, src_padding, options).front();
-}
-
-DecodedSequence greedy_complete(GPT& model, const std::vector<int32_t>& prompt, int64_t max_new_tokens,
-                                int32_t eos_id) {
-  const int64_t ctx_len = model.config().ctx_len;
-  const int64_t vocab = model.config().vocab_size;
-  if (prompt.empty()) throw std::invalid_argument("greedy_complete: the prompt must hold at least one token (e.g. <bos>)");
-  if (static_cast<int64_t>(prompt.size()) > ctx_len) {
-    throw std::invalid_argument("greedy_complete: prompt of " + std::to_string(prompt.size()) +
-                                " tokens does not fit the context window of " + std::to_string(ctx_len));
-  }
-  if (max_new_tokens < 0) {
-    throw std::invalid_argument("greedy_complete: max_new_tokens must be >= 0, got " + std::to_string(max_new_tokens));
-  }
-  const ScopedEval eval(model);
-  const NoGradGuard no_grad;
-  KVCache cache;
-  DecodedSequence out;
-  std::vector<int32_t> feed = prompt;
-  for (int64_t i = 0; i < max_new_tokens; ++i) {
-    const int64_t T = static_cast<int64_t>(feed.size());
-    const Var logits = model.forward(feed, 1, T, {}, &cache);
-    const std::vector<double> lp = log_probs(logits.data() + (T - 1) * vocab, vocab);
-    const int32_t next = argmax(lp);
-    out.score += lp[static_cast<size_t>(next)];
-    if (next == eos_id) {
-      out.finished = true;
-      break;
-    }
-    out.tokens.push_back(next);
-    if (cache.length() + 1 > ctx_len) break;  // the next token would not fit the window
-    feed.assign(1, next);
-  }
-  return out;
 }
 
 }  // namespace tapelm

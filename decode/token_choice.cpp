@@ -1,14 +1,12 @@
-// Next-token sampling and the generation loop.
-#include "train/sampling.h"
+// Token choice: the filtered next-token distribution, draws from it, and log-probabilities.
+#include "decode/token_choice.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
-
-#include "autograd/tape.h"
-#include "train/evaluation.h"
 
 namespace tapelm {
 namespace {
@@ -34,17 +32,9 @@ void restrict_to(std::vector<double>& probs, const std::vector<int32_t>& keep) {
   probs.swap(kept);
 }
 
-// Where the model's window starts: the last ctx_len tokens of the initial context, then a
-// restart from the last ctx_len / 2 tokens whenever the window would overflow. Both decoding
-// modes use this, so they feed the model the same windows.
-int64_t window_start(int64_t current_start, int64_t total, int64_t ctx_len, bool first_step) {
-  if (total - current_start <= ctx_len) return current_start;
-  return total - (first_step ? ctx_len : std::max<int64_t>(1, ctx_len / 2));
-}
-
 }  // namespace
 
-void validate(const SamplingOptions& o) {
+void validate(const DecodingOptions& o) {
   if (o.max_new_tokens < 0) {
     throw std::invalid_argument("sampling: max_new_tokens must be >= 0, got " + std::to_string(o.max_new_tokens));
   }
@@ -57,7 +47,7 @@ void validate(const SamplingOptions& o) {
   }
 }
 
-std::vector<double> next_token_distribution(const float* logits, int64_t vocab, const SamplingOptions& options) {
+std::vector<double> next_token_distribution(const float* logits, int64_t vocab, const DecodingOptions& options) {
   validate(options);
   if (vocab < 1) throw std::invalid_argument("sampling: vocabulary of " + std::to_string(vocab) + " tokens");
   std::vector<double> probs(static_cast<size_t>(vocab), 0.0);
@@ -93,7 +83,7 @@ std::vector<double> next_token_distribution(const float* logits, int64_t vocab, 
   return probs;
 }
 
-int32_t sample_next_token(const float* logits, int64_t vocab, const SamplingOptions& options, Rng& rng) {
+int32_t choose_token(const float* logits, int64_t vocab, const DecodingOptions& options, Rng& rng) {
   if (options.temperature == 0.0) {
     validate(options);
     return argmax(logits, vocab);
@@ -111,46 +101,19 @@ int32_t sample_next_token(const float* logits, int64_t vocab, const SamplingOpti
   return last;  // u beyond a cumulative sum that rounded below 1
 }
 
-Generation generate(GPT& model, const std::vector<int32_t>& context, const SamplingOptions& options, int32_t eos_id,
-                    bool use_cache) {
-  validate(options);
-  if (context.empty()) throw std::invalid_argument("generate: the context must hold at least one token (e.g. <bos>)");
-  const EvalMode eval(model);
-  const NoGradGuard no_grad;
-  const int64_t ctx_len = model.config().ctx_len;
-  const int64_t vocab = model.config().vocab_size;
-  std::vector<int32_t> tokens = context;
-  Generation result;
-  KVCache cache;
-  Rng rng(options.seed);
-  int64_t start = 0;
-  for (int64_t i = 0; i < options.max_new_tokens; ++i) {
-    const int64_t total = static_cast<int64_t>(tokens.size());
-    const int64_t new_start = window_start(start, total, ctx_len, i == 0);
-    if (new_start != start) cache.clear();
-    start = new_start;
-    const int64_t first = use_cache ? start + cache.length() : start;
-    const std::vector<int32_t> feed(tokens.begin() + first, tokens.end());
-    const int64_t T = static_cast<int64_t>(feed.size());
-    const Var logits = model.forward(feed, 1, T, {}, use_cache ? &cache : nullptr);
-    const int32_t next = sample_next_token(logits.data() + (T - 1) * vocab, vocab, options, rng);
-    if (next == eos_id) {
-      result.stop = StopReason::kEndOfText;
-      return result;
-    }
-    tokens.push_back(next);
-    result.tokens.push_back(next);
-  }
-  return result;
+std::vector<double> log_probabilities(const float* logits, int64_t vocab) {
+  double max = -std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < vocab; ++i) max = std::max(max, static_cast<double>(logits[i]));
+  double sum = 0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
+  const double log_z = max + std::log(sum);
+  std::vector<double> out(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i) out[static_cast<size_t>(i)] = static_cast<double>(logits[i]) - log_z;
+  return out;
 }
 
-std::string generate_text(GPT& model, const Tokenizer& tokenizer, const std::string& prompt,
-                          const SamplingOptions& options) {
-  std::vector<int32_t> context{tokenizer.bos_id()};
-  tokenizer.encode_append(prompt, context);
-  const Generation generated = generate(model, context, options, tokenizer.eos_id());
-  context.insert(context.end(), generated.tokens.begin(), generated.tokens.end());
-  return tokenizer.decode(context);
+int32_t most_likely(const std::vector<double>& values) {
+  return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }
 
 }  // namespace tapelm

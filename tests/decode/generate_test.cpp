@@ -1,6 +1,6 @@
-// Tests for next-token sampling (temperature, top-k, top-p, greedy), the generation loop
-// (KV cache against full recomputation, sliding window, <eos>) and held-out evaluation.
-#include "train/sampling.h"
+// GPT decoding: the token choice (temperature, top-k, top-p, greedy), the generation loop
+// (KV cache against full recomputation, sliding window, <eos>) and greedy completion.
+#include "decode/generate.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,7 @@
 #include <vector>
 
 #include "autograd/tape.h"
-#include "tests/gradcheck.h"
-#include "train/evaluation.h"
+#include "nn/module_gradcheck.h"
 
 namespace tapelm {
 namespace {
@@ -23,8 +22,8 @@ std::vector<float> log_probs(const std::vector<double>& probs) {
   return logits;
 }
 
-SamplingOptions options(double temperature, int64_t top_k = 0, double top_p = 1.0, uint64_t seed = 0) {
-  SamplingOptions o;
+DecodingOptions options(double temperature, int64_t top_k = 0, double top_p = 1.0, uint64_t seed = 0) {
+  DecodingOptions o;
   o.temperature = temperature;
   o.top_k = top_k;
   o.top_p = top_p;
@@ -77,8 +76,8 @@ TEST(Sampling, TopKOneEqualsGreedyForAnySeed) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
     const std::vector<float> logits = random_tensor({50}, seed + 100, 2.0f).to_vector();
     Rng sampled(seed), greedy(seed);
-    EXPECT_EQ(sample_next_token(logits.data(), 50, options(1.0, 1), sampled),
-              sample_next_token(logits.data(), 50, options(0.0), greedy));
+    EXPECT_EQ(choose_token(logits.data(), 50, options(1.0, 1), sampled),
+              choose_token(logits.data(), 50, options(0.0), greedy));
   }
 }
 
@@ -89,18 +88,18 @@ TEST(Sampling, DrawsFollowTheDistributionAndRepeatForASeed) {
   const int draws = 20000;
   std::vector<int32_t> first_draws;
   for (int i = 0; i < draws; ++i) {
-    const int32_t token = sample_next_token(logits.data(), 4, options(1.0), rng);
+    const int32_t token = choose_token(logits.data(), 4, options(1.0), rng);
     ++counts[token];
     if (i < 50) first_draws.push_back(token);
   }
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(counts[i] / double(draws), kProbs[i], 0.015) << "token " << i;
   Rng again(42);
-  for (int32_t token : first_draws) EXPECT_EQ(sample_next_token(logits.data(), 4, options(1.0), again), token);
+  for (int32_t token : first_draws) EXPECT_EQ(choose_token(logits.data(), 4, options(1.0), again), token);
 }
 
 TEST(Sampling, RejectsBadOptionsNamingTheField) {
   const auto logits = log_probs(kProbs);
-  for (const auto& [bad, field] : std::vector<std::pair<SamplingOptions, std::string>>{
+  for (const auto& [bad, field] : std::vector<std::pair<DecodingOptions, std::string>>{
            {options(-1.0), "temperature"}, {options(1.0, -1), "top_k"}, {options(1.0, 0, 0.0), "top_p"},
            {options(1.0, 0, 1.5), "top_p"}}) {
     try {
@@ -137,8 +136,8 @@ TEST(Generation, KvCacheGivesTheSameTokensAsRecomputingEveryWindow) {
   GPT model(tiny_gpt(16));
   const std::vector<int32_t> context = {1, 7, 9, 12, 5};
   // 40 new tokens through a 16-token window: the window slides twice.
-  for (const SamplingOptions& o : {options(0.0), options(1.0, 5, 0.9, 11)}) {
-    SamplingOptions run = o;
+  for (const DecodingOptions& o : {options(0.0), options(1.0, 5, 0.9, 11)}) {
+    DecodingOptions run = o;
     run.max_new_tokens = 40;
     const Generation cached = generate(model, context, run, /*eos_id=*/-1, /*use_cache=*/true);
     const Generation recomputed = generate(model, context, run, -1, /*use_cache=*/false);
@@ -153,7 +152,7 @@ TEST(Generation, ALongContextKeepsItsLastCtxLenTokens) {
   GPT model(tiny_gpt(8));
   std::vector<int32_t> context;
   for (int i = 0; i < 20; ++i) context.push_back((i * 7) % 40);
-  SamplingOptions greedy = options(0.0);
+  DecodingOptions greedy = options(0.0);
   greedy.max_new_tokens = 3;
   const std::vector<int32_t> tail(context.end() - 8, context.end());
   EXPECT_EQ(generate(model, context, greedy, -1).tokens, generate(model, tail, greedy, -1).tokens);
@@ -162,7 +161,7 @@ TEST(Generation, ALongContextKeepsItsLastCtxLenTokens) {
 TEST(Generation, StopsAtEndOfTextWithoutEmittingIt) {
   GPT model(tiny_gpt(16));
   const std::vector<int32_t> context = {1, 2, 3};
-  SamplingOptions greedy = options(0.0);
+  DecodingOptions greedy = options(0.0);
   greedy.max_new_tokens = 10;
   const Generation free_run = generate(model, context, greedy, -1);
   ASSERT_EQ(free_run.tokens.size(), 10u);
@@ -173,31 +172,64 @@ TEST(Generation, StopsAtEndOfTextWithoutEmittingIt) {
   EXPECT_EQ(stopped.tokens, std::vector<int32_t>(free_run.tokens.begin(), free_run.tokens.begin() + first_eos));
 }
 
-TEST(Evaluation, StreamPredictsEveryTokenOnceInNonOverlappingWindows) {
-  GPT model(tiny_gpt(4));
-  std::vector<int32_t> tokens;
-  for (int i = 0; i < 12; ++i) tokens.push_back((i * 13 + 5) % 40);
-  const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) {
-    std::copy_n(tokens.begin() + start, count, out);
-  };
-  // 11 predictions: windows [0..4], [4..8], [8..11] predict 4 + 4 + 3 tokens.
-  double expected = 0;
-  {
-    const EvalMode eval(model);
-    const NoGradGuard no_grad;
-    for (const auto& [start, len] : std::vector<std::pair<int, int>>{{0, 4}, {4, 4}, {8, 3}}) {
-      const std::vector<int32_t> x(tokens.begin() + start, tokens.begin() + start + len);
-      const std::vector<int32_t> y(tokens.begin() + start + 1, tokens.begin() + start + len + 1);
-      expected += model.loss(x, y, 1, len).item() * len;
-    }
+// Parameters redrawn as N(0, scale²) so the next-token distributions are peaked and differ
+// by prefix.
+void sharpen(Module& model, uint64_t seed, float scale) {
+  Rng rng(seed);
+  for (auto& [name, param] : model.named_parameters()) {
+    for (int64_t i = 0; i < param.numel(); ++i) param.data()[i] = scale * rng.normal();
   }
-  for (int64_t batch : {1, 2, 8}) {
-    const LossTotal total = evaluate_stream(model, tokens.size(), read, batch);
-    EXPECT_EQ(total.tokens, 11) << batch;
-    EXPECT_NEAR(total.sum, expected, 1e-4) << batch;
-    EXPECT_NEAR(total.perplexity(), std::exp(expected / 11), 1e-3) << batch;
+}
+
+GPTConfig tiny_sharp_gpt() {
+  GPTConfig cfg;
+  static_cast<TransformerConfig&>(cfg) = testing::tiny_config();
+  cfg.vocab_size = 9;
+  cfg.n_layer = 2;
+  cfg.seed = 4;
+  return cfg;
+}
+
+// Greedy without a cache: the whole sequence re-run for every token.
+std::vector<int32_t> greedy_without_cache(GPT& model, std::vector<int32_t> ids, int64_t steps) {
+  const NoGradGuard no_grad;
+  const int64_t V = model.config().vocab_size;
+  std::vector<int32_t> out;
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t T = static_cast<int64_t>(ids.size());
+    const Var logits = model.forward(ids, 1, T);
+    const float* row = logits.data() + (T - 1) * V;
+    const int32_t next = static_cast<int32_t>(std::max_element(row, row + V) - row);
+    ids.push_back(next);
+    out.push_back(next);
   }
-  EXPECT_TRUE(model.is_training());
+  return out;
+}
+
+TEST(GreedyCompletion, WithTheCacheMatchesRecomputation) {
+  GPT model(tiny_sharp_gpt());
+  sharpen(model, 4, 0.5f);
+  model.eval();
+  const std::vector<int32_t> prompt = {1, 5, 3};
+  const DecodedSequence cached = greedy_complete(model, prompt, 6, /*eos_id=*/-1);
+  EXPECT_EQ(cached.tokens, greedy_without_cache(model, prompt, 6));
+  EXPECT_FALSE(cached.finished);
+  EXPECT_LT(cached.score, 0.0);
+}
+
+TEST(GreedyCompletion, StopsAtEosAndAtTheWindow) {
+  GPT model(tiny_sharp_gpt());
+  sharpen(model, 4, 0.5f);
+  const std::vector<int32_t> prompt = {1, 5, 3};
+  const DecodedSequence full = greedy_complete(model, prompt, 100, -1);
+  EXPECT_EQ(full.tokens.size(), 16u - 3u + 1u) << "positions 3..15 are fed, the last token is not";
+  const int32_t eos = full.tokens[2];
+  const auto first = std::find(full.tokens.begin(), full.tokens.end(), eos) - full.tokens.begin();
+  const DecodedSequence stopped = greedy_complete(model, prompt, 100, eos);
+  EXPECT_TRUE(stopped.finished);
+  EXPECT_EQ(stopped.tokens, std::vector<int32_t>(full.tokens.begin(), full.tokens.begin() + first));
+  EXPECT_THROW(greedy_complete(model, {}, 4, 2), std::invalid_argument);
+  EXPECT_THROW(greedy_complete(model, std::vector<int32_t>(17, 1), 4, 2), std::invalid_argument);
 }
 
 }  // namespace
