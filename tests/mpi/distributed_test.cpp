@@ -1,4 +1,4 @@
-// The collectives of train/distributed.h, run by every rank of the job (or by a world of
+// The collectives of train/loop/distributed.h, run by every rank of the job (or by a world of
 // one). Each test makes the same collective calls on every rank and checks with EXPECT, so
 // a failure on one rank cannot leave the others waiting in a collective.
 #include <gtest/gtest.h>

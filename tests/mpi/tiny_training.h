@@ -15,7 +15,7 @@
 #include "optim/clip.h"
 #include "optim/param_groups.h"
 #include "scratch_dir.h"
-#include "train/distributed.h"
+#include "train/loop/distributed.h"
 
 namespace tapelm::testing {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "train/distributed.h"
+#include "train/loop/distributed.h"
 
 namespace tapelm::testing {
 

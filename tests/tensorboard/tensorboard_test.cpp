@@ -1,6 +1,6 @@
 // Tests for the TensorBoard event files: the record framing (lengths and masked CRC-32C) and
 // the Event messages, read back with protobuf's own parser generated from
-// train/tensorboard_event.proto; resume markers; and a `tapelm pretrain` run whose event
+// train/loop/tensorboard_event.proto; resume markers; and a `tapelm pretrain` run whose event
 // file carries the same numbers as its metrics.jsonl, and its samples. This binary links no
 // sentencepiece (see CMakeLists.txt), so the run is a child process.
 #include <gtest/gtest.h>
@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "scratch_dir.h"
-#include "train/crc32c.h"
-#include "train/tensorboard.h"
-#include "tensorboard_event.pb.h"  // generated from train/tensorboard_event.proto
+#include "train/checkpoint/crc32c.h"
+#include "train/loop/tensorboard.h"
+#include "tensorboard_event.pb.h"  // generated from train/loop/tensorboard_event.proto
 
 namespace tapelm {
 namespace {

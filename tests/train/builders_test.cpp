@@ -1,5 +1,5 @@
 // Tests for the translation of config sections into the nn/, data/ and optim/ option structs.
-#include "train/builders.h"
+#include "train/config/builders.h"
 
 #include <gtest/gtest.h>
 

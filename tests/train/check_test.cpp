@@ -10,8 +10,8 @@
 
 #include "finetune_fixture.h"
 #include "tiny_run.h"
-#include "train/check.h"
-#include "train/cli.h"
+#include "train/cli/check.h"
+#include "train/cli/cli.h"
 
 namespace tapelm {
 namespace {

@@ -1,6 +1,6 @@
 // Tests for checkpoint directories: CRC-32C, atomic write + verify, refusal of truncated,
 // corrupted and incomplete checkpoints, discovery of the newest valid one, pruning and cleanup.
-#include "train/checkpoint.h"
+#include "train/checkpoint/checkpoint.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include "data/atomic_file.h"
 #include "crash_testing.h"
 #include "scratch_dir.h"
-#include "train/crc32c.h"
+#include "train/checkpoint/crc32c.h"
 
 namespace tapelm {
 namespace {

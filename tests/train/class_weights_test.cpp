@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "train/class_weights.h"
-#include "train/errors.h"
-#include "train/finetune_config.h"
+#include "train/tasks/class_weights.h"
+#include "train/config/errors.h"
+#include "train/config/finetune_config.h"
 
 namespace tapelm {
 namespace {

@@ -12,9 +12,9 @@
 
 #include "scratch_dir.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/run_dir.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/config/config.h"
+#include "train/checkpoint/run_dir.h"
 
 namespace tapelm {
 namespace {

@@ -12,7 +12,7 @@
 #include "data/atomic_file.h"
 #include "crash_testing.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint/checkpoint.h"
 
 namespace tapelm {
 namespace {

@@ -10,10 +10,10 @@
 #include "nn/sequence_classifier.h"
 #include "tests/train/finetune_fixture.h"
 #include "tests/data/data_test_util.h"
-#include "train/builders.h"
-#include "train/finetune_config.h"
-#include "train/finetune_data.h"
-#include "train/finetune_tokenizer.h"
+#include "train/config/builders.h"
+#include "train/config/finetune_config.h"
+#include "train/tasks/finetune_data.h"
+#include "train/tasks/finetune_tokenizer.h"
 
 namespace tapelm {
 namespace {

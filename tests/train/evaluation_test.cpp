@@ -1,5 +1,5 @@
 // Held-out evaluation of a GPT over a token stream.
-#include "train/evaluation.h"
+#include "train/tasks/evaluation.h"
 
 #include <gtest/gtest.h>
 

@@ -8,12 +8,12 @@
 #include "nn/safetensors.h"
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/labeled_training_task.h"
-#include "train/classification_task.h"
-#include "train/cli.h"
-#include "train/finetune_checkpoint.h"
-#include "train/finetune_data.h"
-#include "train/training_checkpoint.h"
+#include "train/tasks/labeled_training_task.h"
+#include "train/tasks/classification_task.h"
+#include "train/cli/cli.h"
+#include "train/checkpoint/finetune_checkpoint.h"
+#include "train/tasks/finetune_data.h"
+#include "train/checkpoint/training_checkpoint.h"
 
 namespace tapelm {
 namespace {

@@ -8,8 +8,8 @@
 #include "autograd/tape.h"
 #include "nn/gpt.h"
 #include "tests/train/finetune_fixture.h"
-#include "train/completion_task.h"
-#include "train/finetune_tokenizer.h"
+#include "train/tasks/completion_task.h"
+#include "train/tasks/finetune_tokenizer.h"
 
 namespace tapelm {
 namespace {

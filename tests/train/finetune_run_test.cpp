@@ -8,9 +8,9 @@
 
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/trainer_state.h"
-#include "train/finetune_checkpoint.h"
-#include "train/training_checkpoint.h"
+#include "train/checkpoint/trainer_state.h"
+#include "train/checkpoint/finetune_checkpoint.h"
+#include "train/checkpoint/training_checkpoint.h"
 
 namespace tapelm {
 namespace {

@@ -13,10 +13,10 @@
 #include "scratch_dir.h"
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/builders.h"
-#include "train/finetune_commands.h"
-#include "train/memory_budget.h"
-#include "train/memory_estimate.h"
+#include "train/config/builders.h"
+#include "train/cli/finetune_commands.h"
+#include "train/config/memory_budget.h"
+#include "train/config/memory_estimate.h"
 
 namespace tapelm {
 namespace {

@@ -8,13 +8,13 @@
 #include <sstream>
 
 #include "scratch_dir.h"
-#include "train/config.h"
-#include "train/errors.h"
-#include "train/loss_plot.h"
-#include "train/metrics.h"
-#include "train/progress.h"
-#include "train/resume.h"
-#include "train/trainer_state.h"
+#include "train/config/config.h"
+#include "train/config/errors.h"
+#include "train/loop/loss_plot.h"
+#include "train/loop/metrics.h"
+#include "train/loop/progress.h"
+#include "train/checkpoint/resume.h"
+#include "train/checkpoint/trainer_state.h"
 
 namespace tapelm {
 namespace {

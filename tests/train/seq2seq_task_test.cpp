@@ -1,7 +1,7 @@
 // The seq2seq task: the teacher-forced batch layout, scoring against alternate references,
 // a tiny encoder-decoder learning a toy spelling -> "phoneme" mapping through the task's
 // loss, prediction JSON, tokenizers restored from a checkpoint, and refused settings.
-#include "train/seq2seq_task.h"
+#include "train/tasks/seq2seq_task.h"
 
 #include <gtest/gtest.h>
 
@@ -16,11 +16,11 @@
 #include "optim/param_groups.h"
 #include "tests/train/finetune_fixture.h"
 #include "scratch_dir.h"
-#include "train/checkpoint.h"
-#include "train/cli.h"
-#include "train/commands.h"
-#include "train/errors.h"
-#include "train/training_checkpoint.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/cli/cli.h"
+#include "train/cli/commands.h"
+#include "train/config/errors.h"
+#include "train/checkpoint/training_checkpoint.h"
 
 namespace tapelm {
 namespace {

@@ -1,4 +1,4 @@
-// Evaluation in parts (train/eval_totals.h, FinetuneTask::evaluate_part): for every task, the
+// Evaluation in parts (train/tasks/eval_totals.h, FinetuneTask::evaluate_part): for every task, the
 // parts of an evaluation set evaluated separately, their totals added and summarized, give
 // what evaluating the whole set in one process gives — the figures behind counts exactly,
 // the loss up to the order of its sums, the report (confusion matrix, first predictions)
@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "tests/train/finetune_fixture.h"
-#include "train/eval_totals.h"
-#include "train/finetune_data.h"
-#include "train/finetune_task.h"
+#include "train/tasks/eval_totals.h"
+#include "train/tasks/finetune_data.h"
+#include "train/tasks/finetune_task.h"
 
 namespace tapelm {
 namespace {

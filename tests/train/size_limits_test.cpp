@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "scratch_dir.h"
-#include "train/cli.h"
-#include "train/config.h"
-#include "train/finetune_config.h"
+#include "train/cli/cli.h"
+#include "train/config/config.h"
+#include "train/config/finetune_config.h"
 
 namespace tapelm {
 namespace {

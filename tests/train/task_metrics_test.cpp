@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "train/task_metrics.h"
+#include "train/tasks/task_metrics.h"
 
 namespace tapelm {
 namespace {

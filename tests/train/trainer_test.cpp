@@ -1,8 +1,8 @@
 // Tests for the pretraining loop through the library API (train/trainer.h) on a tiny
 // generated corpus: outputs of a run, bitwise-exact resume, corrupted checkpoints, pruning,
 // non-finite steps and which config changes a resume accepts.
-#include "train/resume.h"
-#include "train/training_runs.h"
+#include "train/checkpoint/resume.h"
+#include "train/cli/training_runs.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,8 +14,8 @@
 
 #include "data/atomic_file.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint.h"
-#include "train/training_checkpoint.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/checkpoint/training_checkpoint.h"
 
 namespace tapelm {
 namespace {

@@ -1,0 +1,63 @@
+// Writing and reading the files of a training checkpoint.
+#include "train/checkpoint/training_checkpoint.h"
+
+#include <string>
+
+#include "nn/safetensors.h"
+#include "train/config/builders.h"
+#include "train/config/memory_budget.h"
+#include "data/atomic_file.h"
+
+namespace tapelm {
+
+std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const Optimizer& optimizer,
+                                                      const TrainerState& state, const std::string& config_yaml,
+                                                      std::vector<CheckpointFile> task_files) {
+  const TensorMetadata step = {{"step", std::to_string(state.step)}};
+  std::vector<CheckpointFile> files = {
+      CheckpointFile{kWeightsFile,
+                     [&model, step](const std::filesystem::path& path) {
+                       save_parameters(path.string(), model.named_parameters(), step);
+                     }},
+      CheckpointFile{kOptimizerFile,
+                     [&optimizer, step](const std::filesystem::path& path) {
+                       save_optimizer_state(path.string(), optimizer, step);
+                     }},
+      CheckpointFile::from_bytes(kTrainerStateFile, to_json(state)),
+      CheckpointFile::from_bytes(kConfigFile, config_yaml),
+  };
+  for (CheckpointFile& file : task_files) files.push_back(std::move(file));
+  return files;
+}
+
+PretrainConfig checkpoint_config(const Checkpoint& checkpoint) {
+  const std::filesystem::path path = checkpoint.file(kConfigFile);
+  return load_from(path, [&] { return load_pretrain_config(path.string(), {"tokenizer.model="}); });
+}
+
+Tokenizer checkpoint_tokenizer(const Checkpoint& checkpoint) {
+  const std::filesystem::path path = checkpoint.file(kTokenizerFile);
+  return load_from(path, [&] { return Tokenizer::load(path.string()); });
+}
+
+void load_checkpoint_weights(const Checkpoint& checkpoint, GPT& model) {
+  const std::filesystem::path path = checkpoint.file(kWeightsFile);
+  load_from(path, [&] { load_parameters(path.string(), model.named_parameters(), /*strict=*/true); });
+}
+
+void load_checkpoint_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer) {
+  const std::filesystem::path path = checkpoint.file(kOptimizerFile);
+  load_from(path, [&] { load_optimizer_state(path.string(), optimizer); });
+}
+
+TrainedModel load_trained_model(const Checkpoint& checkpoint) {
+  PretrainConfig config = checkpoint_config(checkpoint);
+  Tokenizer tokenizer = checkpoint_tokenizer(checkpoint);
+  require_memory_fits(estimate_memory(config.model, generation_memory_plan(config.model, tokenizer.vocab_size())),
+                      config.train.memory_check, checkpoint.dir.string(), kLoadingMemoryHint);
+  auto model = std::make_unique<GPT>(gpt_config(config.model, tokenizer.vocab_size(), uint64_t(config.seed)));
+  load_checkpoint_weights(checkpoint, *model);
+  return TrainedModel{checkpoint, std::move(config), std::move(tokenizer), std::move(model)};
+}
+
+}  // namespace tapelm

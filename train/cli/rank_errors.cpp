@@ -1,0 +1,43 @@
+// Error handling for commands run by every rank of an MPI job.
+#include "train/cli/rank_errors.h"
+
+#include <algorithm>
+#include <iostream>
+#include <string>
+
+#include "train/cli/cli.h"
+#include "train/config/errors.h"
+#include "train/loop/training_loop.h"
+
+namespace tapelm {
+namespace {
+
+// "tapelm: error: <message>" on one line, naming the rank unless it is rank 0.
+void print_rank_error(const Distributed& dist, std::string message) {
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  std::cerr << "tapelm: error: " << (dist.is_root() ? "" : "rank " + std::to_string(dist.rank()) + ": ") << message
+            << std::endl;
+}
+
+}  // namespace
+
+int run_on_every_rank(const Distributed& dist, const std::function<int()>& command) {
+  if (dist.world_size() == 1) return command();
+  int code = kExitFailure;
+  try {
+    return command();
+  } catch (const TrainingDiverged& e) {
+    // Every rank sees the same averaged gradients, so all diverge at the same step: rank 0
+    // reports, and no rank aborts the job before it has.
+    if (dist.is_root()) print_rank_error(dist, e.what());
+    dist.barrier();
+  } catch (const InputError& e) {
+    code = kExitBadInput;
+    print_rank_error(dist, e.what());
+  } catch (const std::exception& e) {
+    print_rank_error(dist, e.what());
+  }
+  dist.abort(code);
+}
+
+}  // namespace tapelm

@@ -1,0 +1,310 @@
+// The pretraining config's key tables, derived defaults and cross-key rules.
+#include "train/config/config.h"
+
+#include <filesystem>
+#include <limits>
+#include <tuple>
+
+#include "data/tokenizer.h"
+#include "data/utf8.h"
+#include "nn/feed_forward.h"
+#include "nn/norm.h"
+#include "nn/positional.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+#include "data/corpus.h"
+#include "train/checkpoint/checkpoint.h"
+
+namespace tapelm {
+namespace {
+
+// A double the model keeps as a float: it must stay positive and finite after the narrowing.
+Check<double> positive_float() {
+  return [](const double& v) {
+    const bool ok = v > 0 && static_cast<float>(v) > 0 && v <= std::numeric_limits<float>::max();
+    return ok ? std::string() : "must be a positive float (a 32-bit float above 0), got " + format_number(v);
+  };
+}
+
+}  // namespace
+
+SectionSchema<ModelSection> model_section_schema() {
+  using S = ModelSection;
+  SectionSchema<S> s;
+  s.add("n_layer", &S::n_layer, at_least(1))
+      .add("n_head", &S::n_head, at_least(1))
+      .add("n_embd", &S::n_embd, at_least(1))
+      .add("ctx_len", &S::ctx_len, at_least(1))
+      .add("dropout", &S::dropout, in_interval(0, 1, true, false))
+      .add("ffn", &S::ffn, one_of(enum_names<FfnKind>()))
+      .add("ffn_hidden", &S::ffn_hidden, at_least(0))
+      .add("norm", &S::norm, one_of(enum_names<NormKind>()))
+      .add("pos_encoding", &S::pos_encoding, one_of(enum_names<PositionalKind>()))
+      .add("pre_ln", &S::pre_ln)
+      .add("tie_weights", &S::tie_weights)
+      .add("bias", &S::bias)
+      .add("scale_embeddings", &S::scale_embeddings)
+      .add("norm_eps", &S::norm_eps, positive_float())
+      .add("gelu_approximation", &S::gelu_approximation, one_of(enum_names<GeluApproximation>()))
+      .add("rope_base", &S::rope_base, positive_float())
+      .add("sinusoidal_base", &S::sinusoidal_base, positive_float());
+  return s;
+}
+
+SectionSchema<TokenizerSection> tokenizer_section_schema() {
+  using S = TokenizerSection;
+  SectionSchema<S> s;
+  s.add("type", &S::type, one_of(enum_names<TokenizerType>()))
+      .add("vocab_size", &S::vocab_size, in_range(8, kMaxInt32, "token ids are 32-bit ints"))
+      .add("character_coverage", &S::character_coverage, in_interval(0, 1, false, true))
+      .add("byte_fallback", &S::byte_fallback)
+      .add("model", &S::model)
+      .add("max_sentences", &S::max_sentences, at_least(0));
+  return s;
+}
+
+SectionSchema<DataSection> data_section_schema() {
+  using S = DataSection;
+  SectionSchema<S> s;
+  s.add_required("train", &S::train, non_empty<std::vector<std::string>>())
+      .add("val", &S::val)
+      .add("val_fraction", &S::val_fraction, in_interval(0, 1, true, false))
+      .add("cache_dir", &S::cache_dir)
+      .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()))
+      .add("format", &S::format, one_of(enum_names<CorpusFormat>()))
+      .add("text_field", &S::text_field, non_empty<std::string>());
+  return s;
+}
+
+SectionSchema<OptimizerSection> optimizer_section_schema() {
+  using S = OptimizerSection;
+  SectionSchema<S> s;
+  s.add("name", &S::name, one_of(enum_names<OptimizerKind>()))
+      .add("lr", &S::lr, above(0))
+      .add("beta1", &S::beta1, in_interval(0, 1, true, false))
+      .add("beta2", &S::beta2, in_interval(0, 1, true, false))
+      .add("eps", &S::eps, above(0))
+      .add("weight_decay", &S::weight_decay, non_negative())
+      .add("momentum", &S::momentum, in_interval(0, 1, true, false));
+  return s;
+}
+
+SectionSchema<SchedulerSection> scheduler_section_schema() {
+  using S = SchedulerSection;
+  SectionSchema<S> s;
+  s.add("name", &S::name, one_of(enum_names<ScheduleKind>()))
+      .add("warmup_steps", &S::warmup_steps, at_least(0))
+      .add("min_lr", &S::min_lr, non_negative());
+  return s;
+}
+
+SectionSchema<TrainSection> train_section_schema() {
+  using S = TrainSection;
+  SectionSchema<S> s;
+  s.add("max_steps", &S::max_steps, in_range(1, kMaxCheckpointStep, "checkpoint directories name the step with 8 digits"))
+      .add("batch_size", &S::batch_size, at_least(1))
+      .add("micro_batch_size", &S::micro_batch_size, at_least(0))
+      .add("grad_clip", &S::grad_clip, non_negative())
+      .add("threads", &S::threads, in_range(0, kMaxThreads, "more threads than any CPU has cores"))
+      .add("max_bad_steps", &S::max_bad_steps, at_least(1))
+      .add("label_smoothing", &S::label_smoothing, in_interval(0, 1, true, false))
+      .add("memory_check", &S::memory_check);
+  return s;
+}
+
+SectionSchema<EvalSection> eval_section_schema() {
+  SectionSchema<EvalSection> s;
+  s.add("interval", &EvalSection::interval, at_least(0)).add("batches", &EvalSection::batches, at_least(1));
+  return s;
+}
+
+SectionSchema<LoggingSection> logging_section_schema() {
+  SectionSchema<LoggingSection> s;
+  s.add("interval", &LoggingSection::interval, at_least(1)).add("tensorboard", &LoggingSection::tensorboard);
+  return s;
+}
+
+SectionSchema<CheckpointSection> checkpoint_section_schema() {
+  SectionSchema<CheckpointSection> s;
+  s.add("interval", &CheckpointSection::interval, at_least(0))
+      .add("keep_last", &CheckpointSection::keep_last, at_least(0))
+      .add("keep_best", &CheckpointSection::keep_best);
+  return s;
+}
+
+SectionSchema<SampleSection> sample_section_schema() {
+  using S = SampleSection;
+  SectionSchema<S> s;
+  s.add("prompt", &S::prompt)
+      .add("max_new_tokens", &S::max_new_tokens, at_least(0))
+      .add("temperature", &S::temperature, non_negative())
+      .add("top_k", &S::top_k, at_least(0))
+      .add("top_p", &S::top_p, in_interval(0, 1, false, true));
+  return s;
+}
+
+void check_model_rules(const ModelSection& m, const RuleContext& context, const std::string& section) {
+  const std::string n_head = section + ".n_head";
+  context.require(m.n_embd % m.n_head == 0, n_head,
+                  "must divide " + section + ".n_embd (" + std::to_string(m.n_embd) + "), got " +
+                      std::to_string(m.n_head));
+  // Rotary embeddings rotate pairs of channels within each head.
+  context.require(m.pos_encoding != "rope" || (m.n_embd / m.n_head) % 2 == 0, section + ".pos_encoding",
+                  "rope needs an even head size (n_embd / n_head), got " + std::to_string(m.n_embd / m.n_head));
+  // Sinusoidal encodings pair a sine and a cosine channel per frequency.
+  context.require(m.pos_encoding != "sinusoidal" || m.n_embd % 2 == 0, section + ".pos_encoding",
+                  "sinusoidal needs an even n_embd, got " + std::to_string(m.n_embd));
+}
+
+void check_tokenizer_rules(const TokenizerSection& t, const RuleContext& context, const std::string& section) {
+  // With byte fallback SentencePiece reserves one piece per byte plus <unk>, <s>, </s>.
+  context.require(!t.byte_fallback || t.vocab_size > 259, section + ".vocab_size",
+                  "must be > 259 with byte_fallback (256 byte pieces + 3 special tokens), got " +
+                      std::to_string(t.vocab_size));
+  if (!t.model.empty()) {
+    std::error_code ec;
+    context.require(std::filesystem::is_regular_file(t.model, ec), section + ".model",
+                    "tokenizer model file '" + t.model + "' not found");
+  }
+}
+
+void check_train_rules(const TrainSection& t, const RuleContext& context, const std::string& section) {
+  context.require(t.micro_batch_size <= t.batch_size, section + ".micro_batch_size",
+                  "must be <= " + section + ".batch_size (" + std::to_string(t.batch_size) + "), got " +
+                      std::to_string(t.micro_batch_size));
+  context.require(t.batch_size % t.micro_batch_size == 0, section + ".micro_batch_size",
+                  "must divide " + section + ".batch_size (" + std::to_string(t.batch_size) + "), got " +
+                      std::to_string(t.micro_batch_size));
+}
+
+void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSection& scheduler,
+                          const TrainSection& train, const RuleContext& context) {
+  context.require(scheduler.min_lr <= optimizer.lr, "scheduler.min_lr",
+                  "must be <= optimizer.lr (" + format_number(optimizer.lr) + "), got " +
+                      format_number(scheduler.min_lr));
+  if (scheduler.name == "constant") {
+    context.require(scheduler.warmup_steps <= train.max_steps, "scheduler.warmup_steps",
+                    "must be <= train.max_steps (" + std::to_string(train.max_steps) + "), got " +
+                        std::to_string(scheduler.warmup_steps));
+    return;
+  }
+  context.require(scheduler.warmup_steps < train.max_steps, "scheduler.warmup_steps",
+                  "must be < train.max_steps (" + std::to_string(train.max_steps) + ") for scheduler.name: " +
+                      scheduler.name + ", got " + std::to_string(scheduler.warmup_steps) +
+                      " (the decay needs steps after the warmup; use fewer warmup steps, or scheduler.name: "
+                      "constant)");
+}
+
+namespace {
+
+ConfigSchema<PretrainConfig> build_pretrain_schema() {
+  using C = PretrainConfig;
+  SectionSchema<C> top;
+  top.add_required("out_dir", &C::out_dir, non_empty<std::string>()).add("seed", &C::seed, at_least(0));
+
+  ConfigSchema<C> schema;
+  schema.top_level(top)
+      .section("model", &C::model, model_section_schema())
+      .section("tokenizer", &C::tokenizer, tokenizer_section_schema())
+      .section("data", &C::data, data_section_schema())
+      .section("optimizer", &C::optimizer, optimizer_section_schema())
+      .section("scheduler", &C::scheduler, scheduler_section_schema())
+      .section("train", &C::train, train_section_schema())
+      .section("eval", &C::eval, eval_section_schema())
+      .section("logging", &C::logging, logging_section_schema())
+      .section("checkpoint", &C::checkpoint, checkpoint_section_schema())
+      .section("sample", &C::sample, sample_section_schema());
+
+  schema.resolver([](C& c) {
+    // A cache beside the run directories, so runs over the same data share tokenized shards.
+    if (c.data.cache_dir.empty()) {
+      std::filesystem::path run = std::filesystem::path(c.out_dir).lexically_normal();
+      if (!run.has_filename()) run = run.parent_path();  // "runs/x/" → "runs/x"
+      c.data.cache_dir = (run.parent_path() / "cache").string();
+    }
+    if (c.train.micro_batch_size == 0) c.train.micro_batch_size = c.train.batch_size;
+  });
+
+  schema.rule([](const C& c, const RuleContext& context) {
+    check_model_rules(c.model, context);
+    check_tokenizer_rules(c.tokenizer, context);
+    check_train_rules(c.train, context);
+    check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
+    context.require(!c.data.val.empty() || c.data.val_fraction > 0, "data.val_fraction",
+                    "must be > 0 when data.val is not given (validation needs held-out data)");
+    int64_t tokens_per_step = 0, tokens = 0;
+    context.require(!__builtin_mul_overflow(c.train.batch_size, c.model.ctx_len, &tokens_per_step) &&
+                        !__builtin_mul_overflow(tokens_per_step, c.train.max_steps, &tokens),
+                    "train.batch_size",
+                    "x model.ctx_len x train.max_steps must fit the 64-bit count of tokens trained on, got " +
+                        std::to_string(c.train.batch_size) + " x " + std::to_string(c.model.ctx_len) + " x " +
+                        std::to_string(c.train.max_steps));
+  });
+  return schema;
+}
+
+auto fields(const ModelSection& s) {
+  return std::tie(s.n_layer, s.n_head, s.n_embd, s.ctx_len, s.dropout, s.ffn, s.ffn_hidden, s.norm,
+                  s.pos_encoding, s.pre_ln, s.tie_weights, s.bias, s.scale_embeddings, s.norm_eps,
+                  s.gelu_approximation, s.rope_base, s.sinusoidal_base);
+}
+auto fields(const TokenizerSection& s) {
+  return std::tie(s.type, s.vocab_size, s.character_coverage, s.byte_fallback, s.model, s.max_sentences);
+}
+auto fields(const DataSection& s) {
+  return std::tie(s.train, s.val, s.val_fraction, s.cache_dir, s.utf8, s.format, s.text_field);
+}
+auto fields(const OptimizerSection& s) {
+  return std::tie(s.name, s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.momentum);
+}
+auto fields(const SchedulerSection& s) { return std::tie(s.name, s.warmup_steps, s.min_lr); }
+auto fields(const TrainSection& s) {
+  return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.max_bad_steps,
+                  s.label_smoothing, s.memory_check);
+}
+auto fields(const EvalSection& s) { return std::tie(s.interval, s.batches); }
+auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }
+auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last, s.keep_best); }
+auto fields(const SampleSection& s) {
+  return std::tie(s.prompt, s.max_new_tokens, s.temperature, s.top_k, s.top_p);
+}
+
+template <class... Sections>
+bool all_equal(const std::tuple<const Sections&...>& a, const std::tuple<const Sections&...>& b) {
+  return std::apply(
+      [&](const auto&... x) {
+        return std::apply([&](const auto&... y) { return ((fields(x) == fields(y)) && ...); }, b);
+      },
+      a);
+}
+
+}  // namespace
+
+const ConfigSchema<PretrainConfig>& pretrain_config_schema() {
+  static const ConfigSchema<PretrainConfig> schema = build_pretrain_schema();
+  return schema;
+}
+
+PretrainConfig load_pretrain_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return pretrain_config_schema().load_file(path, overrides);
+}
+
+PretrainConfig parse_pretrain_config(const std::string& yaml_text, const std::string& source_name,
+                                     const std::vector<std::string>& overrides) {
+  return pretrain_config_schema().load_text(yaml_text, source_name, overrides);
+}
+
+std::string to_yaml(const PretrainConfig& config) {
+  return pretrain_config_schema().to_yaml(
+      config, "tapelm pretrain config, resolved: every key with the value the run used.");
+}
+
+bool operator==(const PretrainConfig& a, const PretrainConfig& b) {
+  const auto sections = [](const PretrainConfig& c) {
+    return std::tie(c.model, c.tokenizer, c.data, c.optimizer, c.scheduler, c.train, c.eval, c.logging,
+                    c.checkpoint, c.sample);
+  };
+  return a.out_dir == b.out_dir && a.seed == b.seed && all_equal(sections(a), sections(b));
+}
+
+}  // namespace tapelm

@@ -1,0 +1,438 @@
+// The one training loop: setup (optimizer, resume, out_dir), steps, evaluation with early
+// stopping and the best checkpoint, checkpoints, the final test evaluation; with several
+// ranks, the data-parallel split of each step (docs/distributed.md).
+#include "train/loop/training_loop.h"
+
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/elementwise.h"
+#include "autograd/tape.h"
+#include "data/atomic_file.h"
+#include "data/sampler.h"
+#include "nn/safetensors.h"
+#include "nn/summary.h"
+#include "optim/schedule.h"
+#include "train/config/builders.h"
+#include "train/loop/distributed.h"
+#include "train/loop/loss_plot.h"
+#include "train/loop/metrics.h"
+#include "train/loop/progress.h"
+#include "train/checkpoint/resume.h"
+#include "train/checkpoint/run_dir.h"
+#include "train/loop/step_outcome.h"
+#include "train/config/suggest.h"
+#include "train/checkpoint/trainer_state.h"
+#include "train/checkpoint/training_checkpoint.h"
+
+namespace tapelm {
+namespace fs = std::filesystem;
+
+fs::path best_checkpoint_dir(const fs::path& out_dir) { return out_dir / "best"; }
+
+MetricSpec early_stopping_metric(const std::vector<MetricSpec>& metrics, const std::string& wanted,
+                                 const std::string& task_name) {
+  if (wanted.empty()) return metrics.front();
+  std::vector<std::string> names;
+  std::string listed;
+  for (const MetricSpec& spec : metrics) {
+    if (spec.name == wanted) return spec;
+    names.push_back(spec.name);
+    listed += (listed.empty() ? "" : ", ") + spec.name;
+  }
+  throw ConfigError("eval.metric: task " + task_name + " has no metric '" + wanted + "'" +
+                    suggestion_suffix(wanted, names) + " (its metrics: " + listed + ")");
+}
+
+int64_t accumulation_steps(const TrainSection& train, int world) {
+  const int64_t share = train.micro_batch_size * world;
+  if (train.batch_size % share != 0) {
+    throw ConfigError("train.batch_size (" + std::to_string(train.batch_size) + ") must be a multiple of " +
+                      "train.micro_batch_size (" + std::to_string(train.micro_batch_size) + ") x " +
+                      std::to_string(world) + " ranks = " + std::to_string(share) +
+                      ", so every rank gets the same share of each batch; change train.batch_size or "
+                      "train.micro_batch_size (--set train.micro_batch_size=...), or the number of ranks");
+  }
+  return train.batch_size / share;
+}
+
+std::string describe_batches(const TrainSection& train, int64_t accumulation, int world, int64_t per_example,
+                             double epoch_examples) {
+  const int64_t B = train.batch_size;
+  const std::string examples = per_example > 1 ? " sequences x " + std::to_string(per_example) + " tokens = " +
+                                                     std::to_string(B * per_example) + " tokens"
+                                               : " examples";
+  const std::string split = world > 1 ? std::to_string(world) + " ranks x micro-batch " +
+                                            std::to_string(train.micro_batch_size) + " x " + std::to_string(accumulation)
+                                      : "micro-batch " + std::to_string(train.micro_batch_size) + ", " +
+                                            std::to_string(accumulation);
+  return "batch: " + std::to_string(B) + examples + " per step (" + split + " accumulation steps); " +
+         std::to_string(train.max_steps) + " steps = " +
+         format_double("%.2f", double(B) * double(train.max_steps) / epoch_examples) + " epochs of the training data";
+}
+
+namespace {
+
+std::vector<std::pair<std::string, double>> prefixed(const std::string& prefix, const TaskEvaluation& evaluation) {
+  std::vector<std::pair<std::string, double>> fields;
+  for (const auto& [name, value] : evaluation.metrics) fields.emplace_back(prefix + name, value);
+  return fields;
+}
+
+NamedParameters parameters_of(const std::vector<ParamGroup>& groups) {
+  NamedParameters params;
+  for (const ParamGroup& group : groups) params.insert(params.end(), group.params.begin(), group.params.end());
+  return params;
+}
+
+class Loop {
+ public:
+  Loop(TrainingTask& task, const LoopConfig& config, const std::optional<Checkpoint>& resume_from,
+       const TrainerOptions& options)
+      : task_(task),
+        config_(config),
+        resume_from_(resume_from),
+        out_dir_(config.out_dir),
+        dist_(options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr),
+        log_(root() ? *options.log : silent_),
+        progress_bar_(root() ? options.progress_bar : nullptr),
+        stop_requested_(options.stop_requested),
+        on_training_start_(options.on_training_start),
+        unit_(task.throughput_unit()) {}
+
+  TrainResult run() {
+    setup();
+    if (on_training_start_) on_training_start_();
+    ProgressDisplay progress(log_, progress_bar_, state_.step, config_.train.max_steps, unit_.display);
+    progress_ = &progress;
+    TrainResult result;
+    if (state_.step >= config_.train.max_steps || state_.early_stopped) {
+      progress.print("nothing to do: the checkpoint is at step " + std::to_string(state_.step) +
+                     (state_.early_stopped ? " and early stopping had ended the run"
+                                           : " and train.max_steps is " + std::to_string(config_.train.max_steps) +
+                                                 " (raise it with --set train.max_steps=...)"));
+    }
+    while (state_.step < config_.train.max_steps && !state_.early_stopped) {
+      const StepResult step = throughput_.time([&] { return train_step(learning_rate(schedule_, state_.step)); });
+      record_step(step);
+      if (state_.bad_steps_in_a_row >= config_.train.max_bad_steps) diverged();
+      const bool last = state_.step == config_.train.max_steps;
+      if (last || is_due(state_.step, config_.eval_interval)) evaluate();
+      const bool end = last || state_.early_stopped;
+      const bool stop = !end && stop_requested_anywhere();
+      if (end || stop || (step.finite && is_due(state_.step, config_.checkpoint.interval))) save_checkpoint();
+      if (stop) {
+        result.stopped = true;
+        break;
+      }
+    }
+    progress.finish();
+    progress_ = nullptr;
+    result.step = state_.step;
+    result.early_stopped = state_.early_stopped;
+    result.checkpoint = last_checkpoint_;
+    result.evaluation = last_evaluation_;
+    const bool has_best = root() && state_.best_metric && fs::exists(best_checkpoint_dir(out_dir_));
+    if (has_best) result.best = locate_checkpoint(best_checkpoint_dir(out_dir_)).dir;
+    if (!result.stopped && task_.has_split(Split::kTest)) result.test = test_best(has_best);
+    return result;
+  }
+
+ private:
+  // ---- the process group (a world of one when dist_ is null) ----
+
+  bool root() const { return !dist_ || dist_->is_root(); }
+  int rank() const { return dist_ ? dist_->rank() : 0; }
+  int world() const { return dist_ ? dist_->world_size() : 1; }
+
+  bool stop_requested_anywhere() const {
+    const bool here = stop_requested_ && stop_requested_();
+    return dist_ ? dist_->all_reduce_sum(here ? 1.0 : 0.0) > 0 : here;
+  }
+
+  // ---- setup ----
+
+  void setup() {
+    accum_ = accumulation_steps(config_.train, world());
+    schedule_ = schedule_config(config_.optimizer, config_.scheduler, config_.train.max_steps);
+    metric_ = early_stopping_metric(task_.metrics(), config_.eval_metric, task_.name());
+    const std::vector<ParamGroup> groups = task_.param_groups();
+    trainable_ = parameters_of(groups);
+    optimizer_ = make_optimizer(config_.optimizer, groups);
+    if (resume_from_) restore(*resume_from_);
+    state_.world_size = world();
+    if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
+    if (root()) accept_run();
+    describe();
+  }
+
+  void restore(const Checkpoint& checkpoint) {
+    log_ << "resuming from " << checkpoint.dir.string() << " (step " << checkpoint.step << ")" << std::endl;
+    const fs::path weights = checkpoint.file(kWeightsFile);
+    load_from(weights, [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
+    const fs::path optimizer = checkpoint.file(kOptimizerFile);
+    load_from(optimizer, [&] { load_optimizer_state(optimizer.string(), *optimizer_); });
+    state_ = checkpoint_trainer_state(checkpoint, unit_.per_example);
+    if (state_.step != checkpoint.step) {
+      throw CheckpointError(checkpoint.dir.string() + ": trainer state at step " + std::to_string(state_.step) +
+                            " but the checkpoint is step " + std::to_string(checkpoint.step));
+    }
+    const fs::path state_file = checkpoint.has(kTrainerStateFile) ? checkpoint.file(kTrainerStateFile)
+                                                                  : checkpoint.file(kFinetuneStateFileV1);
+    load_from(state_file, [&] { task_.restore_sampler(state_.sampler); });
+    if (state_.world_size != world()) {
+      log_ << "resume: the checkpoint was written by " << state_.world_size << " process"
+           << (state_.world_size == 1 ? "" : "es") << ", this run has " << world()
+           << "; each step sees the same examples and dropout masks, but the gradients are summed in another order"
+           << std::endl;
+    }
+    last_checkpoint_ = checkpoint.dir;
+  }
+
+  // The first changes to out_dir, once every check passed: abandoned checkpoints set aside,
+  // leftovers of killed runs removed, config.yaml, the metrics log.
+  void accept_run() {
+    if (resume_from_) {
+      for (const std::string& line : set_aside_abandoned_checkpoints(out_dir_, resume_from_->step)) {
+        log_ << "resume: " << line << std::endl;
+      }
+    } else {
+      fs::remove(out_dir_ / "samples.txt");
+    }
+    start_run(out_dir_, config_.config_yaml);
+    remove_run_temporaries(best_checkpoint_dir(out_dir_));
+    metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
+                                            resume_from_ ? std::optional<int64_t>(state_.step) : std::nullopt,
+                                            config_.logging.tensorboard);
+  }
+
+  void describe() {
+    log_ << model_summary(task_.model());
+    std::string scaled;
+    for (const ParamGroup& group : optimizer_->groups()) {
+      if (group.lr_scale != 1.0 && !group.params.empty()) {
+        scaled += (scaled.empty() ? " (" : ", ") + group.name + " x" + format_number(group.lr_scale);
+      }
+    }
+    log_ << "optimizer: " << config_.optimizer.name << ", lr " << format_float(config_.optimizer.lr)
+         << (scaled.empty() ? "" : scaled + ")") << ", " << config_.scheduler.name << " schedule ("
+         << config_.scheduler.warmup_steps << " warmup steps, min_lr " << format_float(config_.scheduler.min_lr)
+         << ")" << std::endl;
+    log_ << describe_batches(config_.train, accum_, world(), unit_.per_example, task_.epoch_examples())
+         << "; early stopping on val " << metric_.name
+         << (config_.patience > 0 ? " (patience " + std::to_string(config_.patience) + ")" : " (off)") << std::endl;
+  }
+
+  // ---- steps ----
+
+  StepResult train_step(double lr) {
+    const int64_t m = config_.train.micro_batch_size;
+    optimizer_->zero_grad();
+    task_.draw_batch(config_.train.batch_size);
+    // Each micro-batch's backward adds the gradient of its mean loss times its weight; the sum
+    // over micro-batches and ranks divided by the total weight is the gradient of the global
+    // batch's mean loss, however the batch was split.
+    std::vector<double> totals = {0.0, 0.0};  // weighted loss, weight
+    for (int64_t j = 0; j < accum_; ++j) {
+      const int64_t begin = first_row_of_micro_batch(j, m, rank(), world());
+      WeightedLoss loss = task_.loss(state_.step, begin, begin + m);
+      totals[0] += double(loss.mean.item()) * loss.weight;
+      totals[1] += loss.weight;
+      Var weighted = loss.mean * float(loss.weight);
+      backward(weighted);
+    }
+    if (dist_) dist_->all_reduce_sum(totals);
+    const double weight = totals[1] > 0 ? totals[1] : 1.0;
+    if (dist_) {
+      dist_->sum_gradients(trainable_, weight);
+    } else {
+      divide_gradients(trainable_, weight);
+    }
+    last_lr_ = lr;
+    const StepResult result = finish_step(*optimizer_, trainable_, totals[0] / weight, config_.train.grad_clip, lr);
+    task_.after_step();
+    return result;
+  }
+
+  void record_step(const StepResult& step) {
+    const int64_t batch = config_.train.batch_size;
+    ++state_.step;
+    state_.examples_seen += batch;
+    throughput_.add(batch * unit_.per_example);
+    if (step.finite) {
+      state_.bad_steps_in_a_row = 0;
+    } else {
+      ++state_.skipped_steps;
+      ++state_.bad_steps_in_a_row;
+      progress_->print(skipped_step_message(state_.step, step.loss, step.grad_norm, state_.bad_steps_in_a_row,
+                                            config_.train.max_bad_steps));
+    }
+    const bool log_line =
+        is_due(state_.step, config_.logging.interval) || state_.step == config_.train.max_steps || !step.finite;
+    const TrainRecord record{state_.step, step.loss, last_lr_, step.grad_norm, throughput_.per_second(),
+                             state_.skipped_steps};
+    if (log_line) {
+      if (metrics_) metrics_->log(record, unit_.metric);
+      throughput_.reset();
+    }
+    progress_->step(record, log_line);
+  }
+
+  [[noreturn]] void diverged() {
+    progress_->finish();
+    throw TrainingDiverged(divergence_message(state_.step, state_.bad_steps_in_a_row, config_.train.max_bad_steps,
+                                              last_checkpoint_));
+  }
+
+  // ---- evaluation and checkpoints ----
+
+  bool improves(double value) const {
+    if (!std::isfinite(value)) return false;
+    if (!state_.best_metric) return true;
+    return metric_.higher_is_better ? value > *state_.best_metric : value < *state_.best_metric;
+  }
+
+  // Every rank evaluates its share and gets the same metrics, so the early-stopping decision
+  // is the same everywhere; rank 0 writes.
+  void evaluate() {
+    const TaskEvaluation evaluation = task_.evaluate(Split::kVal, dist_);
+    last_evaluation_ = evaluation;
+    const double value = evaluation.metric(metric_.name);
+    const bool better = improves(value);
+    if (better) {
+      state_.best_metric = value;
+      state_.best_step = state_.step;
+      state_.evals_without_improvement = 0;
+    } else {
+      ++state_.evals_without_improvement;
+    }
+    const int64_t patience = config_.patience;
+    if (!better && patience > 0 && state_.evals_without_improvement >= patience) state_.early_stopped = true;
+    if (!root()) return;
+    metrics_->log(state_.step, prefixed("val_", evaluation));
+    if (!evaluation.report.empty()) metrics_->log_text(state_.step, "val_report", evaluation.report);
+    progress_->print("step " + std::to_string(state_.step) + ": val " + format_metrics(evaluation) +
+                     (better ? " (best so far)"
+                             : " (best " + metric_.name + " " + format_double("%.4f", state_.best_metric.value_or(NAN)) +
+                                   " at step " + std::to_string(state_.best_step) + ")"));
+    if (state_.early_stopped) {
+      progress_->print("early stopping: no better val " + metric_.name + " in " + std::to_string(patience) +
+                       " evaluations");
+    }
+    plot();
+    sample(evaluation);
+    if (better && config_.checkpoint.keep_best) save_best();
+  }
+
+  void plot() {
+    const std::string title = out_dir_.filename().string() + ": step " + std::to_string(state_.step);
+    write_loss_svg(out_dir_ / "loss.svg", metrics_->history(), title);
+    if (!png_problem_.empty()) return;
+    png_problem_ = write_loss_png(out_dir_ / "loss.png", metrics_->history(), title);
+    if (!png_problem_.empty() && png_problem_ != "gnuplot is not on PATH") {
+      progress_->print("loss.png not written (" + png_problem_ + "); loss.svg has the plot");
+    }
+  }
+
+  void sample(const TaskEvaluation& evaluation) {
+    std::optional<std::string> text;
+    try {
+      text = task_.sample();
+    } catch (const std::invalid_argument& e) {  // non-finite logits from a diverging model
+      progress_->print("no sample at step " + std::to_string(state_.step) + ": " + e.what());
+      return;
+    }
+    if (!text) return;
+    progress_->print("sample at step " + std::to_string(state_.step) + ":\n" + *text);
+    metrics_->log_text(state_.step, "sample", *text);
+    std::ofstream samples(out_dir_ / "samples.txt", std::ios::app);
+    samples << "=== step " << state_.step << " (val " << format_metrics(evaluation) << ") ===\n" << *text << "\n\n";
+  }
+
+  std::vector<CheckpointFile> checkpoint_files() {
+    state_.sampler = task_.sampler_state();
+    return training_checkpoint_files(task_.model(), *optimizer_, state_, config_.config_yaml,
+                                     task_.checkpoint_files());
+  }
+
+  void save_best() {
+    const fs::path dir = best_checkpoint_dir(out_dir_);
+    const Checkpoint written = write_checkpoint(dir, state_.step, checkpoint_files());
+    prune_checkpoints(dir, 1, state_.step);
+    progress_->print("best: " + written.dir.string());
+  }
+
+  void save_checkpoint() {
+    if (!root()) return;
+    const Checkpoint written = write_checkpoint(out_dir_, state_.step, checkpoint_files());
+    last_checkpoint_ = written.dir;
+    std::string line = "checkpoint: " + written.dir.string();
+    const std::vector<std::string> removed = prune_checkpoints(out_dir_, config_.checkpoint.keep_last, state_.step);
+    for (size_t i = 0; i < removed.size(); ++i) line += (i == 0 ? " (removed " : ", ") + removed[i];
+    progress_->print(line + (removed.empty() ? "" : ")"));
+  }
+
+  // The best checkpoint's weights (or, without one, the final weights) on the test split.
+  TaskEvaluation test_best(bool has_best) {
+    std::string which = "the final model (no finite validation metric, so no best checkpoint)";
+    bool use_best = dist_ ? dist_->all_reduce_sum(has_best ? 1.0 : 0.0) > 0 : has_best;
+    if (use_best) {
+      if (root()) {
+        const Checkpoint best = locate_checkpoint(best_checkpoint_dir(out_dir_));
+        const fs::path weights = best.file(kWeightsFile);
+        load_from(weights,
+                  [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
+        which = "the best checkpoint " + best.dir.string() + " (val " + metric_.name + " " +
+                format_double("%.4f", *state_.best_metric) + " at step " + std::to_string(state_.best_step) + ")";
+      }
+      if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
+    }
+    const TaskEvaluation evaluation = task_.evaluate(Split::kTest, dist_);
+    if (!root()) return evaluation;
+    metrics_->log(state_.best_step, prefixed("test_", evaluation));
+    const std::string report = "test split (" + std::to_string(task_.split_examples(Split::kTest)) + " examples), " +
+                               which + ":\n" + format_metrics(evaluation) + "\n" + evaluation.report;
+    write_file_atomic(out_dir_ / "test_report.txt", report);
+    log_ << report << (report.back() == '\n' ? "" : "\n") << std::flush;
+    return evaluation;
+  }
+
+  TrainingTask& task_;
+  const LoopConfig& config_;
+  const std::optional<Checkpoint>& resume_from_;
+  const fs::path out_dir_;
+  const Distributed* dist_;  // null for a world of one
+  std::ostream silent_{nullptr};  // the log of ranks other than 0: discards everything
+  std::ostream& log_;
+  std::ostream* progress_bar_;
+  std::function<bool()> stop_requested_;
+  std::function<void()> on_training_start_;
+  const ThroughputUnit unit_;
+  ProgressDisplay* progress_ = nullptr;  // set while run() steps
+
+  MetricSpec metric_;
+  NamedParameters trainable_;
+  std::unique_ptr<Optimizer> optimizer_;
+  ScheduleConfig schedule_;
+  int64_t accum_ = 1;  // micro-batches per rank and step
+  std::unique_ptr<MetricsLog> metrics_;  // rank 0 only
+
+  TrainerState state_;
+  fs::path last_checkpoint_;
+  std::optional<TaskEvaluation> last_evaluation_;
+  double last_lr_ = 0;
+  std::string png_problem_;  // non-empty once the PNG failed: not retried
+  Throughput throughput_;    // units per second between log lines
+};
+
+}  // namespace
+
+TrainResult train(TrainingTask& task, const LoopConfig& config, const std::optional<Checkpoint>& resume_from,
+                  const TrainerOptions& options) {
+  return Loop(task, config, resume_from, options).run();
+}
+
+}  // namespace tapelm

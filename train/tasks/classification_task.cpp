@@ -1,0 +1,283 @@
+// The classification task: batching, loss, metrics and predictions.
+#include "train/tasks/classification_task.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "autograd/tape.h"
+#include "data/label_vocab.h"
+#include "data/padding.h"
+#include "nn/safetensors.h"
+#include "nn/sequence_classifier.h"
+#include "train/config/builders.h"
+#include "train/tasks/class_weights.h"
+#include "data/atomic_file.h"
+#include "train/tasks/task_common.h"
+#include "train/tasks/task_metrics.h"
+#include "train/checkpoint/training_checkpoint.h"
+
+namespace tapelm {
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+LabelVocab task_labels(const TaskSetup& setup) {
+  if (setup.restore_from) {
+    const std::filesystem::path path = setup.restore_from->file(kLabelsFile);
+    try {
+      return LabelVocab::from_json(read_file(path), path.string());
+    } catch (const std::exception& e) {
+      throw CheckpointError(e.what());
+    }
+  }
+  const std::vector<LabeledExample>& examples = *setup.examples;
+  const LabelVocab labels = LabelVocab::from_examples(examples, *setup.train_indices);
+  if (labels.size() < 2) {
+    throw InputError("data.train: the training split has only the label '" + labels.label(0) +
+                     "'; classification needs at least two");
+  }
+  *setup.log << "labels: " << join(labels.labels()) << "\nclass balance (training split):\n"
+             << class_balance_report(examples, *setup.train_indices);
+  return labels;
+}
+
+SequenceClassifierConfig classifier_config(const FinetuneConfig& config, int64_t vocab_size, int64_t n_classes) {
+  const GPTConfig gpt = gpt_config(config.model, vocab_size, uint64_t(config.seed));
+  SequenceClassifierConfig cfg;
+  static_cast<TransformerConfig&>(cfg) = gpt;
+  cfg.vocab_size = gpt.vocab_size;
+  cfg.n_layer = gpt.n_layer;
+  cfg.n_classes = n_classes;
+  cfg.pooling = config_enum<Pooling>("classification.pooling", config.classification.pooling);
+  cfg.causal = true;
+  return cfg;
+}
+
+class ClassificationTask : public FinetuneTask {
+ public:
+  explicit ClassificationTask(const TaskSetup& setup)
+      : config_(*setup.config),
+        tokenizer_(task_tokenizer(setup, [&] { return example_texts(*setup.examples, *setup.train_indices, false); })),
+        labels_(task_labels(setup)),
+        model_(classifier_config(config_, tokenizer_.vocab_size(), int64_t(labels_.size()))),
+        truncation_(config_enum<Truncation>("data.truncation", config_.data.truncation)),
+        class_weights_(training_class_weights(setup)) {
+    if (config_.max_len() > config_.model.ctx_len) {
+      throw ConfigError("data.max_len: must be <= the model's ctx_len (" + std::to_string(config_.model.ctx_len) +
+                        "), got " + std::to_string(config_.max_len()));
+    }
+    if (setup.init_from) load_backbone(*setup.init_from, *setup.log);
+    freeze(*setup.log);
+    model_.train();
+  }
+
+  Module& model() override { return model_; }
+  void set_dropout_batch(int64_t step, int64_t first_example) override {
+    model_.set_dropout_batch(step, first_example);
+  }
+
+  std::vector<MetricSpec> metrics() const override {
+    return {{"accuracy", true}, {"macro_f1", true}, {"loss", false}};
+  }
+
+  bool is_head_parameter(const std::string& name) const override { return starts_with(name, "head."); }
+
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
+    const PaddedBatch padded = encode_batch(inputs_of(examples, batch));
+    std::vector<int32_t> targets;
+    double weight = 0;
+    for (size_t i : batch) {
+      targets.push_back(label_id(examples[i]));
+      weight += class_weights_.empty() ? 1.0 : double(class_weights_[size_t(targets.back())]);
+    }
+    return {model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing),
+                        class_weights_),
+            weight};
+  }
+
+  // sums: [0] the summed cross-entropy, [1 + truth * classes + predicted] the confusion matrix.
+  EvalTotals evaluate_part(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                           int64_t batch_size, Shard shard) override {
+    const auto [begin, end] = shard_range(indices.size(), batch_size, shard);
+    const std::vector<size_t> part(indices.begin() + long(begin), indices.begin() + long(end));
+    const int64_t n_classes = int64_t(labels_.size());
+    EvalTotals totals;
+    totals.sums.assign(size_t(1 + n_classes * n_classes), 0.0);
+    run_batches(inputs_of(examples, part), batch_size, [&](size_t row, const float* probabilities) {
+      const int32_t truth = label_id(examples[part[row]]);
+      totals.sums[size_t(1 + truth * n_classes + argmax(probabilities, n_classes))] += 1;
+      totals.sums[0] -= std::log(std::max(double(probabilities[truth]), 1e-30));
+    });
+    return totals;
+  }
+
+  TaskEvaluation summarize(const EvalTotals& totals) const override {
+    const int64_t n_classes = int64_t(labels_.size());
+    require_sums(totals, size_t(1 + n_classes * n_classes), "classification");
+    ConfusionMatrix confusion(n_classes);
+    for (int32_t truth = 0; truth < n_classes; ++truth) {
+      for (int32_t predicted = 0; predicted < n_classes; ++predicted) {
+        confusion.add(truth, predicted, int64_t(totals.sums[size_t(1 + truth * n_classes + predicted)]));
+      }
+    }
+    TaskEvaluation result;
+    result.metrics = {{"accuracy", confusion.accuracy()},
+                      {"macro_f1", confusion.macro_f1()},
+                      {"loss", totals.sums[0] / double(confusion.total())}};
+    result.report = confusion.table(labels_.labels());
+    return result;
+  }
+
+  std::vector<std::string> predict(const std::vector<std::string>& inputs, int64_t batch_size) override {
+    std::vector<std::string> lines(inputs.size());
+    std::vector<const std::string*> texts;
+    for (const std::string& input : inputs) texts.push_back(&input);
+    run_batches(texts, batch_size, [&](size_t row, const float* probabilities) {
+      nlohmann::ordered_json line;
+      line["label"] = labels_.label(argmax(probabilities, int64_t(labels_.size())));
+      nlohmann::ordered_json by_label = nlohmann::ordered_json::object();
+      for (size_t c = 0; c < labels_.size(); ++c) by_label[labels_.labels()[c]] = probabilities[c];
+      line["probabilities"] = by_label;
+      lines[row] = line.dump();
+    });
+    return lines;
+  }
+
+  std::vector<CheckpointFile> checkpoint_files() const override {
+    return {tokenizer_checkpoint_file(tokenizer_), CheckpointFile::from_bytes(kLabelsFile, labels_.to_json())};
+  }
+
+ private:
+  static std::vector<const std::string*> inputs_of(const std::vector<LabeledExample>& examples,
+                                                   const std::vector<size_t>& indices) {
+    std::vector<const std::string*> texts;
+    texts.reserve(indices.size());
+    for (size_t i : indices) texts.push_back(&examples[i].input);
+    return texts;
+  }
+
+  int32_t label_id(const LabeledExample& example) const {
+    try {
+      return labels_.id(example.target);
+    } catch (const std::invalid_argument& e) {
+      throw InputError(example.origin + ": " + e.what());
+    }
+  }
+
+  PaddedBatch encode_batch(const std::vector<const std::string*>& texts) const {
+    const bool bos = config_.classification.prepend_bos && tokenizer_.bos_id() >= 0;
+    const int64_t budget = config_.max_len() - (bos ? 1 : 0);
+    std::vector<std::vector<int32_t>> rows;
+    rows.reserve(texts.size());
+    for (const std::string* text : texts) {
+      std::vector<int32_t> ids;
+      if (bos) ids.push_back(tokenizer_.bos_id());
+      const std::vector<int32_t> body = encode_truncated(tokenizer_, *text, budget, truncation_);
+      ids.insert(ids.end(), body.begin(), body.end());
+      // An input that encodes to nothing (e.g. only a BOM) still needs one token to classify.
+      if (ids.empty()) ids.push_back(tokenizer_.unk_id() >= 0 ? tokenizer_.unk_id() : 0);
+      rows.push_back(std::move(ids));
+    }
+    return pad_batch(rows, batch_pad_id(tokenizer_), config_.max_len(), truncation_);
+  }
+
+  // Softmax probabilities of each text, `batch_size` texts per forward pass, in eval mode.
+  template <class Visit>
+  void run_batches(const std::vector<const std::string*>& texts, int64_t batch_size, Visit visit) {
+    const NoGradGuard no_grad;
+    model_.eval();
+    const int64_t n_classes = int64_t(labels_.size());
+    std::vector<float> probabilities(static_cast<size_t>(n_classes));
+    for (size_t begin = 0; begin < texts.size(); begin += size_t(batch_size)) {
+      const size_t end = std::min(texts.size(), begin + size_t(batch_size));
+      const PaddedBatch batch =
+          encode_batch(std::vector<const std::string*>(texts.begin() + long(begin), texts.begin() + long(end)));
+      const Var logits = model_.forward(batch.ids, batch.B, batch.T, batch.padding);
+      const float* values = logits.value().data();
+      for (int64_t b = 0; b < batch.B; ++b) {
+        const float* row = values + b * n_classes;
+        const float top = *std::max_element(row, row + n_classes);
+        double sum = 0;
+        for (int64_t c = 0; c < n_classes; ++c) sum += std::exp(double(row[c] - top));
+        for (int64_t c = 0; c < n_classes; ++c) probabilities[c] = float(std::exp(double(row[c] - top)) / sum);
+        visit(begin + size_t(b), probabilities.data());
+      }
+    }
+    model_.train();
+  }
+
+  // Empty (the unweighted loss) unless the run trains with classification.class_weights. A
+  // function of the config and the training split (split.json on resume), so a resumed run
+  // gets the same weights without them being stored in the checkpoint.
+  std::vector<float> training_class_weights(const TaskSetup& setup) const {
+    const ClassWeights& setting = config_.classification.class_weights;
+    if (setting.kind == ClassWeights::Kind::kNone || setup.examples == nullptr) return {};
+    std::vector<float> weights = resolve_class_weights(setting, labels_, *setup.examples, *setup.train_indices);
+    *setup.log << class_weights_line(setting, labels_, weights) << std::endl;
+    return weights;
+  }
+
+  // The pretrained backbone: every parameter but the head must come from the checkpoint.
+  void load_backbone(const Checkpoint& init_from, std::ostream& log) {
+    const std::filesystem::path weights = init_from.file(kWeightsFile);
+    ParameterLoadReport report;
+    try {
+      report = load_parameters(weights.string(), model_.named_parameters(), /*strict=*/false);
+    } catch (const std::exception& e) {
+      throw CheckpointError("init_from: " + std::string(e.what()));
+    }
+    std::vector<std::string> not_head;
+    for (const std::string& name : report.missing) {
+      if (!is_head_parameter(name)) not_head.push_back(name);
+    }
+    if (!not_head.empty()) {
+      throw CheckpointError("init_from: " + weights.string() + " lacks backbone parameters " + join(not_head) +
+                            " (is it a GPT pretraining checkpoint?)");
+    }
+    log << "init_from: " << report.loaded.size() << " backbone tensors loaded from " << weights.string()
+        << "; new: " << join(report.missing)
+        << (report.unexpected.empty() ? std::string() : "; unused: " + join(report.unexpected)) << std::endl;
+  }
+
+  void freeze(std::ostream& log) {
+    const ClassificationSection& c = config_.classification;
+    if (c.freeze_layers > model_.n_layer()) {
+      throw ConfigError("classification.freeze_layers: must be <= the model's n_layer (" +
+                        std::to_string(model_.n_layer()) + "), got " + std::to_string(c.freeze_layers));
+    }
+    int64_t frozen = 0;
+    for (auto& [name, param] : model_.named_parameters()) {
+      bool frozen_here = c.freeze_embeddings && (starts_with(name, "tok_emb.") || starts_with(name, "pos_emb."));
+      for (int64_t layer = 0; layer < c.freeze_layers && !frozen_here; ++layer) {
+        frozen_here = starts_with(name, "blocks." + std::to_string(layer) + ".");
+      }
+      if (frozen_here) {
+        param.set_requires_grad(false);
+        frozen += param.value().numel();
+      }
+    }
+    if (frozen > 0) log << "frozen: " << frozen << " parameters" << std::endl;
+  }
+
+  const FinetuneConfig config_;
+  Tokenizer tokenizer_;
+  LabelVocab labels_;
+  SequenceClassifier model_;
+  Truncation truncation_;
+  std::vector<float> class_weights_;  // per label id; empty = unweighted
+};
+
+}  // namespace
+
+std::unique_ptr<FinetuneTask> make_classification_task(const TaskSetup& setup) {
+  return std::make_unique<ClassificationTask>(setup);
+}
+
+}  // namespace tapelm

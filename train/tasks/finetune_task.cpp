@@ -1,0 +1,29 @@
+// Task dispatch.
+#include "train/tasks/finetune_task.h"
+
+#include <stdexcept>
+
+#include "train/tasks/classification_task.h"
+#include "train/tasks/completion_task.h"
+#if __has_include("train/tasks/seq2seq_task.h")
+#include "train/tasks/seq2seq_task.h"
+#define TAPELM_HAVE_SEQ2SEQ_TASK 1
+#endif
+
+namespace tapelm {
+
+std::unique_ptr<FinetuneTask> make_finetune_task(const TaskSetup& setup) {
+  switch (config_enum<TaskKind>("task", setup.config->task)) {
+    case TaskKind::kClassification: return make_classification_task(setup);
+    case TaskKind::kCompletion: return make_completion_task(setup);
+    case TaskKind::kSeq2Seq:
+#ifdef TAPELM_HAVE_SEQ2SEQ_TASK
+      return make_seq2seq_task(setup);
+#else
+      throw ConfigError("task: seq2seq: not built (train/tasks/seq2seq_task.h is missing)");
+#endif
+  }
+  throw std::logic_error("make_finetune_task: task '" + setup.config->task + "' has no builder");
+}
+
+}  // namespace tapelm

@@ -1,0 +1,70 @@
+// task: seq2seq — the encoder-decoder Transformer trained from scratch on source -> target
+// pairs, e.g. grapheme-to-phoneme conversion (a word's letters -> its ARPAbet phonemes).
+// Source and target have their own tokenizers (`tokenizer`, `target_tokenizer` sections;
+// char and word models suit g2p), both kept in the checkpoint. Training is teacher-forced:
+// the decoder reads <bos> + target and predicts target + <eos>. Evaluation decodes batches
+// of inputs greedily or by beam search (decode.beam_size > 1) and scores the predictions against
+// every reference of the same input, so a word with alternate pronunciations counts as
+// right when the prediction matches any of them. Metrics: wer (1 - exact match, over
+// distinct inputs), per (edit distance to the closest reference / that reference's length,
+// over whitespace-separated target units, e.g. phonemes) and the teacher-forced loss.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "train/tasks/finetune_task.h"
+
+namespace tapelm {
+
+// One teacher-forced batch, rows right-padded (padding: 1 = real token).
+struct Seq2SeqBatch {
+  int64_t B = 0, S = 0, T = 0;
+  std::vector<int32_t> src;          // [B·S] source ids, pad_id after each row
+  std::vector<uint8_t> src_padding;  // [B·S]
+  std::vector<int32_t> tgt;          // [B·T] decoder input: <bos> target..., pad_id after
+  std::vector<uint8_t> tgt_padding;  // [B·T]
+  std::vector<int32_t> labels;       // [B·T] target... <eos>, kIgnoreIndex at padding
+};
+
+// Lays out (source, target) id rows. Sources longer than max_source_len keep their head;
+// target + <eos> longer than max_target_len keeps its first max_target_len tokens (so the
+// decoder input, <bos> + all but the last of them, is as long). An empty source becomes
+// [unk_id] so no row is all padding. Throws std::invalid_argument for no rows, rows of
+// different counts, or lengths below 1.
+Seq2SeqBatch make_seq2seq_batch(const std::vector<std::vector<int32_t>>& sources,
+                                const std::vector<std::vector<int32_t>>& targets, int32_t pad_id, int32_t bos_id,
+                                int32_t eos_id, int32_t unk_id, int64_t max_source_len, int64_t max_target_len);
+
+// Scores for sequence outputs with possibly several acceptable references per input (the
+// alternate pronunciations of a word): a prediction is exact when it equals any reference;
+// its edits are the distance to the closest reference (the first on ties), whose length
+// is what it is measured against.
+struct MultiReferenceScores {
+  int64_t inputs = 0;
+  int64_t exact = 0;
+  int64_t edits = 0;
+  int64_t reference_tokens = 0;
+
+  // Throws std::invalid_argument when `references` is empty.
+  void add(const std::vector<std::vector<std::string>>& references, const std::vector<std::string>& prediction);
+  double sequence_error_rate() const;  // 1 - exact / inputs (the g2p word error rate)
+  double token_error_rate() const;     // edits / reference_tokens (the g2p phoneme error rate)
+};
+
+// The whitespace-separated units of `text` ("HH AH0 L OW1" -> {"HH", "AH0", "L", "OW1"}).
+std::vector<std::string> split_units(const std::string& text);
+
+// Builds the task (see finetune_task.h for what `setup` holds). Throws ConfigError for
+// init_from (pretrained encoder-decoders are not supported), for data.max_len above
+// model.ctx_len, and for tokenizers without <bos>/<eos>.
+std::unique_ptr<FinetuneTask> make_seq2seq_task(const TaskSetup& setup);
+
+// The target tokenizer's file in a seq2seq checkpoint; the source tokenizer is the common
+// tokenizer.model (train/checkpoint/training_checkpoint.h), so tools reading a checkpoint's tokenizer
+// find the source side.
+inline constexpr const char* kTargetTokenizerFile = "target_tokenizer.model";
+
+}  // namespace tapelm

@@ -1,0 +1,85 @@
+// Tokenizer selection and input encoding shared by the decoder-only tasks.
+#include "train/tasks/task_common.h"
+
+#include <algorithm>
+
+#include "autograd/loss.h"
+#include "train/tasks/finetune_tokenizer.h"
+#include "train/checkpoint/training_checkpoint.h"
+
+namespace tapelm {
+namespace {
+
+// SentencePiece pieces are at most 16 characters of at most 4 bytes.
+constexpr size_t kMaxBytesPerToken = 64;
+
+bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// [begin, end) moved onto UTF-8 character boundaries (inwards).
+std::string_view utf8_window(std::string_view text, size_t begin, size_t end) {
+  while (begin < end && is_continuation_byte(text[begin])) ++begin;
+  while (end < text.size() && end > begin && is_continuation_byte(text[end])) --end;
+  return text.substr(begin, end - begin);
+}
+
+}  // namespace
+
+Tokenizer task_tokenizer(const TaskSetup& setup, const std::function<std::vector<std::string>()>& training_texts) {
+  std::ostream& log = *setup.log;
+  if (setup.restore_from) return checkpoint_tokenizer(*setup.restore_from);
+  if (setup.init_from) {
+    Tokenizer tokenizer = checkpoint_tokenizer(*setup.init_from);
+    log << "tokenizer: from " << setup.init_from->dir.string() << ", " << tokenizer.vocab_size() << " pieces"
+        << std::endl;
+    return tokenizer;
+  }
+  const FinetuneConfig& config = *setup.config;
+  Tokenizer tokenizer =
+      train_tokenizer_on_texts(training_texts(), config.tokenizer, uint32_t(config.seed), setup.work_dir);
+  log << "tokenizer: " << config.tokenizer.type << ", trained on the training split, " << tokenizer.vocab_size()
+      << " pieces" << std::endl;
+  return tokenizer;
+}
+
+CheckpointFile tokenizer_checkpoint_file(const Tokenizer& tokenizer) {
+  return CheckpointFile::from_bytes(kTokenizerFile, tokenizer.model_bytes());
+}
+
+std::vector<int32_t> encode_truncated(const Tokenizer& tokenizer, std::string_view text, int64_t max_tokens,
+                                      Truncation mode) {
+  if (max_tokens <= 0) return {};
+  const size_t window = size_t(max_tokens) * kMaxBytesPerToken;
+  if (text.size() > 2 * window) {
+    // Both ends are kept for head_tail; one end otherwise. The cut lies beyond the kept
+    // tokens, so they are encoded as in the whole text (up to SentencePiece's per-line
+    // dummy prefix, which only touches the first piece after the cut).
+    std::vector<int32_t> ids;
+    if (mode != Truncation::kTail) tokenizer.encode_append(utf8_window(text, 0, window), ids);
+    if (mode != Truncation::kHead) tokenizer.encode_append(utf8_window(text, text.size() - window, text.size()), ids);
+    return truncate_ids(ids, max_tokens, mode);
+  }
+  return truncate_ids(tokenizer.encode(text), max_tokens, mode);
+}
+
+int32_t batch_pad_id(const Tokenizer& tokenizer) { return tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0; }
+
+std::vector<std::string> example_texts(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                                       bool with_targets) {
+  std::vector<std::string> texts;
+  texts.reserve(indices.size() * (with_targets ? 2 : 1));
+  for (size_t i : indices) {
+    texts.push_back(examples[i].input);
+    if (with_targets) texts.push_back(examples[i].target);
+  }
+  return texts;
+}
+
+int32_t argmax(const float* values, int64_t n) {
+  return static_cast<int32_t>(std::max_element(values, values + n) - values);
+}
+
+int64_t counted_targets(const std::vector<int32_t>& targets) {
+  return std::count_if(targets.begin(), targets.end(), [](int32_t t) { return t != kIgnoreIndex; });
+}
+
+}  // namespace tapelm

@@ -1,0 +1,45 @@
+// Pieces shared by the tasks built on the decoder-only backbone (classification,
+// completion): their single tokenizer (`tokenizer.model` in a checkpoint), encoding an input
+// within a token budget, and reading a row of logits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "data/padding.h"
+#include "data/tokenizer.h"
+#include "train/tasks/finetune_task.h"
+
+namespace tapelm {
+
+// The tokenizer of a task with one: restored from setup.restore_from, the init_from
+// checkpoint's, or trained from scratch on `training_texts()` with the config's tokenizer
+// section. Logs which.
+Tokenizer task_tokenizer(const TaskSetup& setup, const std::function<std::vector<std::string>()>& training_texts);
+
+// The checkpoint file holding it.
+CheckpointFile tokenizer_checkpoint_file(const Tokenizer& tokenizer);
+
+// The ids of `text` cut to `max_tokens` by `mode`. Only a window of the text that surely
+// holds the kept tokens is encoded (a piece spans at most 64 bytes), so a huge input costs
+// no more than a long one.
+std::vector<int32_t> encode_truncated(const Tokenizer& tokenizer, std::string_view text, int64_t max_tokens,
+                                      Truncation mode);
+
+// A pad id for batches (masked out anyway): the tokenizer's <pad>, else 0.
+int32_t batch_pad_id(const Tokenizer& tokenizer);
+
+// The examples' inputs (and targets when `with_targets`) at `indices`.
+std::vector<std::string> example_texts(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
+                                       bool with_targets);
+
+// The index of the largest value (the first on ties).
+int32_t argmax(const float* values, int64_t n);
+
+// Targets a loss counts: those other than kIgnoreIndex (padding).
+int64_t counted_targets(const std::vector<int32_t>& targets);
+
+}  // namespace tapelm
