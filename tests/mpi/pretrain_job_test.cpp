@@ -180,6 +180,7 @@ TEST_F(PretrainJob, SigusrOneToMpirunStopsEveryRankAfterTheSameStepWithACheckpoi
   const int64_t step = std::stoll(log.substr(at + std::string("stopped by SIGUSR1 after step ").size()));
   const Checkpoint checkpoint = verify_checkpoint(checkpoints_dir(out_dir("run")) / checkpoint_dir_name(step));
   EXPECT_EQ(checkpoint.step, step);
+  EXPECT_TRUE(contains(log, "resume with: mpirun -np 2 tapelm pretrain " + config.string())) << log;
 
   // Had the ranks stopped after different steps, one would have waited forever in a
   // collective; the checkpoint they agreed on resumes with 2 ranks.

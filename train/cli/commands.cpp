@@ -55,8 +55,11 @@ std::string shell_word(const std::string& text) {
   return quoted + "'";
 }
 
-std::string resume_command(const std::string& command_name, const TrainCommandArgs& args) {
-  std::string command = "tapelm " + command_name + " " + shell_word(args.config_path);
+// The command that resumes the run, under mpirun with as many ranks when it had several (any
+// number of ranks may resume it; this keeps the same speed).
+std::string resume_command(const std::string& command_name, const TrainCommandArgs& args, int ranks) {
+  std::string command = (ranks > 1 ? "mpirun -np " + std::to_string(ranks) + " " : std::string()) + "tapelm " +
+                        command_name + " " + shell_word(args.config_path);
   for (const std::string& assignment : args.overrides) command += " --set " + shell_word(assignment);
   return command + " --resume";
 }
@@ -147,7 +150,7 @@ int train_command(const std::string& name, const TrainCommandArgs& args, const D
   if (result.stopped) {
     std::cout << "stopped by " << signal_name(StopSignals::received()) << " after step " << result.step
               << "; checkpoint written to " << result.checkpoint.string()
-              << "\nresume with: " << resume_command(name, args) << std::endl;
+              << "\nresume with: " << resume_command(name, args, dist.world_size()) << std::endl;
     return kExitOk;
   }
   std::cout << "done: " << result.step << " steps" << (result.early_stopped ? " (early stopping)" : "");
