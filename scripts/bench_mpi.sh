@@ -45,7 +45,7 @@ run() {
   local args=(pretrain configs/pretrain/mobydick.yaml --set "out_dir=$work/$name"
     --set "train.max_steps=$steps" --set "train.batch_size=$batch" --set "train.micro_batch_size=$((batch / ranks))"
     --set train.threads=1 --set scheduler.warmup_steps=5 --set "logging.interval=$interval"
-    --set eval.batches=1 --set checkpoint.interval=0 --set sample.max_new_tokens=0)
+    --set eval.max_examples=1 --set checkpoint.interval=0 --set sample.max_new_tokens=0)
   rm -rf "${work:?}/$name"
   local launch=()
   (( ranks == 1 )) || launch=(mpirun "${mpi_flags[@]}" -np "$ranks")

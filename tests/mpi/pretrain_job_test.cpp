@@ -67,7 +67,7 @@ class PretrainJob : public LaunchedJobTest {
                           "scheduler: {name: constant, warmup_steps: 5}\n"
                           "train: {max_steps: " + std::to_string(max_steps) + ", batch_size: 8, micro_batch_size: " +
                           std::to_string(micro_batch) + ", threads: 1, grad_clip: 1.0}\n" +
-                          "eval: {interval: 10, batches: 2}\n"
+                          "eval: {interval: 10, max_examples: 8, batch_size: 4}\n"
                           "logging: {interval: 1}\n"
                           "checkpoint: {interval: " + std::to_string(checkpoint_interval) + ", keep_last: 0}\n"
                           "sample: {max_new_tokens: 0}\n");

@@ -149,7 +149,7 @@ TEST(TensorBoard, PretrainingRunLogsTheSameNumbersAsMetricsJsonlAndItsSamples) {
                  (scratch / "cache").string() + "}\n"
                  "train: {max_steps: 6, batch_size: 4, micro_batch_size: 4, threads: 1}\n"
                  "scheduler: {warmup_steps: 2}\n"
-                 "eval: {interval: 3, batches: 2}\n"
+                 "eval: {interval: 3, max_examples: 8}\n"
                  "logging: {interval: 1, tensorboard: true}\n"
                  "checkpoint: {interval: 0}\n"
                  "sample: {prompt: \"The whale\", max_new_tokens: 8}\n");

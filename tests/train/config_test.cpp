@@ -82,7 +82,10 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  memory_check: false\n"
          "eval:\n"
          "  interval: 50\n"
-         "  batches: 4\n"
+         "  metric: ppl\n"
+         "  patience: 3\n"
+         "  max_examples: 40\n"
+         "  batch_size: 8\n"
          "logging:\n"
          "  interval: 5\n"
          "  tensorboard: true\n"
@@ -209,7 +212,10 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
   EXPECT_FALSE(c.train.memory_check);
   EXPECT_EQ(c.eval.interval, 50);
-  EXPECT_EQ(c.eval.batches, 4);
+  EXPECT_EQ(c.eval.metric, "ppl");
+  EXPECT_EQ(c.eval.patience, 3);
+  EXPECT_EQ(c.eval.max_examples, 40);
+  EXPECT_EQ(c.eval.batch_size, 8);
   EXPECT_EQ(c.logging.interval, 5);
   EXPECT_TRUE(c.logging.tensorboard);
   EXPECT_EQ(c.checkpoint.interval, 250);
@@ -246,7 +252,22 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 8 + 2 + 2 + 3 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 8 + 5 + 2 + 3 + 5);
+}
+
+TEST(PretrainConfig, AnEarlierCheckpointsEvalBatchesBecomesMaxExamplesAndBatchSize) {
+  const std::string earlier = std::string(kMinimal) + "train: {batch_size: 16, micro_batch_size: 8}\neval: {interval: 7, batches: 5}\n";
+  const PretrainConfig c = parse_pretrain_config(upgrade_pretrain_config_yaml(earlier), "old/config.yaml");
+  EXPECT_EQ(c.eval.interval, 7);
+  EXPECT_EQ(c.eval.max_examples, 40);
+  EXPECT_EQ(c.eval.batch_size, 8);
+  EXPECT_EQ(upgrade_pretrain_config_yaml(to_yaml(c)), to_yaml(c)) << "today's keys are left alone";
+  try {
+    parse_pretrain_config(earlier, "mine.yaml");
+    ADD_FAILURE() << "a config file with eval.batches was read";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'batches' in section 'eval'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(PretrainConfig, ToYamlRoundTripsExactly) {

@@ -69,7 +69,7 @@ inline TinyRun write_tiny_run(const ScratchDir& scratch, int64_t max_steps = 20)
                          "scheduler: {name: constant, warmup_steps: 5}\n"
                          "train: {max_steps: " + std::to_string(max_steps) +
                          ", batch_size: 8, micro_batch_size: 4, threads: 1, grad_clip: 1.0}\n"
-                         "eval: {interval: 10, batches: 4}\n"
+                         "eval: {interval: 10, max_examples: 16, batch_size: 4}\n"
                          "logging: {interval: 1}\n"
                          "checkpoint: {interval: 10, keep_last: 0}\n"
                          "sample: {prompt: \"The whale\", max_new_tokens: 12, temperature: 0.8, top_k: 20}\n");

@@ -32,7 +32,9 @@ std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const
 
 PretrainConfig checkpoint_config(const Checkpoint& checkpoint) {
   const std::filesystem::path path = checkpoint.file(kConfigFile);
-  return load_from(path, [&] { return load_pretrain_config(path.string(), {"tokenizer.model="}); });
+  return load_from(path, [&] {
+    return parse_pretrain_config(upgrade_pretrain_config_yaml(read_file(path)), path.string(), {"tokenizer.model="});
+  });
 }
 
 Tokenizer checkpoint_tokenizer(const Checkpoint& checkpoint) {

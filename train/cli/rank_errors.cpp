@@ -12,11 +12,15 @@
 namespace tapelm {
 namespace {
 
-// "tapelm: error: <message>" on one line, naming the rank unless it is rank 0.
+// "tapelm: error: <message>" on one line, naming the rank unless it is rank 0. Written with one
+// call: std::cerr is unbuffered, so each << would be a write of its own, and mpirun's abort
+// banner, forwarded from another process, could land between them.
 void print_rank_error(const Distributed& dist, std::string message) {
   std::replace(message.begin(), message.end(), '\n', ' ');
-  std::cerr << "tapelm: error: " << (dist.is_root() ? "" : "rank " + std::to_string(dist.rank()) + ": ") << message
-            << std::endl;
+  const std::string line =
+      "tapelm: error: " + (dist.is_root() ? "" : "rank " + std::to_string(dist.rank()) + ": ") + message + "\n";
+  std::cerr.write(line.data(), std::streamsize(line.size()));
+  std::cerr.flush();
 }
 
 }  // namespace

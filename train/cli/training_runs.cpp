@@ -22,11 +22,12 @@ LoopConfig shared_sections(const Config& config) {
   LoopConfig loop;
   loop.out_dir = config.out_dir;
   loop.config_yaml = to_yaml(config);
-  loop.seed = config.seed;
   loop.optimizer = config.optimizer;
   loop.scheduler = config.scheduler;
   loop.train = config.train;
   loop.eval_interval = config.eval.interval;
+  loop.eval_metric = config.eval.metric;
+  loop.patience = config.eval.patience;
   loop.logging = config.logging;
   loop.checkpoint = config.checkpoint;
   return loop;
@@ -131,12 +132,7 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
 
 LoopConfig loop_config(const PretrainConfig& config) { return shared_sections(config); }
 
-LoopConfig loop_config(const FinetuneConfig& config) {
-  LoopConfig loop = shared_sections(config);
-  loop.eval_metric = config.eval.metric;
-  loop.patience = config.eval.patience;
-  return loop;
-}
+LoopConfig loop_config(const FinetuneConfig& config) { return shared_sections(config); }
 
 TrainResult pretrain(const PreparedRun& run, const TrainerOptions& options) {
   const Distributed* dist = several_ranks(options);

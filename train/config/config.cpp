@@ -5,6 +5,8 @@
 #include <limits>
 #include <tuple>
 
+#include <yaml-cpp/yaml.h>
+
 #include "data/tokenizer.h"
 #include "data/utf8.h"
 #include "nn/feed_forward.h"
@@ -113,8 +115,13 @@ SectionSchema<TrainSection> train_section_schema() {
 }
 
 SectionSchema<EvalSection> eval_section_schema() {
-  SectionSchema<EvalSection> s;
-  s.add("interval", &EvalSection::interval, at_least(0)).add("batches", &EvalSection::batches, at_least(1));
+  using S = EvalSection;
+  SectionSchema<S> s;
+  s.add("interval", &S::interval, at_least(0))
+      .add("metric", &S::metric)
+      .add("patience", &S::patience, at_least(0))
+      .add("max_examples", &S::max_examples, at_least(0))
+      .add("batch_size", &S::batch_size, at_least(1));
   return s;
 }
 
@@ -262,7 +269,9 @@ auto fields(const TrainSection& s) {
   return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.max_bad_steps,
                   s.label_smoothing, s.memory_check);
 }
-auto fields(const EvalSection& s) { return std::tie(s.interval, s.batches); }
+auto fields(const EvalSection& s) {
+  return std::tie(s.interval, s.metric, s.patience, s.max_examples, s.batch_size);
+}
 auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }
 auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last, s.keep_best); }
 auto fields(const SampleSection& s) {
@@ -292,6 +301,23 @@ PretrainConfig load_pretrain_config(const std::string& path, const std::vector<s
 PretrainConfig parse_pretrain_config(const std::string& yaml_text, const std::string& source_name,
                                      const std::vector<std::string>& overrides) {
   return pretrain_config_schema().load_text(yaml_text, source_name, overrides);
+}
+
+std::string upgrade_pretrain_config_yaml(const std::string& yaml_text) {
+  YAML::Node root = YAML::Load(yaml_text);
+  if (!root.IsMap() || !root["eval"] || !root["eval"].IsMap() || !root["eval"]["batches"]) return yaml_text;
+  const int64_t batches = root["eval"]["batches"].as<int64_t>();
+  const int64_t micro = root["train"] && root["train"]["micro_batch_size"]
+                            ? root["train"]["micro_batch_size"].as<int64_t>()
+                            : 0;
+  root["eval"].remove("batches");
+  if (micro > 0) {
+    root["eval"]["max_examples"] = batches * micro;
+    root["eval"]["batch_size"] = micro;
+  }
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
 }
 
 std::string to_yaml(const PretrainConfig& config) {

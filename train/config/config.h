@@ -90,9 +90,15 @@ struct TrainSection {
   int64_t grad_accum_steps() const { return batch_size / micro_batch_size; }
 };
 
+// Validation, the same keys for every task.
 struct EvalSection {
-  int64_t interval = 100;  // steps between evaluations; 0 = only at the end
-  int64_t batches = 20;
+  int64_t interval = 100;    // steps between evaluations; 0 = only at the end
+  std::string metric;        // the early-stopping / best-checkpoint metric; empty = the task's first
+  int64_t patience = 0;      // stop after this many evaluations without improvement; 0 = never
+  // Validation examples per evaluation (pretraining: windows of ctx_len tokens), spread evenly
+  // over the split (data files are often sorted); 0 = all.
+  int64_t max_examples = 0;
+  int64_t batch_size = 32;   // examples (windows) per forward pass when evaluating
 };
 
 struct LoggingSection {
@@ -161,6 +167,11 @@ PretrainConfig parse_pretrain_config(const std::string& yaml_text, const std::st
 
 // The resolved config with every key; loading it back gives an identical struct.
 std::string to_yaml(const PretrainConfig& config);
+
+// A checkpoint's config.yaml as written by an earlier tapelm, in today's keys: eval.batches (B
+// micro-batches of validation windows) becomes eval.max_examples = B x train.micro_batch_size
+// with eval.batch_size = train.micro_batch_size. Text in today's keys is returned unchanged.
+std::string upgrade_pretrain_config_yaml(const std::string& yaml_text);
 
 bool operator==(const PretrainConfig& a, const PretrainConfig& b);
 inline bool operator!=(const PretrainConfig& a, const PretrainConfig& b) { return !(a == b); }

@@ -149,17 +149,6 @@ SectionSchema<Seq2SeqSection> seq2seq_schema() {
   return s;
 }
 
-SectionSchema<FinetuneEvalSection> eval_schema() {
-  using S = FinetuneEvalSection;
-  SectionSchema<S> s;
-  s.add("interval", &S::interval, at_least(0))
-      .add("metric", &S::metric)
-      .add("patience", &S::patience, at_least(0))
-      .add("max_examples", &S::max_examples, at_least(0))
-      .add("batch_size", &S::batch_size, at_least(1));
-  return s;
-}
-
 SectionSchema<DecodeSection> decode_schema() {
   using S = DecodeSection;
   SectionSchema<S> s;
@@ -209,7 +198,7 @@ ConfigSchema<FinetuneConfig> build_schema() {
       .section("optimizer", &C::optimizer, optimizer_section_schema())
       .section("scheduler", &C::scheduler, scheduler_section_schema())
       .section("train", &C::train, train_section_schema())
-      .section("eval", &C::eval, eval_schema())
+      .section("eval", &C::eval, eval_section_schema())
       .section("logging", &C::logging, logging_section_schema())
       .section("checkpoint", &C::checkpoint, checkpoint_section_schema())
       .section("decode", &C::decode, decode_schema());

@@ -83,14 +83,6 @@ struct Seq2SeqSection {
   int64_t n_decoder_layer = 0;  // 0 = model.n_layer
 };
 
-struct FinetuneEvalSection {
-  int64_t interval = 100;     // steps between evaluations on the validation split; 0 = only at the end
-  std::string metric;         // the early-stopping / best-checkpoint metric; empty = the task's primary
-  int64_t patience = 0;       // stop after this many evaluations without improvement; 0 = never
-  int64_t max_examples = 0;   // validation examples per evaluation (spread evenly over the split); 0 = all
-  int64_t batch_size = 32;    // examples per forward pass when evaluating
-};
-
 struct DecodeSection {
   int64_t beam_size = 1;        // 1 = greedy
   int64_t max_len = 64;         // most tokens generated per example
@@ -115,7 +107,7 @@ struct FinetuneConfig {
   OptimizerSection optimizer;
   SchedulerSection scheduler;
   TrainSection train;
-  FinetuneEvalSection eval;
+  EvalSection eval;
   LoggingSection logging;
   CheckpointSection checkpoint;
   DecodeSection decode;

@@ -38,7 +38,6 @@ class Distributed;
 struct LoopConfig {
   std::filesystem::path out_dir;
   std::string config_yaml;  // the resolved config: <out_dir>/config.yaml and every checkpoint's
-  int64_t seed = 0;
   OptimizerSection optimizer;
   SchedulerSection scheduler;
   TrainSection train;

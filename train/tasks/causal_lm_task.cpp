@@ -58,24 +58,27 @@ WeightedLoss CausalLmTask::loss(int64_t step, int64_t begin, int64_t end) {
 }
 
 int64_t CausalLmTask::split_examples(Split split) const {
-  return split == Split::kVal ? int64_t(val_windows()) : 0;
+  return split == Split::kVal ? int64_t(val_windows().size()) : 0;
 }
 
-uint64_t CausalLmTask::val_windows() const {
+std::vector<uint64_t> CausalLmTask::val_windows() const {
   const uint64_t all = val_sampler_->num_windows();
-  return config_.eval.batches == 0 ? all : std::min(all, uint64_t(config_.eval.batches * config_.train.micro_batch_size));
+  const uint64_t cap = uint64_t(config_.eval.max_examples);
+  const uint64_t count = cap == 0 ? all : std::min(all, cap);
+  std::vector<uint64_t> windows(count);
+  for (uint64_t i = 0; i < count; ++i) windows[i] = i * all / count;
+  return windows;
 }
 
-// eval.batches micro-batches of windows from the start of the validation tokens (0: all of
-// them), in contiguous shares per rank.
+// The windows of val_windows() in contiguous shares per rank.
 TaskEvaluation CausalLmTask::evaluate(Split split, const Distributed* dist) {
   if (split != Split::kVal) throw std::invalid_argument("pretraining has no test split");
-  const uint64_t windows = val_windows();
-  const uint64_t world = dist ? uint64_t(dist->world_size()) : 1;
-  const uint64_t rank = dist ? uint64_t(dist->rank()) : 0;
-  const uint64_t first = windows * rank / world;
-  const LossTotal mine = evaluate_windows(*model_, *val_sampler_, first, windows * (rank + 1) / world - first,
-                                          config_.train.micro_batch_size);
+  const std::vector<uint64_t> windows = val_windows();
+  const size_t world = dist ? size_t(dist->world_size()) : 1;
+  const size_t rank = dist ? size_t(dist->rank()) : 0;
+  const std::vector<uint64_t> mine_windows(windows.begin() + long(windows.size() * rank / world),
+                                           windows.begin() + long(windows.size() * (rank + 1) / world));
+  const LossTotal mine = evaluate_windows(*model_, *val_sampler_, mine_windows, config_.eval.batch_size);
   std::vector<double> totals = {mine.sum, double(mine.tokens)};
   if (dist) dist->all_reduce_sum(totals);
   const LossTotal total{totals[0], int64_t(totals[1])};

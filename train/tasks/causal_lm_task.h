@@ -45,8 +45,9 @@ class CausalLmTask : public TrainingTask {
   std::vector<CheckpointFile> checkpoint_files() const override;
 
  private:
-  // The validation windows an evaluation covers: eval.batches micro-batches (0: all).
-  uint64_t val_windows() const;
+  // The validation windows an evaluation covers: eval.max_examples of them spread evenly over
+  // the validation tokens (0: all).
+  std::vector<uint64_t> val_windows() const;
 
   const PretrainConfig& config_;
   PreparedData data_;

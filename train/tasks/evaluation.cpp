@@ -29,18 +29,25 @@ double LossTotal::mean() const {
 
 double LossTotal::perplexity() const { return std::exp(mean()); }
 
-LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, uint64_t first, uint64_t count, int64_t batch) {
+LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, const std::vector<uint64_t>& windows,
+                           int64_t batch) {
   if (batch < 1) throw std::invalid_argument("evaluate_windows: batch must be >= 1, got " + std::to_string(batch));
   const EvalMode eval(model);
   const NoGradGuard no_grad;
-  sampler.set_position(first);
+  const size_t T = size_t(sampler.context());
   LossTotal total;
-  std::vector<int32_t> x, y;
-  for (uint64_t done = 0; done < count;) {
-    const int64_t rows = sampler.next(int64_t(std::min<uint64_t>(uint64_t(batch), count - done)), x, y);
-    if (rows == 0) break;
-    add_batch(model, x, y, rows, sampler.context(), total);
-    done += uint64_t(rows);
+  std::vector<int32_t> x, y, window_x, window_y;
+  for (size_t first = 0; first < windows.size(); first += size_t(batch)) {
+    const size_t rows = std::min(size_t(batch), windows.size() - first);
+    x.resize(rows * T);
+    y.resize(rows * T);
+    for (size_t r = 0; r < rows; ++r) {
+      sampler.set_position(windows[first + r]);
+      sampler.next(1, window_x, window_y);
+      std::copy(window_x.begin(), window_x.end(), x.begin() + long(r * T));
+      std::copy(window_y.begin(), window_y.end(), y.begin() + long(r * T));
+    }
+    add_batch(model, x, y, int64_t(rows), int64_t(T), total);
   }
   return total;
 }

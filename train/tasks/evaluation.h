@@ -19,10 +19,11 @@ struct LossTotal {
   double perplexity() const;  // exp(mean())
 };
 
-// Windows [first, first + count) of the sampler (fewer if it runs out), `batch` windows per
-// forward pass; the sampler ends where the evaluation stopped. Ranks evaluate their shares of
-// the validation windows this way and sum the totals.
-LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, uint64_t first, uint64_t count, int64_t batch);
+// The sampler's windows with the given indices (each < num_windows()), `batch` windows per
+// forward pass. Ranks evaluate their shares of the validation windows this way and sum the
+// totals.
+LossTotal evaluate_windows(GPT& model, SequentialSampler& sampler, const std::vector<uint64_t>& windows,
+                           int64_t batch);
 
 // Reads tokens [start, start + count) of a stream into `out`.
 using TokenReader = std::function<void(uint64_t start, size_t count, int32_t* out)>;
