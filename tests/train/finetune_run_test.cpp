@@ -8,6 +8,7 @@
 
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
+#include "train/checkpoint/resume.h"
 #include "train/checkpoint/trainer_state.h"
 #include "train/checkpoint/finetune_checkpoint.h"
 #include "train/checkpoint/training_checkpoint.h"
@@ -163,6 +164,29 @@ TEST(FinetuneRun, RefusesAnOutDirAnotherRunIsUsing) {
     EXPECT_NE(std::string(e.what()).find("another run (pid " + std::to_string(::getpid()) + ")"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(FinetuneRun, ANewRunSetsAsideTheBestCheckpointAnEarlierRunLeftAndTestsItsOwnBest) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);
+  const std::filesystem::path out_dir = scratch / "ft";
+  // An earlier run whose periodic checkpoints are gone (it diverged before its first one, say)
+  // but whose best checkpoint, at a later step than the next run reaches, is still there.
+  testing::run_finetuning(config, {"eval.interval=5", "eval.metric=loss"});
+  std::filesystem::remove_all(checkpoints_dir(out_dir));
+  const std::vector<CheckpointDir> earlier = list_checkpoint_dirs(best_checkpoint_dir(out_dir));
+  ASSERT_EQ(earlier.size(), 1u);
+  ASSERT_GT(earlier[0].step, 5);
+
+  const testing::FinetuneOutcome next = testing::run_finetuning(config, {"train.max_steps=5", "eval.interval=5", "eval.metric=loss"});
+  EXPECT_EQ(next.result.best, checkpoints_dir(best_checkpoint_dir(out_dir)) / checkpoint_dir_name(5)) << next.log;
+  EXPECT_NE(next.log.find("test split (10 examples), the best checkpoint " + next.result.best.string()),
+            std::string::npos)
+      << next.log;
+  const std::string aside = "best-" + checkpoint_dir_name(earlier[0].step);
+  EXPECT_NE(next.log.find(aside + " was left by an earlier run (valid); set aside as"), std::string::npos) << next.log;
+  EXPECT_NO_THROW(verify_checkpoint(abandoned_dir(out_dir) / aside)) << "nothing the earlier run saved is lost";
+  EXPECT_EQ(list_checkpoint_dirs(best_checkpoint_dir(out_dir)).size(), 1u);
 }
 
 }  // namespace

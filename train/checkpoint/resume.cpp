@@ -68,10 +68,11 @@ std::vector<ConfigChange> check_resume_config(const Checkpoint& checkpoint, cons
 
 fs::path abandoned_dir(const fs::path& out_dir) { return out_dir / "abandoned"; }
 
-std::vector<std::string> set_aside_abandoned_checkpoints(const fs::path& out_dir, int64_t resume_step) {
+std::vector<std::string> set_aside_checkpoints(const fs::path& out_dir, const fs::path& root, int64_t after_step,
+                                               const std::string& prefix) {
   std::vector<std::string> lines;
-  for (const CheckpointDir& dir : list_checkpoint_dirs(out_dir)) {
-    if (dir.step <= resume_step) continue;
+  for (const CheckpointDir& dir : list_checkpoint_dirs(root)) {
+    if (dir.step <= after_step) continue;
     std::string state = "valid";
     try {
       verify_checkpoint(dir.dir);
@@ -80,13 +81,16 @@ std::vector<std::string> set_aside_abandoned_checkpoints(const fs::path& out_dir
     }
     const fs::path aside = abandoned_dir(out_dir);
     fs::create_directories(aside);
-    fs::path target = aside / dir.dir.filename();
-    for (int n = 2; fs::exists(target); ++n) target = aside / (dir.dir.filename().string() + "." + std::to_string(n));
+    const std::string name = prefix + dir.dir.filename().string();
+    fs::path target = aside / name;
+    for (int n = 2; fs::exists(target); ++n) target = aside / (name + "." + std::to_string(n));
     fs::rename(dir.dir, target);
     fsync_directory(aside);
     fsync_directory(dir.dir.parent_path());
-    lines.push_back(dir.dir.filename().string() + " is newer than step " + std::to_string(resume_step) +
-                    " and belongs to the abandoned run (" + state + "); set aside as " + target.string());
+    lines.push_back(name + (after_step < 0 ? " was left by an earlier run"
+                                           : " is newer than step " + std::to_string(after_step) +
+                                                 " and belongs to the abandoned run") +
+                    " (" + state + "); set aside as " + target.string());
   }
   return lines;
 }

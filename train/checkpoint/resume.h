@@ -32,10 +32,12 @@ std::vector<ConfigChange> check_resume_config(const Checkpoint& checkpoint, cons
 // <out_dir>/abandoned: checkpoints set aside on resume.
 std::filesystem::path abandoned_dir(const std::filesystem::path& out_dir);
 
-// Checkpoints in out_dir with a step above `resume_step` belong to the run being abandoned:
-// each (valid or corrupted) is moved into abandoned_dir(out_dir), never deleted, so the
+// The checkpoints under `root` (out_dir itself, or a folder of them such as <out_dir>/best) with
+// a step above `after_step` (-1: all of them) belong to a run being abandoned: each (valid or
+// corrupted) is moved into abandoned_dir(out_dir) as <prefix>step_N, never deleted, so the
 // continued run's checkpoints cannot mix with them and nothing the user had is lost. Returns
 // one log line per checkpoint set aside.
-std::vector<std::string> set_aside_abandoned_checkpoints(const std::filesystem::path& out_dir, int64_t resume_step);
+std::vector<std::string> set_aside_checkpoints(const std::filesystem::path& out_dir, const std::filesystem::path& root,
+                                               int64_t after_step, const std::string& prefix = "");
 
 }  // namespace tapelm

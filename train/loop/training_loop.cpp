@@ -135,8 +135,8 @@ class Loop {
     result.early_stopped = state_.early_stopped;
     result.checkpoint = last_checkpoint_;
     result.evaluation = last_evaluation_;
-    const bool has_best = root() && state_.best_metric && fs::exists(best_checkpoint_dir(out_dir_));
-    if (has_best) result.best = locate_checkpoint(best_checkpoint_dir(out_dir_)).dir;
+    const bool has_best = root() && config_.checkpoint.keep_best && state_.best_metric;
+    if (has_best) result.best = best_checkpoint().dir;
     if (!result.stopped && task_.has_split(Split::kTest)) result.test = test_best(has_best);
     return result;
   }
@@ -195,13 +195,15 @@ class Loop {
   // The first changes to out_dir, once every check passed: abandoned checkpoints set aside,
   // leftovers of killed runs removed, config.yaml, the metrics log.
   void accept_run() {
-    if (resume_from_) {
-      for (const std::string& line : set_aside_abandoned_checkpoints(out_dir_, resume_from_->step)) {
-        log_ << "resume: " << line << std::endl;
-      }
-    } else {
-      fs::remove(out_dir_ / "samples.txt");
+    // A best checkpoint newer than the resumed step, or any of a new run, came from another
+    // run: the test evaluation must never pick it up.
+    const int64_t kept = resume_from_ ? resume_from_->step : -1;
+    std::vector<std::string> lines = set_aside_checkpoints(out_dir_, out_dir_, kept);
+    for (std::string& line : set_aside_checkpoints(out_dir_, best_checkpoint_dir(out_dir_), kept, "best-")) {
+      lines.push_back(std::move(line));
     }
+    for (const std::string& line : lines) log_ << (resume_from_ ? "resume: " : "") << line << std::endl;
+    if (!resume_from_) fs::remove(out_dir_ / "samples.txt");
     start_run(out_dir_, config_.config_yaml);
     remove_run_temporaries(best_checkpoint_dir(out_dir_));
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
@@ -358,6 +360,12 @@ class Loop {
                                      task_.checkpoint_files());
   }
 
+  // The checkpoint of the best validation metric: the one of state_.best_step, whatever else
+  // the folder holds.
+  Checkpoint best_checkpoint() const {
+    return verify_checkpoint(checkpoints_dir(best_checkpoint_dir(out_dir_)) / checkpoint_dir_name(state_.best_step));
+  }
+
   void save_best() {
     const fs::path dir = best_checkpoint_dir(out_dir_);
     const Checkpoint written = write_checkpoint(dir, state_.step, checkpoint_files());
@@ -377,11 +385,13 @@ class Loop {
 
   // The best checkpoint's weights (or, without one, the final weights) on the test split.
   TaskEvaluation test_best(bool has_best) {
-    std::string which = "the final model (no finite validation metric, so no best checkpoint)";
+    std::string which = config_.checkpoint.keep_best
+                            ? "the final model (no finite validation metric, so no best checkpoint)"
+                            : "the final model (checkpoint.keep_best is off)";
     bool use_best = dist_ ? dist_->all_reduce_sum(has_best ? 1.0 : 0.0) > 0 : has_best;
     if (use_best) {
       if (root()) {
-        const Checkpoint best = locate_checkpoint(best_checkpoint_dir(out_dir_));
+        const Checkpoint best = best_checkpoint();
         const fs::path weights = best.file(kWeightsFile);
         load_from(weights,
                   [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
