@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 
@@ -241,6 +243,28 @@ Tokenizer Tokenizer::train(const Corpus& corpus, const TokenizerConfig& config) 
                              " file(s)): " + reason + hint_for(reason));
   }
   return Tokenizer(std::move(model), "training");
+}
+
+Tokenizer Tokenizer::train_on_texts(const std::vector<std::string>& texts, const TokenizerConfig& config,
+                                    const std::filesystem::path& scratch_dir) {
+  std::filesystem::create_directories(scratch_dir);
+  const std::filesystem::path file = temp_path_for((scratch_dir / "tokenizer_texts.txt").string());
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    for (const std::string& text : texts) out << text << '\n';
+    if (!out) throw std::runtime_error(file.string() + ": cannot write the tokenizer training texts");
+  }
+  // Removes the scratch file however training ends.
+  struct Remove {
+    std::filesystem::path path;
+    ~Remove() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+  } remove{file};
+  CorpusConfig corpus;
+  corpus.sources = {file.string()};
+  return train(Corpus(corpus), config);
 }
 
 Tokenizer Tokenizer::load(const std::string& path) {

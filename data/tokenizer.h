@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,11 @@ class Tokenizer {
   // and std::runtime_error (with sentencepiece's reason and a hint) when training fails,
   // e.g. a vocab_size the corpus cannot fill.
   static Tokenizer train(const Corpus& corpus, const TokenizerConfig& config);
+  // Trains on in-memory texts (a task's training inputs or targets, one sentence each),
+  // through a scratch file in `scratch_dir` that is removed however training ends. Throws as
+  // train() does.
+  static Tokenizer train_on_texts(const std::vector<std::string>& texts, const TokenizerConfig& config,
+                                  const std::filesystem::path& scratch_dir);
   // Loads a .model file (ours or any sentencepiece model).
   static Tokenizer load(const std::string& path);
   // Loads serialized model bytes; `origin` names them in error messages.

@@ -13,7 +13,7 @@
 #include "train/config/builders.h"
 #include "train/config/finetune_config.h"
 #include "train/tasks/finetune_data.h"
-#include "train/tasks/finetune_tokenizer.h"
+#include "train/config/builders.h"
 
 namespace tapelm {
 namespace {

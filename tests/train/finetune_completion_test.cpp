@@ -9,7 +9,7 @@
 #include "nn/gpt.h"
 #include "tests/train/finetune_fixture.h"
 #include "train/tasks/completion_task.h"
-#include "train/tasks/finetune_tokenizer.h"
+#include "train/tasks/task_common.h"
 
 namespace tapelm {
 namespace {

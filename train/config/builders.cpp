@@ -35,6 +35,20 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
   return cfg;
 }
 
+TokenizerConfig tokenizer_config(const TokenizerSection& t, uint32_t seed) {
+  TokenizerConfig config;
+  config.type = config_enum<TokenizerType>("tokenizer.type", t.type);
+  config.vocab_size = static_cast<int>(t.vocab_size);
+  config.character_coverage = t.character_coverage;
+  config.byte_fallback = t.byte_fallback;
+  config.max_sentences = static_cast<uint64_t>(t.max_sentences);
+  // Tokenizer training is deterministic only for a fixed thread count; a fixed count makes
+  // the same config give the same tokenizer on every machine.
+  config.num_threads = 1;
+  config.seed = seed;
+  return config;
+}
+
 DataConfig data_config(const PretrainConfig& config, const std::string& tokenizer_model) {
   DataConfig data;
   data.corpus.sources = config.data.train;
@@ -43,15 +57,7 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
   data.corpus.text_field = config.data.text_field;
   data.val_sources = config.data.val;
   data.tokenizer_model = tokenizer_model.empty() ? config.tokenizer.model : tokenizer_model;
-  const TokenizerSection& t = config.tokenizer;
-  data.tokenizer.type = config_enum<TokenizerType>("tokenizer.type", t.type);
-  data.tokenizer.vocab_size = static_cast<int>(t.vocab_size);
-  data.tokenizer.character_coverage = t.character_coverage;
-  data.tokenizer.byte_fallback = t.byte_fallback;
-  data.tokenizer.max_sentences = static_cast<uint64_t>(t.max_sentences);
-  // Tokenizer training is deterministic only for a fixed thread count; a fixed count makes
-  // the same config give the same tokenizer on every machine.
-  data.tokenizer.num_threads = 1;
+  data.tokenizer = tokenizer_config(config.tokenizer, TokenizerConfig{}.seed);
   data.shards.cache_dir = config.data.cache_dir;
   data.shards.split.val_fraction = config.data.val.empty() ? config.data.val_fraction : 0.0;
   return data;

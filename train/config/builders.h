@@ -25,6 +25,10 @@ GPTConfig gpt_config(const ModelSection& model, int64_t vocab_size, uint64_t see
 // e.g. the tokenizer saved in a checkpoint being resumed.
 DataConfig data_config(const PretrainConfig& config, const std::string& tokenizer_model = "");
 
+// The data/ tokenizer options a config section describes (one training thread, so the same
+// config gives the same tokenizer on every machine).
+TokenizerConfig tokenizer_config(const TokenizerSection& section, uint32_t seed);
+
 // Warmup then decay to scheduler.min_lr at train.max_steps; valid for any config that passed
 // check_schedule_rules (train/config/config.h), which loading runs.
 ScheduleConfig schedule_config(const PretrainConfig& config);

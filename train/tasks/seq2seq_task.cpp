@@ -15,7 +15,7 @@
 #include "nn/encoder_decoder.h"
 #include "train/config/builders.h"
 #include "train/config/errors.h"
-#include "train/tasks/finetune_tokenizer.h"
+#include "train/tasks/task_common.h"
 #include "train/tasks/task_common.h"
 #include "train/tasks/task_metrics.h"
 #include "train/checkpoint/training_checkpoint.h"

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "autograd/loss.h"
-#include "train/tasks/finetune_tokenizer.h"
+#include "train/config/builders.h"
 #include "train/checkpoint/training_checkpoint.h"
 
 namespace tapelm {
@@ -80,6 +80,17 @@ int32_t argmax(const float* values, int64_t n) {
 
 int64_t counted_targets(const std::vector<int32_t>& targets) {
   return std::count_if(targets.begin(), targets.end(), [](int32_t t) { return t != kIgnoreIndex; });
+}
+
+Tokenizer train_tokenizer_on_texts(const std::vector<std::string>& texts, const TokenizerSection& section,
+                                   uint32_t seed, const std::filesystem::path& scratch_dir,
+                                   const std::string& section_name) {
+  if (!section.model.empty()) return Tokenizer::load(section.model);
+  try {
+    return Tokenizer::train_on_texts(texts, tokenizer_config(section, seed), scratch_dir);
+  } catch (const std::exception& e) {
+    throw ConfigError(section_name + ": cannot train a tokenizer on the training split: " + e.what());
+  }
 }
 
 }  // namespace tapelm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,14 @@ std::vector<std::string> example_texts(const std::vector<LabeledExample>& exampl
 
 // The index of the largest value (the first on ties).
 int32_t argmax(const float* values, int64_t n);
+
+// The tokenizer a `section` of a task's config asks for: its `model` file when given, else one
+// trained on `texts` (the training split's inputs or targets, one each) with scratch files in
+// `scratch_dir`. Throws ConfigError naming `section_name` when SentencePiece cannot train
+// (e.g. vocab_size too large for so little text).
+Tokenizer train_tokenizer_on_texts(const std::vector<std::string>& texts, const TokenizerSection& section,
+                                   uint32_t seed, const std::filesystem::path& scratch_dir,
+                                   const std::string& section_name = "tokenizer");
 
 // Targets a loss counts: those other than kIgnoreIndex (padding).
 int64_t counted_targets(const std::vector<int32_t>& targets);
