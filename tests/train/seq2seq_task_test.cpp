@@ -29,7 +29,8 @@ using testing::ScratchDir;
 
 TEST(Seq2SeqBatch, DecoderReadsBosPlusTargetAndPredictsTargetPlusEos) {
   const int32_t pad = 0, bos = 1, eos = 2, unk = 3;
-  const Seq2SeqBatch b = make_seq2seq_batch({{10, 11, 12}, {13}}, {{20, 21}, {22, 23, 24}}, pad, bos, eos, unk, 8, 8);
+  const Seq2SeqBatch b =
+      make_seq2seq_batch({{10, 11, 12}, {13}}, {{20, 21}, {22, 23, 24}}, kIgnoreIndex, pad, bos, eos, unk, 8, 8);
   EXPECT_EQ(b.B, 2);
   EXPECT_EQ(b.S, 3);
   EXPECT_EQ(b.T, 4);  // the longer target (3) + <eos>
@@ -41,7 +42,7 @@ TEST(Seq2SeqBatch, DecoderReadsBosPlusTargetAndPredictsTargetPlusEos) {
 }
 
 TEST(Seq2SeqBatch, LongRowsAreCutAndAnEmptySourceBecomesUnk) {
-  const Seq2SeqBatch b = make_seq2seq_batch({{}, {5, 6, 7, 8}}, {{20, 21, 22, 23}, {24}}, 0, 1, 2, 3, 2, 3);
+  const Seq2SeqBatch b = make_seq2seq_batch({{}, {5, 6, 7, 8}}, {{20, 21, 22, 23}, {24}}, kIgnoreIndex, 0, 1, 2, 3, 2, 3);
   EXPECT_EQ(b.S, 2);
   EXPECT_EQ(b.src, (std::vector<int32_t>{3, 0, 5, 6}));
   EXPECT_EQ(b.src_padding, (std::vector<uint8_t>{1, 0, 1, 1}));
@@ -52,9 +53,9 @@ TEST(Seq2SeqBatch, LongRowsAreCutAndAnEmptySourceBecomesUnk) {
 }
 
 TEST(Seq2SeqBatch, MismatchedOrEmptyInputsAreRejected) {
-  EXPECT_THROW(make_seq2seq_batch({}, {}, 0, 1, 2, 3, 4, 4), std::invalid_argument);
-  EXPECT_THROW(make_seq2seq_batch({{5}}, {{6}, {7}}, 0, 1, 2, 3, 4, 4), std::invalid_argument);
-  EXPECT_THROW(make_seq2seq_batch({{5}}, {{6}}, 0, 1, 2, 3, 0, 4), std::invalid_argument);
+  EXPECT_THROW(make_seq2seq_batch({}, {}, kIgnoreIndex, 0, 1, 2, 3, 4, 4), std::invalid_argument);
+  EXPECT_THROW(make_seq2seq_batch({{5}}, {{6}, {7}}, kIgnoreIndex, 0, 1, 2, 3, 4, 4), std::invalid_argument);
+  EXPECT_THROW(make_seq2seq_batch({{5}}, {{6}}, kIgnoreIndex, 0, 1, 2, 3, 0, 4), std::invalid_argument);
 }
 
 TEST(MultiReferenceScores, AWordIsRightWhenItMatchesAnyPronunciation) {

@@ -2,6 +2,8 @@
 // multi-reference scoring and predictions.
 #include "train/tasks/seq2seq_task.h"
 
+#include "data/seq2seq_batch.h"
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -21,53 +23,6 @@
 #include "train/checkpoint/training_checkpoint.h"
 
 namespace tapelm {
-
-Seq2SeqBatch make_seq2seq_batch(const std::vector<std::vector<int32_t>>& sources,
-                                const std::vector<std::vector<int32_t>>& targets, int32_t pad_id, int32_t bos_id,
-                                int32_t eos_id, int32_t unk_id, int64_t max_source_len, int64_t max_target_len) {
-  if (sources.empty() || sources.size() != targets.size()) {
-    throw std::invalid_argument("make_seq2seq_batch: need as many targets as sources (at least one), got " +
-                                std::to_string(sources.size()) + " sources and " + std::to_string(targets.size()) +
-                                " targets");
-  }
-  if (max_source_len < 1 || max_target_len < 1) {
-    throw std::invalid_argument("make_seq2seq_batch: max_source_len and max_target_len must be >= 1, got " +
-                                std::to_string(max_source_len) + " and " + std::to_string(max_target_len));
-  }
-  Seq2SeqBatch b;
-  b.B = int64_t(sources.size());
-  for (size_t r = 0; r < sources.size(); ++r) {
-    b.S = std::max(b.S, std::clamp<int64_t>(int64_t(sources[r].size()), 1, max_source_len));
-    b.T = std::min(max_target_len, std::max(b.T, int64_t(targets[r].size()) + 1));
-  }
-  b.src.assign(size_t(b.B * b.S), pad_id);
-  b.src_padding.assign(size_t(b.B * b.S), 0);
-  b.tgt.assign(size_t(b.B * b.T), pad_id);
-  b.tgt_padding.assign(size_t(b.B * b.T), 0);
-  b.labels.assign(size_t(b.B * b.T), kIgnoreIndex);
-  for (int64_t r = 0; r < b.B; ++r) {
-    const std::vector<int32_t>& source = sources[size_t(r)];
-    const int64_t s_len = std::min<int64_t>(int64_t(source.size()), max_source_len);
-    int32_t* src = b.src.data() + r * b.S;
-    if (s_len == 0) {
-      src[0] = unk_id;
-    } else {
-      std::copy_n(source.begin(), s_len, src);
-    }
-    std::fill_n(b.src_padding.begin() + r * b.S, std::max<int64_t>(s_len, 1), uint8_t(1));
-
-    // labels = (target + <eos>)[:len]; decoder input = <bos> + labels[:len - 1].
-    const std::vector<int32_t>& target = targets[size_t(r)];
-    const int64_t len = std::min<int64_t>(int64_t(target.size()) + 1, max_target_len);
-    int32_t* labels = b.labels.data() + r * b.T;
-    int32_t* tgt = b.tgt.data() + r * b.T;
-    for (int64_t t = 0; t < len; ++t) labels[t] = t < int64_t(target.size()) ? target[size_t(t)] : eos_id;
-    tgt[0] = bos_id;
-    std::copy_n(labels, len - 1, tgt + 1);
-    std::fill_n(b.tgt_padding.begin() + r * b.T, len, uint8_t(1));
-  }
-  return b;
-}
 
 void MultiReferenceScores::add(const std::vector<std::vector<std::string>>& references,
                                const std::vector<std::string>& prediction) {
@@ -300,7 +255,7 @@ class Seq2SeqTask : public FinetuneTask {
       sources.push_back(source_ids(examples[i].input));
       targets.push_back(target_.encode(examples[i].target));
     }
-    return make_seq2seq_batch(sources, targets, batch_pad_id(target_), target_.bos_id(), target_.eos_id(),
+    return make_seq2seq_batch(sources, targets, kIgnoreIndex, batch_pad_id(target_), target_.bos_id(), target_.eos_id(),
                               source_unk_id(), max_source_len_, config_.model.ctx_len);
   }
 
