@@ -10,9 +10,12 @@
 
 #include "autograd/tape.h"
 #include "nn/module_gradcheck.h"
+#include "tiny_gpt.h"
 
 namespace tapelm {
 namespace {
+
+using testing::tiny_gpt;
 
 using testing::random_tensor;
 
@@ -118,18 +121,6 @@ TEST(Sampling, MinusInfinityMeansNeverWhileNanIsRefused) {
     const std::vector<float> logits = {0.0f, bad, 1.0f, 2.0f};
     EXPECT_THROW(next_token_distribution(logits.data(), 4, options(1.0)), std::invalid_argument) << bad;
   }
-}
-
-GPTConfig tiny_gpt(int64_t ctx_len) {
-  GPTConfig cfg;
-  cfg.vocab_size = 40;
-  cfg.n_layer = 2;
-  cfg.n_embd = 32;
-  cfg.n_head = 4;
-  cfg.ctx_len = ctx_len;
-  cfg.dropout = 0.1f;  // must be off during generation
-  cfg.seed = 3;
-  return cfg;
 }
 
 TEST(Generation, KvCacheGivesTheSameTokensAsRecomputingEveryWindow) {

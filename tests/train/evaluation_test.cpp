@@ -8,21 +8,12 @@
 #include <vector>
 
 #include "autograd/tape.h"
+#include "tiny_gpt.h"
 
 namespace tapelm {
 namespace {
 
-GPTConfig tiny_gpt(int64_t ctx_len) {
-  GPTConfig cfg;
-  cfg.vocab_size = 40;
-  cfg.n_layer = 2;
-  cfg.n_embd = 32;
-  cfg.n_head = 4;
-  cfg.ctx_len = ctx_len;
-  cfg.dropout = 0.1f;  // must be off during generation
-  cfg.seed = 3;
-  return cfg;
-}
+using testing::tiny_gpt;
 
 TEST(Evaluation, StreamPredictsEveryTokenOnceInNonOverlappingWindows) {
   GPT model(tiny_gpt(4));
