@@ -4,11 +4,14 @@
 //
 //   bench_train --model tiny|small [--threads N] [--mode train|generate]
 //               [--warmup W] [--steps S] [--new-tokens K] [--gemm-peak 1|0]
+//               [--gemm auto|onednn|openblas|eigen] [--precision fp32|bf16]
 //
 // train: W warm-up then S timed training steps on random token batches from a fixed seed
 // (forward, cross-entropy, backward, clip_grad_norm 1.0, AdamW). Prints the median ms/step,
-// tokens/s, peak RSS, the fp32 GEMM peak measured here at the same thread count and the MFU
-// (--gemm-peak 0 skips that probe, e.g. to profile the training steps alone).
+// tokens/s, peak RSS, the GEMM peak of the backend and precision in use measured here at the
+// same thread count, the MFU against it, and the best fp32 peak of every backend built in
+// with the MFU against that (--gemm-peak 0 skips those probes, e.g. to profile the training
+// steps alone).
 // generate: batch 1, a 4-token prompt, K new tokens greedily with the KV cache; W warm-up
 // and S timed generations, median tokens/s (the prompt's forward pass counts in the time).
 // The last line is `RESULT key=value ...` for scripts/bench.sh. Like the tapelm binary, it
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/gemm_backend.h"
 #include "autograd/ops.h"
 #include "autograd/wait_policy.h"
 #include "nn/gpt.h"
@@ -73,6 +77,8 @@ struct Options {
   int steps = 10;
   int new_tokens = 200;
   bool gemm_peak = true;
+  GemmBackend gemm = GemmBackend::Auto;
+  GemmPrecision precision = GemmPrecision::Fp32;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -97,6 +103,8 @@ Options parse_options(int argc, char** argv) {
     else if (key == "--steps") o.steps = as_int_at_least(1);
     else if (key == "--new-tokens") o.new_tokens = as_int_at_least(1);
     else if (key == "--gemm-peak") o.gemm_peak = as_int_at_least(0) != 0;
+    else if (key == "--gemm") o.gemm = parse_enum<GemmBackend>(value);
+    else if (key == "--precision") o.precision = parse_enum<GemmPrecision>(value);
     else throw std::invalid_argument("bench_train: unknown option " + key);
   }
   if (o.mode != "train" && o.mode != "generate") {
@@ -124,8 +132,8 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
-// Best-of-5 FLOP/s of one large square fp32 product through tapelm's matmul op (Eigen's
-// GEMM underneath) at the current OpenMP thread count: the denominator of the MFU.
+// Best-of-5 FLOP/s of one large square fp32 product through tapelm's matmul op on the GEMM
+// backend in use at the current OpenMP thread count: the denominator of the MFU.
 double gemm_peak_flops() {
   constexpr int64_t n = 1536;
   Rng rng(7);
@@ -196,12 +204,33 @@ void run_train(const Row& row, const Options& o) {
   const double step_s = median(times);
   const double tokens = static_cast<double>(B * T);
   const double flops = train_flops_per_token(model) * tokens;
+  const GemmBackend in_use = gemm_backend();
+  const GemmPrecision precision = gemm_precision();
   const double peak = o.gemm_peak ? gemm_peak_flops() : std::nan("");
-  std::printf("RESULT side=tapelm mode=train model=%s threads=%d params=%lld tokens_per_step=%.0f "
+  // The machine's best fp32 peak: every backend built in, then back to the ones in use.
+  double best_peak = precision == GemmPrecision::Fp32 ? peak : 0.0;
+  GemmBackend best = in_use;
+  set_gemm_precision(GemmPrecision::Fp32);
+  for (GemmBackend other : {GemmBackend::OneDnn, GemmBackend::OpenBlas, GemmBackend::Eigen}) {
+    const bool measured = other == in_use && precision == GemmPrecision::Fp32;
+    if (!o.gemm_peak || measured || !gemm_backend_built(other)) continue;
+    set_gemm_backend(other);
+    const double other_peak = gemm_peak_flops();
+    if (other_peak > best_peak) {
+      best_peak = other_peak;
+      best = other;
+    }
+  }
+  set_gemm_backend(in_use);
+  set_gemm_precision(precision);
+  std::printf("RESULT side=tapelm mode=train model=%s threads=%d gemm=%s precision=%s params=%lld tokens_per_step=%.0f "
               "ms_per_step=%.2f tokens_per_s=%.1f peak_rss_mib=%.1f flops_per_step=%.4g gemm_peak_gflops=%.1f "
-              "achieved_gflops=%.2f mfu=%.4f final_loss=%.4f\n",
-              row.name.c_str(), o.threads, static_cast<long long>(model.num_parameters()), tokens, step_s * 1e3,
-              tokens / step_s, rss, flops, peak / 1e9, flops / step_s / 1e9, flops / step_s / peak, last_loss);
+              "achieved_gflops=%.2f mfu=%.4f best_gemm=%s best_gemm_peak_gflops=%.1f mfu_best=%.4f "
+              "final_loss=%.4f\n",
+              row.name.c_str(), o.threads, enum_name(in_use), enum_name(precision),
+              static_cast<long long>(model.num_parameters()), tokens,
+              step_s * 1e3, tokens / step_s, rss, flops, peak / 1e9, flops / step_s / 1e9, flops / step_s / peak,
+              enum_name(best), best_peak / 1e9, flops / step_s / best_peak, last_loss);
 }
 
 int32_t argmax_last_row(const Var& logits) {
@@ -243,9 +272,10 @@ void run_generate(const Row& row, const Options& o) {
                 r < o.warmup ? " (warm-up)" : "");
   }
   const double t = median(times);
-  std::printf("RESULT side=tapelm mode=generate model=%s threads=%d new_tokens=%d ms_per_generation=%.2f "
+  std::printf("RESULT side=tapelm mode=generate model=%s threads=%d gemm=%s new_tokens=%d ms_per_generation=%.2f "
               "tokens_per_s=%.1f peak_rss_mib=%.1f\n",
-              row.name.c_str(), o.threads, o.new_tokens, t * 1e3, o.new_tokens / t, peak_rss_mib());
+              row.name.c_str(), o.threads, enum_name(gemm_backend()), o.new_tokens, t * 1e3, o.new_tokens / t,
+              peak_rss_mib());
 }
 
 }  // namespace
@@ -257,6 +287,9 @@ int main(int argc, char** argv) {
     const tapelm::Options o = tapelm::parse_options(argc, argv);
     const tapelm::Row row = tapelm::find_row(o.model);
     omp_set_num_threads(o.threads);
+    tapelm::set_gemm_backend(o.gemm);
+    const std::string fallback = tapelm::set_gemm_precision(o.precision);
+    if (!fallback.empty()) std::printf("warning: %s\n", fallback.c_str());
     const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
     std::printf("tapelm bench_train: model=%s mode=%s threads=%d OMP_WAIT_POLICY=%s warmup=%d steps=%d\n",
                 o.model.c_str(), o.mode.c_str(), o.threads, wait_policy ? wait_policy : "(unset)", o.warmup, o.steps);

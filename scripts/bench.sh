@@ -115,9 +115,14 @@ echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'): BLAS $torch_
 best_peak() {  # SIDE THREADS: the highest GEMM peak any training run of that side measured
   cat "$log_dir/$1"-*-train-t"$2".log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
 }
+best_field() {  # FIELD THREADS: the highest value of a numeric field over tapelm's training runs
+  cat "$log_dir"/tapelm-*-train-t"$2".log | sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" | sort -g | tail -1
+}
+gemm=$(sed -n 's/^RESULT.* gemm=\([^ ]*\).*/\1/p' "$log_dir"/tapelm-tiny-train-t1.log)
 for t in 1 2; do
   echo "fp32 GEMM peak (1536³, best of 5, best over this run's processes) at $t thread(s):" \
-    "tapelm (Eigen) $(best_peak tapelm $t) GFLOP/s, PyTorch (OpenBLAS) $(best_peak torch $t) GFLOP/s"
+    "tapelm ($gemm) $(best_peak tapelm $t) GFLOP/s, the best backend built in $(best_field best_gemm_peak_gflops $t)" \
+    "GFLOP/s, PyTorch (OpenBLAS) $(best_peak torch $t) GFLOP/s"
 done
 echo
 echo "| row | threads | tapelm ms/step | PyTorch ms/step | tapelm tokens/s | PyTorch tokens/s |" \

@@ -1,17 +1,19 @@
-// Row-major GEMM over raw spans on Eigen's matrix product, and its batched form.
-// Transposes are GEMM flags (an Eigen Map's .transpose()), never copies, and results are
-// written or accumulated straight into the destination. Eigen's own GEMM threading is
-// switched off: it synchronises its threads by spin-waiting, which OMP_WAIT_POLICY cannot
-// reach, and made 2-thread training several times slower than 1 thread. Instead a large
-// product's output is cut into one contiguous block of rows (or columns) per OpenMP
-// thread, each computed by a single-threaded Eigen GEMM. Every output element is computed
-// by one thread in a fixed order, so results are reproducible for a given thread count.
+// Row-major GEMM over raw spans, and its batched form. Transposes are GEMM flags, never
+// copies, and results are written or accumulated straight into the destination. A large
+// product's output is cut into one contiguous block of rows (or columns) per OpenMP thread,
+// each computed on one thread by the backend in use (autograd/gemm_backend.h; Eigen for
+// other element types than float). The libraries' own threading stays unused: Eigen's
+// synchronises its threads by spin-waiting, which OMP_WAIT_POLICY cannot reach, and made
+// 2-thread training several times slower than 1 thread. Every output element is computed by
+// one thread in a fixed order, so results are reproducible for a given thread count and
+// backend.
 #pragma once
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 // GCC 12 flags _mm512_undefined_ps inside Eigen's AVX-512 packing as (maybe-)uninitialized
 // (a false positive: the value is deliberately undefined).
@@ -20,6 +22,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
+
+#include "autograd/gemm_backend.h"
 
 namespace tapelm::kernels {
 
@@ -42,10 +46,10 @@ inline constexpr int64_t kGemvMaxRows = 4;
 
 namespace detail {
 
-// Single-threaded c = op(a)·op(b) (or +=) where each operand has its own row stride
-// (ld*), so a block of a larger matrix is addressed in place.
+// Single-threaded c = op(a)·op(b) (or +=) on Eigen, where each operand has its own row
+// stride (ld*), so a block of a larger matrix is addressed in place.
 template <class T>
-void gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m, int64_t n,
+void eigen_gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m, int64_t n,
                 int64_t k, bool trans_a, bool trans_b, bool accumulate) {
   StridedMap<T> C(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
@@ -75,6 +79,17 @@ void gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t 
   else if (!trans_a) run(A, B.transpose());
   else if (!trans_b) run(A.transpose(), B);
   else run(A.transpose(), B.transpose());
+}
+
+// eigen_gemm_block's contract on the backend in use for float.
+template <class T>
+void gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m, int64_t n,
+                int64_t k, bool trans_a, bool trans_b, bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    sgemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate);
+  } else {
+    eigen_gemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate);
+  }
 }
 
 inline void disable_eigen_threading() {

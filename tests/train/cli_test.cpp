@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "autograd/gemm_backend.h"
 #include "scratch_dir.h"
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint/checkpoint.h"
@@ -36,11 +37,12 @@ std::string shell_quote(const std::string& arg) {
   return quoted + "'";
 }
 
-// Runs the built tapelm binary with `args`, capturing stdout and stderr separately.
-Outcome run_tapelm(const ScratchDir& scratch, const std::vector<std::string>& args) {
+// Runs the built tapelm binary with `args` (and `env`, "NAME=value" words, in its
+// environment), capturing stdout and stderr separately.
+Outcome run_tapelm(const ScratchDir& scratch, const std::vector<std::string>& args, const std::string& env = "") {
   const fs::path binary = fs::path(TAPELM_BINARY_DIR) / "tapelm";
   EXPECT_TRUE(fs::exists(binary)) << binary << " is missing: build the 'tapelm' target before test_train";
-  std::string command = shell_quote(binary.string());
+  std::string command = (env.empty() ? "" : "env " + env + " ") + shell_quote(binary.string());
   for (const std::string& arg : args) command += " " + shell_quote(arg);
   const fs::path out = scratch / "stdout.txt";
   const fs::path err = scratch / "stderr.txt";
@@ -223,6 +225,22 @@ fs::path trained_checkpoint(const ScratchDir& scratch) {
   const testing::TinyRun run = testing::write_tiny_run(scratch, 10);
   testing::run_pretraining(run.config);
   return run.out_dir / "checkpoints/step_00000010";
+}
+
+TEST(Cli, Bf16FallsBackToFp32WithOneWarningLineWhereTheCpuHasNoBf16Instructions) {
+  if (!gemm_backend_built(GemmBackend::OneDnn)) GTEST_SKIP() << "built without oneDNN";
+  ScratchDir scratch;
+  const testing::TinyRun run = testing::write_tiny_run(scratch, 6);
+  // oneDNN limited to AVX2 stands for a CPU without AVX512-BF16.
+  const Outcome o = run_tapelm(scratch, {"pretrain", run.config.string(), "--set", "train.precision=bf16"},
+                               "ONEDNN_MAX_CPU_ISA=AVX2");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  const std::string warning = "warning: train.precision: bf16 products are not available, so they run in fp32: the CPU "
+                              "has no AVX512-BF16 or AMX (oneDNN would emulate bf16, slower than fp32)\n";
+  const std::size_t at = o.out.find(warning);
+  EXPECT_NE(at, std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("warning:", at + 1), std::string::npos) << "one warning line: " << o.out;
+  EXPECT_NE(o.out.find("1 thread, gemm onednn, fp32\n"), std::string::npos) << o.out;
 }
 
 TEST(Cli, GenerateContinuesThePromptDeterministicallyForASeed) {

@@ -77,6 +77,8 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  micro_batch_size: 16\n"
          "  grad_clip: 0.5\n"
          "  threads: 2\n"
+         "  gemm: eigen\n"
+         "  precision: bf16\n"
          "  max_bad_steps: 3\n"
          "  label_smoothing: 0.1\n"
          "  memory_check: false\n"
@@ -252,7 +254,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 8 + 5 + 2 + 3 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 10 + 5 + 2 + 3 + 5);
 }
 
 TEST(PretrainConfig, AnEarlierCheckpointsEvalBatchesBecomesMaxExamplesAndBatchSize) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "autograd/bf16_matmul.h"
 #include "data/atomic_file.h"
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint/checkpoint.h"
@@ -104,12 +105,15 @@ TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
   EXPECT_DOUBLE_EQ(*state.best_metric, *std::min_element(val_losses.begin(), val_losses.end()));
 }
 
-TEST(Trainer, ResumedRunMatchesTheUninterruptedRunBitForBit) {
+// Runs 8 steps at once and as 4 + 4 with `extra` overrides; expects the same records and
+// checkpoints. *resumed_log: the resumed run's log.
+void expect_resume_is_exact(const std::vector<std::string>& extra, std::string* resumed_log) {
   ScratchDir scratch;
   const auto run = write_tiny_run(scratch, 8);
   const fs::path whole = scratch / "whole", halves = scratch / "halves";
   // Two threads: the kernels' parallel paths must be as reproducible as the serial ones.
-  const std::vector<std::string> common = {"train.threads=2", "scheduler.warmup_steps=2"};
+  std::vector<std::string> common = {"train.threads=2", "scheduler.warmup_steps=2"};
+  common.insert(common.end(), extra.begin(), extra.end());
   const auto with = [&](std::vector<std::string> overrides) {
     overrides.insert(overrides.end(), common.begin(), common.end());
     return overrides;
@@ -117,6 +121,7 @@ TEST(Trainer, ResumedRunMatchesTheUninterruptedRunBitForBit) {
   run_pretraining(run.config, with({"out_dir=" + whole.string()}));
   run_pretraining(run.config, with({"out_dir=" + halves.string(), "train.max_steps=4"}));
   const auto resumed = run_pretraining(run.config, with({"out_dir=" + halves.string()}), /*resume=*/true);
+  *resumed_log = resumed.log;
   EXPECT_TRUE(contains(resumed.log, "resuming from " + checkpoint_path(halves, 4).string())) << resumed.log;
   EXPECT_TRUE(contains(resumed.log, "resume: train.max_steps changed from 4 to 8")) << resumed.log;
 
@@ -126,6 +131,21 @@ TEST(Trainer, ResumedRunMatchesTheUninterruptedRunBitForBit) {
   for (const char* file : {kWeightsFile, kOptimizerFile}) {
     EXPECT_TRUE(same_bytes(checkpoint_path(halves, 8) / file, checkpoint_path(whole, 8) / file));
   }
+}
+
+TEST(Trainer, ResumedRunMatchesTheUninterruptedRunBitForBit) {
+  std::string log;
+  expect_resume_is_exact({}, &log);
+  EXPECT_TRUE(contains(log, ", fp32\n")) << "the run log names the products' precision: " << log;
+}
+
+TEST(Trainer, ABf16RunResumesBitForBitAndSaysHowItsProductsRun) {
+  std::string why;
+  if (!kernels::detail::bf16_matmul_available(&why)) GTEST_SKIP() << why;
+  std::string log;
+  expect_resume_is_exact({"train.precision=bf16"}, &log);
+  EXPECT_TRUE(contains(log, "2 threads, gemm ")) << log;
+  EXPECT_TRUE(contains(log, ", bf16\n")) << log;
 }
 
 TEST(Trainer, StopRequestWritesACheckpointAndTheContinuationMatches) {

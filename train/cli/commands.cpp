@@ -186,6 +186,7 @@ int run_finetune(const FinetuneArgs& args) {
 int run_generate(const GenerateArgs& args) {
   TrainedModel trained = load_trained_model(open_checkpoint_option(args.checkpoint));
   use_threads(trained.config.train.threads);
+  use_gemm(trained.config.train, std::cerr);
   DecodingOptions options = decoding_options(trained.config.sample, uint64_t(args.seed.value_or(trained.config.seed)));
   if (args.max_new_tokens) options.max_new_tokens = *args.max_new_tokens;
   if (args.temperature) options.temperature = *args.temperature;
@@ -214,6 +215,7 @@ int run_eval(const EvalArgs& args) {
   if (!args.data_file.empty()) require_input_file("--data", args.data_file);
   TrainedModel trained = load_trained_model(checkpoint);
   const int threads = use_threads(args.inference.threads.value_or(trained.config.train.threads));
+  use_gemm(trained.config.train, std::cerr);
   GPT& model = *trained.model;
 
   if (!args.text_file.empty()) {

@@ -145,6 +145,7 @@ int predict(const PredictArgs& args, const Distributed& dist) {
   if (dist.is_root() && !args.output.empty()) require_output_file("--output", args.output);
   FinetunedModel model = load_for_inference(open_checkpoint(args.checkpoint), args.inference);
   start_threads(model.config.train.threads, &dist);
+  use_gemm(model.config.train, std::cerr);
   const std::vector<PredictInput> inputs = read_predict_inputs(args.input, model.config.data.input_field);
   std::vector<std::string> texts;
   for (const PredictInput& input : inputs) texts.push_back(input.text);
@@ -171,6 +172,7 @@ int eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, con
                  bool json, const Distributed& dist) {
   FinetunedModel model = load_for_inference(checkpoint, inference);
   const int threads = start_threads(model.config.train.threads, &dist);
+  use_gemm(model.config.train, std::cerr);
   FinetuneConfig config = model.config;
   const std::string ext = extension_of(data_file);
   if (fs::is_directory(data_file)) config.data.format = "folders";

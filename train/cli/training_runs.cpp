@@ -38,14 +38,15 @@ const Distributed* several_ranks(const TrainerOptions& options) {
   return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
 }
 
-// Starts the threads and logs the run's first line, "tapelm " + what + "out_dir runs/x, 2 ranks
-// x 1 thread each" (what: "pretrain: ", "finetune: task seq2seq, "). Refuses a batch the ranks cannot share before any data work.
+// Starts the threads and the GEMM backend and logs the run's first line, "tapelm " + what +
+// "out_dir runs/x, 2 ranks x 1 thread each, gemm onednn, fp32" (what: "pretrain: ", "finetune: task seq2seq, "). Refuses a batch the ranks cannot share before any data work.
 void start_run_log(const std::string& what, const std::string& out_dir, const TrainSection& train,
                    const Distributed* dist, std::ostream& log) {
   const int threads = start_threads(train.threads, dist);
+  const std::string products = use_gemm(train, log);
   log << "tapelm " << what << "out_dir " << out_dir << ", "
       << (dist ? std::to_string(dist->world_size()) + " ranks x " : std::string()) << thread_count_text(threads)
-      << (dist ? " each" : "") << std::endl;
+      << (dist ? " each" : "") << ", " << products << std::endl;
   accumulation_steps(train, dist ? dist->world_size() : 1);
 }
 

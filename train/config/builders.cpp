@@ -107,6 +107,13 @@ int use_threads(int64_t threads) {
   return count;
 }
 
+std::string use_gemm(const TrainSection& train, std::ostream& warn) {
+  set_gemm_backend(config_enum<GemmBackend>("train.gemm", train.gemm));
+  const std::string fallback = set_gemm_precision(config_enum<GemmPrecision>("train.precision", train.precision));
+  if (!fallback.empty()) warn << "warning: train.precision: " << fallback << std::endl;
+  return std::string("gemm ") + enum_name(gemm_backend()) + ", " + enum_name(gemm_precision());
+}
+
 std::string thread_count_text(int threads) {
   return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
 }

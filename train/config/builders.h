@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 
+#include "autograd/gemm_backend.h"
 #include "data/dataset.h"
 #include "decode/generate.h"
 #include "nn/gpt.h"
@@ -45,6 +47,11 @@ DecodingOptions decoding_options(const SampleSection& sample, uint64_t seed);
 
 // OpenMP threads for `threads` (0 = every core); returns the count in use.
 int use_threads(int64_t threads);
+
+// Selects the GEMM backend and precision train.gemm and train.precision name
+// (autograd/gemm_backend.h). Returns how products run, for the run log ("gemm onednn, fp32");
+// when bf16 cannot run, writes one warning line to `warn` and products stay fp32.
+std::string use_gemm(const TrainSection& train, std::ostream& warn);
 
 // "1 thread", "2 threads": how the commands report the count use_threads returned.
 std::string thread_count_text(int threads);

@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "autograd/gemm_backend.h"
 #include "data/tokenizer.h"
 #include "data/utf8.h"
 #include "nn/feed_forward.h"
@@ -100,6 +101,19 @@ SectionSchema<SchedulerSection> scheduler_section_schema() {
   return s;
 }
 
+// One of the GEMM backends' names, and one this build links.
+Check<std::string> built_gemm_backend() {
+  return [known = one_of(enum_names<GemmBackend>())](const std::string& value) {
+    std::string error = known(value);
+    if (error.empty() && !gemm_backend_built(parse_enum<GemmBackend>(value))) {
+      error = "'" + value + "' is not built into this tapelm (install " +
+              (value == "onednn" ? "libdnnl-dev" : "libopenblas-openmp-dev") +
+              " and build again); auto uses the fastest one built in";
+    }
+    return error;
+  };
+}
+
 SectionSchema<TrainSection> train_section_schema() {
   using S = TrainSection;
   SectionSchema<S> s;
@@ -108,6 +122,8 @@ SectionSchema<TrainSection> train_section_schema() {
       .add("micro_batch_size", &S::micro_batch_size, at_least(0))
       .add("grad_clip", &S::grad_clip, non_negative())
       .add("threads", &S::threads, in_range(0, kMaxThreads, "more threads than any CPU has cores"))
+      .add("gemm", &S::gemm, built_gemm_backend())
+      .add("precision", &S::precision, one_of(enum_names<GemmPrecision>()))
       .add("max_bad_steps", &S::max_bad_steps, at_least(1))
       .add("label_smoothing", &S::label_smoothing, in_interval(0, 1, true, false))
       .add("memory_check", &S::memory_check);
@@ -266,7 +282,8 @@ auto fields(const OptimizerSection& s) {
 }
 auto fields(const SchedulerSection& s) { return std::tie(s.name, s.warmup_steps, s.min_lr); }
 auto fields(const TrainSection& s) {
-  return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.max_bad_steps,
+  return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.gemm, s.precision,
+                  s.max_bad_steps,
                   s.label_smoothing, s.memory_check);
 }
 auto fields(const EvalSection& s) {

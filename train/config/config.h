@@ -81,6 +81,8 @@ struct TrainSection {
   int64_t micro_batch_size = 0;   // 0 in the file = batch_size; must divide batch_size
   double grad_clip = 1.0;         // global-norm clip; 0 = off
   int64_t threads = 0;            // 0 = all cores
+  std::string gemm = "auto";      // auto | onednn | openblas | eigen (autograd/gemm_backend.h)
+  std::string precision = "fp32"; // fp32 | bf16: the matrix products' operands
   int64_t max_bad_steps = 5;      // consecutive non-finite steps before stopping
   double label_smoothing = 0.0;   // [0, 1); training loss only, evaluation stays unsmoothed
   // Refuse a run whose estimated memory exceeds what the machine has (train/config/memory_estimate.h);
