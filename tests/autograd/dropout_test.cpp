@@ -48,6 +48,37 @@ TEST(Dropout, KeepsAboutOneMinusPAndScalesSurvivorsByItsInverse) {
   EXPECT_NEAR(double(kept) / n, 1.0 - p, 0.01);
 }
 
+// Correlation of two equally long 0/1 sequences.
+double correlation(const std::vector<bool>& a, const std::vector<bool>& b) {
+  double sa = 0, sb = 0, sab = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sa += a[i];
+    sb += b[i];
+    sab += a[i] && b[i];
+  }
+  const double n = static_cast<double>(a.size()), ma = sa / n, mb = sb / n;
+  return (sab / n - ma * mb) / std::sqrt(ma * (1 - ma) * mb * (1 - mb));
+}
+
+// The mask of (a, b, c) against the one shifted by `shift` elements in flat order.
+double shifted_correlation(const std::vector<bool>& mask, std::size_t shift) {
+  return correlation(std::vector<bool>(mask.begin(), mask.end() - static_cast<std::ptrdiff_t>(shift)),
+                     std::vector<bool>(mask.begin() + static_cast<std::ptrdiff_t>(shift), mask.end()));
+}
+
+TEST(Dropout, MasksOfNeighbouringElementsExamplesSitesAndStepsAreUncorrelated) {
+  // A [B, T, C] site of 262,144 elements: one standard error of a correlation is 0.002.
+  const int64_t B = 8, T = 256, C = 128;
+  const float p = 0.1f;
+  const std::vector<bool> mask = kept({B, T, C}, 1001, 0, p);
+  const double tolerance = 5 / std::sqrt(static_cast<double>(B * T * C));
+  EXPECT_NEAR(shifted_correlation(mask, 1), 0, tolerance) << "neighbouring channels";
+  EXPECT_NEAR(shifted_correlation(mask, C), 0, tolerance) << "neighbouring positions";
+  EXPECT_NEAR(shifted_correlation(mask, T * C), 0, tolerance) << "neighbouring examples";
+  // Other keys stand for the next site of the same step and for the same site a step later.
+  EXPECT_NEAR(correlation(mask, kept({B, T, C}, 1002, 0, p)), 0, tolerance) << "another site or step";
+}
+
 TEST(Dropout, IsAPureFunctionOfKeyAndRowAndDiffersAcrossThem) {
   const Shape shape = {4, 250};
   const std::vector<bool> first = kept(shape, 5, 0);
