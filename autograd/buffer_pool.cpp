@@ -2,6 +2,7 @@
 #include "autograd/buffer_pool.h"
 
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <new>
@@ -13,9 +14,16 @@ namespace tapelm {
 namespace {
 constexpr std::size_t kAlignment = 64;
 
+// Size classes: multiples of 64 bytes up to 4 KiB, then 8 classes per doubling (a buffer is at
+// most 12.5% larger than asked for). Fine-tuning pads each batch to its longest example, so its
+// activation sizes change from step to step; with classes a buffer freed by one step serves a
+// slightly different size in the next.
 std::size_t rounded_bytes(std::size_t count) {
-  std::size_t bytes = count * sizeof(float);
-  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  const std::size_t bytes = (count * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+  if (bytes <= 4096) return bytes;
+  const int octave = 63 - __builtin_clzll(static_cast<unsigned long long>(bytes));
+  const std::size_t step = std::size_t(1) << (octave - 3);
+  return (bytes + step - 1) / step * step;
 }
 }  // namespace
 
@@ -25,6 +33,21 @@ struct BufferPool::Impl {
   std::size_t cached = 0;
   std::size_t live = 0;
   std::size_t peak = 0;
+
+  // Frees cached buffers until live + cached <= limit, so that what the pool holds stays
+  // near the live peak when shapes vary: a miss allocates only after giving back buffers of
+  // sizes not wanted now. The caller holds the mutex.
+  void evict_beyond(std::size_t limit) {
+    for (auto it = free_lists.begin(); it != free_lists.end() && live + cached > limit;) {
+      std::vector<float*>& list = it->second;
+      while (!list.empty() && live + cached > limit) {
+        std::free(list.back());
+        list.pop_back();
+        cached -= it->first;
+      }
+      it = list.empty() ? free_lists.erase(it) : std::next(it);
+    }
+  }
 };
 
 BufferPool& BufferPool::instance() {
@@ -56,6 +79,7 @@ float* BufferPool::acquire(std::size_t count) {
       p->cached -= bytes;
       return data;
     }
+    p->evict_beyond(p->peak + p->peak / 4);  // see buffer_pool.h
   }
   void* data = std::aligned_alloc(kAlignment, bytes);
   if (!data) {
@@ -90,16 +114,6 @@ void BufferPool::trim() {
   }
   p->free_lists.clear();
   p->cached = 0;
-}
-
-bool BufferPool::trim_if_oversized() {
-  {
-    Impl* p = impl();
-    std::lock_guard<std::mutex> lock(p->mutex);
-    if (p->cached <= 2 * p->peak) return false;
-  }
-  trim();
-  return true;
 }
 
 std::size_t BufferPool::cached_bytes() const { return impl_ ? impl_->cached : 0; }

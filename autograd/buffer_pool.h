@@ -1,7 +1,10 @@
-// A process-wide pool of 64-byte-aligned float buffers, bucketed by exact size.
+// A process-wide pool of 64-byte-aligned float buffers, bucketed by size class.
 // A training step allocates the same activation and gradient shapes every step, so
 // returning buffers here on release lets the next step reuse them instead of calling
-// the allocator: resident memory stays flat across steps.
+// the allocator: resident memory stays flat across steps. Where shapes vary (fine-tuning
+// batches padded to their longest example, beams that finish), what the pool holds, live and
+// cached, stays within 1.25 times the live peak: a request no cached buffer fits first gives
+// back cached buffers of other sizes.
 #pragma once
 
 #include <cstddef>
@@ -21,11 +24,6 @@ class BufferPool {
 
   // Frees every cached buffer (memory held by live tensors is untouched).
   void trim();
-  // trim() when the cache holds more than twice the peak live bytes. A loop whose shapes
-  // repeat never gets there; one whose shapes vary from step to step (fine-tuning batches
-  // padded to their longest example) would otherwise keep a buffer of every size it ever
-  // saw. Returns whether it trimmed.
-  bool trim_if_oversized();
 
   std::size_t cached_bytes() const;
   std::size_t live_bytes() const;

@@ -7,7 +7,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/buffer_pool.h"
 #include "autograd/shape_ops.h"
 #include "autograd/tape.h"
 #include "decode/token_choice.h"
@@ -216,9 +215,6 @@ std::vector<BeamResult> beam_search(EncoderDecoder& model, const std::vector<int
       }
       decoder.keep_rows(parents, same_sources);
     }
-    // The rows shrink as beams finish and the prefix grows, so every step's activations have
-    // new sizes the buffer pool would otherwise keep around.
-    BufferPool::instance().trim_if_oversized();
   }
   std::vector<BeamResult> results(static_cast<size_t>(B));
   for (size_t b = 0; b < results.size(); ++b) {

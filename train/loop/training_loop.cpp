@@ -255,7 +255,6 @@ class Loop {
     }
     last_lr_ = lr;
     const StepResult result = finish_step(*optimizer_, trainable_, totals[0] / weight, config_.train.grad_clip, lr);
-    task_.after_step();
     return result;
   }
 

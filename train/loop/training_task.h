@@ -81,8 +81,6 @@ class TrainingTask {
   // The loss over examples [begin, end) of the batch drawn last (model in train mode, with a
   // tape), with the dropout masks of training step `step` (0-based).
   virtual WeightedLoss loss(int64_t step, int64_t begin, int64_t end) = 0;
-  // Called after each optimizer step.
-  virtual void after_step() {}
 
   // The metrics evaluate() reports; the first is the default early-stopping metric.
   virtual std::vector<MetricSpec> metrics() const = 0;

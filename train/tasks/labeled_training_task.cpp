@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "autograd/buffer_pool.h"
 #include "data/atomic_file.h"
 #include "optim/param_groups.h"
 #include "train/loop/distributed.h"
@@ -105,11 +104,6 @@ WeightedLoss LabeledTrainingTask::loss(int64_t step, int64_t begin, int64_t end)
   return task_->loss(data_.examples, micro);
 }
 
-void LabeledTrainingTask::after_step() {
-  // Batches are padded to their longest example, so activation shapes change from step to
-  // step and the buffer pool would keep one buffer of every size it ever saw.
-  BufferPool::instance().trim_if_oversized();
-}
 
 bool LabeledTrainingTask::has_split(Split split) const {
   return split == Split::kVal ? !data_.split.val.empty() : !data_.split.test.empty();

@@ -33,7 +33,6 @@ class LabeledTrainingTask : public TrainingTask {
 
   void draw_batch(int64_t batch_size) override;
   WeightedLoss loss(int64_t step, int64_t begin, int64_t end) override;
-  void after_step() override;
 
   std::vector<MetricSpec> metrics() const override { return task_->metrics(); }
   bool has_split(Split split) const override;
