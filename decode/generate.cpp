@@ -30,7 +30,7 @@ Generation generate(GPT& model, const std::vector<int32_t>& context, const Decod
   const int64_t vocab = model.config().vocab_size;
   std::vector<int32_t> tokens = context;
   Generation result;
-  KVCache cache;
+  KVCache cache(ctx_len);
   Rng rng(options.seed);
   int64_t start = 0;
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {
@@ -76,7 +76,7 @@ DecodedSequence greedy_complete(GPT& model, const std::vector<int32_t>& prompt, 
   }
   const EvalMode eval(model);
   const NoGradGuard no_grad;
-  KVCache cache;
+  KVCache cache(model.config().ctx_len);
   DecodedSequence out;
   std::vector<int32_t> feed = prompt;
   for (int64_t i = 0; i < max_new_tokens; ++i) {

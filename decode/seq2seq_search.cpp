@@ -46,7 +46,8 @@ double gnmt_length_norm(double score, size_t length, double alpha) {
 // KV cache, feeding each row's newest token, or without one, the whole prefix.
 class StepDecoder {
  public:
-  StepDecoder(const EncoderDecoder& model, bool use_cache) : model_(model), use_cache_(use_cache) {}
+  StepDecoder(const EncoderDecoder& model, bool use_cache)
+      : model_(model), use_cache_(use_cache), cache_(model.config().ctx_len) {}
 
   // rows: each row's decoder input so far (<bos> first), all of the same length t. memory and
   // src_padding: the encoder output and mask with one row per decoder row. Afterwards

@@ -30,13 +30,15 @@ Var filled(const Var& buffer, int64_t length) {
   return buffer.size(2) == length ? buffer : slice(buffer, 2, 0, length);
 }
 
-// Stores new positions in the buffer in place, reallocating it at twice the needed size
-// when it is full.
-void append_in_place(Var& buffer, int64_t length, const Var& added) {
+// Stores new positions in the buffer in place, reallocating it at twice its size (at least
+// kMinCapacity, at most max_length when bounded, always the needed size) when it is full.
+void append_in_place(Var& buffer, int64_t length, const Var& added, int64_t max_length) {
   const int64_t B = added.size(0), H = added.size(1), T = added.size(2), D = added.size(3);
   const int64_t needed = length + T;
   if (!buffer.defined() || buffer.size(2) < needed) {
-    const int64_t capacity = std::max({kMinCapacity, needed, buffer.defined() ? 2 * buffer.size(2) : int64_t(0)});
+    int64_t capacity = std::max(kMinCapacity, buffer.defined() ? 2 * buffer.size(2) : int64_t(0));
+    if (max_length > 0) capacity = std::min(capacity, max_length);
+    capacity = std::max(capacity, needed);
     Tensor grown({B, H, capacity, D});
     if (length > 0) copy_positions(grown.data(), capacity, 0, buffer.data(), buffer.size(2), length, B * H, D);
     buffer = Var(grown);
@@ -91,8 +93,8 @@ void LayerKV::append(const Var& new_k, const Var& new_v) {
     k = length > 0 ? concat({filled(k, length), new_k}, 2) : new_k;
     v = length > 0 ? concat({filled(v, length), new_v}, 2) : new_v;
   } else {
-    append_in_place(k, length, new_k);
-    append_in_place(v, length, new_v);
+    append_in_place(k, length, new_k, max_length);
+    append_in_place(v, length, new_v, max_length);
   }
   length += T;
 }
@@ -106,7 +108,10 @@ void KVCache::clear() {
 
 LayerKV& KVCache::layer(int64_t i) {
   if (i < 0) throw std::invalid_argument("KVCache::layer: negative index " + std::to_string(i));
-  if (static_cast<std::size_t>(i) >= layers_.size()) layers_.resize(static_cast<std::size_t>(i) + 1);
+  if (static_cast<std::size_t>(i) >= layers_.size()) {
+    layers_.resize(static_cast<std::size_t>(i) + 1);
+    for (LayerKV& layer : layers_) layer.max_length = max_length_;
+  }
   return layers_[static_cast<std::size_t>(i)];
 }
 

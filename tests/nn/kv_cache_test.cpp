@@ -42,6 +42,23 @@ TEST(KvCache, AppendWithoutTapeWritesInPlaceAndDoublesAFullBuffer) {
   }
 }
 
+TEST(KvCache, BuffersNeverHoldMoreThanTheModelsContextUnlessAStepNeedsIt) {
+  NoGradGuard no_grad;
+  KVCache cache(40);
+  LayerKV& layer = cache.layer(1);
+  EXPECT_EQ(cache.layer(0).max_length, 40) << "every layer gets the bound";
+  layer.append(Var(random_tensor({2, 2, 3, 4}, 1)), Var(random_tensor({2, 2, 3, 4}, 2)));
+  EXPECT_EQ(layer.k.shape(), Shape({2, 2, 40, 4})) << "40 positions, not 64";
+  for (int step = 0; step < 37; ++step) {
+    layer.append(Var(random_tensor({2, 2, 1, 4}, 10 + step)), Var(random_tensor({2, 2, 1, 4}, 100 + step)));
+  }
+  EXPECT_EQ(layer.k.shape(), Shape({2, 2, 40, 4}));
+  // A caller going past the bound still gets room, as much as it needs.
+  layer.append(Var(random_tensor({2, 2, 2, 4}, 5)), Var(random_tensor({2, 2, 2, 4}, 6)));
+  EXPECT_EQ(layer.length, 42);
+  EXPECT_EQ(layer.k.shape(), Shape({2, 2, 42, 4}));
+}
+
 TEST(KvCache, RecordingAfterInPlaceStepsConcatenatesOnlyTheFilledPositions) {
   LayerKV layer;
   const Var k1(random_tensor({1, 1, 2, 3}, 1)), k2(random_tensor({1, 1, 1, 3}, 2));
