@@ -1,8 +1,9 @@
 // The GEMM backends on the products the models run (autograd/gemm_backend.h): a square
 // product, then small's and tiny's QKV, MLP and LM-head products with the weight stored
-// [out, in] as nn::Linear keeps it, and the MLP weight gradient. GFLOP/s per backend, at the
-// OpenMP thread count of OMP_NUM_THREADS (default: all cores), through tapelm's own
-// kernels::gemm, so the per-thread split is part of what is measured.
+// [out, in] as nn::Linear keeps it, and the MLP weight gradient. GFLOP/s per backend in fp32,
+// and with bf16 operands (train.precision: bf16, on oneDNN) where the CPU has AVX512-BF16, at
+// the OpenMP thread count of OMP_NUM_THREADS (default: all cores), through tapelm's own
+// kernels::gemm, so the per-thread split and the bf16 rounding are part of what is measured.
 //
 //   build/bench/bench_gemm [--benchmark_filter=onednn]
 #include <benchmark/benchmark.h>
@@ -48,8 +49,9 @@ std::vector<float> random_floats(int64_t count, uint64_t seed) {
   return v;
 }
 
-void run_product(benchmark::State& state, GemmBackend backend, const Product& p) {
+void run_product(benchmark::State& state, GemmBackend backend, GemmPrecision precision, const Product& p) {
   set_gemm_backend(backend);
+  set_gemm_precision(precision);
   const std::vector<float> a = random_floats(p.m * p.k, 1), b = random_floats(p.k * p.n, 2);
   std::vector<float> c(static_cast<std::size_t>(p.m * p.n));
   for (auto _ : state) {
@@ -58,17 +60,27 @@ void run_product(benchmark::State& state, GemmBackend backend, const Product& p)
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(p.m * p.n * p.k) * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
+  set_gemm_precision(GemmPrecision::Fp32);
+}
+
+void register_products(GemmBackend backend, GemmPrecision precision, const std::string& label) {
+  for (const Product& p : products()) {
+    benchmark::RegisterBenchmark((std::string(p.name) + "/" + label).c_str(),
+                                 [backend, precision, &p](benchmark::State& state) {
+                                   run_product(state, backend, precision, p);
+                                 })
+        ->UseRealTime()
+        ->MinTime(0.2);
+  }
 }
 
 const bool registered = [] {
   for (GemmBackend backend : {GemmBackend::OneDnn, GemmBackend::OpenBlas, GemmBackend::Eigen}) {
-    if (!gemm_backend_built(backend)) continue;
-    for (const Product& p : products()) {
-      benchmark::RegisterBenchmark((std::string(p.name) + "/" + enum_name(backend)).c_str(),
-                                   [backend, &p](benchmark::State& state) { run_product(state, backend, p); })
-          ->UseRealTime()
-          ->MinTime(0.2);
-    }
+    if (gemm_backend_built(backend)) register_products(backend, GemmPrecision::Fp32, enum_name(backend));
+  }
+  if (set_gemm_precision(GemmPrecision::Bf16).empty()) {
+    set_gemm_precision(GemmPrecision::Fp32);
+    register_products(GemmBackend::OneDnn, GemmPrecision::Bf16, "onednn_bf16");
   }
   return true;
 }();

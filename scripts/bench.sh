@@ -75,27 +75,30 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 field() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1"; }
 
 rows=()  # one markdown line per comparison
-# compare LABEL THREADS MODE MODEL WARMUP STEPS
+# compare LABEL THREADS MODE MODEL WARMUP STEPS [PRECISION]
 compare() {
-  local label=$1 threads=$2 mode=$3 model=$4 warmup=$5 steps=$6
+  local label=$1 threads=$2 mode=$3 model=$4 warmup=$5 steps=$6 precision=${7:-fp32}
   local args=(--model "$model" --mode "$mode" --threads "$threads" --warmup "$warmup" --steps "$steps")
+  [[ $precision = fp32 ]] || args+=(--precision "$precision")
   local tag="${model}-${mode}-t${threads}"
+  [[ $precision = fp32 ]] || tag+="-$precision"
   local tlog=$log_dir/tapelm-$tag.log plog=$log_dir/torch-$tag.log
   local load_before
   load_before=$(load)
   echo "[$(date +%T)] $label, $threads thread(s) (load $load_before)" >&2
   "$tapelm_bin" "${args[@]}" >"$tlog"
   env "${torch_env[@]}" "$py" bench/reference/torch_train.py "${args[@]}" --gen kv >"$plog"
-  local unit=ms_per_step mfu
+  local unit=ms_per_step mfu mfu_best
   [[ $mode = train ]] || unit=ms_per_generation
   local tt pt
   tt=$(field "$tlog" tokens_per_s)
   pt=$(field "$plog" tokens_per_s)
-  mfu=$(field "$tlog" mfu)
-  [[ -n $mfu ]] && mfu=$(awk -v m="$mfu" 'BEGIN { printf "%.1f%%", 100 * m }') || mfu="—"
+  percent() { [[ -n $1 ]] && awk -v m="$1" 'BEGIN { printf "%.1f%%", 100 * m }' || echo "—"; }
+  mfu=$(percent "$(field "$tlog" mfu)")
+  mfu_best=$(percent "$(field "$tlog" mfu_best)")
   rows+=("| $label | $threads | $(field "$tlog" $unit) | $(field "$plog" $unit) | $tt | $pt | \
 $(awk -v a="$tt" -v b="$pt" 'BEGIN { printf "%.2f", a / b }') | $(field "$tlog" peak_rss_mib) | \
-$(field "$plog" peak_rss_mib) | $mfu | $load_before–$(load) |")
+$(field "$plog" peak_rss_mib) | $mfu | $mfu_best | $load_before–$(load) |")
 }
 
 start=$(date +%s)
@@ -104,6 +107,10 @@ for threads in 1 2; do
   compare small "$threads" train small 1 "$small_steps"
   compare "small, generate 200" "$threads" generate small 1 "$gen_runs"
 done
+# bf16 products on both sides (tapelm train.precision=bf16, PyTorch autocast); on a CPU without
+# AVX512-BF16 tapelm warns and runs fp32, which its log and RESULT line (precision=) show.
+compare "tiny, bf16" 2 train tiny 3 "$tiny_steps" bf16
+compare "small, bf16" 2 train small 1 "$small_steps" bf16
 
 # --- report ------------------------------------------------------------------------------
 echo
@@ -112,10 +119,10 @@ echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $
 echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'): BLAS $torch_blas, OMP_WAIT_POLICY=PASSIVE," \
   "GOMP_SPINCOUNT=$spin_count, MKLDNN on, AdamW foreach, generation with a KV cache." \
   "tapelm: OMP_WAIT_POLICY=${OMP_WAIT_POLICY-PASSIVE (its default)}, GOMP_SPINCOUNT=$tapelm_spin"
-best_peak() {  # SIDE THREADS: the highest GEMM peak any training run of that side measured
+best_peak() {  # SIDE THREADS: the highest fp32 GEMM peak any fp32 training run of that side measured
   cat "$log_dir/$1"-*-train-t"$2".log | sed -n 's/^RESULT.* gemm_peak_gflops=\([^ ]*\).*/\1/p' | sort -g | tail -1
 }
-best_field() {  # FIELD THREADS: the highest value of a numeric field over tapelm's training runs
+best_field() {  # FIELD THREADS: the highest value of a numeric field over tapelm's fp32 training runs
   cat "$log_dir"/tapelm-*-train-t"$2".log | sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" | sort -g | tail -1
 }
 gemm=$(sed -n 's/^RESULT.* gemm=\([^ ]*\).*/\1/p' "$log_dir"/tapelm-tiny-train-t1.log)
@@ -126,9 +133,12 @@ for t in 1 2; do
 done
 echo
 echo "| row | threads | tapelm ms/step | PyTorch ms/step | tapelm tokens/s | PyTorch tokens/s |" \
-  "ratio (tapelm/PyTorch) | tapelm RSS MiB | PyTorch RSS MiB | tapelm MFU | load avg (1 min) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  "ratio (tapelm/PyTorch) | tapelm RSS MiB | PyTorch RSS MiB | tapelm MFU | tapelm MFU, best fp32 peak | load avg (1 min) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Generation rows: ms/step is ms per 200-token generation (batch 1, 4-token prompt, greedy, KV cache)."
-echo "MFU: (6·N + 12·L·T·C)·tokens per step ÷ step time ÷ the GEMM peak measured in the same process."
+echo "MFU: (6·N + 12·L·T·C)·tokens per step ÷ step time ÷ the GEMM peak of the backend and precision in use," \
+  "measured in the same process; the next column divides by the best fp32 peak of any backend built in."
+echo "bf16 rows: tapelm train.precision=bf16, PyTorch torch.autocast(cpu, bfloat16); tapelm's precision in use:" \
+  "$(sed -n 's/^RESULT.* precision=\([^ ]*\).*/\1/p' "$log_dir"/tapelm-tiny-train-t2-bf16.log)"

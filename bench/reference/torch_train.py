@@ -143,7 +143,10 @@ def run_train(args):
     for s, (x, y) in enumerate(batches):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
+        # bf16: autocast runs the matrix products in bfloat16, the rest (and the weights) fp32.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float().view(-1, V), y.view(-1))
         loss_value = loss.item()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -159,7 +162,8 @@ def run_train(args):
     flops = train_flops_per_token(model) * tokens
     peak = gemm_peak_flops()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"RESULT side=torch mode=train model={args.model} threads={args.threads} params={n_params} "
+    print(f"RESULT side=torch mode=train model={args.model} threads={args.threads} precision={args.precision} "
+          f"params={n_params} "
           f"tokens_per_step={tokens} ms_per_step={step_s * 1e3:.2f} tokens_per_s={tokens / step_s:.1f} "
           f"peak_rss_mib={rss:.1f} flops_per_step={flops:.4g} gemm_peak_gflops={peak / 1e9:.1f} "
           f"achieved_gflops={flops / step_s / 1e9:.2f} mfu={flops / step_s / peak:.4f} "
@@ -218,6 +222,8 @@ def main():
     p.add_argument("--gen", choices=["kv", "recompute"], default="kv")
     p.add_argument("--foreach", type=int, choices=[0, 1], default=1, help="AdamW foreach implementation")
     p.add_argument("--mkldnn", type=int, choices=[0, 1], default=1, help="torch.backends.mkldnn.enabled")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: torch.autocast('cpu', dtype=torch.bfloat16) around the forward pass")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = bool(args.mkldnn)
