@@ -40,6 +40,7 @@ TEST(Check, PretrainingConfigPrintsThePlanAndWritesNothingInOutDir) {
   EXPECT_THAT(outcome.out, HasSubstr("batch: 8 sequences x 32 tokens = 256 tokens per step (micro-batch 4, 2 "
                                      "accumulation steps); 20 steps = "));
   EXPECT_THAT(outcome.out, HasSubstr(" epochs of the training data"));
+  EXPECT_THAT(outcome.out, ::testing::ContainsRegex("compute: gemm (onednn|openblas|eigen), fp32\n"));
   EXPECT_THAT(outcome.out, HasSubstr("memory: estimated peak at least "));
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("; (available .+ \\(.+\\)|available memory unknown)"));
   EXPECT_THAT(outcome.out, HasSubstr("ok: the run would start\n"));
@@ -73,6 +74,7 @@ TEST(Check, ClassificationConfigPrintsExamplesPerSplitAndClassBalance) {
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("model: [0-9]+ parameters \\([0-9]+ trainable\\)"));
   EXPECT_THAT(outcome.out, HasSubstr("batch: 8 examples per step (micro-batch 4, 2 accumulation steps); 30 steps = "));
   EXPECT_THAT(outcome.out, HasSubstr(" epochs of the training data; early stopping on val "));
+  EXPECT_THAT(outcome.out, ::testing::ContainsRegex("compute: gemm (onednn|openblas|eigen), fp32\n"));
   EXPECT_THAT(outcome.out, HasSubstr("memory: estimated peak at least "));
   EXPECT_THAT(outcome.out, HasSubstr("ok: the run would start\n"));
   EXPECT_FALSE(fs::exists(scratch / "ft")) << "no split.json, tokenizer files or anything else in out_dir";

@@ -77,6 +77,12 @@ void print_memory(const MemoryEstimate& estimate, std::ostream& out) {
   out << std::endl;
 }
 
+// "compute: gemm onednn, bf16", after the warning line when bf16 cannot run here.
+void print_compute(const TrainSection& train, std::ostream& out) {
+  const std::string products = use_gemm(train, out);
+  out << "compute: " << products << std::endl;
+}
+
 void check_pretrain(const CheckArgs& args, std::ostream& out) {
   const PretrainConfig config = load_pretrain_run_config(args.config_path, args.overrides);
   print_header(args, "pretraining", config.out_dir, out);
@@ -89,6 +95,7 @@ void check_pretrain(const CheckArgs& args, std::ostream& out) {
   out << describe_batches(config.train, accumulation, 1, config.model.ctx_len,
                          double(data.shards.train.size()) / double(config.model.ctx_len))
       << std::endl;
+  print_compute(config.train, out);
   print_memory(memory, out);
 }
 
@@ -143,6 +150,7 @@ void check_finetune(const CheckArgs& args, std::ostream& out) {
   const TrainSection& t = config.train;
   out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(split.train.size())) << "; early stopping on val "
       << metric.name << std::endl;
+  print_compute(t, out);
   print_memory(estimate_memory(config.model, finetune_memory_plan(config)), out);
 }
 
