@@ -47,6 +47,60 @@ std::vector<double> reference(const std::vector<float>& a, const std::vector<flo
   return c;
 }
 
+// One product of the cases below, with its operands and its double reference.
+struct ProductCase {
+  int64_t m, n, k;
+  bool trans_a, trans_b;
+  std::vector<float> a, b;
+  std::vector<double> expect;  // reference(a, b) once `operands` has rounded them (or not)
+
+  // c = op(a)·op(b), written over 7s, then accumulated onto 1s; checks both within `tol`.
+  void expect_product(double tol) const {
+    std::vector<float> c(static_cast<std::size_t>(m * n), 7.0f);
+    kernels::gemm(c.data(), a.data(), b.data(), m, n, k, trans_a, trans_b, /*accumulate=*/false);
+    for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], expect[i], tol) << "element " << i;
+    std::fill(c.begin(), c.end(), 1.0f);
+    kernels::gemm(c.data(), a.data(), b.data(), m, n, k, trans_a, trans_b, /*accumulate=*/true);
+    for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], 1.0 + expect[i], tol) << "element " << i;
+  }
+};
+
+// Calls check(product) for one row (decoding), a few rows, odd sizes, and products large
+// enough to be split over threads by rows and by columns, each with every transpose flag, on
+// 1 and 2 threads. The reference multiplies operands(a) and operands(b).
+template <class Operands, class Check>
+void for_every_product(const Operands& operands, const Check& check) {
+  struct Size {
+    int64_t m, n, k;
+  };
+  const std::vector<Size> sizes = {{1, 37, 19}, {3, 8, 5}, {17, 29, 31}, {160, 96, 70}, {40, 300, 64}};
+  for (const int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const Size& s : sizes) {
+      for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+          SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
+                       " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) + " threads=" + std::to_string(threads));
+          ProductCase p{s.m, s.n, s.k, ta, tb, random_floats(s.m * s.k, 1), random_floats(s.k * s.n, 2), {}};
+          p.expect = reference(operands(p.a), operands(p.b), s.m, s.n, s.k, ta, tb);
+          check(p);
+        }
+      }
+    }
+  }
+}
+
+// Whether a 2-thread product computed twice gives the same bits.
+bool same_bits_twice() {
+  omp_set_num_threads(2);
+  const int64_t m = 256, n = 192, k = 320;
+  const std::vector<float> a = random_floats(m * k, 3), b = random_floats(n * k, 4);
+  std::vector<float> first(m * n), second(m * n);
+  kernels::gemm(first.data(), a.data(), b.data(), m, n, k, false, true, false);
+  kernels::gemm(second.data(), a.data(), b.data(), m, n, k, false, true, false);
+  return std::memcmp(first.data(), second.data(), first.size() * sizeof(float)) == 0;
+}
+
 class GemmBackendTest : public ::testing::TestWithParam<GemmBackend> {
  protected:
   void SetUp() override {
@@ -65,33 +119,9 @@ class GemmBackendTest : public ::testing::TestWithParam<GemmBackend> {
 };
 
 TEST_P(GemmBackendTest, FloatProductsMatchADoubleReferenceForEveryFlagSizeAndThreadCount) {
-  struct Size {
-    int64_t m, n, k;
-  };
-  // One row (decoding), a few rows, odd sizes, and products large enough to be split over
-  // threads by rows and by columns.
-  const std::vector<Size> sizes = {{1, 37, 19}, {3, 8, 5}, {17, 29, 31}, {160, 96, 70}, {40, 300, 64}};
-  for (const int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    for (const Size& s : sizes) {
-      const std::vector<float> a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
-      for (bool ta : {false, true}) {
-        for (bool tb : {false, true}) {
-          SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
-                       " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) + " threads=" + std::to_string(threads));
-          const std::vector<double> expect = reference(a, b, s.m, s.n, s.k, ta, tb);
-          // A float sum of k products of values in [-1, 1] is off by at most ~k·2⁻²⁴ each.
-          const double tol = 4e-7 * static_cast<double>(s.k);
-          std::vector<float> c(static_cast<std::size_t>(s.m * s.n), 7.0f);
-          kernels::gemm(c.data(), a.data(), b.data(), s.m, s.n, s.k, ta, tb, /*accumulate=*/false);
-          for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], expect[i], tol) << "element " << i;
-          std::fill(c.begin(), c.end(), 1.0f);
-          kernels::gemm(c.data(), a.data(), b.data(), s.m, s.n, s.k, ta, tb, /*accumulate=*/true);
-          for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], 1.0 + expect[i], tol) << "element " << i;
-        }
-      }
-    }
-  }
+  const auto as_given = [](const std::vector<float>& x) { return x; };
+  // A float sum of k products of values in [-1, 1] is off by at most ~k·2⁻²⁴ each.
+  for_every_product(as_given, [](const ProductCase& p) { p.expect_product(4e-7 * static_cast<double>(p.k)); });
 }
 
 TEST_P(GemmBackendTest, AnEmptyInnerDimensionWritesZerosOrLeavesTheDestination) {
@@ -102,15 +132,7 @@ TEST_P(GemmBackendTest, AnEmptyInnerDimensionWritesZerosOrLeavesTheDestination) 
   EXPECT_THAT(c, ::testing::Each(0.0f));
 }
 
-TEST_P(GemmBackendTest, TheSameProductTwiceGivesTheSameBits) {
-  omp_set_num_threads(2);
-  const int64_t m = 256, n = 192, k = 320;
-  const std::vector<float> a = random_floats(m * k, 3), b = random_floats(n * k, 4);
-  std::vector<float> first(m * n), second(m * n);
-  kernels::gemm(first.data(), a.data(), b.data(), m, n, k, false, true, false);
-  kernels::gemm(second.data(), a.data(), b.data(), m, n, k, false, true, false);
-  EXPECT_EQ(std::memcmp(first.data(), second.data(), first.size() * sizeof(float)), 0);
-}
+TEST_P(GemmBackendTest, TheSameProductTwiceGivesTheSameBits) { EXPECT_TRUE(same_bits_twice()); }
 
 TEST_P(GemmBackendTest, TheSelectedBackendIsTheOneInUse) { EXPECT_EQ(gemm_backend(), GetParam()); }
 
@@ -183,52 +205,24 @@ class Bf16Products : public ::testing::Test {
 
 TEST_F(Bf16Products, EqualTheProductOfTheRoundedOperandsForEveryFlagSizeAndThreadCount) {
   EXPECT_EQ(gemm_precision(), GemmPrecision::Bf16);
-  struct Size {
-    int64_t m, n, k;
-  };
-  const std::vector<Size> sizes = {{1, 37, 19}, {3, 8, 5}, {17, 29, 31}, {160, 96, 70}, {40, 300, 64}};
-  for (const int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    for (const Size& s : sizes) {
-      const std::vector<float> a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
-      for (bool ta : {false, true}) {
-        for (bool tb : {false, true}) {
-          SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
-                       " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) + " threads=" + std::to_string(threads));
-          // A product of two bf16 values is exact in fp32 (8 + 8 significant bits), so what is
-          // left is the fp32 accumulation's rounding: ~k·2⁻²⁴ for values in [-1, 1].
-          const std::vector<double> exact = reference(rounded_to_bf16(a), rounded_to_bf16(b), s.m, s.n, s.k, ta, tb);
-          const std::vector<double> unrounded = reference(a, b, s.m, s.n, s.k, ta, tb);
-          const double tol = 4e-7 * static_cast<double>(s.k);
-          std::vector<float> c(static_cast<std::size_t>(s.m * s.n), 7.0f);
-          kernels::gemm(c.data(), a.data(), b.data(), s.m, s.n, s.k, ta, tb, /*accumulate=*/false);
-          double largest_rounding_effect = 0;
-          for (std::size_t i = 0; i < c.size(); ++i) {
-            ASSERT_NEAR(c[i], exact[i], tol) << "element " << i;
-            largest_rounding_effect = std::max(largest_rounding_effect, std::abs(c[i] - unrounded[i]));
-          }
-          // The operands were rounded (so this is no fp32 product): each of k terms moves by up
-          // to 2·2⁻⁹ of its size, a few times 2⁻⁹·√k in all for random signs.
-          if (s.k >= 19) EXPECT_GT(largest_rounding_effect, tol);
-          EXPECT_LT(largest_rounding_effect, 0x1p-9 * 4.0 * std::sqrt(static_cast<double>(s.k)));
-          std::fill(c.begin(), c.end(), 1.0f);
-          kernels::gemm(c.data(), a.data(), b.data(), s.m, s.n, s.k, ta, tb, /*accumulate=*/true);
-          for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], 1.0 + exact[i], tol) << "element " << i;
-        }
-      }
-    }
-  }
+  for_every_product(rounded_to_bf16, [](const ProductCase& p) {
+    // A product of two bf16 values is exact in fp32 (8 + 8 significant bits), so what is left
+    // is the fp32 accumulation's rounding: ~k·2⁻²⁴ for values in [-1, 1].
+    const double tol = 4e-7 * static_cast<double>(p.k);
+    p.expect_product(tol);
+    // And the operands were rounded, so this is no fp32 product: against the unrounded
+    // operands each of k terms moves by up to 2·2⁻⁹ of its size, a few times 2⁻⁹·√k in all.
+    const std::vector<double> unrounded = reference(p.a, p.b, p.m, p.n, p.k, p.trans_a, p.trans_b);
+    std::vector<float> c(static_cast<std::size_t>(p.m * p.n));
+    kernels::gemm(c.data(), p.a.data(), p.b.data(), p.m, p.n, p.k, p.trans_a, p.trans_b, false);
+    double largest = 0;
+    for (std::size_t i = 0; i < c.size(); ++i) largest = std::max(largest, std::abs(c[i] - unrounded[i]));
+    if (p.k >= 19) EXPECT_GT(largest, tol);
+    EXPECT_LT(largest, 0x1p-9 * 4.0 * std::sqrt(static_cast<double>(p.k)));
+  });
 }
 
-TEST_F(Bf16Products, TheSameProductTwiceGivesTheSameBits) {
-  omp_set_num_threads(2);
-  const int64_t m = 256, n = 192, k = 320;
-  const std::vector<float> a = random_floats(m * k, 3), b = random_floats(n * k, 4);
-  std::vector<float> first(m * n), second(m * n);
-  kernels::gemm(first.data(), a.data(), b.data(), m, n, k, false, true, false);
-  kernels::gemm(second.data(), a.data(), b.data(), m, n, k, false, true, false);
-  EXPECT_EQ(std::memcmp(first.data(), second.data(), first.size() * sizeof(float)), 0);
-}
+TEST_F(Bf16Products, TheSameProductTwiceGivesTheSameBits) { EXPECT_TRUE(same_bits_twice()); }
 
 TEST(GemmBackend, AnUnknownNameListsTheChoices) {
   try {
