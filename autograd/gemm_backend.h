@@ -39,7 +39,8 @@ enum class GemmPrecision {
   Fp32,  // fp32 operands and accumulation
   // Operands rounded to bfloat16 (nearest even), products accumulated in fp32 into an fp32
   // destination, on oneDNN. Everything else (weights, gradients, optimizer state, norms,
-  // softmax, losses) stays fp32.
+  // softmax, losses) stays fp32, and so do products of up to kernels::kGemvMaxRows rows
+  // (decoding), where rounding costs more than bf16 saves.
   Bf16,
 };
 
