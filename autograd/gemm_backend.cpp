@@ -120,8 +120,9 @@ void sgemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float
   }
   const float beta = accumulate ? 1.0f : 0.0f;
   // Auto leaves the few-row products of decoding to Eigen's matrix-vector path (gemm.h's
-  // kGemvMaxRows): one row by a 384 x 8192 weight ran at 29 GFLOP/s there against oneDNN's 25
-  // (1 thread, AMD EPYC).
+  // kGemvMaxRows): one row by a 384 x 8192 weight ran at 39 GFLOP/s there against oneDNN's 34
+  // on 1 thread (AMD EPYC; docs/performance.md, run 9). On 2 threads oneDNN was ahead, 59
+  // against 44: a rule by thread count is for the next measurement.
   const bool few_rows = m <= kGemvMaxRows && g_chosen.load(std::memory_order_relaxed) == GemmBackend::Auto;
   switch (few_rows ? GemmBackend::Eigen : gemm_backend()) {
 #if TAPELM_HAVE_ONEDNN
