@@ -9,7 +9,7 @@ namespace tapelm {
 namespace {
 
 PretrainConfig config_with(const std::vector<std::string>& overrides) {
-  return parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml", overrides);
+  return parse_config<PretrainConfig>("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml", overrides);
 }
 
 // The logits of a 1-layer GPT built from the default config with `overrides`, for fixed ids.

@@ -14,7 +14,7 @@ namespace {
 const char* const kMinimal = "out_dir: runs/x\ndata:\n  train: a.jsonl\n";
 
 FinetuneConfig with_class_weights(const std::string& value) {
-  return parse_finetune_config(std::string(kMinimal) + "classification:\n  class_weights: " + value + "\n", "ft.yaml");
+  return parse_config<FinetuneConfig>(std::string(kMinimal) + "classification:\n  class_weights: " + value + "\n", "ft.yaml");
 }
 
 std::string config_error(const std::string& value) {
@@ -35,7 +35,7 @@ std::vector<LabeledExample> imbalanced_examples() {
 const std::vector<size_t> kTrain = {0, 1, 2, 3};
 
 TEST(ClassWeightsConfig, DefaultIsNoneAndResolvesToTheUnweightedLoss) {
-  const FinetuneConfig c = parse_finetune_config(kMinimal, "ft.yaml");
+  const FinetuneConfig c = parse_config<FinetuneConfig>(kMinimal, "ft.yaml");
   EXPECT_EQ(c.classification.class_weights.kind, ClassWeights::Kind::kNone);
   EXPECT_EQ(with_class_weights("none").classification.class_weights, c.classification.class_weights);
   const LabelVocab labels({"ham", "spam"});
@@ -47,11 +47,11 @@ TEST(ClassWeightsConfig, ReadsAutoAndALabelToWeightMapThatRoundTrips) {
   const FinetuneConfig c = with_class_weights("{spam: 4, ham: 0.5}");
   EXPECT_EQ(c.classification.class_weights.kind, ClassWeights::Kind::kByLabel);
   EXPECT_EQ(c.classification.class_weights.by_label, (std::map<std::string, double>{{"ham", 0.5}, {"spam", 4}}));
-  EXPECT_EQ(parse_finetune_config(to_yaml(c), "resolved.yaml"), c);
+  EXPECT_EQ(parse_config<FinetuneConfig>(to_yaml(c), "resolved.yaml"), c);
   const FinetuneConfig overridden =
-      parse_finetune_config(kMinimal, "ft.yaml", {"classification.class_weights={spam: 4, ham: 0.5}"});
+      parse_config<FinetuneConfig>(kMinimal, "ft.yaml", {"classification.class_weights={spam: 4, ham: 0.5}"});
   EXPECT_EQ(overridden.classification.class_weights, c.classification.class_weights);
-  EXPECT_EQ(parse_finetune_config(to_yaml(with_class_weights("auto")), "resolved.yaml").classification.class_weights.kind,
+  EXPECT_EQ(parse_config<FinetuneConfig>(to_yaml(with_class_weights("auto")), "resolved.yaml").classification.class_weights.kind,
             ClassWeights::Kind::kAuto);
 }
 

@@ -14,7 +14,7 @@
 #include "scratch_dir.h"
 #include "tests/train/tiny_run.h"
 #include "train/checkpoint/checkpoint.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/checkpoint/run_dir.h"
 
 namespace tapelm {

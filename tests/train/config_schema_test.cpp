@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/config/suggest.h"
 
 namespace tapelm {

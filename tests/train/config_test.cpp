@@ -1,6 +1,6 @@
 // Tests for the pretraining config: defaults, every key reaching its field, the round trip
 // through to_yaml, overrides, and the exact message of each kind of error.
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -106,7 +106,7 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
 // The ConfigError message `yaml` (named run.yaml) plus `overrides` produce, or "" if it loads.
 std::string load_error(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   try {
-    parse_pretrain_config(yaml, "run.yaml", overrides);
+    parse_config<PretrainConfig>(yaml, "run.yaml", overrides);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -114,25 +114,25 @@ std::string load_error(const std::string& yaml, const std::vector<std::string>& 
 }
 
 TEST(Config, ResolvedConfigSavesEveryConstantOfTheForwardPass) {
-  const PretrainConfig c = parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml");
+  const PretrainConfig c = parse_config<PretrainConfig>("out_dir: runs/x\ndata: {train: a.txt}\n", "x.yaml");
   const YAML::Node model = YAML::Load(to_yaml(c))["model"];
   EXPECT_EQ(model["norm_eps"].as<double>(), 1e-5);
   EXPECT_EQ(model["gelu_approximation"].as<std::string>(), "tanh");
   EXPECT_EQ(model["rope_base"].as<double>(), 10000.0);
   EXPECT_EQ(model["sinusoidal_base"].as<double>(), 10000.0);
   // A config.yaml written before these keys existed reads back with the same values.
-  const PretrainConfig old = parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\nmodel: {n_embd: 64}\n",
+  const PretrainConfig old = parse_config<PretrainConfig>("out_dir: runs/x\ndata: {train: a.txt}\nmodel: {n_embd: 64}\n",
                                                    "old.yaml");
   EXPECT_EQ(old.model.norm_eps, 1e-5);
   EXPECT_EQ(old.model.gelu_approximation, "tanh");
   EXPECT_EQ(old.model.rope_base, 10000.0);
   EXPECT_EQ(old.model.sinusoidal_base, 10000.0);
-  const PretrainConfig changed = parse_pretrain_config(to_yaml(c), "config.yaml", {"model.norm_eps=1e-6"});
-  EXPECT_EQ(parse_pretrain_config(to_yaml(changed), "config.yaml").model.norm_eps, 1e-6);
+  const PretrainConfig changed = parse_config<PretrainConfig>(to_yaml(c), "config.yaml", {"model.norm_eps=1e-6"});
+  EXPECT_EQ(parse_config<PretrainConfig>(to_yaml(changed), "config.yaml").model.norm_eps, 1e-6);
 }
 
 TEST(PretrainConfig, MinimalFileGetsStructDefaults) {
-  const PretrainConfig c = parse_pretrain_config(kMinimal, "run.yaml");
+  const PretrainConfig c = parse_config<PretrainConfig>(kMinimal, "run.yaml");
   EXPECT_EQ(c.out_dir, "runs/test");
   EXPECT_EQ(c.data.train, std::vector<std::string>{"data/a.txt"});
   const PretrainConfig defaults;
@@ -151,19 +151,19 @@ TEST(PretrainConfig, MinimalFileGetsStructDefaults) {
 }
 
 TEST(PretrainConfig, DerivedDefaultsAreResolved) {
-  const PretrainConfig c = parse_pretrain_config(kMinimal, "run.yaml");
+  const PretrainConfig c = parse_config<PretrainConfig>(kMinimal, "run.yaml");
   EXPECT_EQ(c.data.cache_dir, "runs/cache");               // beside the run directory
   EXPECT_EQ(c.train.micro_batch_size, c.train.batch_size);  // no accumulation by default
   EXPECT_EQ(c.train.grad_accum_steps(), 1);
-  EXPECT_EQ(parse_pretrain_config(kMinimal, "run.yaml", {"out_dir=runs/x/"}).data.cache_dir, "runs/cache");
-  EXPECT_EQ(parse_pretrain_config(kMinimal, "run.yaml", {"out_dir=solo"}).data.cache_dir, "cache");
+  EXPECT_EQ(parse_config<PretrainConfig>(kMinimal, "run.yaml", {"out_dir=runs/x/"}).data.cache_dir, "runs/cache");
+  EXPECT_EQ(parse_config<PretrainConfig>(kMinimal, "run.yaml", {"out_dir=solo"}).data.cache_dir, "cache");
 }
 
 TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   ScratchDir dir;
   const std::string tok = (dir / "tok.model").string();
   write_text(tok, "x");
-  const PretrainConfig c = parse_pretrain_config(every_key_yaml(tok), "every.yaml");
+  const PretrainConfig c = parse_config<PretrainConfig>(every_key_yaml(tok), "every.yaml");
   EXPECT_EQ(c.out_dir, "runs/every");
   EXPECT_EQ(c.seed, 7);
   EXPECT_EQ(c.model.n_layer, 6);
@@ -235,8 +235,8 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   ScratchDir dir;
   write_text(dir / "tok.model", "x");
   const YAML::Node every = YAML::Load(every_key_yaml((dir / "tok.model").string()));
-  const PretrainConfig base = parse_pretrain_config(kMinimal, "run.yaml");
-  const ConfigLayout layout = pretrain_config_schema().layout();
+  const PretrainConfig base = parse_config<PretrainConfig>(kMinimal, "run.yaml");
+  const ConfigLayout layout = config_schema<PretrainConfig>().layout();
   size_t keys_checked = 0;
   auto check = [&](const std::string& section, const std::string& key) {
     YAML::Node changed = YAML::Load(kMinimal);
@@ -247,7 +247,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
     }
     YAML::Emitter out;
     out << changed;
-    EXPECT_NE(parse_pretrain_config(out.c_str(), "changed.yaml"), base) << qualified_key(section, key);
+    EXPECT_NE(parse_config<PretrainConfig>(out.c_str(), "changed.yaml"), base) << qualified_key(section, key);
     ++keys_checked;
   };
   for (const std::string& key : layout.top_keys) check("", key);
@@ -259,13 +259,13 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
 
 TEST(PretrainConfig, AnEarlierCheckpointsEvalBatchesBecomesMaxExamplesAndBatchSize) {
   const std::string earlier = std::string(kMinimal) + "train: {batch_size: 16, micro_batch_size: 8}\neval: {interval: 7, batches: 5}\n";
-  const PretrainConfig c = parse_pretrain_config(upgrade_pretrain_config_yaml(earlier), "old/config.yaml");
+  const PretrainConfig c = parse_config<PretrainConfig>(upgrade_pretrain_config_yaml(earlier), "old/config.yaml");
   EXPECT_EQ(c.eval.interval, 7);
   EXPECT_EQ(c.eval.max_examples, 40);
   EXPECT_EQ(c.eval.batch_size, 8);
   EXPECT_EQ(upgrade_pretrain_config_yaml(to_yaml(c)), to_yaml(c)) << "today's keys are left alone";
   try {
-    parse_pretrain_config(earlier, "mine.yaml");
+    parse_config<PretrainConfig>(earlier, "mine.yaml");
     ADD_FAILURE() << "a config file with eval.batches was read";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown key 'batches' in section 'eval'"), std::string::npos) << e.what();
@@ -276,17 +276,17 @@ TEST(PretrainConfig, ToYamlRoundTripsExactly) {
   ScratchDir dir;
   write_text(dir / "tok.model", "x");
   for (const std::string& text : {std::string(kMinimal), every_key_yaml((dir / "tok.model").string())}) {
-    const PretrainConfig original = parse_pretrain_config(text, "a.yaml");
+    const PretrainConfig original = parse_config<PretrainConfig>(text, "a.yaml");
     const std::string written = to_yaml(original);
-    const PretrainConfig reloaded = parse_pretrain_config(written, "resolved.yaml");
+    const PretrainConfig reloaded = parse_config<PretrainConfig>(written, "resolved.yaml");
     EXPECT_EQ(reloaded, original) << written;
     EXPECT_EQ(to_yaml(reloaded), written);
   }
 }
 
 TEST(PretrainConfig, ToYamlWritesEveryKey) {
-  const YAML::Node written = YAML::Load(to_yaml(parse_pretrain_config(kMinimal, "run.yaml")));
-  const ConfigLayout layout = pretrain_config_schema().layout();
+  const YAML::Node written = YAML::Load(to_yaml(parse_config<PretrainConfig>(kMinimal, "run.yaml")));
+  const ConfigLayout layout = config_schema<PretrainConfig>().layout();
   for (const std::string& key : layout.top_keys) EXPECT_TRUE(written[key].IsDefined()) << key;
   for (const auto& [section, keys] : layout.sections) {
     ASSERT_TRUE(written[section].IsMap()) << section;
@@ -296,13 +296,13 @@ TEST(PretrainConfig, ToYamlWritesEveryKey) {
 }
 
 TEST(PretrainConfig, ToYamlKeepsAwkwardStringsAndFloatsExact) {
-  PretrainConfig c = parse_pretrain_config(kMinimal, "run.yaml");
+  PretrainConfig c = parse_config<PretrainConfig>(kMinimal, "run.yaml");
   c.sample.prompt = "yes: \"quoted\" # not a comment\n\tnext line";
   c.out_dir = "123";
   c.optimizer.lr = 1.0 / 3.0;
   c.optimizer.eps = 1e-300;
   c.scheduler.min_lr = 0.1 + 0.2;
-  const PretrainConfig reloaded = parse_pretrain_config(to_yaml(c), "resolved.yaml");
+  const PretrainConfig reloaded = parse_config<PretrainConfig>(to_yaml(c), "resolved.yaml");
   EXPECT_EQ(reloaded.sample.prompt, c.sample.prompt);
   EXPECT_EQ(reloaded.out_dir, "123");
   EXPECT_EQ(reloaded.optimizer.lr, c.optimizer.lr);  // bitwise, not approximately
@@ -315,26 +315,26 @@ TEST(PretrainConfig, LoadsFromFileAndNamesItInErrors) {
   const std::string path = (dir / "run.yaml").string();
   write_text(path, std::string(kMinimal) + "model:\n  n_embed: 64\n");
   try {
-    load_pretrain_config(path);
+    load_config<PretrainConfig>(path);
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), path + ":5:3: unknown key 'n_embed' in section 'model' (did you mean 'n_embd'?)");
   }
   write_text(path, kMinimal);
-  EXPECT_EQ(load_pretrain_config(path).out_dir, "runs/test");
+  EXPECT_EQ(load_config<PretrainConfig>(path).out_dir, "runs/test");
 }
 
 TEST(PretrainConfig, MissingFileIsAnError) {
   ScratchDir dir;
   const std::string path = (dir / "nope.yaml").string();
   try {
-    load_pretrain_config(path);
+    load_config<PretrainConfig>(path);
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), path + ": config file not found");
   }
   try {
-    load_pretrain_config(dir.path().string());
+    load_config<PretrainConfig>(dir.path().string());
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), dir.path().string() + ": is a directory, expected a YAML config file");
@@ -452,7 +452,7 @@ TEST(PretrainConfig, DuplicateKeysAreRejected) {
 }
 
 TEST(PretrainConfig, OverridesApplyBeforeValidation) {
-  const PretrainConfig c = parse_pretrain_config(
+  const PretrainConfig c = parse_config<PretrainConfig>(
       std::string(kMinimal) + "model:\n  n_head: 6\n",  // invalid alone: 6 does not divide 128
       "run.yaml",
       {"model.n_embd=192", "optimizer.lr=3e-4", "model.bias=false", "data.train=[x.txt, y/*.txt]", "seed=9",
@@ -465,9 +465,9 @@ TEST(PretrainConfig, OverridesApplyBeforeValidation) {
   EXPECT_EQ(c.seed, 9);
   EXPECT_EQ(c.sample.prompt, "Call me Ishmael");
   // A glob starting with '*' would be a YAML alias; overrides take plain text literally.
-  EXPECT_EQ(parse_pretrain_config(kMinimal, "run.yaml", {"data.train=*.txt"}).data.train,
+  EXPECT_EQ(parse_config<PretrainConfig>(kMinimal, "run.yaml", {"data.train=*.txt"}).data.train,
             std::vector<std::string>{"*.txt"});
-  EXPECT_EQ(parse_pretrain_config(kMinimal, "run.yaml", {"tokenizer.model="}).tokenizer.model, "");
+  EXPECT_EQ(parse_config<PretrainConfig>(kMinimal, "run.yaml", {"tokenizer.model="}).tokenizer.model, "");
 }
 
 TEST(PretrainConfig, BadOverridesNameTheOverride) {
@@ -489,11 +489,11 @@ TEST(PretrainConfig, BadOverridesNameTheOverride) {
 
 TEST(PretrainConfig, ErrorsAreInputErrors) {
   // The command line maps InputError (and so ConfigError) to exit code 2.
-  EXPECT_THROW(parse_pretrain_config("out_dir: [", "run.yaml"), InputError);
+  EXPECT_THROW(parse_config<PretrainConfig>("out_dir: [", "run.yaml"), InputError);
 }
 
 TEST(PretrainConfig, ShippedMobyDickConfigIsValid) {
-  const PretrainConfig c = load_pretrain_config(std::string(TAPELM_SOURCE_DIR) + "/configs/pretrain/mobydick.yaml");
+  const PretrainConfig c = load_config<PretrainConfig>(std::string(TAPELM_SOURCE_DIR) + "/configs/pretrain/mobydick.yaml");
   EXPECT_EQ(c.out_dir, "runs/mobydick");
   EXPECT_EQ(c.data.train, std::vector<std::string>{"data/raw/moby-dick/moby-dick.txt"});
   EXPECT_EQ(c.tokenizer.type, "bpe");

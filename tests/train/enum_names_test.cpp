@@ -19,11 +19,11 @@ namespace tapelm {
 namespace {
 
 PretrainConfig pretrain_with(const std::string& assignment) {
-  return parse_pretrain_config("out_dir: runs/x\ndata: {train: a.txt}\n", "run.yaml", {assignment});
+  return parse_config<PretrainConfig>("out_dir: runs/x\ndata: {train: a.txt}\n", "run.yaml", {assignment});
 }
 
 FinetuneConfig finetune_with(const std::string& assignment) {
-  return parse_finetune_config("out_dir: runs/x\ndata: {train: a.jsonl}\n", "ft.yaml", {assignment});
+  return parse_config<FinetuneConfig>("out_dir: runs/x\ndata: {train: a.jsonl}\n", "ft.yaml", {assignment});
 }
 
 // The name of what the builders make of `key: value`, and the resolved YAML of that config
@@ -37,13 +37,13 @@ struct Built {
 Built from_pretrain(const std::string& assignment, const std::function<std::string(const PretrainConfig&)>& build) {
   const PretrainConfig c = pretrain_with(assignment);
   const std::string yaml = to_yaml(c);
-  return {build(c), yaml, parse_pretrain_config(yaml, "resolved.yaml") == c};
+  return {build(c), yaml, parse_config<PretrainConfig>(yaml, "resolved.yaml") == c};
 }
 
 Built from_finetune(const std::string& assignment, const std::function<std::string(const FinetuneConfig&)>& build) {
   const FinetuneConfig c = finetune_with(assignment);
   const std::string yaml = to_yaml(c);
-  return {build(c), yaml, parse_finetune_config(yaml, "resolved.yaml") == c};
+  return {build(c), yaml, parse_config<FinetuneConfig>(yaml, "resolved.yaml") == c};
 }
 
 NamedParameters one_parameter() {

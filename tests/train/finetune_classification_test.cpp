@@ -70,7 +70,7 @@ TEST(FinetuneClassification, InitFromStartsFromThePretrainedBackbone) {
 
   // The toy config's model section matches the tiny pretraining run's architecture.
   FinetuneConfig config =
-      load_finetune_config(testing::write_toy_finetune(scratch).string(), {"init_from=" + pre.out_dir.string()});
+      load_config<FinetuneConfig>(testing::write_toy_finetune(scratch).string(), {"init_from=" + pre.out_dir.string()});
   ASSERT_TRUE(resolve_init_from(config, nullptr).has_value());
   const FinetuneData data = load_finetune_data(config, scratch / "split.json");
   std::ostringstream log;
@@ -127,7 +127,7 @@ TEST(FinetuneClassification, FrozenParametersStayBitwiseUnchanged) {
 
 TEST(FinetuneClassification, HeadGetsItsOwnLearningRateAndFrozenParametersNoGroup) {
   ScratchDir scratch;
-  const FinetuneConfig config = load_finetune_config(
+  const FinetuneConfig config = load_config<FinetuneConfig>(
       testing::write_toy_finetune(scratch).string(),
       {"classification.head_lr_scale=3", "classification.freeze_layers=1", "optimizer.weight_decay=0.1"});
   std::ostringstream log;

@@ -17,7 +17,7 @@ const char* const kMinimal = "out_dir: runs/x\ndata:\n  train: a.jsonl\n";
 
 std::string config_error(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   try {
-    parse_finetune_config(yaml, "ft.yaml", overrides);
+    parse_config<FinetuneConfig>(yaml, "ft.yaml", overrides);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -25,7 +25,7 @@ std::string config_error(const std::string& yaml, const std::vector<std::string>
 }
 
 TEST(FinetuneConfig, MinimalConfigTakesDefaults) {
-  const FinetuneConfig c = parse_finetune_config(kMinimal, "ft.yaml");
+  const FinetuneConfig c = parse_config<FinetuneConfig>(kMinimal, "ft.yaml");
   EXPECT_EQ(c.task, "classification");
   EXPECT_EQ(c.data.train, std::vector<std::string>{"a.jsonl"});
   EXPECT_EQ(c.train.micro_batch_size, c.train.batch_size);
@@ -81,7 +81,7 @@ TEST(FinetuneConfig, DecayAfterAWarmupAsLongAsTheRunIsRefusedAtValidation) {
 
 TEST(FinetuneConfig, RecordsWhichKeysWereGivenAndWhere) {
   const FinetuneConfig c =
-      parse_finetune_config(std::string(kMinimal) + "model: {n_layer: 4}\n", "ft.yaml", {"model.n_head=2"});
+      parse_config<FinetuneConfig>(std::string(kMinimal) + "model: {n_layer: 4}\n", "ft.yaml", {"model.n_head=2"});
   EXPECT_EQ(c.given_keys.at("model.n_layer"), "ft.yaml:4:18");
   EXPECT_EQ(c.given_keys.at("model.n_head"), "--set model.n_head=2");
   EXPECT_EQ(c.given_keys.at("data.train"), "ft.yaml:3:10");
@@ -95,7 +95,7 @@ TEST(FinetuneConfig, FoldersFormatOnlyForClassification) {
 
 TEST(FinetuneConfig, LabelMapReadsAMappingAndRejectsAList) {
   const FinetuneConfig c =
-      parse_finetune_config(std::string(kMinimal) + "  label_map: {spam-1: spam, spam-2: spam, easy-ham-1: ham}\n", "ft.yaml");
+      parse_config<FinetuneConfig>(std::string(kMinimal) + "  label_map: {spam-1: spam, spam-2: spam, easy-ham-1: ham}\n", "ft.yaml");
   EXPECT_EQ(c.data.label_map.entries.size(), 3u);
   EXPECT_EQ(c.data.label_map.entries.at("spam-2"), "spam");
   const std::string message = config_error(std::string(kMinimal) + "  label_map: [a, b]\n");
@@ -104,7 +104,7 @@ TEST(FinetuneConfig, LabelMapReadsAMappingAndRejectsAList) {
 }
 
 TEST(FinetuneConfig, SetOverridesApplyIncludingAnEmptyInitFrom) {
-  const FinetuneConfig c = parse_finetune_config(std::string(kMinimal) + "init_from: runs/pre\n", "ft.yaml",
+  const FinetuneConfig c = parse_config<FinetuneConfig>(std::string(kMinimal) + "init_from: runs/pre\n", "ft.yaml",
                                                  {"init_from=", "eval.patience=4", "data.label_map={a: b}"});
   EXPECT_EQ(c.init_from, "");
   EXPECT_EQ(c.eval.patience, 4);
@@ -112,10 +112,10 @@ TEST(FinetuneConfig, SetOverridesApplyIncludingAnEmptyInitFrom) {
 }
 
 TEST(FinetuneConfig, ResolvedYamlLoadsBackIdentical) {
-  const FinetuneConfig c = parse_finetune_config(
+  const FinetuneConfig c = parse_config<FinetuneConfig>(
       std::string(kMinimal) + "  label_map: {x: y}\n  labels: [y, z]\nclassification: {freeze_layers: 1, head_lr_scale: 3}\n",
       "ft.yaml");
-  const FinetuneConfig back = parse_finetune_config(to_yaml(c), "resolved.yaml");
+  const FinetuneConfig back = parse_config<FinetuneConfig>(to_yaml(c), "resolved.yaml");
   EXPECT_EQ(c, back);
   EXPECT_EQ(to_yaml(c), to_yaml(back));
 }
@@ -125,7 +125,7 @@ TEST(FinetuneData, TestFileWithTestFractionZeroSplitsTheRest) {
   const std::filesystem::path config_file = testing::write_toy_finetune(scratch);
   testing::write_text(scratch / "test.jsonl", testing::toy_classification_jsonl(10));
   const FinetuneConfig config =
-      load_finetune_config(config_file.string(), {"data.test=" + (scratch / "test.jsonl").string(),
+      load_config<FinetuneConfig>(config_file.string(), {"data.test=" + (scratch / "test.jsonl").string(),
                                                   "data.train_fraction=0.9", "data.val_fraction=0.1",
                                                   "data.test_fraction=0"});
   const FinetuneData data = load_finetune_data(config, scratch / "split.json");
@@ -172,7 +172,7 @@ TEST(FinetuneConfig, InitFromArchitectureReplacesModelAndRefusesContradictions) 
   ScratchDir scratch;
   const testing::TinyRun pre = testing::write_tiny_run(scratch, 10);
   testing::run_pretraining(pre.config);
-  FinetuneConfig config = parse_finetune_config(std::string(kMinimal) + "init_from: " + pre.out_dir.string() +
+  FinetuneConfig config = parse_config<FinetuneConfig>(std::string(kMinimal) + "init_from: " + pre.out_dir.string() +
                                                     "\nmodel: {dropout: 0.2}\n",
                                                 "ft.yaml");
   ASSERT_TRUE(resolve_init_from(config, nullptr).has_value());
@@ -180,7 +180,7 @@ TEST(FinetuneConfig, InitFromArchitectureReplacesModelAndRefusesContradictions) 
   EXPECT_EQ(config.model.ctx_len, 32);
   EXPECT_EQ(config.model.dropout, 0.2);
 
-  FinetuneConfig contradicting = parse_finetune_config(
+  FinetuneConfig contradicting = parse_config<FinetuneConfig>(
       std::string(kMinimal) + "init_from: " + pre.out_dir.string() + "\nmodel: {n_embd: 64}\n", "ft.yaml");
   try {
     resolve_init_from(contradicting, nullptr);
@@ -196,7 +196,7 @@ TEST(FinetuneConfig, InitFromRefusesAGivenKeyEvenWhenItEqualsTheDefault) {
   const testing::TinyRun pre = testing::write_tiny_run(scratch, 10);
   testing::run_pretraining(pre.config);
   const std::string yaml = std::string(kMinimal) + "init_from: " + pre.out_dir.string() + "\nmodel: {n_layer: 4}\n";
-  FinetuneConfig config = parse_finetune_config(yaml, "ft.yaml");
+  FinetuneConfig config = parse_config<FinetuneConfig>(yaml, "ft.yaml");
   ASSERT_EQ(config.model.n_layer, ModelSection().n_layer) << "the test needs the default value";
   try {
     resolve_init_from(config, nullptr);
@@ -207,7 +207,7 @@ TEST(FinetuneConfig, InitFromRefusesAGivenKeyEvenWhenItEqualsTheDefault) {
         << e.what();
   }
 
-  FinetuneConfig agreeing = parse_finetune_config(yaml, "ft.yaml", {"model.n_layer=2"});
+  FinetuneConfig agreeing = parse_config<FinetuneConfig>(yaml, "ft.yaml", {"model.n_layer=2"});
   ASSERT_TRUE(resolve_init_from(agreeing, nullptr).has_value());
   EXPECT_EQ(agreeing.model.n_layer, 2);
 }

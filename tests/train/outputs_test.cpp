@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "scratch_dir.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/config/errors.h"
 #include "train/loop/loss_plot.h"
 #include "train/loop/metrics.h"
@@ -158,7 +158,7 @@ TEST(TrainerState, ReadsTheVersionOneFilesOfPretrainingAndFineTuning) {
 }
 
 TEST(ResumeConfig, ChangesAreListedByQualifiedKeyWithBothValues) {
-  const PretrainConfig before = parse_pretrain_config("out_dir: runs/a\ndata: {train: a.txt}\n", "a.yaml");
+  const PretrainConfig before = parse_config<PretrainConfig>("out_dir: runs/a\ndata: {train: a.txt}\n", "a.yaml");
   PretrainConfig after = before;
   after.optimizer.lr = 5e-4;
   after.seed = 1;

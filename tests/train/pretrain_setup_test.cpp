@@ -17,7 +17,7 @@ using testing::ScratchDir;
 
 TEST(PretrainSetup, CacheWarningsAreWrittenToTheRunLog) {
   const ScratchDir scratch;
-  const PretrainConfig config = load_pretrain_config(testing::write_tiny_run(scratch).config.string());
+  const PretrainConfig config = load_config<PretrainConfig>(testing::write_tiny_run(scratch).config.string());
   std::ostringstream first_log;
   const PreparedData first = prepare_pretrain_data(config, "", first_log);
   EXPECT_EQ(first_log.str().find("warning"), std::string::npos) << first_log.str();

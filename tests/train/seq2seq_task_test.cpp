@@ -108,7 +108,7 @@ std::vector<LabeledExample> toy_examples() {
 }
 
 FinetuneConfig toy_config(const ScratchDir& scratch, int64_t beam_size = 1, double label_smoothing = 0.0) {
-  return parse_finetune_config(
+  return parse_config<FinetuneConfig>(
       "out_dir: " + (scratch / "run").string() + "\nseed: 4\ntask: seq2seq\n"
       "data: {format: tsv, train: [unused.tsv], input_field: word, target_field: phonemes}\n"
       "tokenizer: {type: char, vocab_size: 40, byte_fallback: false, character_coverage: 1.0}\n"
@@ -273,7 +273,7 @@ TEST(Seq2SeqTask, FinetuneCommandTrainsEvaluatesAndPredictsTheToyMapping) {
 }
 
 TEST(Seq2SeqTask, ShippedG2pConfigLoadsWithCharSourceAndWordTargetTokenizers) {
-  const FinetuneConfig config = load_finetune_config(std::string(TAPELM_SOURCE_DIR) + "/configs/finetune/g2p.yaml");
+  const FinetuneConfig config = load_config<FinetuneConfig>(std::string(TAPELM_SOURCE_DIR) + "/configs/finetune/g2p.yaml");
   EXPECT_EQ(config.task, "seq2seq");
   EXPECT_EQ(config.tokenizer.type, "char");
   EXPECT_EQ(config.target_tokenizer.type, "word");

@@ -30,7 +30,7 @@ struct TaskOnData {
   std::unique_ptr<FinetuneTask> task;
 
   TaskOnData(const ScratchDir& scratch, const std::filesystem::path& config_file)
-      : config(load_finetune_config(config_file.string(), {})),
+      : config(load_config<FinetuneConfig>(config_file.string(), {})),
         data(load_finetune_data(config, scratch / "split.json")) {
     for (size_t i = 0; i < data.examples.size(); ++i) all.push_back(i);
     TaskSetup setup;

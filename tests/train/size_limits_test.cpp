@@ -13,7 +13,7 @@
 
 #include "scratch_dir.h"
 #include "train/cli/cli.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/config/finetune_config.h"
 
 namespace tapelm {
@@ -53,9 +53,9 @@ std::string load_error(const ScratchDir& scratch, const Limit& limit, const std:
   const std::vector<std::string> overrides = {limit.key + "=" + value};
   try {
     if (limit.command == "pretrain") {
-      parse_pretrain_config(pretrain_yaml(scratch), "run.yaml", overrides);
+      parse_config<PretrainConfig>(pretrain_yaml(scratch), "run.yaml", overrides);
     } else {
-      parse_finetune_config(finetune_yaml(scratch), "run.yaml", overrides);
+      parse_config<FinetuneConfig>(finetune_yaml(scratch), "run.yaml", overrides);
     }
   } catch (const ConfigError& e) {
     return e.what();
@@ -114,7 +114,7 @@ TEST(SizeLimits, AValuePastTheLimitInTheFileIsNamedByLineAndColumn) {
   ScratchDir scratch;
   const std::string text = pretrain_yaml(scratch) + "tokenizer:\n  vocab_size: 4294967696\n";
   try {
-    parse_pretrain_config(text, "run.yaml");
+    parse_config<PretrainConfig>(text, "run.yaml");
     ADD_FAILURE() << "vocab_size 4294967696 was accepted";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
@@ -127,7 +127,7 @@ TEST(SizeLimits, TheTokensOfAWholeRunMustFitTheirCounter) {
   ScratchDir scratch;
   const std::vector<std::string> at = {"train.batch_size=" + std::to_string(INT64_MAX / 128 / 1000),
                                        "train.micro_batch_size=1", "train.max_steps=1000"};
-  EXPECT_NO_THROW(parse_pretrain_config(pretrain_yaml(scratch), "run.yaml", at));
+  EXPECT_NO_THROW(parse_config<PretrainConfig>(pretrain_yaml(scratch), "run.yaml", at));
   const std::string past = "train.max_steps=1001";
   const CliOutcome outcome =
       run_cli_in_process({"pretrain", config_file(scratch, "pretrain"), "--set", at[0], "--set", at[1], "--set", past});

@@ -36,7 +36,7 @@ FinetuneConfig finetune_checkpoint_config(const Checkpoint& checkpoint) {
   const fs::path path = checkpoint.file(kConfigFile);
   // The checkpoint's own files replace whatever tokenizer the run was given.
   return load_from(path, [&] {
-    return load_finetune_config(path.string(), {"tokenizer.model=", "target_tokenizer.model="});
+    return load_config<FinetuneConfig>(path.string(), {"tokenizer.model=", "target_tokenizer.model="});
   });
 }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "train/checkpoint/checkpoint.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 
 namespace tapelm {
 

@@ -33,7 +33,7 @@ std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const
 PretrainConfig checkpoint_config(const Checkpoint& checkpoint) {
   const std::filesystem::path path = checkpoint.file(kConfigFile);
   return load_from(path, [&] {
-    return parse_pretrain_config(upgrade_pretrain_config_yaml(read_file(path)), path.string(), {"tokenizer.model="});
+    return parse_config<PretrainConfig>(upgrade_pretrain_config_yaml(read_file(path)), path.string(), {"tokenizer.model="});
   });
 }
 

@@ -18,7 +18,7 @@
 #include "nn/gpt.h"
 #include "optim/optimizer.h"
 #include "train/checkpoint/checkpoint.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/checkpoint/trainer_state.h"
 
 namespace tapelm {

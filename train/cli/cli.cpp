@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "train/cli/commands.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/config/errors.h"
 #include "train/config/finetune_config.h"
 #include "train/config/suggest.h"
@@ -40,12 +40,12 @@ CLI::Validator config_key_option(const ConfigSchema<Root>& schema, const std::st
 // --threads and --beam-size, shared by eval and predict.
 void add_inference_options(CLI::App* command, InferenceOptions& options) {
   command->add_option("--threads", options.threads, "OpenMP threads; 0 = all cores (default: the checkpoint's train.threads)")
-      ->check(config_key_option(pretrain_config_schema(), "train.threads", ">= 0"))
+      ->check(config_key_option(config_schema<PretrainConfig>(), "train.threads", ">= 0"))
       ->type_name("N");
   command
       ->add_option("--beam-size", options.beam_size,
                    "Seq2seq checkpoints: beam width, 1 = greedy (default: the checkpoint's decode.beam_size)")
-      ->check(config_key_option(finetune_config_schema(), "decode.beam_size", ">= 1"))
+      ->check(config_key_option(config_schema<FinetuneConfig>(), "decode.beam_size", ">= 1"))
       ->type_name("N");
 }
 
@@ -138,7 +138,7 @@ class CommandLine {
     GenerateArgs& a = generate_args_;
     generate_->add_option("--checkpoint", a.checkpoint, kCheckpointHelp)->required()->type_name("DIR");
     generate_->add_option("--prompt", a.prompt, "Text to continue")->required()->type_name("TEXT");
-    const ConfigSchema<PretrainConfig>& schema = pretrain_config_schema();
+    const ConfigSchema<PretrainConfig>& schema = config_schema<PretrainConfig>();
     generate_->add_option("--max-new-tokens", a.max_new_tokens, "Tokens to generate (default: the config's sample.max_new_tokens)")
         ->check(config_key_option(schema, "sample.max_new_tokens", ">= 0"))
         ->type_name("N");

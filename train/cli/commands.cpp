@@ -168,7 +168,7 @@ int run_pretrain(const PretrainArgs& args) {
   return run_on_every_rank(dist, [&] {
     return train_command<PreparedRun>(
         "pretrain", args, dist, prepare_pretrain,
-        [](const std::string& yaml, const std::string& name) { return parse_pretrain_config(yaml, name); },
+        [](const std::string& yaml, const std::string& name) { return parse_config<PretrainConfig>(yaml, name); },
         [](const PreparedRun& run, const TrainerOptions& options) { return pretrain(run, options); });
   });
 }
@@ -178,7 +178,7 @@ int run_finetune(const FinetuneArgs& args) {
   return run_on_every_rank(dist, [&] {
     return train_command<FinetuneRun>(
         "finetune", args, dist, prepare_finetune,
-        [](const std::string& yaml, const std::string& name) { return parse_finetune_config(yaml, name); },
+        [](const std::string& yaml, const std::string& name) { return parse_config<FinetuneConfig>(yaml, name); },
         [](const FinetuneRun& run, const TrainerOptions& options) { return finetune(run, options); });
   });
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "train/checkpoint/checkpoint.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/cli/training_runs.h"
 
 namespace tapelm {

@@ -82,14 +82,14 @@ RunStart start_training_run(const TrainCommandArgs& args, const fs::path& out_di
 }
 
 PretrainConfig load_pretrain_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  PretrainConfig config = load_pretrain_config(path, overrides);
+  PretrainConfig config = load_config<PretrainConfig>(path, overrides);
   require_memory_fits(estimate_memory(config.model, pretrain_memory_plan(config, planned_vocab_size(config.tokenizer))),
                       config.train.memory_check, path, kTrainingMemoryHint);
   return config;
 }
 
 FinetuneConfig load_finetune_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  FinetuneConfig config = load_finetune_config(path, overrides);
+  FinetuneConfig config = load_config<FinetuneConfig>(path, overrides);
   require_memory_fits(estimate_memory(config.model, finetune_memory_plan(config)), config.train.memory_check, path,
                       kTrainingMemoryHint);
   return config;

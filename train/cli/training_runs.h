@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "train/checkpoint/checkpoint.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/config/finetune_config.h"
 #include "train/checkpoint/run_dir.h"
 #include "train/loop/training_loop.h"

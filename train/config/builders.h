@@ -1,4 +1,4 @@
-// Translation of a pretraining config (train/config/config.h, the file format) into the option
+// Translation of a pretraining config (train/config/pretrain_config.h, the file format) into the option
 // structs of the libraries that do the work: the GPT architecture (nn/), the data pipeline
 // (data/), the optimizer and schedule (optim/) and the decoding settings. Only train/ knows
 // YAML; everything below it takes these plain structs.
@@ -15,7 +15,7 @@
 #include "nn/gpt.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 
 namespace tapelm {
 
@@ -32,7 +32,7 @@ DataConfig data_config(const PretrainConfig& config, const std::string& tokenize
 TokenizerConfig tokenizer_config(const TokenizerSection& section, uint32_t seed);
 
 // Warmup then decay to scheduler.min_lr at train.max_steps; valid for any config that passed
-// check_schedule_rules (train/config/config.h), which loading runs.
+// check_schedule_rules (train/config/pretrain_config.h), which loading runs.
 ScheduleConfig schedule_config(const PretrainConfig& config);
 // The same from the sections themselves (shared with fine-tuning configs).
 ScheduleConfig schedule_config(const OptimizerSection& optimizer, const SchedulerSection& scheduler, int64_t max_steps);

@@ -13,6 +13,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -175,14 +176,15 @@ class SectionSchema {
     std::function<void(YAML::Emitter&, const S&)> emit;
   };
 
-  // An optional key: absent → the member keeps its initial value (the default).
-  template <class T>
-  SectionSchema& add(const std::string& key, T S::*member,
+  // An optional key: absent → the member keeps its initial value (the default). The member may
+  // belong to a base of S (the keys every config kind shares live in RunConfig).
+  template <class T, class B>
+  SectionSchema& add(const std::string& key, T B::*member,
                      typename schema_detail::NonDeduced<Check<T>>::type check = {}) {
     return add_field(key, member, std::move(check), false);
   }
-  template <class T>
-  SectionSchema& add_required(const std::string& key, T S::*member,
+  template <class T, class B>
+  SectionSchema& add_required(const std::string& key, T B::*member,
                               typename schema_detail::NonDeduced<Check<T>>::type check = {}) {
     return add_field(key, member, std::move(check), true);
   }
@@ -239,8 +241,9 @@ class SectionSchema {
   }
 
  private:
-  template <class T>
-  SectionSchema& add_field(const std::string& key, T S::*member, Check<T> check, bool required) {
+  template <class T, class B>
+  SectionSchema& add_field(const std::string& key, T B::*member, Check<T> check, bool required) {
+    static_assert(std::is_base_of_v<B, S>, "the member must belong to the section's struct or a base of it");
     for (const Field& f : fields_) {
       if (f.key == key) throw std::logic_error("config schema: key '" + key + "' added twice");
     }
@@ -271,8 +274,10 @@ class ConfigSchema {
     return *this;
   }
 
-  template <class S>
-  ConfigSchema& section(const std::string& name, S Root::*member, SectionSchema<S> fields) {
+  // `member` may belong to a base of Root (the sections every config kind shares).
+  template <class S, class B>
+  ConfigSchema& section(const std::string& name, S B::*member, SectionSchema<S> fields) {
+    static_assert(std::is_base_of_v<B, Root>, "the section must belong to the config or a base of it");
     for (const Section& s : sections_) {
       if (s.name == name) throw std::logic_error("config schema: section '" + name + "' added twice");
     }
@@ -351,8 +356,17 @@ class ConfigSchema {
     throw std::logic_error("config schema: no section for '" + key + "'");
   }
 
+  // The comment line to_yaml writes above the keys by default.
+  ConfigSchema& title(std::string text) {
+    title_ = std::move(text);
+    return *this;
+  }
+
+  // Every key with its value, in schema order, below the title as a comment.
+  std::string to_yaml(const Root& root) const { return to_yaml(root, title_); }
+
   // Every key with its value, in schema order; `header` lines are written as comments.
-  std::string to_yaml(const Root& root, const std::string& header = "") const {
+  std::string to_yaml(const Root& root, const std::string& header) const {
     YAML::Emitter out;
     out << YAML::BeginMap;
     top_.emit(out, root);
@@ -374,6 +388,7 @@ class ConfigSchema {
     std::function<std::string(const std::string&, const YAML::Node&)> problem_with;
   };
 
+  std::string title_;
   SectionSchema<Root> top_;
   std::vector<std::string> top_keys_;
   std::vector<Section> sections_;

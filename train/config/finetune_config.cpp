@@ -178,78 +178,38 @@ void check_data_rules(const FinetuneConfig& c, const RuleContext& context) {
                       std::to_string(c.data.max_len));
 }
 
-ConfigSchema<FinetuneConfig> build_schema() {
+}  // namespace
+
+template <>
+ConfigSchema<FinetuneConfig> make_config_schema<FinetuneConfig>() {
   using C = FinetuneConfig;
-  SectionSchema<C> top;
-  top.add_required("out_dir", &C::out_dir, non_empty<std::string>())
-      .add("seed", &C::seed, at_least(0))
-      .add("task", &C::task, one_of(enum_names<TaskKind>()))
-      .add("init_from", &C::init_from);
+  SectionSchema<C> top = run_top_level_schema<C>();
+  top.add("task", &C::task, one_of(enum_names<TaskKind>())).add("init_from", &C::init_from);
 
   ConfigSchema<C> schema;
-  schema.given_keys(&C::given_keys)
-      .top_level(top)
-      .section("model", &C::model, model_section_schema())
-      .section("tokenizer", &C::tokenizer, tokenizer_section_schema())
+  schema.title("tapelm finetune config, resolved: every key with the value the run used.")
+      .given_keys(&C::given_keys)
+      .top_level(top);
+  add_model_sections(schema)
       .section("target_tokenizer", &C::target_tokenizer, tokenizer_section_schema())
       .section("data", &C::data, data_schema())
       .section("classification", &C::classification, classification_schema())
-      .section("seq2seq", &C::seq2seq, seq2seq_schema())
-      .section("optimizer", &C::optimizer, optimizer_section_schema())
-      .section("scheduler", &C::scheduler, scheduler_section_schema())
-      .section("train", &C::train, train_section_schema())
-      .section("eval", &C::eval, eval_section_schema())
-      .section("logging", &C::logging, logging_section_schema())
-      .section("checkpoint", &C::checkpoint, checkpoint_section_schema())
-      .section("decode", &C::decode, decode_schema());
-
-  schema.resolver([](C& c) {
-    if (c.train.micro_batch_size == 0) c.train.micro_batch_size = c.train.batch_size;
-  });
+      .section("seq2seq", &C::seq2seq, seq2seq_schema());
+  add_training_sections(schema).section("decode", &C::decode, decode_schema());
 
   schema.rule([](const C& c, const RuleContext& context) {
-    check_model_rules(c.model, context);
-    check_tokenizer_rules(c.tokenizer, context);
     if (c.task == "seq2seq") check_tokenizer_rules(c.target_tokenizer, context, "target_tokenizer");
-    check_train_rules(c.train, context);
     check_data_rules(c, context);
     // The classifier's backbone is causal: its first position sees only the first token.
     context.require(c.classification.pooling != enum_name(Pooling::First), "classification.pooling",
                     "first is not available: the backbone is causal, so the first position sees only the first "
                     "token (use last or mean)");
-    check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
     context.require(c.classification.freeze_layers <= c.model.n_layer || !c.init_from.empty(),
                     "classification.freeze_layers",
                     "must be <= model.n_layer (" + std::to_string(c.model.n_layer) + "), got " +
                         std::to_string(c.classification.freeze_layers));
   });
   return schema;
-}
-
-}  // namespace
-
-const ConfigSchema<FinetuneConfig>& finetune_config_schema() {
-  static const ConfigSchema<FinetuneConfig> schema = build_schema();
-  return schema;
-}
-
-FinetuneConfig load_finetune_config(const std::string& path, const std::vector<std::string>& overrides) {
-  return finetune_config_schema().load_file(path, overrides);
-}
-
-FinetuneConfig parse_finetune_config(const std::string& yaml_text, const std::string& source_name,
-                                     const std::vector<std::string>& overrides) {
-  return finetune_config_schema().load_text(yaml_text, source_name, overrides);
-}
-
-std::string to_yaml(const FinetuneConfig& config) {
-  return finetune_config_schema().to_yaml(
-      config, "tapelm finetune config, resolved: every key with the value the run used.");
-}
-
-bool operator==(const FinetuneConfig& a, const FinetuneConfig& b) {
-  // The resolved YAML lists every key, so equal text means equal configs.
-  return to_yaml(a) == to_yaml(b);
 }
 
 }  // namespace tapelm

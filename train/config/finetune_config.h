@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "train/config/config.h"
 #include "train/config/config_schema.h"
+#include "train/config/run_config.h"
 
 namespace tapelm {
 
@@ -89,27 +89,19 @@ struct DecodeSection {
   double length_penalty = 0.0;  // GNMT length normalisation for beam search; 0 = off
 };
 
-struct FinetuneConfig {
-  std::string out_dir;               // required
-  int64_t seed = 1337;
+// The fields every task shares come from RunConfig; `tokenizer` is the (source) tokenizer a
+// run trains from scratch.
+struct FinetuneConfig : RunConfig {
   std::string task = "classification";  // classification | seq2seq | completion
   // A pretraining checkpoint or run directory (its newest valid checkpoint) whose weights and
   // tokenizer the model starts from; empty = from scratch (a tokenizer is trained on the
   // training split). When set, the architecture comes from the checkpoint: `model` keys other
   // than dropout must be left out or agree with it.
   std::string init_from;
-  ModelSection model;
-  TokenizerSection tokenizer;        // the (source) tokenizer trained from scratch
   TokenizerSection target_tokenizer;  // seq2seq only: the target-side tokenizer
   FinetuneDataSection data;
   ClassificationSection classification;
   Seq2SeqSection seq2seq;
-  OptimizerSection optimizer;
-  SchedulerSection scheduler;
-  TrainSection train;
-  EvalSection eval;
-  LoggingSection logging;
-  CheckpointSection checkpoint;
   DecodeSection decode;
   // The keys the file or `--set` gave ("model.n_layer" → "ft.yaml:4:12"); not part of the
   // resolved YAML, which lists every key.
@@ -121,19 +113,10 @@ struct FinetuneConfig {
   int64_t max_len() const { return data.max_len > 0 ? data.max_len : model.ctx_len; }
 };
 
-const ConfigSchema<FinetuneConfig>& finetune_config_schema();
+template <>
+ConfigSchema<FinetuneConfig> make_config_schema<FinetuneConfig>();
 
-// Loads, applies `--set` overrides, fills derived defaults and validates. Throws ConfigError.
 // init_from (that it exists, its architecture) is checked by resolve_init_from
-// (train/checkpoint/finetune_checkpoint.h).
-FinetuneConfig load_finetune_config(const std::string& path, const std::vector<std::string>& overrides = {});
-FinetuneConfig parse_finetune_config(const std::string& yaml_text, const std::string& source_name,
-                                     const std::vector<std::string>& overrides = {});
-
-// The resolved config with every key; loading it back gives an identical struct.
-std::string to_yaml(const FinetuneConfig& config);
-
-bool operator==(const FinetuneConfig& a, const FinetuneConfig& b);
-inline bool operator!=(const FinetuneConfig& a, const FinetuneConfig& b) { return !(a == b); }
+// (train/checkpoint/finetune_checkpoint.h), not by loading.
 
 }  // namespace tapelm

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/config/finetune_config.h"
 
 namespace tapelm {

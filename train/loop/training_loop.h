@@ -27,7 +27,7 @@
 #include <string>
 
 #include "train/checkpoint/checkpoint.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/loop/training_task.h"
 
 namespace tapelm {

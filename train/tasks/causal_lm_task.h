@@ -11,7 +11,7 @@
 #include "data/dataset.h"
 #include "data/sampler.h"
 #include "nn/gpt.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 #include "train/loop/training_task.h"
 
 namespace tapelm {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "data/dataset.h"
-#include "train/config/config.h"
+#include "train/config/pretrain_config.h"
 
 namespace tapelm {
 

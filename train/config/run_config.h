@@ -1,11 +1,13 @@
-// The pretraining config: one plain struct per YAML section (defaults are the member
-// initialisers), loading with validation, `--set` overrides and writing back the resolved
-// YAML. These structs are the file format; the trainer translates them into the nn/, optim/
-// and data/ option structs. Keys and their meaning are documented in configs/pretrain/*.yaml.
+// What every config kind shares (pretraining, fine-tuning): one plain struct per shared YAML
+// section (defaults are the member initialisers), RunConfig that holds them, their key tables
+// and rules, and loading, writing and comparing any kind of config through its schema. Only
+// the config layer knows YAML; the tasks translate these structs into nn/, optim/ and data/
+// option structs. Keys and their meaning are documented in train/README.md.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "train/config/config_schema.h"
@@ -43,17 +45,6 @@ struct TokenizerSection {
   int64_t max_sentences = 0;  // sentences sampled to train the tokenizer; 0 = all
 };
 
-struct DataSection {
-  std::vector<std::string> train;  // paths or globs (required)
-  std::vector<std::string> val;    // empty = hold out val_fraction of train
-  double val_fraction = 0.05;      // [0, 1); used only when val is empty
-  std::string cache_dir;           // empty in the file = <parent of out_dir>/cache
-  std::string utf8 = "error";      // error | replace | skip
-  // text: one file = one document. jsonl | csv | tsv: one record = one document, the text of
-  // its `text_field` (so a labeled file can be pretrained on).
-  std::string format = "text";
-  std::string text_field = "text";  // JSON field / CSV column holding the text
-};
 
 struct OptimizerSection {
   std::string name = "adamw";  // adamw | adam | sgd
@@ -114,40 +105,29 @@ struct CheckpointSection {
   bool keep_best = true;   // also keep the best validation metric's checkpoint in <out_dir>/best
 };
 
-struct SampleSection {
-  std::string prompt;
-  int64_t max_new_tokens = 100;
-  double temperature = 1.0;  // 0 = greedy
-  int64_t top_k = 0;         // 0 = off
-  double top_p = 1.0;        // (0, 1]; 1 = off
-};
-
-struct PretrainConfig {
+// The keys with the same meaning, defaults and validation for every task.
+struct RunConfig {
   std::string out_dir;  // required
   int64_t seed = 1337;
   ModelSection model;
-  TokenizerSection tokenizer;
-  DataSection data;
+  TokenizerSection tokenizer;  // the tokenizer a run trains when it starts from scratch
   OptimizerSection optimizer;
   SchedulerSection scheduler;
   TrainSection train;
   EvalSection eval;
   LoggingSection logging;
   CheckpointSection checkpoint;
-  SampleSection sample;
 };
 
-// Per-section key tables, shared with other config kinds (fine-tuning) that reuse sections.
+// Per-section key tables.
 SectionSchema<ModelSection> model_section_schema();
 SectionSchema<TokenizerSection> tokenizer_section_schema();
-SectionSchema<DataSection> data_section_schema();
 SectionSchema<OptimizerSection> optimizer_section_schema();
 SectionSchema<SchedulerSection> scheduler_section_schema();
 SectionSchema<TrainSection> train_section_schema();
 SectionSchema<EvalSection> eval_section_schema();
 SectionSchema<LoggingSection> logging_section_schema();
 SectionSchema<CheckpointSection> checkpoint_section_schema();
-SectionSchema<SampleSection> sample_section_schema();
 
 // Cross-key rules of single sections; `section` is the name the section has in the file.
 void check_model_rules(const ModelSection& model, const RuleContext& context, const std::string& section = "model");
@@ -159,23 +139,79 @@ void check_train_rules(const TrainSection& train, const RuleContext& context, co
 // (cosine, linear: the decay needs steps after the warmup), <= for constant.
 void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSection& scheduler,
                           const TrainSection& train, const RuleContext& context);
+// Every rule over RunConfig's sections.
+void check_run_rules(const RunConfig& config, const RuleContext& context);
 
-const ConfigSchema<PretrainConfig>& pretrain_config_schema();
+// A config kind's schema builds on these, so the shared keys are registered once. The
+// top-level keys out_dir and seed:
+template <class C>
+SectionSchema<C> run_top_level_schema() {
+  SectionSchema<C> top;
+  top.add_required("out_dir", &RunConfig::out_dir, non_empty<std::string>()).add("seed", &RunConfig::seed, at_least(0));
+  return top;
+}
+
+// The sections a config file starts with: model, tokenizer.
+template <class C>
+ConfigSchema<C>& add_model_sections(ConfigSchema<C>& schema) {
+  return schema.section("model", &RunConfig::model, model_section_schema())
+      .section("tokenizer", &RunConfig::tokenizer, tokenizer_section_schema());
+}
+
+// The sections after the task's data: optimizer, scheduler, train, eval, logging, checkpoint;
+// with train.micro_batch_size's default and every rule over the shared sections.
+template <class C>
+ConfigSchema<C>& add_training_sections(ConfigSchema<C>& schema) {
+  return schema.section("optimizer", &RunConfig::optimizer, optimizer_section_schema())
+      .section("scheduler", &RunConfig::scheduler, scheduler_section_schema())
+      .section("train", &RunConfig::train, train_section_schema())
+      .section("eval", &RunConfig::eval, eval_section_schema())
+      .section("logging", &RunConfig::logging, logging_section_schema())
+      .section("checkpoint", &RunConfig::checkpoint, checkpoint_section_schema())
+      .resolver([](C& c) {
+        if (c.train.micro_batch_size == 0) c.train.micro_batch_size = c.train.batch_size;
+      })
+      .rule([](const C& c, const RuleContext& context) { check_run_rules(c, context); });
+}
+
+// Each config kind's schema, built once. make_config_schema is specialised beside the kind
+// (PretrainConfig, FinetuneConfig).
+template <class C>
+ConfigSchema<C> make_config_schema();
+template <class C>
+const ConfigSchema<C>& config_schema() {
+  static const ConfigSchema<C> schema = make_config_schema<C>();
+  return schema;
+}
+
+template <class C>
+using IfRunConfig = std::enable_if_t<std::is_base_of_v<RunConfig, C>, int>;
 
 // Loads, applies `--set` overrides, fills derived defaults and validates. Throws ConfigError.
-PretrainConfig load_pretrain_config(const std::string& path, const std::vector<std::string>& overrides = {});
-PretrainConfig parse_pretrain_config(const std::string& yaml_text, const std::string& source_name,
-                                     const std::vector<std::string>& overrides = {});
+template <class C>
+C load_config(const std::string& path, const std::vector<std::string>& overrides = {}) {
+  return config_schema<C>().load_file(path, overrides);
+}
+template <class C>
+C parse_config(const std::string& yaml_text, const std::string& source_name,
+               const std::vector<std::string>& overrides = {}) {
+  return config_schema<C>().load_text(yaml_text, source_name, overrides);
+}
 
 // The resolved config with every key; loading it back gives an identical struct.
-std::string to_yaml(const PretrainConfig& config);
+template <class C, IfRunConfig<C> = 0>
+std::string to_yaml(const C& config) {
+  return config_schema<C>().to_yaml(config);
+}
 
-// A checkpoint's config.yaml as written by an earlier tapelm, in today's keys: eval.batches (B
-// micro-batches of validation windows) becomes eval.max_examples = B x train.micro_batch_size
-// with eval.batch_size = train.micro_batch_size. Text in today's keys is returned unchanged.
-std::string upgrade_pretrain_config_yaml(const std::string& yaml_text);
-
-bool operator==(const PretrainConfig& a, const PretrainConfig& b);
-inline bool operator!=(const PretrainConfig& a, const PretrainConfig& b) { return !(a == b); }
+// The resolved YAML lists every key, so equal text means equal configs.
+template <class C, IfRunConfig<C> = 0>
+bool operator==(const C& a, const C& b) {
+  return to_yaml(a) == to_yaml(b);
+}
+template <class C, IfRunConfig<C> = 0>
+bool operator!=(const C& a, const C& b) {
+  return !(a == b);
+}
 
 }  // namespace tapelm

@@ -1,21 +1,16 @@
-// The pretraining config's key tables, derived defaults and cross-key rules.
-#include "train/config/config.h"
+// The shared sections' key tables and rules.
+#include "train/config/run_config.h"
 
 #include <filesystem>
 #include <limits>
-#include <tuple>
-
-#include <yaml-cpp/yaml.h>
 
 #include "autograd/gemm_backend.h"
 #include "data/tokenizer.h"
-#include "data/utf8.h"
 #include "nn/feed_forward.h"
 #include "nn/norm.h"
 #include "nn/positional.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
-#include "data/corpus.h"
 #include "train/checkpoint/checkpoint.h"
 
 namespace tapelm {
@@ -63,19 +58,6 @@ SectionSchema<TokenizerSection> tokenizer_section_schema() {
       .add("byte_fallback", &S::byte_fallback)
       .add("model", &S::model)
       .add("max_sentences", &S::max_sentences, at_least(0));
-  return s;
-}
-
-SectionSchema<DataSection> data_section_schema() {
-  using S = DataSection;
-  SectionSchema<S> s;
-  s.add_required("train", &S::train, non_empty<std::vector<std::string>>())
-      .add("val", &S::val)
-      .add("val_fraction", &S::val_fraction, in_interval(0, 1, true, false))
-      .add("cache_dir", &S::cache_dir)
-      .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()))
-      .add("format", &S::format, one_of(enum_names<CorpusFormat>()))
-      .add("text_field", &S::text_field, non_empty<std::string>());
   return s;
 }
 
@@ -155,17 +137,6 @@ SectionSchema<CheckpointSection> checkpoint_section_schema() {
   return s;
 }
 
-SectionSchema<SampleSection> sample_section_schema() {
-  using S = SampleSection;
-  SectionSchema<S> s;
-  s.add("prompt", &S::prompt)
-      .add("max_new_tokens", &S::max_new_tokens, at_least(0))
-      .add("temperature", &S::temperature, non_negative())
-      .add("top_k", &S::top_k, at_least(0))
-      .add("top_p", &S::top_p, in_interval(0, 1, false, true));
-  return s;
-}
-
 void check_model_rules(const ModelSection& m, const RuleContext& context, const std::string& section) {
   const std::string n_head = section + ".n_head";
   context.require(m.n_embd % m.n_head == 0, n_head,
@@ -218,136 +189,11 @@ void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSect
                       "constant)");
 }
 
-namespace {
-
-ConfigSchema<PretrainConfig> build_pretrain_schema() {
-  using C = PretrainConfig;
-  SectionSchema<C> top;
-  top.add_required("out_dir", &C::out_dir, non_empty<std::string>()).add("seed", &C::seed, at_least(0));
-
-  ConfigSchema<C> schema;
-  schema.top_level(top)
-      .section("model", &C::model, model_section_schema())
-      .section("tokenizer", &C::tokenizer, tokenizer_section_schema())
-      .section("data", &C::data, data_section_schema())
-      .section("optimizer", &C::optimizer, optimizer_section_schema())
-      .section("scheduler", &C::scheduler, scheduler_section_schema())
-      .section("train", &C::train, train_section_schema())
-      .section("eval", &C::eval, eval_section_schema())
-      .section("logging", &C::logging, logging_section_schema())
-      .section("checkpoint", &C::checkpoint, checkpoint_section_schema())
-      .section("sample", &C::sample, sample_section_schema());
-
-  schema.resolver([](C& c) {
-    // A cache beside the run directories, so runs over the same data share tokenized shards.
-    if (c.data.cache_dir.empty()) {
-      std::filesystem::path run = std::filesystem::path(c.out_dir).lexically_normal();
-      if (!run.has_filename()) run = run.parent_path();  // "runs/x/" → "runs/x"
-      c.data.cache_dir = (run.parent_path() / "cache").string();
-    }
-    if (c.train.micro_batch_size == 0) c.train.micro_batch_size = c.train.batch_size;
-  });
-
-  schema.rule([](const C& c, const RuleContext& context) {
-    check_model_rules(c.model, context);
-    check_tokenizer_rules(c.tokenizer, context);
-    check_train_rules(c.train, context);
-    check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
-    context.require(!c.data.val.empty() || c.data.val_fraction > 0, "data.val_fraction",
-                    "must be > 0 when data.val is not given (validation needs held-out data)");
-    int64_t tokens_per_step = 0, tokens = 0;
-    context.require(!__builtin_mul_overflow(c.train.batch_size, c.model.ctx_len, &tokens_per_step) &&
-                        !__builtin_mul_overflow(tokens_per_step, c.train.max_steps, &tokens),
-                    "train.batch_size",
-                    "x model.ctx_len x train.max_steps must fit the 64-bit count of tokens trained on, got " +
-                        std::to_string(c.train.batch_size) + " x " + std::to_string(c.model.ctx_len) + " x " +
-                        std::to_string(c.train.max_steps));
-  });
-  return schema;
-}
-
-auto fields(const ModelSection& s) {
-  return std::tie(s.n_layer, s.n_head, s.n_embd, s.ctx_len, s.dropout, s.ffn, s.ffn_hidden, s.norm,
-                  s.pos_encoding, s.pre_ln, s.tie_weights, s.bias, s.scale_embeddings, s.norm_eps,
-                  s.gelu_approximation, s.rope_base, s.sinusoidal_base);
-}
-auto fields(const TokenizerSection& s) {
-  return std::tie(s.type, s.vocab_size, s.character_coverage, s.byte_fallback, s.model, s.max_sentences);
-}
-auto fields(const DataSection& s) {
-  return std::tie(s.train, s.val, s.val_fraction, s.cache_dir, s.utf8, s.format, s.text_field);
-}
-auto fields(const OptimizerSection& s) {
-  return std::tie(s.name, s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.momentum);
-}
-auto fields(const SchedulerSection& s) { return std::tie(s.name, s.warmup_steps, s.min_lr); }
-auto fields(const TrainSection& s) {
-  return std::tie(s.max_steps, s.batch_size, s.micro_batch_size, s.grad_clip, s.threads, s.gemm, s.precision,
-                  s.max_bad_steps,
-                  s.label_smoothing, s.memory_check);
-}
-auto fields(const EvalSection& s) {
-  return std::tie(s.interval, s.metric, s.patience, s.max_examples, s.batch_size);
-}
-auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }
-auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last, s.keep_best); }
-auto fields(const SampleSection& s) {
-  return std::tie(s.prompt, s.max_new_tokens, s.temperature, s.top_k, s.top_p);
-}
-
-template <class... Sections>
-bool all_equal(const std::tuple<const Sections&...>& a, const std::tuple<const Sections&...>& b) {
-  return std::apply(
-      [&](const auto&... x) {
-        return std::apply([&](const auto&... y) { return ((fields(x) == fields(y)) && ...); }, b);
-      },
-      a);
-}
-
-}  // namespace
-
-const ConfigSchema<PretrainConfig>& pretrain_config_schema() {
-  static const ConfigSchema<PretrainConfig> schema = build_pretrain_schema();
-  return schema;
-}
-
-PretrainConfig load_pretrain_config(const std::string& path, const std::vector<std::string>& overrides) {
-  return pretrain_config_schema().load_file(path, overrides);
-}
-
-PretrainConfig parse_pretrain_config(const std::string& yaml_text, const std::string& source_name,
-                                     const std::vector<std::string>& overrides) {
-  return pretrain_config_schema().load_text(yaml_text, source_name, overrides);
-}
-
-std::string upgrade_pretrain_config_yaml(const std::string& yaml_text) {
-  YAML::Node root = YAML::Load(yaml_text);
-  if (!root.IsMap() || !root["eval"] || !root["eval"].IsMap() || !root["eval"]["batches"]) return yaml_text;
-  const int64_t batches = root["eval"]["batches"].as<int64_t>();
-  const int64_t micro = root["train"] && root["train"]["micro_batch_size"]
-                            ? root["train"]["micro_batch_size"].as<int64_t>()
-                            : 0;
-  root["eval"].remove("batches");
-  if (micro > 0) {
-    root["eval"]["max_examples"] = batches * micro;
-    root["eval"]["batch_size"] = micro;
-  }
-  YAML::Emitter out;
-  out << root;
-  return std::string(out.c_str()) + "\n";
-}
-
-std::string to_yaml(const PretrainConfig& config) {
-  return pretrain_config_schema().to_yaml(
-      config, "tapelm pretrain config, resolved: every key with the value the run used.");
-}
-
-bool operator==(const PretrainConfig& a, const PretrainConfig& b) {
-  const auto sections = [](const PretrainConfig& c) {
-    return std::tie(c.model, c.tokenizer, c.data, c.optimizer, c.scheduler, c.train, c.eval, c.logging,
-                    c.checkpoint, c.sample);
-  };
-  return a.out_dir == b.out_dir && a.seed == b.seed && all_equal(sections(a), sections(b));
+void check_run_rules(const RunConfig& c, const RuleContext& context) {
+  check_model_rules(c.model, context);
+  check_tokenizer_rules(c.tokenizer, context);
+  check_train_rules(c.train, context);
+  check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
 }
 
 }  // namespace tapelm
