@@ -1,6 +1,7 @@
 // Activation ops: each calls its kernel pair and records one tape node.
 #include "autograd/activation.h"
 
+#include "autograd/check.h"
 #include "autograd/kernels/activation.h"
 #include "autograd/record.h"
 
@@ -12,10 +13,11 @@ using Forward = void (*)(float*, const float*, int64_t);
 using Backward = void (*)(float*, const float*, const float*, int64_t);
 
 // The common op shape: eager forward, then one node whose backward adds into x's grad.
-Var pointwise(const Var& x, Forward forward, Backward backward) {
+Var pointwise(const Var& x, const char* op, Forward forward, Backward backward) {
+  check_defined(x, op, "x");
   Var out(Tensor(x.shape()));
   forward(out.data(), x.data(), x.numel());
-  record_op(out, {&x}, [x, backward](const Tensor& dout) {
+  record_op(op, out, {&x}, [x, backward](const Tensor& dout) {
     backward(x.ensure_grad().data(), x.data(), dout.data(), x.numel());
   });
   return out;
@@ -23,11 +25,11 @@ Var pointwise(const Var& x, Forward forward, Backward backward) {
 
 }  // namespace
 
-Var relu(const Var& x) { return pointwise(x, kernels::relu_forward<float>, kernels::relu_backward<float>); }
-Var gelu(const Var& x) { return pointwise(x, kernels::gelu_forward<float>, kernels::gelu_backward<float>); }
+Var relu(const Var& x) { return pointwise(x, "relu", kernels::relu_forward<float>, kernels::relu_backward<float>); }
+Var gelu(const Var& x) { return pointwise(x, "gelu", kernels::gelu_forward<float>, kernels::gelu_backward<float>); }
 Var gelu_exact(const Var& x) {
-  return pointwise(x, kernels::gelu_exact_forward<float>, kernels::gelu_exact_backward<float>);
+  return pointwise(x, "gelu_exact", kernels::gelu_exact_forward<float>, kernels::gelu_exact_backward<float>);
 }
-Var silu(const Var& x) { return pointwise(x, kernels::silu_forward<float>, kernels::silu_backward<float>); }
+Var silu(const Var& x) { return pointwise(x, "silu", kernels::silu_forward<float>, kernels::silu_backward<float>); }
 
 }  // namespace tapelm

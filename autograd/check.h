@@ -1,10 +1,11 @@
-// Argument checks shared by the op implementations, throwing std::invalid_argument
-// messages that name the op.
+// Argument checks shared by the op implementations, and the error types they throw
+// (ShapeError, IndexError: autograd/errors.h); every message names the op.
 #pragma once
 
 #include <stdexcept>
 #include <string>
 
+#include "autograd/errors.h"
 #include "autograd/variable.h"
 
 namespace tapelm {

@@ -19,9 +19,9 @@ Shape broadcast_shape(const Shape& a, const Shape& b, const char* op) {
     const int64_t da = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
     const int64_t db = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
     if (da != db && da != 1 && db != 1) {
-      throw std::invalid_argument(std::string(op) + ": shapes " + shape_str(a) + " and " + shape_str(b) +
-                                  " do not broadcast (aligned on the right, each dimension pair must "
-                                  "be equal or contain a 1)");
+      throw ShapeError(std::string(op) + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                       " do not broadcast (aligned on the right, each dimension pair must "
+                       "be equal or contain a 1)");
     }
     out[i] = da == 1 ? db : da;
   }
@@ -83,7 +83,7 @@ Var arith(const Var& a, const Var& b, Arith op) {
     case Arith::kMul: out = binary_forward(a, b, name, [](float x, float y) { return x * y; }); break;
     case Arith::kDiv: out = binary_forward(a, b, name, [](float x, float y) { return x / y; }); break;
   }
-  record_op(out, {&a, &b}, [a, b, out, op](const Tensor& g) {
+  record_op(name, out, {&a, &b}, [a, b, out, op](const Tensor& g) {
     switch (op) {
       case Arith::kAdd:
       case Arith::kSub:
@@ -120,7 +120,7 @@ Var unary(const Var& x, const char* op, Forward forward, Backward backward) {
   check_defined(x, op, "x");
   Var out{Tensor(x.shape())};
   forward(out.data(), x.data(), x.numel());
-  record_op(out, {&x}, [x, out, backward](const Tensor& dout) {
+  record_op(op, out, {&x}, [x, out, backward](const Tensor& dout) {
     backward(x.ensure_grad().data(), x.data(), out.data(), dout.data(), x.numel());
   });
   return out;

@@ -22,9 +22,9 @@ double valid_weight(const std::vector<int32_t>& targets, int64_t V, int32_t igno
     const int32_t t = targets[n];
     if (t == ignore_index) continue;
     if (t < 0 || t >= V) {
-      throw std::invalid_argument("cross_entropy: target " + std::to_string(t) + " at row " + std::to_string(n) +
-                                  " is out of range for " + std::to_string(V) + " classes (expected [0, " +
-                                  std::to_string(V) + ") or ignore_index " + std::to_string(ignore_index) + ")");
+      throw IndexError("cross_entropy: target " + std::to_string(t) + " at row " + std::to_string(n) +
+                       " is out of range for " + std::to_string(V) + " classes (expected [0, " +
+                       std::to_string(V) + ") or ignore_index " + std::to_string(ignore_index) + ")");
     }
     valid += class_weights.empty() ? 1.0 : double(class_weights[t]);
   }
@@ -34,8 +34,8 @@ double valid_weight(const std::vector<int32_t>& targets, int64_t V, int32_t igno
 void check_class_weights(const std::vector<float>& class_weights, int64_t V) {
   if (class_weights.empty()) return;
   if (static_cast<int64_t>(class_weights.size()) != V) {
-    throw std::invalid_argument("cross_entropy: " + std::to_string(class_weights.size()) + " class weights for " +
-                                std::to_string(V) + " classes");
+    throw ShapeError("cross_entropy: " + std::to_string(class_weights.size()) + " class weights for " +
+                     std::to_string(V) + " classes");
   }
   for (std::size_t c = 0; c < class_weights.size(); ++c) {
     if (!(std::isfinite(class_weights[c]) && class_weights[c] > 0.0f)) {
@@ -55,14 +55,14 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
                                 std::to_string(label_smoothing));
   }
   if (logits.dim() < 1 || logits.size(-1) == 0) {
-    throw std::invalid_argument("cross_entropy: logits must be [..., V] with V > 0, got shape " +
-                                shape_str(logits.shape()));
+    throw ShapeError("cross_entropy: logits must be [..., V] with V > 0, got shape " +
+                     shape_str(logits.shape()));
   }
   const int64_t V = logits.size(-1);
   const int64_t N = logits.numel() / V;
   if (static_cast<int64_t>(targets.size()) != N) {
-    throw std::invalid_argument("cross_entropy: logits " + shape_str(logits.shape()) + " have " + std::to_string(N) +
-                                " rows but " + std::to_string(targets.size()) + " targets were given");
+    throw ShapeError("cross_entropy: logits " + shape_str(logits.shape()) + " have " + std::to_string(N) +
+                     " rows but " + std::to_string(targets.size()) + " targets were given");
   }
   check_class_weights(class_weights, V);
   const double valid = valid_weight(targets, V, ignore_index, class_weights);
@@ -77,8 +77,8 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
   for (int64_t n = 0; n < N; ++n) total += losses.data()[n];
   Var out(Tensor::scalar(valid > 0 ? static_cast<float>(total / valid) : 0.0f));
 
-  record_op(out, {&logits}, [logits, lse, targets, ignore_index, label_smoothing, class_weights, valid, N,
-                             V](const Tensor& dout) {
+  record_op("cross_entropy", out, {&logits},
+            [logits, lse, targets, ignore_index, label_smoothing, class_weights, valid, N, V](const Tensor& dout) {
     if (valid == 0) {  // nothing contributed: the gradient is zero
       logits.ensure_grad();
       return;

@@ -24,8 +24,8 @@ struct MatmulDims {
 
 MatmulDims matmul_dims(const Shape& a, const Shape& b, bool trans_a, bool trans_b) {
   auto fail = [&](const std::string& why) {
-    throw std::invalid_argument("matmul: a " + shape_str(a) + (trans_a ? " (trans_a)" : "") + " and b " +
-                                shape_str(b) + (trans_b ? " (trans_b)" : "") + ": " + why);
+    throw ShapeError("matmul: a " + shape_str(a) + (trans_a ? " (trans_a)" : "") + " and b " +
+                     shape_str(b) + (trans_b ? " (trans_b)" : "") + ": " + why);
   };
   const std::size_t rank = a.size();
   if (rank < 2 || rank > 4) fail("expected a of rank 2, 3 or 4");
@@ -59,7 +59,7 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
   Var out{Tensor(d.out)};
   kernels::batched_gemm(out.data(), a.data(), b.data(), {d.batch, mk, kn, mn}, d.m, d.n, d.k, trans_a, trans_b,
                         false);
-  record_op(out, {&a, &b}, [a, b, d, trans_a, trans_b, mk, kn, mn](const Tensor& dout) {
+  record_op("matmul", out, {&a, &b}, [a, b, d, trans_a, trans_b, mk, kn, mn](const Tensor& dout) {
     const float* g = dout.data();
     // With X = op(a), Y = op(b), G = dL/d(XY): dX = G·Yᵀ and dY = Xᵀ·G, transposed back
     // into a's and b's storage layouts.
@@ -88,9 +88,9 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   check_defined(weight, "linear", "weight");
   const bool has_bias = bias.defined();
   auto fail = [&](const std::string& why) {
-    throw std::invalid_argument("linear: x " + shape_str(x.shape()) + ", weight " + shape_str(weight.shape()) +
-                                ", bias " + (has_bias ? shape_str(bias.shape()) : std::string("none")) + ": " +
-                                why);
+    throw ShapeError("linear: x " + shape_str(x.shape()) + ", weight " + shape_str(weight.shape()) +
+                     ", bias " + (has_bias ? shape_str(bias.shape()) : std::string("none")) + ": " +
+                     why);
   };
   if (x.dim() < 1) fail("expected x of rank >= 1");
   if (weight.dim() != 2) fail("expected weight of shape [out, in]");
@@ -110,7 +110,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   }
   kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias);
 
-  record_op(y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
+  record_op("linear", y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
     const float* g = dout.data();
     if (x.requires_grad()) {
       kernels::gemm(x.ensure_grad().data(), g, weight.data(), rows, in, out_features, false, false, true);

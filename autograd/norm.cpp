@@ -19,15 +19,15 @@ namespace {
 int64_t channels_of(const char* op, const Var& x, std::initializer_list<std::pair<const char*, const Var*>> params) {
   check_defined(x, op, "x");
   if (x.dim() < 1) {
-    throw std::invalid_argument(std::string(op) + ": x must have at least one dimension, got shape " +
-                                shape_str(x.shape()));
+    throw ShapeError(std::string(op) + ": x must have at least one dimension, got shape " +
+                     shape_str(x.shape()));
   }
   const int64_t C = x.size(-1);
   for (const auto& [name, p] : params) {
     if (!p->defined()) continue;
     if (p->shape() != Shape{C}) {
-      throw std::invalid_argument(std::string(op) + ": " + name + " has shape " + shape_str(p->shape()) +
-                                  ", expected [" + std::to_string(C) + "] to match x " + shape_str(x.shape()));
+      throw ShapeError(std::string(op) + ": " + name + " has shape " + shape_str(p->shape()) +
+                       ", expected [" + std::to_string(C) + "] to match x " + shape_str(x.shape()));
     }
   }
   return C;
@@ -44,7 +44,7 @@ Var layernorm(const Var& x, const Var& weight, const Var& bias, float eps) {
   Tensor rstd({N});
   kernels::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), weight.data(),
                                     bias.defined() ? bias.data() : nullptr, N, C, eps);
-  record_op(out, {&x, &weight, &bias}, [x, weight, bias, mean, rstd, N, C](const Tensor& dout) {
+  record_op("layernorm", out, {&x, &weight, &bias}, [x, weight, bias, mean, rstd, N, C](const Tensor& dout) {
     kernels::layernorm_backward<float>(grad_target(x), grad_target(weight), grad_target(bias), dout.data(),
                                        x.data(), weight.data(), mean.data(), rstd.data(), N, C);
   });
@@ -58,7 +58,7 @@ Var rmsnorm(const Var& x, const Var& weight, float eps) {
   Var out(Tensor(x.shape()));
   Tensor rstd({N});
   kernels::rmsnorm_forward<float>(out.data(), rstd.data(), x.data(), weight.data(), N, C, eps);
-  record_op(out, {&x, &weight}, [x, weight, rstd, N, C](const Tensor& dout) {
+  record_op("rmsnorm", out, {&x, &weight}, [x, weight, rstd, N, C](const Tensor& dout) {
     kernels::rmsnorm_backward<float>(grad_target(x), grad_target(weight), dout.data(), x.data(), weight.data(),
                                      rstd.data(), N, C);
   });

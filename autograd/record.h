@@ -18,6 +18,7 @@ namespace detail {
 template <class Backward>
 void record_node(Var& out, Backward backward) {
   out.set_requires_grad(true);
+  out.set_tape_generation(Tape::current().generation());
   Tape::current().record([out, backward = std::move(backward)]() mutable {
     if (!out.has_grad()) return;
     backward(out.grad());
@@ -27,22 +28,27 @@ void record_node(Var& out, Backward backward) {
 }  // namespace detail
 
 // `backward(const Tensor& dout)` adds d(loss)/d(input) into each input that requires grad.
+// `op` names the op in the TapeError thrown for an input from a finished tape.
 template <class Backward>
-void record_op(Var& out, std::initializer_list<const Var*> inputs, Backward backward) {
-  if (any_requires_grad(inputs)) detail::record_node(out, std::move(backward));
+void record_op(const char* op, Var& out, std::initializer_list<const Var*> inputs, Backward backward) {
+  if (any_requires_grad(op, inputs)) detail::record_node(out, std::move(backward));
 }
 
 template <class Backward>
-void record_op(Var& out, const std::vector<Var>& inputs, Backward backward) {
-  if (any_requires_grad(inputs)) detail::record_node(out, std::move(backward));
+void record_op(const char* op, Var& out, const std::vector<Var>& inputs, Backward backward) {
+  if (any_requires_grad(op, inputs)) detail::record_node(out, std::move(backward));
 }
 
 // For an op with several outputs (split): one node for all of them, run once any has a
 // gradient; `backward()` reads each output's gradient where it has one.
 template <class Backward>
-void record_op(std::vector<Var>& outs, std::initializer_list<const Var*> inputs, Backward backward) {
-  if (!any_requires_grad(inputs)) return;
-  for (Var& out : outs) out.set_requires_grad(true);
+void record_op(const char* op, std::vector<Var>& outs, std::initializer_list<const Var*> inputs,
+               Backward backward) {
+  if (!any_requires_grad(op, inputs)) return;
+  for (Var& out : outs) {
+    out.set_requires_grad(true);
+    out.set_tape_generation(Tape::current().generation());
+  }
   Tape::current().record([outs, backward = std::move(backward)]() mutable {
     for (const Var& out : outs) {
       if (out.has_grad()) {

@@ -99,7 +99,7 @@ Pieces pieces_of(const Shape& shape, std::size_t dim) {
 Var reshape(const Var& x, Shape shape) {
   check_defined(x, "reshape", "x");
   Var out{x.value().reshape(std::move(shape))};
-  record_op(out, {&x}, [x](const Tensor& dout) {
+  record_op("reshape", out, {&x}, [x](const Tensor& dout) {
     x.add_grad(dout.reshape(x.shape()));
   });
   return out;
@@ -127,14 +127,14 @@ Var permute(const Var& x, const std::vector<int64_t>& dims) {
     }
   }
   if (!valid) {
-    throw std::invalid_argument("permute: dims " + dims_str(dims) + " are not a permutation of the " +
-                                std::to_string(rank) + " dimensions of x " + shape_str(x.shape()));
+    throw ShapeError("permute: dims " + dims_str(dims) + " are not a permutation of the " +
+                     std::to_string(rank) + " dimensions of x " + shape_str(x.shape()));
   }
   Shape shape(static_cast<std::size_t>(rank));
   for (int64_t i = 0; i < rank; ++i) shape[i] = x.size(perm[i]);
   Var out{Tensor(shape)};
   permute_copy<false>(out.data(), x.data(), x.shape(), perm);
-  record_op(out, {&x}, [x, out, inverse](const Tensor& dout) {
+  record_op("permute", out, {&x}, [x, out, inverse](const Tensor& dout) {
     permute_copy<true>(x.ensure_grad().data(), dout.data(), out.shape(), inverse);
   });
   return out;
@@ -153,8 +153,8 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
     if (x.shape() != expect) {
       std::string got;
       for (const Var& y : xs) got += (got.empty() ? "" : ", ") + shape_str(y.shape());
-      throw std::invalid_argument("concat: along dim " + std::to_string(dim) + " the inputs must match in every " +
-                                  "other dimension, got shapes " + got);
+      throw ShapeError("concat: along dim " + std::to_string(dim) + " the inputs must match in every " +
+                       "other dimension, got shapes " + got);
     }
     shape[d] += x.size(static_cast<int64_t>(d));
   }
@@ -167,7 +167,7 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
     copy_rows<false>(out.data() + offset, whole.row, xs[i].data(), len, whole.outer, len);
     offset += len;
   }
-  record_op(out, xs, [xs, offsets, whole, d](const Tensor& dout) {
+  record_op("concat", out, xs, [xs, offsets, whole, d](const Tensor& dout) {
     for (std::size_t i = 0; i < xs.size(); ++i) {
       if (!xs[i].requires_grad()) continue;
       const int64_t len = pieces_of(xs[i].shape(), d).row;
@@ -187,8 +187,8 @@ std::vector<Var> split(const Var& x, const std::vector<int64_t>& sizes, int64_t 
     total += s;
   }
   if (!valid || total != x.size(static_cast<int64_t>(d))) {
-    throw std::invalid_argument("split: sizes " + dims_str(sizes) + " must be non-negative and sum to dimension " +
-                                std::to_string(dim) + " of x " + shape_str(x.shape()));
+    throw ShapeError("split: sizes " + dims_str(sizes) + " must be non-negative and sum to dimension " +
+                     std::to_string(dim) + " of x " + shape_str(x.shape()));
   }
   const Pieces whole = pieces_of(x.shape(), d);
   std::vector<Var> outs;
@@ -209,7 +209,7 @@ std::vector<Var> split(const Var& x, const std::vector<int64_t>& sizes, int64_t 
     }
   }
   // One node for every piece: it runs after all of them have their gradients.
-  record_op(outs, {&x}, [x, outs, sizes, whole]() {
+  record_op("split", outs, {&x}, [x, outs, sizes, whole]() {
     float* dx = x.ensure_grad().data();
     for (int64_t i = 0, offset = 0; i < static_cast<int64_t>(outs.size()); ++i) {
       const int64_t len = sizes[i] * whole.inner;
@@ -225,9 +225,9 @@ Var slice(const Var& x, int64_t dim, int64_t start, int64_t end) {
   const std::size_t d = static_cast<std::size_t>(normalize_axis(dim, x.dim(), "slice"));
   const int64_t size = x.size(static_cast<int64_t>(d));
   if (start < 0 || start > end || end > size) {
-    throw std::invalid_argument("slice: range [" + std::to_string(start) + ", " + std::to_string(end) +
-                                ") along dim " + std::to_string(dim) + " of x " + shape_str(x.shape()) +
-                                " must satisfy 0 <= start <= end <= " + std::to_string(size));
+    throw IndexError("slice: range [" + std::to_string(start) + ", " + std::to_string(end) +
+                     ") along dim " + std::to_string(dim) + " of x " + shape_str(x.shape()) +
+                     " must satisfy 0 <= start <= end <= " + std::to_string(size));
   }
   Shape shape = x.shape();
   shape[d] = end - start;
@@ -235,7 +235,7 @@ Var slice(const Var& x, int64_t dim, int64_t start, int64_t end) {
   const Pieces whole = pieces_of(x.shape(), d);
   const int64_t len = (end - start) * whole.inner, offset = start * whole.inner;
   copy_rows<false>(out.data(), len, x.data() + offset, whole.row, whole.outer, len);
-  record_op(out, {&x}, [x, whole, len, offset](const Tensor& dout) {
+  record_op("slice", out, {&x}, [x, whole, len, offset](const Tensor& dout) {
     copy_rows<true>(x.ensure_grad().data() + offset, whole.row, dout.data(), len, whole.outer, len);
   });
   return out;
@@ -247,9 +247,9 @@ Var index_select(const Var& x, int64_t dim, const std::vector<int32_t>& index) {
   const int64_t size = x.size(static_cast<int64_t>(d));
   for (std::size_t j = 0; j < index.size(); ++j) {
     if (index[j] < 0 || index[j] >= size) {
-      throw std::invalid_argument("index_select: index[" + std::to_string(j) + "] = " + std::to_string(index[j]) +
-                                  " is out of range [0, " + std::to_string(size) + ") for dim " +
-                                  std::to_string(dim) + " of x " + shape_str(x.shape()));
+      throw IndexError("index_select: index[" + std::to_string(j) + "] = " + std::to_string(index[j]) +
+                       " is out of range [0, " + std::to_string(size) + ") for dim " +
+                       std::to_string(dim) + " of x " + shape_str(x.shape()));
     }
   }
   Shape shape = x.shape();
@@ -264,7 +264,7 @@ Var index_select(const Var& x, int64_t dim, const std::vector<int32_t>& index) {
     std::memcpy(out.data() + r * inner, x.data() + o * whole.row + index[j] * inner,
                 sizeof(float) * static_cast<std::size_t>(inner));
   }
-  record_op(out, {&x}, [x, out, index, whole, count](const Tensor& dout) {
+  record_op("index_select", out, {&x}, [x, out, index, whole, count](const Tensor& dout) {
     // Scatter-add with repeats: each task owns a column range of one outer block and
     // adds the selected rows in index order, so no two tasks touch the same element.
     const int64_t inner = whole.inner;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "autograd/buffer_pool.h"
+#include "autograd/errors.h"
 
 namespace tapelm {
 namespace {
@@ -26,7 +27,7 @@ std::string shape_str(const Shape& shape) {
 int64_t shape_numel(const Shape& shape) {
   bool empty = false;
   for (int64_t d : shape) {
-    if (d < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
+    if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
     empty = empty || d == 0;
   }
   if (empty) return 0;
@@ -34,7 +35,7 @@ int64_t shape_numel(const Shape& shape) {
   for (int64_t d : shape) {
     // The byte count of the storage must fit too, so the limit is on numel × sizeof(float).
     if (__builtin_mul_overflow(n, d, &n) || n > kMaxNumel) {
-      throw std::invalid_argument("shape " + shape_str(shape) + " has more elements than memory can address");
+      throw ShapeError("shape " + shape_str(shape) + " has more elements than memory can address");
     }
   }
   return n;
@@ -43,8 +44,8 @@ int64_t shape_numel(const Shape& shape) {
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
   const int64_t a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) {
-    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) +
-                                " out of range for a tensor of rank " + std::to_string(rank));
+    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) +
+                     " out of range for a tensor of rank " + std::to_string(rank));
   }
   return a;
 }
@@ -69,8 +70,8 @@ Tensor Tensor::full(Shape shape, float value) {
 Tensor Tensor::from_vector(Shape shape, const std::vector<float>& values) {
   Tensor t(std::move(shape));
   if (static_cast<int64_t>(values.size()) != t.numel()) {
-    throw std::invalid_argument("Tensor::from_vector: " + std::to_string(values.size()) +
-                                " values for shape " + shape_str(t.shape()));
+    throw ShapeError("Tensor::from_vector: " + std::to_string(values.size()) +
+                     " values for shape " + shape_str(t.shape()));
   }
   std::copy(values.begin(), values.end(), t.data());
   return t;
@@ -80,8 +81,8 @@ int64_t Tensor::size(int64_t d) const { return shape_[normalize_axis(d, dim(), "
 
 float Tensor::item() const {
   if (numel_ != 1) {
-    throw std::invalid_argument("Tensor::item: tensor of shape " + shape_str(shape_) +
-                                " has " + std::to_string(numel_) + " elements, expected 1");
+    throw ShapeError("Tensor::item: tensor of shape " + shape_str(shape_) +
+                     " has " + std::to_string(numel_) + " elements, expected 1");
   }
   return data()[0];
 }
@@ -93,25 +94,25 @@ Tensor Tensor::reshape(Shape shape) const {
   int inferred = -1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      if (inferred >= 0) throw std::invalid_argument("reshape: more than one -1 in " + shape_str(shape));
+      if (inferred >= 0) throw ShapeError("reshape: more than one -1 in " + shape_str(shape));
       inferred = static_cast<int>(i);
     } else {
-      if (shape[i] < 0) throw std::invalid_argument("reshape: negative dimension in " + shape_str(shape));
+      if (shape[i] < 0) throw ShapeError("reshape: negative dimension in " + shape_str(shape));
       if (__builtin_mul_overflow(known, shape[i], &known)) {
-        throw std::invalid_argument("reshape: cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+        throw ShapeError("reshape: cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
       }
     }
   }
   if (inferred >= 0) {
     if (known == 0 || numel_ % known != 0) {
-      throw std::invalid_argument("reshape: cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+      throw ShapeError("reshape: cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
     }
     shape[inferred] = numel_ / known;
     known *= shape[inferred];
   }
   if (known != numel_) {
-    throw std::invalid_argument("reshape: cannot reshape " + shape_str(shape_) + " (" +
-                                std::to_string(numel_) + " elements) to " + shape_str(shape));
+    throw ShapeError("reshape: cannot reshape " + shape_str(shape_) + " (" +
+                     std::to_string(numel_) + " elements) to " + shape_str(shape));
   }
   Tensor t = *this;
   t.shape_ = std::move(shape);

@@ -13,7 +13,7 @@ namespace tapelm {
 using Shape = std::vector<int64_t>;
 
 std::string shape_str(const Shape& shape);
-// The element count; throws std::invalid_argument naming the shape for a negative dimension
+// The element count; throws ShapeError (autograd/errors.h) naming the shape for a negative dimension
 // or a count whose bytes would overflow (so a wrapped product never reaches the allocator).
 int64_t shape_numel(const Shape& shape);
 

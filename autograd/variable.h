@@ -14,6 +14,9 @@ struct VarImpl {
   Tensor value;
   Tensor grad;  // undefined until something accumulates into it
   bool requires_grad = false;
+  // The generation of the tape that recorded the op producing this value (Tape::generation);
+  // 0 for a leaf (a parameter or an input), which belongs to no tape.
+  uint64_t tape_generation = 0;
 };
 
 class Var {
@@ -30,6 +33,8 @@ class Var {
   bool has_grad() const { return impl_->grad.defined(); }
   bool requires_grad() const { return impl_ && impl_->requires_grad; }
   void set_requires_grad(bool r) { impl_->requires_grad = r; }
+  uint64_t tape_generation() const { return impl_->tape_generation; }
+  void set_tape_generation(uint64_t g) { impl_->tape_generation = g; }
 
   const Shape& shape() const { return impl_->value.shape(); }
   int64_t dim() const { return impl_->value.dim(); }

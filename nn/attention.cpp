@@ -5,6 +5,7 @@
 #include <string>
 
 #include "autograd/attention.h"
+#include "autograd/errors.h"
 #include "autograd/shape_ops.h"
 
 namespace tapelm {
@@ -13,8 +14,8 @@ namespace {
 
 void check_padding_size(const char* who, const std::vector<uint8_t>& padding, int64_t B, int64_t T) {
   if (!padding.empty() && static_cast<int64_t>(padding.size()) != B * T) {
-    throw std::invalid_argument(std::string(who) + ": key padding mask has " + std::to_string(padding.size()) +
-                                " entries, expected B·Tk = " + std::to_string(B) + "·" + std::to_string(T));
+    throw ShapeError(std::string(who) + ": key padding mask has " + std::to_string(padding.size()) +
+                     " entries, expected B·Tk = " + std::to_string(B) + "·" + std::to_string(T));
   }
 }
 
@@ -48,8 +49,8 @@ MultiHeadAttention::MultiHeadAttention(const AttentionConfig& cfg, Rng& rng, flo
 
 void MultiHeadAttention::check_input(const char* who, const Var& x) const {
   if (x.dim() != 3 || x.size(2) != cfg_.n_embd) {
-    throw std::invalid_argument(std::string(who) + ": expected [B, T, " + std::to_string(cfg_.n_embd) +
-                                "], got " + shape_str(x.shape()));
+    throw ShapeError(std::string(who) + ": expected [B, T, " + std::to_string(cfg_.n_embd) +
+                     "], got " + shape_str(x.shape()));
   }
 }
 
@@ -67,8 +68,8 @@ Var MultiHeadAttention::forward(const Var& x, const std::vector<uint8_t>& key_pa
   const int64_t C = cfg_.n_embd;
   const int64_t past = cache ? cache->length : 0;
   if (past > 0 && cache->k.size(0) != x.size(0)) {
-    throw std::invalid_argument("MultiHeadAttention::forward: batch of " + std::to_string(x.size(0)) +
-                                " rows, but the KV cache holds " + std::to_string(cache->k.size(0)));
+    throw ShapeError("MultiHeadAttention::forward: batch of " + std::to_string(x.size(0)) +
+                     " rows, but the KV cache holds " + std::to_string(cache->k.size(0)));
   }
   check_padding_size("MultiHeadAttention::forward", key_padding, x.size(0), past + x.size(1));
 
@@ -94,16 +95,16 @@ Var MultiHeadAttention::forward_cross(const Var& x, const Var& memory, const std
   check_input("MultiHeadAttention::forward_cross (x)", x);
   check_input("MultiHeadAttention::forward_cross (memory)", memory);
   if (memory.size(0) != x.size(0)) {
-    throw std::invalid_argument("MultiHeadAttention::forward_cross: x has batch " + std::to_string(x.size(0)) +
-                                " but memory has batch " + std::to_string(memory.size(0)));
+    throw ShapeError("MultiHeadAttention::forward_cross: x has batch " + std::to_string(x.size(0)) +
+                     " but memory has batch " + std::to_string(memory.size(0)));
   }
   check_padding_size("MultiHeadAttention::forward_cross", memory_padding, memory.size(0), memory.size(1));
   const int64_t C = cfg_.n_embd;
   const bool cached = cache && cache->cross_k.defined();
   if (cached && (cache->cross_k.size(0) != memory.size(0) || cache->cross_k.size(2) != memory.size(1))) {
-    throw std::invalid_argument("MultiHeadAttention::forward_cross: memory " + shape_str(memory.shape()) +
-                                " does not match the cached keys " + shape_str(cache->cross_k.shape()) +
-                                " [B, H, S, D] (clear the cache for a new source)");
+    throw ShapeError("MultiHeadAttention::forward_cross: memory " + shape_str(memory.shape()) +
+                     " does not match the cached keys " + shape_str(cache->cross_k.shape()) +
+                     " [B, H, S, D] (clear the cache for a new source)");
   }
   Var k, v;
   if (cached) {

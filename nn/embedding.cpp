@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "autograd/embedding.h"
+#include "autograd/errors.h"
 
 namespace tapelm {
 
@@ -18,13 +19,13 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim, Rng& rng, float init_s
 
 Var Embedding::forward(const std::vector<int32_t>& ids, const Shape& ids_shape) const {
   if (static_cast<int64_t>(ids.size()) != shape_numel(ids_shape)) {
-    throw std::invalid_argument("Embedding::forward: " + std::to_string(ids.size()) +
-                                " ids for shape " + shape_str(ids_shape));
+    throw ShapeError("Embedding::forward: " + std::to_string(ids.size()) +
+                     " ids for shape " + shape_str(ids_shape));
   }
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= num_) {
-      throw std::invalid_argument("Embedding::forward: id " + std::to_string(ids[i]) + " at index " +
-                                  std::to_string(i) + " is outside [0, " + std::to_string(num_) + ")");
+      throw IndexError("Embedding::forward: id " + std::to_string(ids[i]) + " at index " +
+                       std::to_string(i) + " is outside [0, " + std::to_string(num_) + ")");
     }
   }
   return embedding(weight_, ids, ids_shape);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/errors.h"
 #include "autograd/matmul.h"
 #include "nn/inputs.h"
 
@@ -79,9 +80,9 @@ Var EncoderDecoder::decode(const std::vector<int32_t>& tgt, int64_t B, int64_t T
   check_padding_mask(who, tgt_padding, B, T);
   check_positions(who, start, T, cfg_.ctx_len);
   if (!memory.defined() || memory.dim() != 3 || memory.size(0) != B || memory.size(2) != cfg_.n_embd) {
-    throw std::invalid_argument(std::string(who) + ": memory must be the encoder output [B = " + std::to_string(B) +
-                                ", S, " + std::to_string(cfg_.n_embd) + "], got " +
-                                (memory.defined() ? shape_str(memory.shape()) : std::string("an undefined Var")));
+    throw ShapeError(std::string(who) + ": memory must be the encoder output [B = " + std::to_string(B) +
+                     ", S, " + std::to_string(cfg_.n_embd) + "], got " +
+                     (memory.defined() ? shape_str(memory.shape()) : std::string("an undefined Var")));
   }
   check_padding_mask(who, src_padding, B, memory.size(1));
   // Checks the batch against the cache's (before any state changes).
@@ -103,8 +104,8 @@ Var EncoderDecoder::loss(const std::vector<int32_t>& src, const std::vector<int3
                          const std::vector<uint8_t>& src_padding, const std::vector<uint8_t>& tgt_padding,
                          int32_t ignore_index, float label_smoothing) const {
   if (static_cast<int64_t>(targets.size()) != B * T) {
-    throw std::invalid_argument("EncoderDecoder::loss: " + std::to_string(targets.size()) +
-                                " targets, expected B·T = " + std::to_string(B * T));
+    throw ShapeError("EncoderDecoder::loss: " + std::to_string(targets.size()) +
+                     " targets, expected B·T = " + std::to_string(B * T));
   }
   return cross_entropy(forward(src, tgt, B, S, T, src_padding, tgt_padding), targets, ignore_index, label_smoothing);
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/errors.h"
 #include "autograd/matmul.h"
 
 namespace tapelm {
@@ -23,8 +24,8 @@ Var GPT::forward(const std::vector<int32_t>& ids, int64_t B, int64_t T, const st
 Var GPT::loss(const std::vector<int32_t>& ids, const std::vector<int32_t>& targets, int64_t B, int64_t T,
               const std::vector<uint8_t>& padding, int32_t ignore_index, float label_smoothing) const {
   if (static_cast<int64_t>(targets.size()) != B * T) {
-    throw std::invalid_argument("GPT::loss: " + std::to_string(targets.size()) + " targets, expected B·T = " +
-                                std::to_string(B * T));
+    throw ShapeError("GPT::loss: " + std::to_string(targets.size()) + " targets, expected B·T = " +
+                     std::to_string(B * T));
   }
   return cross_entropy(forward(ids, B, T, padding), targets, ignore_index, label_smoothing);
 }

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/errors.h"
+
 namespace tapelm {
 
 namespace {
@@ -14,9 +16,9 @@ void check_batch_shape(const char* who, const char* what, std::size_t size, int6
                                 std::to_string(B) + ", T = " + std::to_string(T));
   }
   if (static_cast<int64_t>(size) != B * T) {
-    throw std::invalid_argument(std::string(who) + ": " + what + " has " + std::to_string(size) +
-                                " entries, expected B·T = " + std::to_string(B) + "·" + std::to_string(T) +
-                                " = " + std::to_string(B * T));
+    throw ShapeError(std::string(who) + ": " + what + " has " + std::to_string(size) +
+                     " entries, expected B·T = " + std::to_string(B) + "·" + std::to_string(T) +
+                     " = " + std::to_string(B * T));
   }
 }
 
@@ -26,9 +28,9 @@ void check_token_ids(const char* who, const std::vector<int32_t>& ids, int64_t B
   check_batch_shape(who, "token ids", ids.size(), B, T);
   for (int64_t i = 0; i < B * T; ++i) {
     if (ids[i] < 0 || ids[i] >= vocab_size) {
-      throw std::invalid_argument(std::string(who) + ": token id " + std::to_string(ids[i]) + " at batch " +
-                                  std::to_string(i / T) + ", position " + std::to_string(i % T) +
-                                  " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+      throw IndexError(std::string(who) + ": token id " + std::to_string(ids[i]) + " at batch " +
+                       std::to_string(i / T) + ", position " + std::to_string(i % T) +
+                       " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
     }
   }
 }
@@ -47,9 +49,9 @@ void check_padding_mask(const char* who, const std::vector<uint8_t>& mask, int64
 
 void check_positions(const char* who, int64_t start, int64_t T, int64_t ctx_len) {
   if (start + T > ctx_len) {
-    throw std::invalid_argument(std::string(who) + ": sequence of " + std::to_string(T) + " tokens at positions " +
-                                std::to_string(start) + ".." + std::to_string(start + T - 1) +
-                                " exceeds ctx_len = " + std::to_string(ctx_len));
+    throw IndexError(std::string(who) + ": sequence of " + std::to_string(T) + " tokens at positions " +
+                     std::to_string(start) + ".." + std::to_string(start + T - 1) +
+                     " exceeds ctx_len = " + std::to_string(ctx_len));
   }
 }
 

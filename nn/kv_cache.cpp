@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/errors.h"
 #include "autograd/shape_ops.h"
 #include "autograd/tape.h"
 
@@ -48,13 +49,13 @@ void append_in_place(Var& buffer, int64_t length, const Var& added, int64_t max_
 
 void check_append(const Var& cached, int64_t length, const Var& added, const char* name) {
   if (added.dim() != 4) {
-    throw std::invalid_argument(std::string("LayerKV::append: new ") + name + " must be [B, H, T, D], got " +
-                                shape_str(added.shape()));
+    throw ShapeError(std::string("LayerKV::append: new ") + name + " must be [B, H, T, D], got " +
+                     shape_str(added.shape()));
   }
   if (length > 0 && (cached.size(0) != added.size(0) || cached.size(1) != added.size(1) ||
                      cached.size(3) != added.size(3))) {
-    throw std::invalid_argument(std::string("LayerKV::append: new ") + name + " " + shape_str(added.shape()) +
-                                " does not match the cached [B, H, capacity, D] = " + shape_str(cached.shape()));
+    throw ShapeError(std::string("LayerKV::append: new ") + name + " " + shape_str(added.shape()) +
+                     " does not match the cached [B, H, capacity, D] = " + shape_str(cached.shape()));
   }
 }
 
@@ -84,8 +85,8 @@ void LayerKV::append(const Var& new_k, const Var& new_v) {
   check_append(k, length, new_k, "keys");
   check_append(v, length, new_v, "values");
   if (new_k.shape() != new_v.shape()) {
-    throw std::invalid_argument("LayerKV::append: keys " + shape_str(new_k.shape()) + " and values " +
-                                shape_str(new_v.shape()) + " differ in shape");
+    throw ShapeError("LayerKV::append: keys " + shape_str(new_k.shape()) + " and values " +
+                     shape_str(new_v.shape()) + " differ in shape");
   }
   const int64_t T = new_k.size(2);
   if (grad_enabled()) {
@@ -117,12 +118,12 @@ LayerKV& KVCache::layer(int64_t i) {
 
 std::vector<uint8_t> KVCache::extend_padding(const std::vector<uint8_t>& padding, int64_t B, int64_t T) {
   if (length_ > 0 && B != batch_) {
-    throw std::invalid_argument("KVCache: batch of " + std::to_string(B) + " rows, but the cache holds " +
-                                std::to_string(batch_) + " rows (call clear() to start a new batch)");
+    throw ShapeError("KVCache: batch of " + std::to_string(B) + " rows, but the cache holds " +
+                     std::to_string(batch_) + " rows (call clear() to start a new batch)");
   }
   if (!padding.empty() && static_cast<int64_t>(padding.size()) != B * T) {
-    throw std::invalid_argument("KVCache: padding mask of " + std::to_string(padding.size()) +
-                                " entries for B·T = " + std::to_string(B * T));
+    throw ShapeError("KVCache: padding mask of " + std::to_string(padding.size()) +
+                     " entries for B·T = " + std::to_string(B * T));
   }
   batch_ = B;
   if (padding.empty() && key_padding_.empty()) return {};
@@ -140,13 +141,13 @@ std::vector<uint8_t> KVCache::extend_padding(const std::vector<uint8_t>& padding
 
 void KVCache::reorder(const std::vector<int32_t>& rows, bool same_memory) {
   if (same_memory && static_cast<int64_t>(rows.size()) != batch_) {
-    throw std::invalid_argument("KVCache::reorder: " + std::to_string(rows.size()) + " rows cannot keep the " +
-                                std::to_string(batch_) + " rows of cross-attention entries");
+    throw ShapeError("KVCache::reorder: " + std::to_string(rows.size()) + " rows cannot keep the " +
+                     std::to_string(batch_) + " rows of cross-attention entries");
   }
   for (const int32_t r : rows) {
     if (r < 0 || r >= batch_) {
-      throw std::invalid_argument("KVCache::reorder: row " + std::to_string(r) + " outside the cached batch of " +
-                                  std::to_string(batch_) + " rows");
+      throw IndexError("KVCache::reorder: row " + std::to_string(r) + " outside the cached batch of " +
+                       std::to_string(batch_) + " rows");
     }
   }
   for (LayerKV& layer : layers_) {

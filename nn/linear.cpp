@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "autograd/errors.h"
 #include "autograd/matmul.h"
 
 namespace tapelm {
@@ -19,8 +20,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Rng& rng, f
 
 Var Linear::forward(const Var& x) const {
   if (x.dim() < 1 || x.size(-1) != in_) {
-    throw std::invalid_argument("Linear::forward: input of shape " + shape_str(x.shape()) +
-                                " does not end in in_features = " + std::to_string(in_));
+    throw ShapeError("Linear::forward: input of shape " + shape_str(x.shape()) +
+                     " does not end in in_features = " + std::to_string(in_));
   }
   return linear(x, weight_, bias_);
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "autograd/elementwise.h"
+#include "autograd/errors.h"
 #include "autograd/shape_ops.h"
 #include "nn/init.h"
 
@@ -47,14 +48,14 @@ PositionalEncoding::PositionalEncoding(PositionalKind kind, int64_t max_len, int
 
 Var PositionalEncoding::forward(const Var& x, int64_t start_pos) const {
   if (x.dim() != 3 || x.size(2) != dim_) {
-    throw std::invalid_argument("PositionalEncoding::forward: expected [B, T, " + std::to_string(dim_) +
-                                "], got " + shape_str(x.shape()));
+    throw ShapeError("PositionalEncoding::forward: expected [B, T, " + std::to_string(dim_) +
+                     "], got " + shape_str(x.shape()));
   }
   const int64_t t_len = x.size(1);
   if (start_pos < 0 || start_pos + t_len > max_len_) {
-    throw std::invalid_argument("PositionalEncoding::forward: positions [" + std::to_string(start_pos) + ", " +
-                                std::to_string(start_pos + t_len) + ") exceed ctx_len " +
-                                std::to_string(max_len_));
+    throw IndexError("PositionalEncoding::forward: positions [" + std::to_string(start_pos) + ", " +
+                     std::to_string(start_pos + t_len) + ") exceed ctx_len " +
+                     std::to_string(max_len_));
   }
   if (!table_.defined()) return x;
   // [T, dim] broadcasts over the batch; its gradient (learned case) is summed over B.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autograd/errors.h"
 #include "autograd/record.h"
 #include "nn/kernels/rope.h"
 
@@ -31,15 +32,15 @@ RopeTable::RopeTable(int64_t max_len, int64_t head_dim, float base)
 
 Var rope(const Var& x, const RopeTable& table, int64_t start_pos) {
   if (x.dim() < 2 || x.size(-1) != table.head_dim()) {
-    throw std::invalid_argument("rope: input of shape " + shape_str(x.shape()) +
-                                " must be [..., T, D] with D = head_dim = " + std::to_string(table.head_dim()));
+    throw ShapeError("rope: input of shape " + shape_str(x.shape()) +
+                     " must be [..., T, D] with D = head_dim = " + std::to_string(table.head_dim()));
   }
   const int64_t t_len = x.size(-2);
   const int64_t d = table.head_dim();
   if (start_pos < 0 || start_pos + t_len > table.max_len()) {
-    throw std::invalid_argument("rope: positions [" + std::to_string(start_pos) + ", " +
-                                std::to_string(start_pos + t_len) + ") exceed the table's max_len " +
-                                std::to_string(table.max_len()) + " (the context length)");
+    throw IndexError("rope: positions [" + std::to_string(start_pos) + ", " +
+                     std::to_string(start_pos + t_len) + ") exceed the table's max_len " +
+                     std::to_string(table.max_len()) + " (the context length)");
   }
   const int64_t rows = x.numel() / d;
   const int64_t offset = start_pos * (d / 2);
@@ -47,7 +48,7 @@ Var rope(const Var& x, const RopeTable& table, int64_t start_pos) {
   Tensor sin = table.sin();
   Var out(Tensor(x.shape()));
   kernels::rope_forward(out.data(), x.data(), cos.data() + offset, sin.data() + offset, rows, t_len, d);
-  record_op(out, {&x}, [x, cos, sin, offset, rows, t_len, d](const Tensor& dout) {
+  record_op("rope", out, {&x}, [x, cos, sin, offset, rows, t_len, d](const Tensor& dout) {
     kernels::rope_backward(x.ensure_grad().data(), dout.data(), cos.data() + offset,
                            sin.data() + offset, rows, t_len, d);
   });

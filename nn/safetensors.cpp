@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "autograd/errors.h"
 #include "data/atomic_file.h"
 
 namespace tapelm {
@@ -67,8 +68,8 @@ std::string printable_detail(const std::string& what) {
          " bytes left out ...] " + escaped(what.substr(what.size() - tail));
 }
 
-std::runtime_error file_error(const std::string& path, const std::string& what) {
-  return std::runtime_error("safetensors '" + path + "': " + printable_detail(what));
+SafetensorsError file_error(const std::string& path, const std::string& what) {
+  return SafetensorsError("safetensors '" + path + "': " + printable_detail(what));
 }
 
 std::string errno_text() { return std::strerror(errno); }
@@ -374,7 +375,8 @@ ParameterLoadReport load_parameters(const std::string& path, const NamedParamete
     if (it == contents.tensors.end()) {
       report.missing.push_back(name);
     } else if (it->second.shape() != var.shape()) {
-      mismatches += "\n  '" + name + "': file " + shape_str(it->second.shape()) + ", model " + shape_str(var.shape());
+      mismatches += (mismatches.empty() ? " '" : "; '") + name + "': file " + shape_str(it->second.shape()) +
+                    ", model " + shape_str(var.shape());
     } else {
       report.loaded.push_back(name);
       copies.emplace_back(var, &it->second);
@@ -383,11 +385,13 @@ ParameterLoadReport load_parameters(const std::string& path, const NamedParamete
   for (const auto& [name, _] : contents.tensors) {
     if (!known.count(name)) report.unexpected.push_back(name);
   }
+  // One line (messages hold printable characters only): "; " separates the entries.
   if (!mismatches.empty()) throw file_error(path, "shape mismatch for parameters:" + mismatches);
   if (strict && (!report.missing.empty() || !report.unexpected.empty())) {
-    std::string what = "strict load found differing parameter names:";
-    if (!report.missing.empty()) what += "\n  missing from the file: " + join_names(report.missing);
-    if (!report.unexpected.empty()) what += "\n  unexpected in the file: " + join_names(report.unexpected);
+    std::string what = "strict load found differing parameter names: ";
+    if (!report.missing.empty()) what += "missing from the file: " + join_names(report.missing);
+    if (!report.missing.empty() && !report.unexpected.empty()) what += "; ";
+    if (!report.unexpected.empty()) what += "unexpected in the file: " + join_names(report.unexpected);
     throw file_error(path, what);
   }
   for (auto& [var, tensor] : copies) std::copy(tensor->data(), tensor->data() + tensor->numel(), var.data());

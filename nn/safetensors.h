@@ -8,7 +8,8 @@
 // and read (other dtypes are rejected naming the tensor and dtype).
 //
 // Loading never trusts the file: every malformed header, inconsistent offset or size
-// mismatch raises std::runtime_error naming the file and the offending tensor/field.
+// mismatch raises SafetensorsError (autograd/errors.h, a std::runtime_error) naming the file
+// and the offending tensor/field; so do invalid names given to save_safetensors.
 #pragma once
 
 #include <map>

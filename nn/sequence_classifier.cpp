@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/errors.h"
 #include "autograd/loss.h"
 #include "autograd/matmul.h"
 #include "autograd/shape_ops.h"
@@ -80,13 +81,13 @@ Var SequenceClassifier::loss(const std::vector<int32_t>& ids, const std::vector<
                              int64_t T, const std::vector<uint8_t>& padding, float label_smoothing,
                              const std::vector<float>& class_weights) const {
   if (static_cast<int64_t>(labels.size()) != B) {
-    throw std::invalid_argument("SequenceClassifier::loss: " + std::to_string(labels.size()) +
-                                " labels for a batch of " + std::to_string(B));
+    throw ShapeError("SequenceClassifier::loss: " + std::to_string(labels.size()) +
+                     " labels for a batch of " + std::to_string(B));
   }
   for (int64_t b = 0; b < B; ++b) {
     if (labels[b] < 0 || labels[b] >= cfg_.n_classes) {
-      throw std::invalid_argument("SequenceClassifier::loss: label " + std::to_string(labels[b]) + " of row " +
-                                  std::to_string(b) + " is outside [0, " + std::to_string(cfg_.n_classes) + ")");
+      throw IndexError("SequenceClassifier::loss: label " + std::to_string(labels[b]) + " of row " +
+                       std::to_string(b) + " is outside [0, " + std::to_string(cfg_.n_classes) + ")");
     }
   }
   return cross_entropy(forward(ids, B, T, padding), labels, kIgnoreIndex, label_smoothing, class_weights);

@@ -1,18 +1,21 @@
-// The tape: gradient accumulation, NoGradGuard, skipped inputs, flat memory over many
-// steps, and bitwise-reproducible forward/backward with several threads.
+// The tape: gradient accumulation, NoGradGuard, skipped inputs, misuse (TapeError), flat
+// memory over many steps, and bitwise-reproducible forward/backward with several threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "autograd/buffer_pool.h"
+#include "expect_error.h"
 #include "gradcheck.h"
 
 namespace tapelm {
 namespace {
 
+using testing::expect_error;
 using testing::random_tensor;
 
 TEST(Tape, TensorUsedTwiceReceivesBothContributions) {
@@ -73,6 +76,70 @@ TEST(Tape, InputsThatDoNotRequireGradGetNoGradient) {
   EXPECT_FALSE(c.has_grad());
   EXPECT_FALSE(row.has_grad());
   EXPECT_FALSE(w.has_grad());
+}
+
+TEST(Tape, BackwardTwiceOnOneLossThrowsTapeErrorAndLeavesGradientsAlone) {
+  Var w(Tensor::from_vector({3}, {1, 2, 3}), true);
+  Var loss = sum_all(mul(w, w));
+  backward(loss);
+  expect_error<TapeError>([&] { backward(loss); }, {"backward", "before the last backward()", "forward pass again"});
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{2, 4, 6}));
+}
+
+TEST(Tape, BackwardOfANonScalarThrowsTapeErrorNamingTheShape) {
+  Var w(random_tensor({2, 3}, 1), true);
+  Var y = mul(w, 2.0f);
+  expect_error<TapeError>([&] { backward(y); }, {"backward", "one element", "[2, 3]"});
+  Var loss = mean_all(y);  // the tape still holds y's node: reducing and retrying works
+  backward(loss);
+  EXPECT_TRUE(w.has_grad());
+}
+
+TEST(Tape, BackwardOfALossComputedUnderNoGradThrowsTapeError) {
+  Var w(random_tensor({3}, 2), true);
+  Var loss;
+  {
+    NoGradGuard guard;
+    loss = sum_all(mul(w, w));
+  }
+  expect_error<TapeError>([&] { backward(loss); }, {"backward", "does not require grad", "NoGradGuard"});
+  EXPECT_FALSE(w.has_grad());
+}
+
+TEST(Tape, BackwardOfAnUndefinedVarThrowsTapeError) {
+  Var nothing;
+  expect_error<TapeError>([&] { backward(nothing); }, {"backward", "undefined"});
+}
+
+TEST(Tape, RecordingAVarFromAFinishedTapeThrowsTapeErrorNamingTheOp) {
+  Var w(random_tensor({3}, 3), true);
+  Var h = tanh(w);
+  Var loss = sum_all(h);
+  backward(loss);
+  // h's node is gone: a gradient through h would stop there without reaching w.
+  expect_error<TapeError>([&] { mul(h, 3.0f); }, {"mul", "[3]", "before the last backward()"});
+  expect_error<TapeError>([&] { matmul(reshape(w, {1, 3}), reshape(h, {3, 1})); }, {"reshape", "[3]"});
+
+  Var g = exp(w);
+  Tape::current().clear();
+  expect_error<TapeError>([&] { add(w, g); }, {"add", "Tape::clear()"});
+
+  // Reading the values stays allowed: without recording, or as a constant.
+  {
+    NoGradGuard guard;
+    EXPECT_EQ(mul(h, 1.0f).value().to_vector(), h.value().to_vector());
+  }
+  w.zero_grad();
+  Var again = sum_all(mul(w, Var(h.value())));
+  backward(again);
+  EXPECT_EQ(w.grad().to_vector(), h.value().to_vector());
+}
+
+TEST(Tape, RecordingAVarFromAnotherThreadsTapeThrowsTapeError) {
+  Var w(random_tensor({3}, 4), true);
+  Var h;
+  std::thread([&] { h = tanh(w); }).join();  // recorded on that thread's tape
+  expect_error<TapeError>([&] { sum_all(h); }, {"sum_all"});
 }
 
 // A small MLP step touching most ops: the same shapes every step.

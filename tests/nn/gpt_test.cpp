@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "autograd/errors.h"
+#include "expect_error.h"
 #include "module_gradcheck.h"
 #include "nn/gpt.h"
 #include "nn/summary.h"
@@ -150,6 +152,17 @@ TEST(GPT, KvCacheRejectsABatchChangeAndOverflowingTheContext) {
   EXPECT_NE(error_of([&] { model.forward({1, 2, 3}, 3, 1, {}, &cache); }).find("the cache holds 2 rows"), std::string::npos);
   model.forward({1, 2}, 2, 1, {}, &cache);
   EXPECT_NE(error_of([&] { model.forward({1, 2}, 2, 1, {}, &cache); }).find("exceeds ctx_len = 16"), std::string::npos);
+}
+
+TEST(GPT, TokenIdBeyondTheVocabularyThrowsIndexError) {
+  GPT model(tiny_gpt());
+  testing::expect_error<IndexError>([&] { model.forward({1, 11, 2}, 1, 3); }, {"token id 11", "position 1"});
+}
+
+TEST(GPT, LossWithTheWrongNumberOfTargetsThrowsShapeError) {
+  GPT model(tiny_gpt());
+  testing::expect_error<ShapeError>([&] { model.loss({1, 2, 3, 4}, {1, 2, 3}, 2, 2); },
+                                    {"GPT::loss", "3 targets", "B·T = 4"});
 }
 
 TEST(GPT, TiedHeadUsesTheEmbeddingAndCollectsGradientFromBothUses) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "autograd/errors.h"
 #include "module_gradcheck.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
@@ -59,13 +60,13 @@ TEST(Linear, ParameterAndInputGradientsMatchFiniteDifferences) {
   expect_gradients_match([&](std::vector<Var>& v) { return layer.forward(v[0]); }, {x.value()});
 }
 
-TEST(Linear, RejectsInputWithTheWrongWidth) {
+TEST(Linear, InputOfTheWrongWidthThrowsShapeError) {
   Rng rng(1);
   Linear layer(4, 3, true, rng);
   try {
     layer.forward(Var(Tensor::zeros({2, 5})));
     FAIL() << "expected an exception";
-  } catch (const std::invalid_argument& e) {
+  } catch (const ShapeError& e) {
     EXPECT_NE(std::string(e.what()).find("in_features = 4"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("[2, 5]"), std::string::npos) << e.what();
   }
@@ -88,13 +89,13 @@ TEST(Embedding, TableGradientMatchesFiniteDifferences) {
   expect_parameter_gradients_match(emb, [&] { return emb.forward({1, 4, 1, 5, 0, 1}, {2, 3}); });
 }
 
-TEST(Embedding, NamesTheOffendingIdAndItsIndex) {
+TEST(Embedding, IdBeyondTheTableThrowsIndexErrorNamingItAndItsIndex) {
   Rng rng(5);
   Embedding emb(10, 4, rng);
   try {
     emb.forward({1, 2, 10}, {3});
     FAIL() << "expected an exception";
-  } catch (const std::invalid_argument& e) {
+  } catch (const IndexError& e) {
     EXPECT_NE(std::string(e.what()).find("id 10 at index 2"), std::string::npos) << e.what();
   }
 }

@@ -14,11 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "autograd/errors.h"
+#include "expect_error.h"
 #include "scratch_dir.h"
 
 namespace tapelm {
 namespace {
 
+using testing::expect_error;
 using testing::ScratchDir;
 
 std::string read_bytes(const std::string& path) {
@@ -43,7 +46,7 @@ void expect_load_error(const std::string& path, const std::string& needle) {
   try {
     load_safetensors(path);
     ADD_FAILURE() << "loaded; expected an error containing: " << needle;
-  } catch (const std::runtime_error& e) {
+  } catch (const SafetensorsError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find(needle), std::string::npos) << "message: " << what;
     EXPECT_NE(what.find(path), std::string::npos) << "message does not name the file: " << what;
@@ -150,9 +153,9 @@ TEST(Safetensors, SaveReplacesAtomicallyAndLeavesNoTemporaryFiles) {
 
 TEST(Safetensors, SaveRejectsInvalidNames) {
   ScratchDir dir;
-  EXPECT_THROW(save_safetensors(dir.file("a"), {{"", Tensor::zeros({1})}}), std::runtime_error);
-  EXPECT_THROW(save_safetensors(dir.file("a"), {{"__metadata__", Tensor::zeros({1})}}), std::runtime_error);
-  EXPECT_THROW(save_safetensors(dir.file("a"), {{"u", Tensor()}}), std::runtime_error);
+  EXPECT_THROW(save_safetensors(dir.file("a"), {{"", Tensor::zeros({1})}}), SafetensorsError);
+  EXPECT_THROW(save_safetensors(dir.file("a"), {{"__metadata__", Tensor::zeros({1})}}), SafetensorsError);
+  EXPECT_THROW(save_safetensors(dir.file("a"), {{"u", Tensor()}}), SafetensorsError);
 }
 
 TEST(SafetensorsErrors, MissingFile) {
@@ -258,6 +261,8 @@ TEST(SafetensorsErrors, UnsupportedDtypeNamesTensorAndDtype) {
   ScratchDir dir;
   expect_load_error(write_file(dir, R"({"half":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 4),
                     "tensor 'half' has dtype F16; only F32 is supported");
+  expect_load_error(write_file(dir, R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", 16),
+                    "tensor 'ids' has dtype I64; only F32 is supported");
 }
 
 TEST(SafetensorsErrors, OffsetsDisagreeWithShape) {
@@ -373,7 +378,7 @@ TEST(LoadParameters, StrictLoadListsMissingAndUnexpectedNamesAndChangesNothing) 
   try {
     load_parameters(dir.file("m"), target.named());
     ADD_FAILURE() << "strict load accepted differing names";
-  } catch (const std::runtime_error& e) {
+  } catch (const SafetensorsError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("missing from the file: 'layer.bias'"), std::string::npos) << what;
     EXPECT_NE(what.find("unexpected in the file: 'old_head.weight'"), std::string::npos) << what;
@@ -401,11 +406,26 @@ TEST(LoadParameters, ShapeMismatchIsAnErrorEvenWhenNotStrict) {
     try {
       load_parameters(dir.file("m"), target.named(), strict);
       ADD_FAILURE() << "accepted a shape mismatch";
-    } catch (const std::runtime_error& e) {
+    } catch (const SafetensorsError& e) {
       EXPECT_NE(std::string(e.what()).find("'layer.weight': file [4], model [2, 2]"), std::string::npos) << e.what();
     }
     EXPECT_EQ(target.b.value().to_vector(), (std::vector<float>{5, 6}));  // nothing half-loaded
   }
+}
+
+
+TEST(LoadParameters, MismatchMessagesListEveryProblemOnOneReadableLine) {
+  ScratchDir dir;
+  const std::string path = dir.file("m");
+  save_safetensors(path, {{"layer.weight", Tensor::zeros({2, 2})}, {"old_head.weight", Tensor::zeros({3})}});
+  TwoLayer target;
+  expect_error<SafetensorsError>([&] { load_parameters(path, target.named()); },
+                                 {"safetensors '" + path + "': strict load found differing parameter names: "
+                                  "missing from the file: 'layer.bias'; unexpected in the file: 'old_head.weight'"});
+  save_safetensors(path, {{"layer.weight", Tensor::zeros({4})}, {"layer.bias", Tensor::zeros({3})}});
+  expect_error<SafetensorsError>([&] { load_parameters(path, target.named()); },
+                                 {"shape mismatch for parameters: 'layer.weight': file [4], model [2, 2]; "
+                                  "'layer.bias': file [3], model [2]"});
 }
 
 }  // namespace

@@ -51,6 +51,16 @@ std::string error_of(const std::function<void()>& action) {
   return "";
 }
 
+TEST(Trainer, AZeroMicroBatchIsAConfigErrorRatherThanADivisionByZero) {
+  TrainSection train;
+  train.batch_size = 8;
+  train.micro_batch_size = 0;
+  EXPECT_EQ(error_of<ConfigError>([&] { accumulation_steps(train, 1); }),
+            "train.batch_size (8) and train.micro_batch_size (0) must be positive");
+  train.micro_batch_size = 4;
+  EXPECT_EQ(accumulation_steps(train, 1), 2);
+}
+
 TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
   ScratchDir scratch;
   const auto run = write_tiny_run(scratch, 30);

@@ -48,6 +48,12 @@ MetricSpec early_stopping_metric(const std::vector<MetricSpec>& metrics, const s
 }
 
 int64_t accumulation_steps(const TrainSection& train, int world) {
+  // The config loader turns micro_batch_size 0 into batch_size; a LoopConfig built in code
+  // may still hold it.
+  if (train.batch_size < 1 || train.micro_batch_size < 1) {
+    throw ConfigError("train.batch_size (" + std::to_string(train.batch_size) + ") and train.micro_batch_size (" +
+                      std::to_string(train.micro_batch_size) + ") must be positive");
+  }
   const int64_t share = train.micro_batch_size * world;
   if (train.batch_size % share != 0) {
     throw ConfigError("train.batch_size (" + std::to_string(train.batch_size) + ") must be a multiple of " +

@@ -88,7 +88,8 @@ MetricSpec early_stopping_metric(const std::vector<MetricSpec>& metrics, const s
                                  const std::string& task_name);
 
 // Micro-batches per rank and step, every rank taking the same share of each batch of `world`
-// ranks; throws ConfigError when train.batch_size cannot be shared so.
+// ranks; throws ConfigError when train.batch_size cannot be shared so or either size is not
+// positive.
 int64_t accumulation_steps(const TrainSection& train, int world);
 
 // "batch: 8 sequences x 32 tokens = 256 tokens per step (micro-batch 4, 2 accumulation
