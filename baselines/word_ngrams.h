@@ -19,8 +19,7 @@ namespace tapelm {
 std::vector<std::string> words(const std::string& text);
 
 struct NgramOptions {
-  int min_n = 1;  // unigrams ...
-  int max_n = 2;  // ... and bigrams (words joined by one space)
+  bool bigrams = true;  // words, and pairs of adjacent words (spelled joined by one space)
   // N-grams found in fewer training texts than this are left out (scikit-learn's min_df; its
   // default is 1, 2 drops the hapaxes that hold most of a bigram vocabulary).
   int64_t min_document_count = 2;
@@ -31,24 +30,30 @@ struct NgramOptions {
 
 class NgramVocabulary {
  public:
-  // Throws std::invalid_argument for options out of range (min_n < 1, max_n < min_n, ...).
+  // Throws std::invalid_argument for options out of range.
   static NgramVocabulary build(const std::vector<const std::string*>& texts, const NgramOptions& options = {});
 
   // Feature ids follow the n-grams' byte order, so they do not depend on the texts' order.
   int64_t size() const { return int64_t(ngrams_.size()); }
   const std::string& ngram(int64_t id) const { return ngrams_[size_t(id)]; }
-  int64_t id(const std::string& ngram) const;  // -1 when absent
+  int64_t id(const std::string& ngram) const;  // as ngram(id) spells it; -1 when absent
 
   // Row i: the count of each vocabulary n-gram in texts[i]; n-grams outside the vocabulary
   // (unseen in training, or dropped by the bounds) are ignored.
   SparseRows counts(const std::vector<const std::string*>& texts) const;
 
  private:
-  NgramVocabulary(std::vector<std::string> ngrams, const NgramOptions& options);
+  NgramVocabulary(const NgramOptions& options, std::vector<std::string> ngrams);
+
+  // The ids of `text`'s words in word_ids_, -1 for a word not in it.
+  std::vector<int64_t> word_ids(const std::string& text) const;
 
   NgramOptions options_;
-  std::vector<std::string> ngrams_;  // by id
-  std::unordered_map<std::string, int64_t> ids_;
+  std::vector<std::string> ngrams_;  // by feature id
+  // N-grams are counted as integers (ngram_key in the .cpp) over ids of the words they hold,
+  // which is several times faster than hashing their text.
+  std::unordered_map<std::string, int64_t> word_ids_;  // the words of the kept n-grams
+  std::unordered_map<uint64_t, int64_t> ids_;          // n-gram key -> feature id
 };
 
 }  // namespace tapelm

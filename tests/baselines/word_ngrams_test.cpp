@@ -36,7 +36,7 @@ TEST(NgramVocabulary, LeavesOutNgramsInTooFewTexts) {
 TEST(NgramVocabulary, KeepsTheMostFrequentNgramsUpToTheCap) {
   const std::vector<std::string> texts = {"aa aa aa bb bb cc dd", "aa bb cc dd"};
   NgramOptions options;
-  options.max_n = 1;
+  options.bigrams = false;
   options.max_features = 3;
   const NgramVocabulary vocabulary = NgramVocabulary::build(pointers(texts), options);
   ASSERT_EQ(vocabulary.size(), 3);  // aa (4), bb (3), then cc before dd (2 each, byte order)
@@ -62,10 +62,10 @@ TEST(NgramVocabulary, CountsNgramsAndIgnoresUnseenWords) {
 TEST(NgramVocabulary, RefusesOptionsOutOfRange) {
   const std::vector<std::string> texts = {"a text"};
   NgramOptions options;
-  options.max_n = 0;
+  options.min_document_count = 0;
   EXPECT_THROW(NgramVocabulary::build(pointers(texts), options), std::invalid_argument);
   options = NgramOptions{};
-  options.min_document_count = 0;
+  options.max_features = -1;
   EXPECT_THROW(NgramVocabulary::build(pointers(texts), options), std::invalid_argument);
 }
 
