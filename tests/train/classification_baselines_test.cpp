@@ -1,5 +1,5 @@
 // Classic baselines beside a classification model: `tapelm finetune` logs them with the test
-// metrics, `tapelm eval --data` prints them, eval.baselines: false turns them off, and a run
+// metrics, `tapelm eval --data` prints them, classification.baselines: false turns them off, and a run
 // whose training data is gone gets one line saying so instead.
 #include <gtest/gtest.h>
 
@@ -70,9 +70,9 @@ TEST(ClassificationBaselines, EvalDataPrintsThemBesideTheModel) {
   for (const char* key : kBaselineKeys) EXPECT_EQ(metrics.at(key), 1.0) << key;
 }
 
-TEST(ClassificationBaselines, EvalBaselinesFalseTurnsThemOff) {
+TEST(ClassificationBaselines, ClassificationBaselinesFalseTurnsThemOff) {
   ScratchDir scratch;
-  testing::run_finetuning(testing::write_toy_finetune(scratch, 10), {"eval.baselines=false"});
+  testing::run_finetuning(testing::write_toy_finetune(scratch, 10), {"classification.baselines=false"});
   const nlohmann::json test = last_record(scratch / "ft" / "metrics.jsonl");
   ASSERT_TRUE(test.contains("test_accuracy")) << test.dump();
   for (const char* key : kBaselineKeys) EXPECT_FALSE(test.contains(std::string("test_") + key)) << test.dump();

@@ -137,8 +137,7 @@ SectionSchema<EvalSection> eval_section_schema() {
       .add("metric", &S::metric)
       .add("patience", &S::patience, at_least(0))
       .add("max_examples", &S::max_examples, at_least(0))
-      .add("batch_size", &S::batch_size, at_least(1))
-      .add("baselines", &S::baselines);
+      .add("batch_size", &S::batch_size, at_least(1));
   return s;
 }
 
@@ -288,7 +287,7 @@ auto fields(const TrainSection& s) {
                   s.label_smoothing, s.memory_check);
 }
 auto fields(const EvalSection& s) {
-  return std::tie(s.interval, s.metric, s.patience, s.max_examples, s.batch_size, s.baselines);
+  return std::tie(s.interval, s.metric, s.patience, s.max_examples, s.batch_size);
 }
 auto fields(const LoggingSection& s) { return std::tie(s.interval, s.tensorboard); }
 auto fields(const CheckpointSection& s) { return std::tie(s.interval, s.keep_last, s.keep_best); }

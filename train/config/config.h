@@ -101,9 +101,6 @@ struct EvalSection {
   // over the split (data files are often sorted); 0 = all.
   int64_t max_examples = 0;
   int64_t batch_size = 32;   // examples (windows) per forward pass when evaluating
-  // Classification: train TF-IDF + logistic regression and naive Bayes on the training split
-  // and report them beside the model's test (and eval --data) metrics (train/tasks/classification_baselines.h).
-  bool baselines = true;
 };
 
 struct LoggingSection {

@@ -39,7 +39,7 @@ std::string table_row(const std::string& name, double accuracy, double macro_f1)
 }  // namespace
 
 bool wants_classification_baselines(const FinetuneConfig& config) {
-  return config.eval.baselines && config_enum<TaskKind>("task", config.task) == TaskKind::kClassification;
+  return config.classification.baselines && config_enum<TaskKind>("task", config.task) == TaskKind::kClassification;
 }
 
 void add_classification_baselines(TaskEvaluation& evaluation, const std::vector<LabeledExample>& train_examples,

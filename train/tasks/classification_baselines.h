@@ -15,7 +15,7 @@
 
 namespace tapelm {
 
-// A classification task with eval.baselines on.
+// A classification task with classification.baselines on.
 bool wants_classification_baselines(const FinetuneConfig& config);
 
 // Trains both baselines on train_examples[train_indices] and scores them on
