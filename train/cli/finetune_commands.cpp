@@ -16,6 +16,7 @@
 #include "train/config/builders.h"
 #include "train/cli/cli.h"
 #include "train/checkpoint/finetune_checkpoint.h"
+#include "train/tasks/classification_baselines.h"
 #include "train/tasks/finetune_data.h"
 #include "train/config/memory_budget.h"
 #include "train/cli/rank_errors.h"
@@ -136,6 +137,23 @@ FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceO
   return model;
 }
 
+// The baselines on eval --data's examples, trained on the run's training split: the split
+// recorded in the run's out_dir when it is still there, else the same seeded split made again
+// from the config's data. Returns why they were skipped, or "" when they were added.
+std::string add_eval_baselines(TaskEvaluation& evaluation, const FinetuneConfig& config,
+                               const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices) {
+  FinetuneData training;
+  try {
+    const fs::path split_file = fs::path(config.out_dir) / "split.json";
+    std::error_code ec;
+    training = load_finetune_data(config, fs::exists(split_file, ec) ? split_file : fs::path());
+  } catch (const std::exception& e) {
+    return std::string("the run's training data cannot be read: ") + e.what();
+  }
+  add_classification_baselines(evaluation, training.examples, training.split.train, examples, indices);
+  return "";
+}
+
 }  // namespace
 
 namespace {
@@ -180,20 +198,25 @@ int eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, con
   const std::vector<LabeledExample> examples = read_examples(config, {data_file}, "--data " + data_file);
   std::vector<size_t> all(examples.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const TaskEvaluation evaluation = evaluate_sharded(*model.task, examples, all, config.eval.batch_size, &dist);
+  TaskEvaluation evaluation = evaluate_sharded(*model.task, examples, all, config.eval.batch_size, &dist);
   if (!dist.is_root()) return kExitOk;
+  const std::string baselines_skipped =
+      wants_classification_baselines(model.config) ? add_eval_baselines(evaluation, model.config, examples, all) : "";
   if (json) {
     nlohmann::ordered_json record = eval_record(data_file, checkpoint, threads);
     record["examples"] = examples.size();
     for (const auto& [name, value] : evaluation.metrics) record["metrics"][name] = value;
+    for (const auto& [name, value] : evaluation.baselines) record["metrics"][name] = value;
+    if (!baselines_skipped.empty()) record["baselines_skipped"] = baselines_skipped;
     record["report"] = evaluation.report;
     print_json(record);
     return kExitOk;
   }
   std::cout << data_file << ": " << format_metrics(evaluation) << " over " << examples.size() << " examples (checkpoint "
             << checkpoint.dir.string() << ", step " << checkpoint.step << ", " << thread_count_text(threads) << ")\n"
-            << evaluation.report << (evaluation.report.empty() || evaluation.report.back() == '\n' ? "" : "\n")
-            << std::flush;
+            << evaluation.report << (evaluation.report.empty() || evaluation.report.back() == '\n' ? "" : "\n");
+  if (!baselines_skipped.empty()) std::cout << "baselines: skipped, " << baselines_skipped << "\n";
+  std::cout << std::flush;
   return kExitOk;
 }
 

@@ -138,7 +138,8 @@ SectionSchema<ClassificationSection> classification_schema() {
       .add("freeze_layers", &S::freeze_layers, at_least(0))
       .add("head_lr_scale", &S::head_lr_scale, above(0))
       .add("prepend_bos", &S::prepend_bos)
-      .add("class_weights", &S::class_weights);
+      .add("class_weights", &S::class_weights)
+      .add("baselines", &S::baselines);
   return s;
 }
 

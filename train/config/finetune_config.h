@@ -75,6 +75,9 @@ struct ClassificationSection {
   double head_lr_scale = 1.0;      // the head's learning rate = optimizer.lr * head_lr_scale
   bool prepend_bos = true;         // <bos> before the input text
   ClassWeights class_weights;      // none | auto | {label: weight, ...}
+  // TF-IDF + logistic regression and naive Bayes trained on the training split and reported
+  // beside the model's test and eval --data metrics (train/tasks/classification_baselines.h).
+  bool baselines = true;
 };
 
 // Encoder-decoder shape for task: seq2seq (the architecture otherwise comes from `model`).

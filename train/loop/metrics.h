@@ -1,7 +1,8 @@
 // <out_dir>/metrics.jsonl: one JSON object per line, appended as training goes.
 //   train: {"step", "loss", "lr", "grad_norm", "tokens_per_s" or "examples_per_s", "skipped_steps"}
 //   eval:  {"step", "val_<metric>", ...}: "val_loss", "val_ppl" for pretraining, the task's metrics otherwise
-//   test:  {"step", "test_<metric>", ...} at the end of a run whose task has a test split
+//   test:  {"step", "test_<metric>", ...} at the end of a run whose task has a test split, with
+//          classification's baselines beside them ("test_baseline_tfidf_lr_accuracy", ...)
 // Numbers are written with the shortest text that reads back to the same double (a skipped
 // step's non-finite loss is null), so identical losses show as identical text. The log also
 // keeps the loss curves for the plot and, when asked, writes every value and text sample to a

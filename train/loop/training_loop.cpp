@@ -85,6 +85,7 @@ namespace {
 std::vector<std::pair<std::string, double>> prefixed(const std::string& prefix, const TaskEvaluation& evaluation) {
   std::vector<std::pair<std::string, double>> fields;
   for (const auto& [name, value] : evaluation.metrics) fields.emplace_back(prefix + name, value);
+  for (const auto& [name, value] : evaluation.baselines) fields.emplace_back(prefix + name, value);
   return fields;
 }
 

@@ -37,6 +37,10 @@ struct MetricSpec {
 struct TaskEvaluation {
   std::vector<std::pair<std::string, double>> metrics;  // in the order of the task's metrics()
   std::string report;  // printable detail: a confusion matrix, sample predictions, ...
+  // Classic baselines scored on the same examples, e.g. "baseline_tfidf_lr_accuracy"
+  // (train/tasks/classification_baselines.h); logged beside the metrics. Rank 0 computes them,
+  // the other ranks' evaluations leave them empty, as does a task without baselines.
+  std::vector<std::pair<std::string, double>> baselines = {};
 
   // Throws std::invalid_argument naming the metric and the ones present.
   double metric(const std::string& name) const;

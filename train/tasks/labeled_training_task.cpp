@@ -9,6 +9,7 @@
 #include "train/loop/distributed.h"
 #include "train/config/errors.h"
 #include "train/checkpoint/finetune_checkpoint.h"
+#include "train/tasks/classification_baselines.h"
 #include "train/tasks/sharded_evaluation.h"
 
 namespace tapelm {
@@ -126,7 +127,11 @@ std::vector<size_t> LabeledTrainingTask::val_indices() const {
 
 TaskEvaluation LabeledTrainingTask::evaluate(Split split, const Distributed* dist) {
   const std::vector<size_t> indices = split == Split::kVal ? val_indices() : data_.split.test;
-  return evaluate_sharded(*task_, data_.examples, indices, config_.eval.batch_size, dist);
+  TaskEvaluation evaluation = evaluate_sharded(*task_, data_.examples, indices, config_.eval.batch_size, dist);
+  if (split == Split::kTest && (!dist || dist->is_root()) && wants_classification_baselines(config_)) {
+    add_classification_baselines(evaluation, data_.examples, data_.split.train, data_.examples, indices);
+  }
+  return evaluation;
 }
 
 nlohmann::json LabeledTrainingTask::sampler_state() const {
