@@ -172,7 +172,7 @@ class Seq2SeqLayer(nn.Module):
         self.ln2 = nn.LayerNorm(d_model)
         self.fc1 = nn.Linear(d_model, ffn)
         self.fc2 = nn.Linear(ffn, d_model)
-        self.drop = nn.Dropout(p_drop)
+        self.drop = dropout(p_drop)
 
     def forward(self, x, memory=None):
         x = x + self.drop(self.attn(self.ln1(x)))
@@ -209,7 +209,7 @@ class EncoderDecoder(nn.Module):
         self.src_emb = nn.Embedding(src_vocab, d_model)
         self.tgt_emb = nn.Embedding(tgt_vocab, d_model)
         self.register_buffer("pe", sinusoidal_table(ctx, d_model))
-        self.drop = nn.Dropout(p_drop)
+        self.drop = dropout(p_drop)
         self.encoder = Stack(n_layer, d_model, n_head, ffn, p_drop, decoder=False)
         self.decoder = Stack(n_layer, d_model, n_head, ffn, p_drop, decoder=True)
 
