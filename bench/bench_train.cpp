@@ -2,17 +2,18 @@
 // (bench/reference/torch_train.py runs the same rows and protocol; scripts/bench.sh runs
 // both and prints the table; docs/performance.md explains the method).
 //
-//   bench_train --model tiny|small [--threads N] [--mode train|generate]
+//   bench_train --model tiny|small|g2p|spam [--threads N] [--mode train|generate]
 //               [--warmup W] [--steps S] [--new-tokens K] [--gemm-peak 1|0]
 //               [--gemm auto|onednn|openblas|eigen] [--precision fp32|bf16]
 //
 // train: W warm-up then S timed training steps on random token batches from a fixed seed
-// (forward, cross-entropy, backward, clip_grad_norm 1.0, AdamW). Prints the median ms/step,
+// (forward, cross-entropy, backward, clip_grad_norm 1.0, AdamW); the rows are in
+// bench/train_rows.h. Prints the median ms/step,
 // tokens/s, peak RSS, the GEMM peak of the backend and precision in use measured here at the
 // same thread count, the MFU against it, and the best fp32 peak of every backend built in
 // with the MFU against that (--gemm-peak 0 skips those probes, e.g. to profile the training
 // steps alone).
-// generate: batch 1, a 4-token prompt, K new tokens greedily with the KV cache; W warm-up
+// generate (GPT rows only): batch 1, a 4-token prompt, K new tokens greedily with the KV cache; W warm-up
 // and S timed generations, median tokens/s (the prompt's forward pass counts in the time).
 // The last line is `RESULT key=value ...` for scripts/bench.sh. Like the tapelm binary, it
 // restarts itself under OMP_WAIT_POLICY=PASSIVE unless the variable is set.
@@ -24,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,6 +33,7 @@
 #include "autograd/gemm_backend.h"
 #include "autograd/ops.h"
 #include "autograd/wait_policy.h"
+#include "bench/train_rows.h"
 #include "nn/gpt.h"
 #include "optim/adam.h"
 #include "optim/clip.h"
@@ -38,36 +41,6 @@
 
 namespace tapelm {
 namespace {
-
-struct Row {
-  std::string name;
-  GPTConfig config;
-  int64_t batch;
-};
-
-GPTConfig gpt_config(int64_t n_layer, int64_t n_head, int64_t n_embd, int64_t ctx, int64_t vocab) {
-  GPTConfig c;
-  c.n_layer = n_layer;
-  c.n_head = n_head;
-  c.n_embd = n_embd;
-  c.ctx_len = ctx;
-  c.vocab_size = vocab;
-  c.ffn = FfnKind::Gelu;  // ffn_hidden 0: the GELU default, 4·n_embd
-  c.norm = NormKind::LayerNorm;
-  c.pre_ln = true;
-  c.pos_encoding = PositionalKind::Learned;
-  c.tie_weights = true;
-  c.dropout = 0.0f;
-  c.seed = 1234;
-  return c;
-}
-
-// The rows of the comparison; bench/reference/torch_train.py defines the same ones.
-Row find_row(const std::string& name) {
-  if (name == "tiny") return {name, gpt_config(4, 4, 128, 64, 4096), 16};
-  if (name == "small") return {name, gpt_config(6, 6, 384, 256, 8192), 8};
-  throw std::invalid_argument("bench_train: unknown --model '" + name + "' (expected tiny or small)");
-}
 
 struct Options {
   std::string model = "tiny";
@@ -152,58 +125,33 @@ double gemm_peak_flops() {
   return 2.0 * n * n * n / best;
 }
 
-// Training FLOPs per token, PaLM appendix B: 6·N + 12·L·T·C, where N counts the
-// parameters that take part in matrix products — every parameter but the learned position
-// table (the tied token embedding counts once, as the LM-head product; the embedding
-// lookup is free; biases and norm gains, a fraction of a percent, are counted too) — and
-// 12·L·T·C is the attention score and value products (QKᵀ and PV, 2·2·T·C per token and
-// layer forward, ×3 with the backward), counted over the full T×T without halving for the
-// causal mask.
-double train_flops_per_token(const GPT& model) {
-  const GPTConfig& c = model.config();
-  const double n = static_cast<double>(model.num_parameters() - c.ctx_len * c.n_embd);
-  return 6.0 * n + 12.0 * c.n_layer * c.ctx_len * c.n_embd;
-}
-
-std::vector<int32_t> random_ids(Rng& rng, int64_t count, int64_t vocab) {
-  std::vector<int32_t> ids(count);
-  for (auto& id : ids) id = static_cast<int32_t>(rng.below(vocab));
-  return ids;
-}
-
-void run_train(const Row& row, const Options& o) {
-  GPT model(row.config);
+void run_train(const std::string& name, const Options& o) {
+  const TrainRow row = make_train_row(name, o.warmup + o.steps);
+  std::printf("row %s: %s\n", name.c_str(), row.description.c_str());
+  Module& model = *row.model;
   model.train();
   const NamedParameters params = model.named_parameters();
   AdamW optimizer(weight_decay_groups(params, 0.1));
-  const int64_t B = row.batch, T = row.config.ctx_len, V = row.config.vocab_size;
-
-  // Batches are drawn before timing (inputs and their next-token targets, [B, T] each).
-  Rng rng(42);
-  std::vector<std::vector<int32_t>> inputs, targets;
-  for (int s = 0; s < o.warmup + o.steps; ++s) {
-    inputs.push_back(random_ids(rng, B * T, V));
-    targets.push_back(random_ids(rng, B * T, V));
-  }
 
   std::vector<double> times;
-  float last_loss = 0.0f;
+  float first_loss = 0.0f, last_loss = 0.0f;
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     const auto start = Clock::now();
     optimizer.zero_grad();
-    Var loss = model.loss(inputs[s], targets[s], B, T);
+    Var loss = row.loss(s);
     last_loss = loss.item();
     backward(loss);
     clip_grad_norm(params, 1.0);
     optimizer.step(3e-4);
     const double t = seconds_since(start);
     if (s >= o.warmup) times.push_back(t);
+    if (s == 0) first_loss = last_loss;
     std::printf("step %d: %.1f ms loss %.4f%s\n", s, t * 1e3, last_loss, s < o.warmup ? " (warm-up)" : "");
   }
   const double rss = peak_rss_mib();  // before the GEMM probe allocates its matrices
   const double step_s = median(times);
-  const double tokens = static_cast<double>(B * T);
-  const double flops = train_flops_per_token(model) * tokens;
+  const double tokens = static_cast<double>(row.tokens_per_step);
+  const double flops = row.flops_per_step;
   const GemmBackend in_use = gemm_backend();
   const GemmPrecision precision = gemm_precision();
   const double peak = o.gemm_peak ? gemm_peak_flops() : std::nan("");
@@ -226,11 +174,11 @@ void run_train(const Row& row, const Options& o) {
   std::printf("RESULT side=tapelm mode=train model=%s threads=%d gemm=%s precision=%s params=%lld tokens_per_step=%.0f "
               "ms_per_step=%.2f tokens_per_s=%.1f peak_rss_mib=%.1f flops_per_step=%.4g gemm_peak_gflops=%.1f "
               "achieved_gflops=%.2f mfu=%.4f best_gemm=%s best_gemm_peak_gflops=%.1f mfu_best=%.4f "
-              "final_loss=%.4f\n",
-              row.name.c_str(), o.threads, enum_name(in_use), enum_name(precision),
+              "first_loss=%.4f final_loss=%.4f\n",
+              name.c_str(), o.threads, enum_name(in_use), enum_name(precision),
               static_cast<long long>(model.num_parameters()), tokens,
               step_s * 1e3, tokens / step_s, rss, flops, peak / 1e9, flops / step_s / 1e9, flops / step_s / peak,
-              enum_name(best), best_peak / 1e9, flops / step_s / best_peak, last_loss);
+              enum_name(best), best_peak / 1e9, flops / step_s / best_peak, first_loss, last_loss);
 }
 
 int32_t argmax_last_row(const Var& logits) {
@@ -254,13 +202,15 @@ std::vector<int32_t> generate_greedy(const GPT& model, const std::vector<int32_t
   return out;
 }
 
-void run_generate(const Row& row, const Options& o) {
-  GPT model(row.config);
+void run_generate(const std::string& name, const Options& o) {
+  const std::optional<GptRow> row = find_gpt_row(name);
+  if (!row) throw std::invalid_argument("bench_train: --mode generate needs a GPT row (tiny or small), got '" + name + "'");
+  GPT model(row->config);
   model.eval();
   const std::vector<int32_t> prompt = {1, 2, 3, 4};
-  if (static_cast<int64_t>(prompt.size()) + o.new_tokens > row.config.ctx_len) {
+  if (static_cast<int64_t>(prompt.size()) + o.new_tokens > row->config.ctx_len) {
     throw std::invalid_argument("bench_train: prompt + --new-tokens exceeds ctx_len " +
-                                std::to_string(row.config.ctx_len));
+                                std::to_string(row->config.ctx_len));
   }
   std::vector<double> times;
   for (int r = 0; r < o.warmup + o.steps; ++r) {
@@ -274,7 +224,7 @@ void run_generate(const Row& row, const Options& o) {
   const double t = median(times);
   std::printf("RESULT side=tapelm mode=generate model=%s threads=%d gemm=%s new_tokens=%d ms_per_generation=%.2f "
               "tokens_per_s=%.1f peak_rss_mib=%.1f\n",
-              row.name.c_str(), o.threads, enum_name(gemm_backend()), o.new_tokens, t * 1e3, o.new_tokens / t,
+              name.c_str(), o.threads, enum_name(gemm_backend()), o.new_tokens, t * 1e3, o.new_tokens / t,
               peak_rss_mib());
 }
 
@@ -285,7 +235,6 @@ int main(int argc, char** argv) {
   tapelm::reexec_with_passive_wait_policy("/proc/self/exe", argv);
   try {
     const tapelm::Options o = tapelm::parse_options(argc, argv);
-    const tapelm::Row row = tapelm::find_row(o.model);
     omp_set_num_threads(o.threads);
     tapelm::set_gemm_backend(o.gemm);
     const std::string fallback = tapelm::set_gemm_precision(o.precision);
@@ -293,8 +242,8 @@ int main(int argc, char** argv) {
     const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
     std::printf("tapelm bench_train: model=%s mode=%s threads=%d OMP_WAIT_POLICY=%s warmup=%d steps=%d\n",
                 o.model.c_str(), o.mode.c_str(), o.threads, wait_policy ? wait_policy : "(unset)", o.warmup, o.steps);
-    if (o.mode == "train") tapelm::run_train(row, o);
-    else tapelm::run_generate(row, o);
+    if (o.mode == "train") tapelm::run_train(o.model, o);
+    else tapelm::run_generate(o.model, o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;

@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# The tapelm vs PyTorch GPT benchmark in one command: builds bench_train (Release) if
+# The tapelm vs PyTorch training benchmark in one command: builds bench_train (Release) if
 # needed, fetches Debian's OpenBLAS for PyTorch if needed, runs every row on both sides in
 # separate processes (alternating tapelm / PyTorch so both see the same machine noise) and
-# prints a markdown table. Method and results: docs/performance.md.
+# prints a markdown table. Rows: the GPTs tiny and small (training and generation), the
+# g2p encoder-decoder and the spam classifier (training), tiny and small in bf16, and tiny
+# on a loaded machine (two busy loops beside each side). Method and results:
+# docs/performance.md.
 #
 #   scripts/bench.sh            BUILD_DIR=build-x scripts/bench.sh
-# Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), GEN_RUNS (3).
-# Warm-up: 3 steps (tiny), 1 step (small), 1 generation. Both sides run with
-# OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT=1000 (or the GOMP_SPINCOUNT you export):
-# PyTorch from this script, tapelm because bench_train (like the tapelm binary) restarts
-# itself with them when the policy is unset. Takes about 4 minutes on the project's 2-core
-# machine.
+#   SMOKE=1 scripts/bench.sh    every row once: 1 step, no warm-up (checks that each runs; the
+#                               figures mean nothing)
+# Environment: BUILD_DIR (default build), TINY_STEPS (20), SMALL_STEPS (6), G2P_STEPS (8),
+# SPAM_STEPS (6), GEN_RUNS (3), SMOKE (0). Warm-up: 3 steps (tiny), 1 step (small), 2 steps
+# (g2p, spam), 1 generation. Both sides run with OMP_WAIT_POLICY=PASSIVE and
+# GOMP_SPINCOUNT=1000 (or the GOMP_SPINCOUNT you export): PyTorch from this script, tapelm
+# because bench_train (like the tapelm binary) restarts itself with them when the policy is
+# unset. Took about 4 minutes on the project's 2-core machine before the g2p, spam and loaded
+# rows were added.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=${BUILD_DIR:-build}
 [[ $build = /* ]] || build=$root/$build
-tiny_steps=${TINY_STEPS:-20}
-small_steps=${SMALL_STEPS:-6}
-gen_runs=${GEN_RUNS:-3}
+if [[ ${SMOKE:-0} != 0 ]]; then
+  tiny_steps=1 small_steps=1 g2p_steps=1 spam_steps=1 gen_runs=1
+  tiny_warmup=0 small_warmup=0 g2p_warmup=0 spam_warmup=0 gen_warmup=0
+else
+  tiny_steps=${TINY_STEPS:-20} small_steps=${SMALL_STEPS:-6} g2p_steps=${G2P_STEPS:-8} spam_steps=${SPAM_STEPS:-6}
+  gen_runs=${GEN_RUNS:-3}
+  tiny_warmup=3 small_warmup=1 g2p_warmup=2 spam_warmup=2 gen_warmup=1
+fi
 py=/usr/bin/python3  # Debian's python with torch 1.13
 log_dir=$build/bench-logs
 mkdir -p "$log_dir"
@@ -74,20 +85,47 @@ fi
 load() { cut -d' ' -f1 /proc/loadavg; }
 field() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1"; }
 
+# The loaded-machine row's busy loops: started before each side's run, killed right after
+# it, and on any exit of this script.
+busy_pids=()
+stop_busy() {
+  local pid
+  for pid in "${busy_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  busy_pids=()
+}
+trap stop_busy EXIT
+trap 'exit 130' INT TERM  # through the EXIT trap
+# beside N COMMAND...: runs COMMAND with N single-process busy loops beside it.
+beside() {
+  local n=$1 i rc=0
+  shift
+  for ((i = 0; i < n; i++)); do
+    sh -c 'while :; do :; done' &
+    busy_pids+=($!)
+  done
+  "$@" || rc=$?
+  stop_busy
+  return "$rc"
+}
+
 rows=()  # one markdown line per comparison
-# compare LABEL THREADS MODE MODEL WARMUP STEPS [PRECISION]
+# compare LABEL THREADS MODE MODEL WARMUP STEPS [PRECISION [BUSY_LOOPS]]
 compare() {
-  local label=$1 threads=$2 mode=$3 model=$4 warmup=$5 steps=$6 precision=${7:-fp32}
+  local label=$1 threads=$2 mode=$3 model=$4 warmup=$5 steps=$6 precision=${7:-fp32} busy=${8:-0}
   local args=(--model "$model" --mode "$mode" --threads "$threads" --warmup "$warmup" --steps "$steps")
   [[ $precision = fp32 ]] || args+=(--precision "$precision")
   local tag="${model}-${mode}-t${threads}"
   [[ $precision = fp32 ]] || tag+="-$precision"
+  [[ $busy = 0 ]] || tag+="-loaded$busy"
   local tlog=$log_dir/tapelm-$tag.log plog=$log_dir/torch-$tag.log
   local load_before
   load_before=$(load)
   echo "[$(date +%T)] $label, $threads thread(s) (load $load_before)" >&2
-  "$tapelm_bin" "${args[@]}" >"$tlog"
-  env "${torch_env[@]}" "$py" bench/reference/torch_train.py "${args[@]}" --gen kv >"$plog"
+  beside "$busy" "$tapelm_bin" "${args[@]}" >"$tlog"
+  beside "$busy" env "${torch_env[@]}" "$py" bench/reference/torch_train.py "${args[@]}" --gen kv >"$plog"
   local unit=ms_per_step mfu mfu_best
   [[ $mode = train ]] || unit=ms_per_generation
   local tt pt
@@ -103,14 +141,18 @@ $(field "$plog" peak_rss_mib) | $mfu | $mfu_best | $load_before–$(load) |")
 
 start=$(date +%s)
 for threads in 1 2; do
-  compare tiny "$threads" train tiny 3 "$tiny_steps"
-  compare small "$threads" train small 1 "$small_steps"
-  compare "small, generate 200" "$threads" generate small 1 "$gen_runs"
+  compare tiny "$threads" train tiny "$tiny_warmup" "$tiny_steps"
+  compare small "$threads" train small "$small_warmup" "$small_steps"
+  compare "small, generate 200" "$threads" generate small "$gen_warmup" "$gen_runs"
+  compare "g2p (encoder-decoder)" "$threads" train g2p "$g2p_warmup" "$g2p_steps"
+  compare "spam (classifier)" "$threads" train spam "$spam_warmup" "$spam_steps"
 done
 # bf16 products on both sides (tapelm train.precision=bf16, PyTorch autocast); on a CPU without
 # AVX512-BF16 tapelm warns and runs fp32, which its log and RESULT line (precision=) show.
-compare "tiny, bf16" 2 train tiny 3 "$tiny_steps" bf16
-compare "small, bf16" 2 train small 1 "$small_steps" bf16
+compare "tiny, bf16" 2 train tiny "$tiny_warmup" "$tiny_steps" bf16
+compare "small, bf16" 2 train small "$small_warmup" "$small_steps" bf16
+# Two cores shared with two busy loops: what a 2-thread run gets on a machine others use.
+compare "tiny, **loaded** (2 busy loops)" 2 train tiny "$tiny_warmup" "$tiny_steps" fp32 2
 
 # --- report ------------------------------------------------------------------------------
 echo
@@ -138,7 +180,12 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Generation rows: ms/step is ms per 200-token generation (batch 1, 4-token prompt, greedy, KV cache)."
-echo "MFU: (6·N + 12·L·T·C)·tokens per step ÷ step time ÷ the GEMM peak of the backend and precision in use," \
-  "measured in the same process; the next column divides by the best fp32 peak of any backend built in."
+echo "g2p: 128 words of 10 source + 10 target tokens (tokens/s counts both), dropout 0.1, label smoothing 0.1;" \
+  "spam: 32 e-mails of 256 tokens, dropout 0.1; tiny and small: dropout 0."
+echo "Loaded row: two \`sh -c 'while :; do :; done'\` processes run beside each side's run (started before it," \
+  "killed after it)."
+echo "MFU: training FLOPs per step (GPTs: (6·N + 12·L·T·C)·tokens; g2p and spam: docs/performance.md)" \
+  "÷ step time ÷ the GEMM peak of the backend and precision in use, measured in the same process; the next" \
+  "column divides by the best fp32 peak of any backend built in."
 echo "bf16 rows: tapelm train.precision=bf16, PyTorch torch.autocast(cpu, bfloat16); tapelm's precision in use:" \
   "$(sed -n 's/^RESULT.* precision=\([^ ]*\).*/\1/p' "$log_dir"/tapelm-tiny-train-t2-bf16.log)"
