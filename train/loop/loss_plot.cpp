@@ -2,6 +2,7 @@
 #include "train/loop/loss_plot.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,8 +163,17 @@ std::string run_gnuplot(const std::filesystem::path& script) {
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   const std::string script_path = script.string();
   char* argv[] = {const_cast<char*>("gnuplot"), const_cast<char*>(script_path.c_str()), nullptr};
+  // gnuplot starts with no signal blocked: tapelm's threads block the stop signals for their
+  // watcher (train/loop/signals.h), and a child would inherit that.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
+  const int spawned = posix_spawnp(&pid, "gnuplot", &actions, &attributes, argv, environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned == ENOENT) return "gnuplot is not on PATH";
   if (spawned != 0) return std::string("cannot run gnuplot: ") + std::strerror(spawned);

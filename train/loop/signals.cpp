@@ -1,70 +1,84 @@
-// SIGINT/SIGTERM/SIGUSR1 handling: async-signal-safe flag, immediate exit on the second signal.
+// SIGINT/SIGTERM/SIGUSR1: one watcher thread takes them with sigwait and records, exits or
+// re-raises, as StopSignals' state says.
 #include "train/loop/signals.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <csignal>
-#include <cstddef>
+#include <atomic>
+#include <cstring>
 #include <stdexcept>
+#include <thread>
 
 namespace tapelm {
 namespace {
 
-volatile std::sig_atomic_t g_received = 0;
-volatile std::sig_atomic_t g_deferred = 0;  // 0 during setup: any signal exits
-bool g_installed = false;
-struct sigaction g_previous_int, g_previous_term, g_previous_usr1;
+std::atomic<int> g_received{0};
+std::atomic<bool> g_armed{false};     // a StopSignals lives
+std::atomic<bool> g_deferred{false};  // false during setup: any signal exits
+std::atomic<bool> g_routed{false};
 
-// Only async-signal-safe calls here: write(2) and _exit(2).
-[[noreturn]] void exit_now(int signal, const char* message, size_t length) {
-  const ssize_t ignored = ::write(STDERR_FILENO, message, length);
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  return set;
+}
+
+[[noreturn]] void exit_now(int signal, const char* message) {
+  const ssize_t ignored = ::write(STDERR_FILENO, message, std::strlen(message));
   (void)ignored;
   ::_exit(128 + signal);
 }
 
-void on_stop_signal(int signal) {
-  if (g_deferred == 0) {
-    static const char message[] = "\ntapelm: interrupted during setup; nothing to save, exiting\n";
-    exit_now(signal, message, sizeof message - 1);
+// The default action of `signal` (termination), taken on this thread, the only one where it
+// is unblocked.
+[[noreturn]] void die_by(int signal) {
+  ::signal(signal, SIG_DFL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signal);
+  pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  ::raise(signal);
+  ::_exit(128 + signal);  // SIGINT with a handler installed behind our back, say
+}
+
+void watch(sigset_t set) {
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&set, &signal) != 0) continue;
+    if (!g_armed.load()) die_by(signal);
+    if (!g_deferred.load()) exit_now(signal, "\ntapelm: interrupted during setup; nothing to save, exiting\n");
+    int none = 0;
+    if (!g_received.compare_exchange_strong(none, signal)) {
+      exit_now(signal, "\ntapelm: second signal, exiting immediately\n");
+    }
   }
-  if (g_received != 0) {
-    static const char message[] = "\ntapelm: second signal, exiting immediately\n";
-    exit_now(signal, message, sizeof message - 1);
-  }
-  g_received = signal;
 }
 
 }  // namespace
 
+void route_stop_signals_to_watcher() {
+  if (g_routed.exchange(true)) return;
+  const sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(watch, set).detach();
+}
+
 StopSignals::StopSignals() {
-  if (g_installed) throw std::logic_error("StopSignals: already installed");
+  if (g_armed.exchange(true)) throw std::logic_error("StopSignals: already installed");
   g_received = 0;
-  g_deferred = 0;
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  // Each handler runs with both signals blocked, so two arriving together are seen in turn.
-  sigemptyset(&action.sa_mask);
-  sigaddset(&action.sa_mask, SIGINT);
-  sigaddset(&action.sa_mask, SIGTERM);
-  sigaddset(&action.sa_mask, SIGUSR1);
-  action.sa_flags = SA_RESTART;  // file writes in progress continue rather than fail with EINTR
-  sigaction(SIGINT, &action, &g_previous_int);
-  sigaction(SIGTERM, &action, &g_previous_term);
-  sigaction(SIGUSR1, &action, &g_previous_usr1);
-  g_installed = true;
+  g_deferred = false;
 }
 
-StopSignals::~StopSignals() {
-  sigaction(SIGINT, &g_previous_int, nullptr);
-  sigaction(SIGTERM, &g_previous_term, nullptr);
-  sigaction(SIGUSR1, &g_previous_usr1, nullptr);
-  g_installed = false;
-}
+StopSignals::~StopSignals() { g_armed = false; }
 
-void StopSignals::defer() { g_deferred = 1; }
+void StopSignals::defer() { g_deferred = true; }
 
-int StopSignals::received() { return g_received; }
+int StopSignals::received() { return g_received.load(); }
 
 const char* signal_name(int signal) {
   switch (signal) {
