@@ -107,8 +107,10 @@
 #include <tapelm/train/loop/loss_plot.h>
 #include <tapelm/train/loop/metrics.h>
 #include <tapelm/train/loop/progress.h>
+#include <tapelm/train/loop/run_task.h>
 #include <tapelm/train/loop/signals.h>
 #include <tapelm/train/loop/step_outcome.h>
+#include <tapelm/train/loop/task_config.h>
 #include <tapelm/train/loop/tensorboard.h>
 #include <tapelm/train/loop/training_loop.h>
 #include <tapelm/train/loop/training_task.h>
