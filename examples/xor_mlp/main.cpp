@@ -4,10 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include <tapelm/autograd/ops.h>
-#include <tapelm/nn/linear.h>
-#include <tapelm/nn/module.h>
-#include <tapelm/optim/sgd.h>
+#include <tapelm/tapelm.h>  // everything; single headers work too, e.g. <tapelm/nn/linear.h>
 
 using namespace tapelm;
 
