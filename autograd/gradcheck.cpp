@@ -19,6 +19,37 @@ double weighted_sum(const Tensor& out, const Tensor& weights) {
   return s;
 }
 
+// Runs backward on L = Σ out ⊙ R for R drawn from `seed`; returns R.
+Tensor backward_weighted_sum(const Var& out, uint64_t seed) {
+  const Tensor weights = random_tensor(out.shape(), seed);
+  Var loss = sum_all(mul(out, Var(weights)));
+  backward(loss);
+  return weights;
+}
+
+// Compares the gradient of tensor `input` with central differences of `loss_at(element, delta)`
+// (L with that element moved by delta) at every `stride`-th element.
+void compare(const Tensor& analytic, std::size_t input, int64_t stride, const GradcheckOptions& options,
+             const std::function<double(int64_t, float)>& loss_at, GradcheckResult& result) {
+  double max_abs = 0.0;
+  for (int64_t k = 0; k < analytic.numel(); ++k) max_abs = std::max(max_abs, std::abs(double(analytic.data()[k])));
+  const double scale = std::max(1.0, max_abs);
+  for (int64_t k = 0; k < analytic.numel(); k += stride) {
+    const double numeric = (loss_at(k, options.h) - loss_at(k, -options.h)) / (2.0 * options.h);
+    const double a = analytic.data()[k];
+    const double error = std::abs(a - numeric) / scale;
+    result.max_error = std::max(result.max_error, error);
+    if (!(error <= options.tolerance)) result.mismatches.push_back({input, k, a, numeric});
+  }
+}
+
+// "" when `v` has a gradient shaped like it, else the problem.
+std::string gradient_problem(const Var& v, const std::string& what) {
+  if (!v.has_grad()) return "gradcheck: " + what + " received no gradient";
+  if (v.grad().shape() != v.shape()) return "gradcheck: " + what + "'s gradient is shaped unlike it";
+  return "";
+}
+
 }  // namespace
 
 std::string GradcheckResult::summary() const {
@@ -50,10 +81,7 @@ GradcheckResult gradcheck(const std::function<Var(std::vector<Var>&)>& f, const 
   }
   std::vector<Var> vars;
   for (std::size_t i = 0; i < inputs.size(); ++i) vars.emplace_back(inputs[i].clone(), differentiable[i]);
-  Var out = f(vars);
-  const Tensor weights = random_tensor(out.shape(), options.seed);
-  Var loss = sum_all(mul(out, Var(weights)));
-  backward(loss);
+  const Tensor weights = backward_weighted_sum(f(vars), options.seed);
 
   auto loss_at = [&](std::size_t which, int64_t index, float delta) {
     NoGradGuard no_grad;
@@ -65,26 +93,40 @@ GradcheckResult gradcheck(const std::function<Var(std::vector<Var>&)>& f, const 
 
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!differentiable[i]) continue;
-    if (!vars[i].has_grad()) {
-      result.error = "gradcheck: input " + std::to_string(i) + " received no gradient";
-      return result;
-    }
-    const Tensor& analytic = vars[i].grad();
-    if (analytic.shape() != inputs[i].shape()) {
-      result.error = "gradcheck: input " + std::to_string(i) + "'s gradient has another shape than the input";
-      return result;
-    }
-    double max_abs = 0.0;
-    for (int64_t k = 0; k < analytic.numel(); ++k) max_abs = std::max(max_abs, std::abs(double(analytic.data()[k])));
-    const double scale = std::max(1.0, max_abs);
-    for (int64_t k = 0; k < analytic.numel(); ++k) {
-      const double numeric = (loss_at(i, k, options.h) - loss_at(i, k, -options.h)) / (2.0 * options.h);
-      const double a = analytic.data()[k];
-      const double error = std::abs(a - numeric) / scale;
-      result.max_error = std::max(result.max_error, error);
-      if (!(error <= options.tolerance)) result.mismatches.push_back({i, k, a, numeric});
-    }
+    result.error = gradient_problem(vars[i], "input " + std::to_string(i));
+    if (!result.error.empty()) return result;
+    compare(vars[i].grad(), i, 1, options, [&](int64_t k, float delta) { return loss_at(i, k, delta); }, result);
   }
+  return result;
+}
+
+GradcheckResult gradcheck_parameters(const std::vector<std::pair<std::string, Var>>& params,
+                                     const std::function<Var()>& f, const GradcheckOptions& options,
+                                     int64_t max_per_tensor) {
+  for (const auto& [name, p] : params) p.zero_grad();
+  const Tensor weights = backward_weighted_sum(f(), options.seed);
+
+  GradcheckResult result;
+  for (std::size_t i = 0; i < params.size() && result.error.empty(); ++i) {
+    const auto& [name, p] = params[i];
+    result.error = gradient_problem(p, "parameter " + name);
+    if (!result.error.empty()) break;
+    const int64_t n = p.numel();
+    const int64_t stride = max_per_tensor > 0 && n > max_per_tensor ? n / max_per_tensor : 1;
+    Var handle = p;  // a copy of the handle, through which the values may change
+    float* value = handle.data();
+    compare(p.grad().clone(), i, stride, options,
+            [&](int64_t k, float delta) {
+              NoGradGuard no_grad;
+              const float saved = value[k];
+              value[k] = saved + delta;
+              const double l = weighted_sum(f().value(), weights);
+              value[k] = saved;
+              return l;
+            },
+            result);
+  }
+  for (const auto& [name, p] : params) p.zero_grad();
   return result;
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tapelm/autograd/tensor.h>
@@ -25,7 +26,7 @@ namespace tapelm {
 struct GradcheckOptions {
   float h = 1e-2f;           // the finite-difference step
   float tolerance = 5e-3f;   // allowed |analytic − numeric|, relative to max(1, max |analytic|) per input
-  std::vector<bool> differentiable;  // which inputs to check (and give requires_grad); empty = all
+  std::vector<bool> differentiable;  // which inputs of gradcheck to check (and give requires_grad); empty = all
   uint64_t seed = 12345;     // of the output weights R
 };
 
@@ -51,6 +52,15 @@ struct GradcheckResult {
 // f must be deterministic in its inputs (it runs once on the tape and 2 · numel times without).
 GradcheckResult gradcheck(const std::function<Var(std::vector<Var>&)>& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
+
+// The same check for tensors f reads by itself, e.g. a module's parameters
+// (Module::named_parameters()): the tape's gradients of Σ f() ⊙ R against each element nudged
+// by ±h in place (and restored), at most `max_per_tensor` evenly spaced elements of each
+// (0 = all). Mismatches name the tensor by its index in `params`. Gradients present before the
+// check are dropped; none are left after it.
+GradcheckResult gradcheck_parameters(const std::vector<std::pair<std::string, Var>>& params,
+                                     const std::function<Var()>& f, const GradcheckOptions& options = {},
+                                     int64_t max_per_tensor = 0);
 
 // Central-difference gradient of a scalar function of a double vector.
 std::vector<double> numerical_gradient(const std::function<double(const std::vector<double>&)>& f,

@@ -1,5 +1,5 @@
 // The public gradcheck (autograd/gradcheck.h) on an op defined here with record_op: it passes
-// the right backward and names what is wrong with a wrong one.
+// the right backward and names what is wrong with a wrong one, for inputs and for parameters.
 #include "autograd/gradcheck.h"
 
 #include <gtest/gtest.h>
@@ -44,6 +44,19 @@ TEST(Gradcheck, ReportsAnInputTheBackwardLeftWithoutAGradient) {
       gradcheck([](std::vector<Var>& v) { return cube(v[0], 1.0f); }, {random_tensor({2}, 1), random_tensor({2}, 2)});
   EXPECT_FALSE(result.passed());
   EXPECT_EQ(result.error, "gradcheck: input 1 received no gradient");
+}
+
+TEST(Gradcheck, ChecksParametersInPlaceAndLeavesThemAsTheyWere) {
+  const Tensor start = random_tensor({5}, 3);
+  const std::vector<std::pair<std::string, Var>> params = {{"w", Var(start.clone(), true)}};
+  const Var& w = params[0].second;
+  const GradcheckResult right = gradcheck_parameters(params, [&] { return cube(w, 1.0f); });
+  EXPECT_TRUE(right.passed()) << right.summary();
+  const GradcheckResult wrong = gradcheck_parameters(params, [&] { return cube(w, 0.5f); });
+  ASSERT_FALSE(wrong.passed());
+  EXPECT_EQ(wrong.mismatches[0].input, 0u);
+  EXPECT_EQ(w.value().to_vector(), start.to_vector());
+  EXPECT_FALSE(w.has_grad());
 }
 
 TEST(Gradcheck, NumericalGradientOfAQuadraticIsLinear) {
