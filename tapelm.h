@@ -96,12 +96,13 @@
 #include <tapelm/train/checkpoint/trainer_state.h>
 #include <tapelm/train/checkpoint/training_checkpoint.h>
 #include <tapelm/train/config/builders.h>
-#include <tapelm/train/config/config.h>
 #include <tapelm/train/config/config_schema.h>
 #include <tapelm/train/config/errors.h>
 #include <tapelm/train/config/finetune_config.h>
 #include <tapelm/train/config/memory_budget.h>
 #include <tapelm/train/config/memory_estimate.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/run_config.h>
 #include <tapelm/train/config/suggest.h>
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/loop/loss_plot.h>

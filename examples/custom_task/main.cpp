@@ -8,12 +8,12 @@
 #include <memory>
 #include <numeric>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include <tapelm/autograd/ops.h>
 #include <tapelm/nn/backbone.h>
 #include <tapelm/nn/linear.h>
+#include <tapelm/train/config/builders.h>
 #include <tapelm/train/config/errors.h>
 #include <tapelm/train/loop/run_task.h>
 #include <tapelm/train/loop/task_config.h>
@@ -22,7 +22,7 @@ using namespace tapelm;
 
 // The task's own config section, `regression:` in the YAML file.
 struct RegressionSection {
-  int64_t train_examples = 2048, val_examples = 256, seq_len = 8, n_embd = 32, n_head = 2;
+  int64_t train_examples = 2048, val_examples = 256, seq_len = 8;
 };
 
 SectionSchema<RegressionSection> regression_keys() {
@@ -30,16 +30,14 @@ SectionSchema<RegressionSection> regression_keys() {
   return SectionSchema<R>()
       .add("train_examples", &R::train_examples, at_least(1))
       .add("val_examples", &R::val_examples, at_least(1))
-      .add("seq_len", &R::seq_len, at_least(1))
-      .add("n_embd", &R::n_embd, at_least(1))
-      .add("n_head", &R::n_head, at_least(1));
+      .add("seq_len", &R::seq_len, at_least(1));
 }
 
 // The backbone's hidden states, averaged over positions, through a linear head → [B].
 class DigitRegressor : public Backbone {
  public:
-  explicit DigitRegressor(const TransformerConfig& cfg)
-      : Backbone(cfg, /*vocab_size=*/10, /*n_layer=*/1, /*causal=*/false, "DigitRegressor"),
+  explicit DigitRegressor(const GPTConfig& cfg)  // the model section's architecture, a vocabulary of 10 digits
+      : Backbone(cfg, /*vocab_size=*/10, cfg.n_layer, /*causal=*/false, "DigitRegressor"),
         head_(register_module("head", std::make_shared<Linear>(cfg.n_embd, 1, true, init_rng()))) {}
   Var forward(const std::vector<int32_t>& ids, int64_t B, int64_t T) const {
     return reshape(head_->forward(mean(hidden_states(ids, B, T), 1)), {B});
@@ -67,9 +65,11 @@ Examples make_examples(int64_t n, int64_t seq_len, uint64_t seed) {
 
 class RegressionTask : public TrainingTask {
  public:
-  RegressionTask(const RegressionSection& s, int64_t seed)
-      : s_(s), seed_(uint64_t(seed)), train_(make_examples(s.train_examples, s.seq_len, seed_)),
-        val_(make_examples(s.val_examples, s.seq_len, seed_ + 1)), model_(architecture(s, seed_)) {}
+  RegressionTask(const RegressionSection& s, const RunConfig& run)
+      : s_(s), seed_(uint64_t(run.seed)), train_(make_examples(s.train_examples, s.seq_len, seed_)),
+        val_(make_examples(s.val_examples, s.seq_len, seed_ + 1)), model_(gpt_config(run.model, 10, seed_)) {
+    if (s.seq_len > run.model.ctx_len) throw ConfigError("regression.seq_len: must be <= model.ctx_len");
+  }
 
   std::string name() const override { return "digit_regression"; }
   Module& model() override { return model_; }
@@ -106,11 +106,6 @@ class RegressionTask : public TrainingTask {
   std::vector<CheckpointFile> checkpoint_files() const override { return {}; }
 
  private:
-  static TransformerConfig architecture(const RegressionSection& s, uint64_t seed) {
-    TransformerConfig cfg;
-    std::tie(cfg.n_embd, cfg.n_head, cfg.ctx_len, cfg.seed) = std::tuple(s.n_embd, s.n_head, s.seq_len, seed);
-    return cfg;
-  }
   // Prediction − target for the examples `rows` of `e` → [rows].
   Var error(const Examples& e, const std::vector<int64_t>& rows) const {
     std::vector<int32_t> ids;
@@ -134,7 +129,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> paths = {DEFAULT_CONFIG}, overrides;  // section.key=value arguments are overrides
     for (int i = 1; i < argc; ++i) (std::strchr(argv[i], '=') ? overrides : paths).push_back(argv[i]);
     const auto config = load_task_config(paths.back(), "regression", regression_keys(), overrides);
-    RegressionTask task(config.task, config.seed);
+    RegressionTask task(config.task, config.run);
     const TrainResult result = run_task(task, config.loop);
     const double r2 = result.evaluation->metric("r2");
     std::printf("validation R² %.3f (predicting the mean scores 0)\n", r2);

@@ -1,5 +1,5 @@
-// A config file for a task defined outside the library (train/loop/task_config.h): the loop's
-// sections as in every tapelm config, plus a section the caller's schema defines.
+// A config file for a task defined outside the library (train/loop/task_config.h): the keys of
+// every tapelm config, plus a section the caller's schema defines.
 #include "train/loop/task_config.h"
 
 #include <gtest/gtest.h>
@@ -26,12 +26,13 @@ SectionSchema<ToySection> toy_keys() {
 TEST(TaskConfig, ReadsTheTasksSectionAndTheLoopsSections) {
   ScratchDir dir;
   write_text(dir / "run.yaml",
-             "out_dir: runs/toy\nseed: 7\ntoy: {width: 16}\noptimizer: {lr: 0.01}\n"
+             "out_dir: runs/toy\nseed: 7\nmodel: {n_embd: 64}\ntoy: {width: 16}\noptimizer: {lr: 0.01}\n"
              "train: {max_steps: 20, batch_size: 8}\neval: {interval: 5, metric: mse, patience: 2}\n");
   const TaskConfig<ToySection> config = load_task_config(dir.file("run.yaml"), "toy", toy_keys(), {"toy.mode=slow"});
-  EXPECT_EQ(config.seed, 7);
+  EXPECT_EQ(config.run.seed, 7);
   EXPECT_EQ(config.task.width, 16);
   EXPECT_EQ(config.task.mode, "slow");
+  EXPECT_EQ(config.run.model.n_embd, 64);
   EXPECT_EQ(config.loop.out_dir, "runs/toy");
   EXPECT_DOUBLE_EQ(config.loop.optimizer.lr, 0.01);
   EXPECT_EQ(config.loop.train.max_steps, 20);

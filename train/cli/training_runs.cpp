@@ -7,7 +7,6 @@
 #include "train/tasks/causal_lm_task.h"
 #include "train/loop/distributed.h"
 #include "train/loop/run_task.h"
-#include "train/loop/task_config.h"
 #include "train/checkpoint/finetune_checkpoint.h"
 #include "train/tasks/labeled_training_task.h"
 #include "train/config/memory_budget.h"
@@ -105,9 +104,9 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
   return run;
 }
 
-LoopConfig loop_config(const PretrainConfig& config) { return loop_sections(config, to_yaml(config)); }
+LoopConfig loop_config(const PretrainConfig& config) { return loop_config(config, to_yaml(config)); }
 
-LoopConfig loop_config(const FinetuneConfig& config) { return loop_sections(config, to_yaml(config)); }
+LoopConfig loop_config(const FinetuneConfig& config) { return loop_config(config, to_yaml(config)); }
 
 TrainResult pretrain(const PreparedRun& run, const TrainerOptions& options) {
   const Distributed* dist = several_ranks(options);

@@ -2,12 +2,28 @@
 #include "train/loop/run_task.h"
 
 #include <memory>
+#include <utility>
 
 #include "train/checkpoint/run_dir.h"
 #include "train/config/builders.h"
 #include "train/loop/distributed.h"
 
 namespace tapelm {
+
+LoopConfig loop_config(const RunConfig& config, std::string resolved_yaml) {
+  LoopConfig loop;
+  loop.out_dir = config.out_dir;
+  loop.config_yaml = std::move(resolved_yaml);
+  loop.optimizer = config.optimizer;
+  loop.scheduler = config.scheduler;
+  loop.train = config.train;
+  loop.eval_interval = config.eval.interval;
+  loop.eval_metric = config.eval.metric;
+  loop.patience = config.eval.patience;
+  loop.logging = config.logging;
+  loop.checkpoint = config.checkpoint;
+  return loop;
+}
 
 void start_run_log(const std::string& what, const std::string& out_dir, const TrainSection& train,
                    const Distributed* dist, std::ostream& log) {

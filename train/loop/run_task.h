@@ -6,12 +6,16 @@
 #include <ostream>
 #include <string>
 
-#include "train/config/config.h"
+#include "train/config/run_config.h"
 #include "train/loop/training_loop.h"
 
 namespace tapelm {
 
 class Distributed;
+
+// The loop's sections of a config, with its resolved YAML (<out_dir>/config.yaml and every
+// checkpoint's).
+LoopConfig loop_config(const RunConfig& config, std::string resolved_yaml);
 
 // Starts the threads (train.threads) and the GEMM backend (train.gemm, train.precision) and
 // logs the run's first line, "tapelm " + what + "out_dir runs/x, 2 ranks x 1 thread each, gemm
