@@ -1,5 +1,5 @@
-// tapelm in one include: every public header of the installed package (autograd, nn, optim,
-// data, decode, train). Consumers may include single headers instead, e.g. <tapelm/nn/gpt.h>.
+// tapelm in one include: every public header of the installed package (autograd, baselines,
+// nn, optim, data, decode, train). Consumers may include single headers instead, e.g. <tapelm/nn/gpt.h>.
 #pragma once
 
 #include <tapelm/autograd/activation.h>
@@ -10,6 +10,7 @@
 #include <tapelm/autograd/dropout.h>
 #include <tapelm/autograd/elementwise.h>
 #include <tapelm/autograd/embedding.h>
+#include <tapelm/autograd/errors.h>
 #include <tapelm/autograd/gemm_backend.h>
 #include <tapelm/autograd/grad_target.h>
 #include <tapelm/autograd/gradcheck.h>
@@ -25,6 +26,15 @@
 #include <tapelm/autograd/tensor.h>
 #include <tapelm/autograd/variable.h>
 #include <tapelm/autograd/wait_policy.h>
+
+#include <tapelm/baselines/class_labels.h>
+#include <tapelm/baselines/lbfgs.h>
+#include <tapelm/baselines/logistic_regression.h>
+#include <tapelm/baselines/naive_bayes.h>
+#include <tapelm/baselines/sparse_rows.h>
+#include <tapelm/baselines/text_baselines.h>
+#include <tapelm/baselines/tfidf.h>
+#include <tapelm/baselines/word_ngrams.h>
 
 #include <tapelm/nn/attention.h>
 #include <tapelm/nn/backbone.h>
@@ -117,6 +127,7 @@
 #include <tapelm/train/loop/training_task.h>
 #include <tapelm/train/tasks/causal_lm_task.h>
 #include <tapelm/train/tasks/class_weights.h>
+#include <tapelm/train/tasks/classification_baselines.h>
 #include <tapelm/train/tasks/classification_task.h>
 #include <tapelm/train/tasks/completion_task.h>
 #include <tapelm/train/tasks/eval_totals.h>
