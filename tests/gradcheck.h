@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/gradcheck.h"
-#include "autograd/ops.h"
-#include "autograd/rng.h"
+#include <tapelm/autograd/gradcheck.h>
+#include <tapelm/autograd/ops.h>
+#include <tapelm/autograd/rng.h>
 
 namespace tapelm::testing {
 

@@ -1,12 +1,12 @@
 // The public gradcheck (autograd/gradcheck.h) on an op defined here with record_op: it passes
 // the right backward and names what is wrong with a wrong one, for inputs and for parameters.
-#include "autograd/gradcheck.h"
+#include <tapelm/autograd/gradcheck.h>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "autograd/record.h"
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 namespace {

@@ -12,11 +12,11 @@
 #include <functional>
 #include <memory>
 
-#include "autograd/ops.h"
+#include <tapelm/autograd/ops.h>
 #include "gradcheck.h"
-#include "nn/module.h"
-#include "nn/transformer_config.h"
-#include "nn/transformer_stack.h"
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/transformer_config.h>
+#include <tapelm/nn/transformer_stack.h>
 
 namespace tapelm::testing {
 

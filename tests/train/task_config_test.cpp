@@ -1,6 +1,6 @@
 // A config file for a task defined outside the library (train/loop/task_config.h): the keys of
 // every tapelm config, plus a section the caller's schema defines.
-#include "train/loop/task_config.h"
+#include <tapelm/train/loop/task_config.h>
 
 #include <gtest/gtest.h>
 

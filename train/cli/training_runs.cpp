@@ -1,18 +1,18 @@
 // Preparing a pretraining or fine-tuning run, building its task and training it.
-#include "train/cli/training_runs.h"
+#include <tapelm/train/cli/training_runs.h>
 
 #include <iostream>
 
-#include "train/config/builders.h"
-#include "train/tasks/causal_lm_task.h"
-#include "train/loop/distributed.h"
-#include "train/loop/run_task.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/tasks/labeled_training_task.h"
-#include "train/config/memory_budget.h"
-#include "train/config/memory_estimate.h"
-#include "train/checkpoint/resume.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/tasks/causal_lm_task.h>
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/loop/run_task.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/tasks/labeled_training_task.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/config/memory_estimate.h>
+#include <tapelm/train/checkpoint/resume.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

@@ -1,12 +1,12 @@
 // Setting up a run's process and training a task.
-#include "train/loop/run_task.h"
+#include <tapelm/train/loop/run_task.h>
 
 #include <memory>
 #include <utility>
 
-#include "train/checkpoint/run_dir.h"
-#include "train/config/builders.h"
-#include "train/loop/distributed.h"
+#include <tapelm/train/checkpoint/run_dir.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/loop/distributed.h>
 
 namespace tapelm {
 

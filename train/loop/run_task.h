@@ -6,8 +6,8 @@
 #include <ostream>
 #include <string>
 
-#include "train/config/run_config.h"
-#include "train/loop/training_loop.h"
+#include <tapelm/train/config/run_config.h>
+#include <tapelm/train/loop/training_loop.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // SIGINT/SIGTERM/SIGUSR1 handling: async-signal-safe flag, immediate exit on the second signal.
-#include "train/loop/signals.h"
+#include <tapelm/train/loop/signals.h>
 
 #include <signal.h>
 #include <unistd.h>

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "train/config/config_schema.h"
-#include "train/config/run_config.h"
-#include "train/loop/run_task.h"
-#include "train/loop/training_loop.h"
+#include <tapelm/train/config/config_schema.h>
+#include <tapelm/train/config/run_config.h>
+#include <tapelm/train/loop/run_task.h>
+#include <tapelm/train/loop/training_loop.h>
 
 namespace tapelm {
 
