@@ -25,7 +25,7 @@ Var logaddexp(const Var& a, const Var& b) {
   }
   // The backward runs when the loss's gradient reaches `out`; it adds into the inputs'
   // gradients (+=), since an input may feed several ops.
-  record_op(out, {&a, &b}, [a, b](const Tensor& dout) {
+  record_op("logaddexp", out, {&a, &b}, [a, b](const Tensor& dout) {
     for (int64_t i = 0; i < a.numel(); ++i) {
       const float da = 1.0f / (1.0f + std::exp(b.data()[i] - a.data()[i]));
       if (a.requires_grad()) a.ensure_grad().data()[i] += dout.data()[i] * da;

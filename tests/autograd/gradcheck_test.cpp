@@ -15,7 +15,7 @@ namespace {
 Var cube(const Var& x, float factor) {
   Var out{Tensor(x.shape())};
   for (int64_t i = 0; i < x.numel(); ++i) out.data()[i] = x.data()[i] * x.data()[i] * x.data()[i];
-  record_op(out, {&x}, [x, factor](const Tensor& dout) {
+  record_op("cube", out, {&x}, [x, factor](const Tensor& dout) {
     float* dx = x.ensure_grad().data();
     for (int64_t i = 0; i < x.numel(); ++i) dx[i] += factor * 3.0f * x.data()[i] * x.data()[i] * dout.data()[i];
   });
