@@ -1,9 +1,9 @@
 // Activation ops: each calls its kernel pair and records one tape node.
-#include "autograd/activation.h"
+#include <tapelm/autograd/activation.h>
 
-#include "autograd/check.h"
-#include "autograd/kernels/activation.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/activation.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

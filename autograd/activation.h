@@ -1,7 +1,7 @@
 // Pointwise activations, each a fused forward/backward kernel pair.
 #pragma once
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

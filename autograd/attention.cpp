@@ -1,15 +1,15 @@
 // Fused scaled dot-product attention op: validates shapes and mask, runs the kernel pair,
 // records one node that keeps only q, k, v, the output and the row log-sum-exp.
-#include "autograd/attention.h"
+#include <tapelm/autograd/attention.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/grad_target.h"
-#include "autograd/kernels/attention.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/grad_target.h>
+#include <tapelm/autograd/kernels/attention.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // bf16 products on oneDNN's matmul primitive, cached per shape and thread.
-#include "autograd/bf16_matmul.h"
+#include <tapelm/autograd/bf16_matmul.h>
 
 #include <stdexcept>
 

@@ -1,5 +1,5 @@
 // Size-bucketed free lists behind a mutex; see buffer_pool.h for why.
-#include "autograd/buffer_pool.h"
+#include <tapelm/autograd/buffer_pool.h>
 
 #include <cstdlib>
 #include <iterator>

@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/errors.h"
-#include "autograd/variable.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

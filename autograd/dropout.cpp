@@ -1,12 +1,12 @@
 // Dropout op: one node whose backward regenerates the mask from (key, first_row).
-#include "autograd/dropout.h"
+#include <tapelm/autograd/dropout.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/kernels/dropout.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/dropout.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

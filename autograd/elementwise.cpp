@@ -1,13 +1,13 @@
 // Elementwise ops: broadcasting binary arithmetic and unary math, one tape node each.
-#include "autograd/elementwise.h"
+#include <tapelm/autograd/elementwise.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/kernels/broadcast.h"
-#include "autograd/kernels/elementwise.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/broadcast.h>
+#include <tapelm/autograd/kernels/elementwise.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

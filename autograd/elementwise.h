@@ -3,7 +3,7 @@
 // gradient back to each input's own shape.
 #pragma once
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // Embedding op: validates ids, gathers rows, records one scatter-add node.
-#include "autograd/embedding.h"
+#include <tapelm/autograd/embedding.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/kernels/embedding.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/embedding.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

@@ -1,13 +1,13 @@
 // GEMM backends: the process's choice and one block of a product on each library.
-#include "autograd/gemm_backend.h"
+#include <tapelm/autograd/gemm_backend.h>
 
 #include <omp.h>
 
 #include <atomic>
 #include <stdexcept>
 
-#include "autograd/bf16_matmul.h"
-#include "autograd/kernels/gemm.h"
+#include <tapelm/autograd/bf16_matmul.h>
+#include <tapelm/autograd/kernels/gemm.h>
 
 #if TAPELM_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>

@@ -1,7 +1,7 @@
 // Where a fused op's backward kernel accumulates each input's gradient.
 #pragma once
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

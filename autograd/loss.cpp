@@ -1,13 +1,13 @@
 // Cross-entropy op: validates targets, runs the fused kernel, records one node.
-#include "autograd/loss.h"
+#include <tapelm/autograd/loss.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/kernels/cross_entropy.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/cross_entropy.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

@@ -1,15 +1,15 @@
 // matmul and linear: shape checks, then GEMM calls (autograd/kernels/gemm.h) forward and
 // backward, accumulating straight into gradient buffers.
-#include "autograd/matmul.h"
+#include <tapelm/autograd/matmul.h>
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/kernels/broadcast.h"
-#include "autograd/kernels/gemm.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/broadcast.h>
+#include <tapelm/autograd/kernels/gemm.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

@@ -1,7 +1,7 @@
 // Matrix products on Eigen's GEMM (OpenMP-parallel inside Eigen).
 #pragma once
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

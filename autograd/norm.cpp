@@ -1,15 +1,15 @@
 // Layer norm and RMS norm ops: validate, run the kernel, record one node.
-#include "autograd/norm.h"
+#include <tapelm/autograd/norm.h>
 
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-#include "autograd/check.h"
-#include "autograd/grad_target.h"
-#include "autograd/kernels/norm.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/grad_target.h>
+#include <tapelm/autograd/kernels/norm.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

@@ -1,7 +1,7 @@
 // Normalisation over the last axis, fused: forward caches mean/rstd for backward.
 #pragma once
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

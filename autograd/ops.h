@@ -1,14 +1,14 @@
 // Every differentiable op, in one include.
 #pragma once
 
-#include "autograd/activation.h"
-#include "autograd/attention.h"
-#include "autograd/dropout.h"
-#include "autograd/elementwise.h"
-#include "autograd/embedding.h"
-#include "autograd/loss.h"
-#include "autograd/matmul.h"
-#include "autograd/norm.h"
-#include "autograd/reduce.h"
-#include "autograd/shape_ops.h"
-#include "autograd/tape.h"
+#include <tapelm/autograd/activation.h>
+#include <tapelm/autograd/attention.h>
+#include <tapelm/autograd/dropout.h>
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/autograd/embedding.h>
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/matmul.h>
+#include <tapelm/autograd/norm.h>
+#include <tapelm/autograd/reduce.h>
+#include <tapelm/autograd/shape_ops.h>
+#include <tapelm/autograd/tape.h>

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 
 namespace tapelm {
 

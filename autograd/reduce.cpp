@@ -1,15 +1,15 @@
 // Reductions (on the broadcast reduction kernel: a sum over dim is a reduction to the
 // keepdim shape) and softmax / log_softmax (autograd/kernels/softmax.h).
-#include "autograd/reduce.h"
+#include <tapelm/autograd/reduce.h>
 
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "autograd/check.h"
-#include "autograd/kernels/broadcast.h"
-#include "autograd/kernels/softmax.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/broadcast.h>
+#include <tapelm/autograd/kernels/softmax.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

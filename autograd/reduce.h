@@ -1,7 +1,7 @@
 // Reductions over one axis, and softmax / log_softmax over the last axis.
 #pragma once
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

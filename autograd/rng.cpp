@@ -1,5 +1,5 @@
 // Normal draws for Rng.
-#include "autograd/rng.h"
+#include <tapelm/autograd/rng.h>
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Shape ops. reshape aliases storage; the others copy with row-wise memcpy where rows
 // stay contiguous, and their backward passes add the gradient back in place.
-#include "autograd/shape_ops.h"
+#include <tapelm/autograd/shape_ops.h>
 
 #include <algorithm>
 #include <cstring>
@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/check.h"
-#include "autograd/kernels/broadcast.h"
-#include "autograd/record.h"
+#include <tapelm/autograd/check.h>
+#include <tapelm/autograd/kernels/broadcast.h>
+#include <tapelm/autograd/record.h>
 
 namespace tapelm {
 

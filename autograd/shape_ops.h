@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Tape recording state and the reverse walk.
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 
 #include <atomic>
 

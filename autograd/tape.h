@@ -7,8 +7,8 @@
 #include <initializer_list>
 #include <vector>
 
-#include "autograd/errors.h"
-#include "autograd/variable.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

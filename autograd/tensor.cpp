@@ -1,5 +1,5 @@
 // Tensor storage, construction and reshape.
-#include "autograd/tensor.h"
+#include <tapelm/autograd/tensor.h>
 
 #include <algorithm>
 #include <cstring>
@@ -7,8 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "autograd/buffer_pool.h"
-#include "autograd/errors.h"
+#include <tapelm/autograd/buffer_pool.h>
+#include <tapelm/autograd/errors.h>
 
 namespace tapelm {
 namespace {

@@ -1,5 +1,5 @@
 // Gradient accumulation for Var.
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 #include <stdexcept>
 

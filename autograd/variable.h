@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "autograd/tensor.h"
+#include <tapelm/autograd/tensor.h>
 
 namespace tapelm {
 

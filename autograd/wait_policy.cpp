@@ -1,5 +1,5 @@
 // Re-exec under OMP_WAIT_POLICY=PASSIVE (see wait_policy.h).
-#include "autograd/wait_policy.h"
+#include <tapelm/autograd/wait_policy.h>
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // Label checks, argmax and log-softmax for the classic classifiers.
-#include "baselines/class_labels.h"
+#include <tapelm/baselines/class_labels.h>
 
 #include <cmath>
 #include <stdexcept>

@@ -1,5 +1,5 @@
 // L-BFGS with a backtracking Armijo line search.
-#include "baselines/lbfgs.h"
+#include <tapelm/baselines/lbfgs.h>
 
 #include <algorithm>
 #include <deque>

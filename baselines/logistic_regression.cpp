@@ -1,11 +1,11 @@
 // The softmax regression objective, its gradient and the L-BFGS fit.
-#include "baselines/logistic_regression.h"
+#include <tapelm/baselines/logistic_regression.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "baselines/class_labels.h"
+#include <tapelm/baselines/class_labels.h>
 
 namespace tapelm {
 

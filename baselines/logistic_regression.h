@@ -14,8 +14,8 @@
 
 #include <Eigen/Core>
 
-#include "baselines/lbfgs.h"
-#include "baselines/sparse_rows.h"
+#include <tapelm/baselines/lbfgs.h>
+#include <tapelm/baselines/sparse_rows.h>
 
 namespace tapelm {
 

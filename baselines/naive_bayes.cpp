@@ -1,12 +1,12 @@
 // Fitting and applying multinomial naive Bayes.
-#include "baselines/naive_bayes.h"
+#include <tapelm/baselines/naive_bayes.h>
 
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
-#include "baselines/class_labels.h"
+#include <tapelm/baselines/class_labels.h>
 
 namespace tapelm {
 

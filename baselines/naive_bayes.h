@@ -12,7 +12,7 @@
 
 #include <Eigen/Core>
 
-#include "baselines/sparse_rows.h"
+#include <tapelm/baselines/sparse_rows.h>
 
 namespace tapelm {
 

@@ -1,7 +1,7 @@
 // Features once, both classifiers on them.
-#include "baselines/text_baselines.h"
+#include <tapelm/baselines/text_baselines.h>
 
-#include "baselines/tfidf.h"
+#include <tapelm/baselines/tfidf.h>
 
 namespace tapelm {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "baselines/logistic_regression.h"
-#include "baselines/naive_bayes.h"
-#include "baselines/word_ngrams.h"
+#include <tapelm/baselines/logistic_regression.h>
+#include <tapelm/baselines/naive_bayes.h>
+#include <tapelm/baselines/word_ngrams.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Fitting idf and weighting rows.
-#include "baselines/tfidf.h"
+#include <tapelm/baselines/tfidf.h>
 
 #include <cmath>
 #include <stdexcept>

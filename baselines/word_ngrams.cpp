@@ -1,5 +1,5 @@
 // Tokenizing, counting n-grams and choosing the vocabulary.
-#include "baselines/word_ngrams.h"
+#include <tapelm/baselines/word_ngrams.h>
 
 #include <algorithm>
 #include <stdexcept>

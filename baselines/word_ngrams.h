@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "baselines/sparse_rows.h"
+#include <tapelm/baselines/sparse_rows.h>
 
 namespace tapelm {
 

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "decode/seq2seq_search.h"
+#include <tapelm/decode/seq2seq_search.h>
 
 namespace tapelm {
 namespace {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gemm_backend.h"
-#include "autograd/kernels/gemm.h"
-#include "autograd/rng.h"
-#include "autograd/wait_policy.h"
+#include <tapelm/autograd/gemm_backend.h>
+#include <tapelm/autograd/kernels/gemm.h>
+#include <tapelm/autograd/rng.h>
+#include <tapelm/autograd/wait_policy.h>
 
 namespace tapelm {
 namespace {

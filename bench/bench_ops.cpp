@@ -9,8 +9,8 @@
 
 #include <vector>
 
-#include "autograd/ops.h"
-#include "autograd/rng.h"
+#include <tapelm/autograd/ops.h>
+#include <tapelm/autograd/rng.h>
 
 namespace tapelm {
 namespace {

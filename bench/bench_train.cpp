@@ -30,14 +30,14 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gemm_backend.h"
-#include "autograd/ops.h"
-#include "autograd/wait_policy.h"
+#include <tapelm/autograd/gemm_backend.h>
+#include <tapelm/autograd/ops.h>
+#include <tapelm/autograd/wait_policy.h>
 #include "bench/train_rows.h"
-#include "nn/gpt.h"
-#include "optim/adam.h"
-#include "optim/clip.h"
-#include "optim/param_groups.h"
+#include <tapelm/nn/gpt.h>
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/clip.h>
+#include <tapelm/optim/param_groups.h>
 
 namespace tapelm {
 namespace {

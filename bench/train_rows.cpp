@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "nn/encoder_decoder.h"
-#include "nn/sequence_classifier.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/encoder_decoder.h>
+#include <tapelm/nn/sequence_classifier.h>
 
 namespace tapelm {
 namespace {

@@ -12,8 +12,8 @@
 #include <optional>
 #include <string>
 
-#include "nn/gpt.h"
-#include "nn/module.h"
+#include <tapelm/nn/gpt.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

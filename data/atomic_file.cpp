@@ -1,5 +1,5 @@
 // AtomicFile: temp file + write loop + fsync + rename + folder fsync.
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "data/crash_point.h"
+#include <tapelm/data/crash_point.h>
 
 namespace tapelm {
 namespace {

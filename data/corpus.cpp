@@ -1,5 +1,5 @@
 // Corpus: source resolution (stat / recursive scan / glob) and policy-checked reading.
-#include "data/corpus.h"
+#include <tapelm/data/corpus.h>
 
 #include <glob.h>
 
@@ -10,7 +10,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 
 namespace fs = std::filesystem;
 

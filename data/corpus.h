@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "data/enum_names.h"
-#include "data/utf8.h"
+#include <tapelm/data/enum_names.h>
+#include <tapelm/data/utf8.h>
 
 namespace tapelm {
 

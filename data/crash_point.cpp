@@ -1,7 +1,7 @@
 // crash_point: compares the point with TAPELM_TEST_CRASH_AT and counts the visits of the
 // point it names. The variable is read at every visit (crash points sit beside fsyncs, so
 // this costs nothing measurable), which lets a forked test child set it after the parent ran.
-#include "data/crash_point.h"
+#include <tapelm/data/crash_point.h>
 
 #include <signal.h>
 

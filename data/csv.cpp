@@ -1,5 +1,5 @@
 // RFC 4180 parsing in one pass over the text, tracking line numbers for messages.
-#include "data/csv.h"
+#include <tapelm/data/csv.h>
 
 #include <stdexcept>
 

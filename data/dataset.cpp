@@ -1,7 +1,7 @@
 // prepare_data: corpus, then the cached tokenizer, then the cached shards.
-#include "data/dataset.h"
+#include <tapelm/data/dataset.h>
 
-#include "data/token_cache/tokenizer_cache.h"
+#include <tapelm/data/token_cache/tokenizer_cache.h>
 
 #include <memory>
 #include <utility>

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "data/token_cache/shard_cache.h"
-#include "data/corpus.h"
-#include "data/tokenizer.h"
+#include <tapelm/data/token_cache/shard_cache.h>
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/tokenizer.h>
 
 namespace tapelm {
 

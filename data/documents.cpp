@@ -1,10 +1,10 @@
 // Documents: whole files, or one field of each record through the labeled-data readers.
-#include "data/documents.h"
+#include <tapelm/data/documents.h>
 
 #include <stdexcept>
 
-#include "data/corpus.h"
-#include "data/labeled_dataset.h"
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/labeled_dataset.h>
 
 namespace tapelm {
 namespace {

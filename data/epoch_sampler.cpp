@@ -1,5 +1,5 @@
 // Seeded per-epoch permutations.
-#include "data/epoch_sampler.h"
+#include <tapelm/data/epoch_sampler.h>
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,9 +1,9 @@
 // XXH64 (Yann Collet's xxHash, 64-bit variant) following the published algorithm.
-#include "data/hash.h"
+#include <tapelm/data/hash.h>
 
 #include <cstring>
 
-#include "data/mapped_file.h"
+#include <tapelm/data/mapped_file.h>
 
 namespace tapelm {
 namespace {

@@ -1,5 +1,5 @@
 // LabelVocab and the class balance report.
-#include "data/label_vocab.h"
+#include <tapelm/data/label_vocab.h>
 
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // Labeled examples: files are found and read (BOM, UTF-8 policy) through Corpus, then parsed
 // per format; every error names the file and line.
-#include "data/labeled_dataset.h"
+#include <tapelm/data/labeled_dataset.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "data/corpus.h"
-#include "data/csv.h"
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/csv.h>
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // MappedFile: open + fstat + mmap, unmapped on destruction.
-#include "data/mapped_file.h"
+#include <tapelm/data/mapped_file.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,5 +1,5 @@
 // Truncation and padded batches.
-#include "data/padding.h"
+#include <tapelm/data/padding.h>
 
 #include <algorithm>
 #include <stdexcept>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/enum_names.h"
+#include <tapelm/data/enum_names.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Window sampling: argument checks, and splitting a window of context + 1 tokens into x, y.
-#include "data/sampler.h"
+#include <tapelm/data/sampler.h>
 
 #include <algorithm>
 #include <stdexcept>

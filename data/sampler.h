@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "data/shards.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/data/shards.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Laying out (source, target) id rows as a teacher-forced encoder-decoder batch.
-#include "data/seq2seq_batch.h"
+#include <tapelm/data/seq2seq_batch.h>
 
 #include <algorithm>
 #include <stdexcept>

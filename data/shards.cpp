@@ -1,12 +1,12 @@
 // Shard writing (validated, converted to the narrowest dtype, checksummed) and mapped reading.
-#include "data/shards.h"
+#include <tapelm/data/shards.h>
 
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "data/hash.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/hash.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "token shards are little-endian; this build targets a big-endian host"

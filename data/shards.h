@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "data/mapped_file.h"
+#include <tapelm/data/mapped_file.h>
 
 namespace tapelm {
 

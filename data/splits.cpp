@@ -1,5 +1,5 @@
 // Seeded, stratified, group-preserving splits and their JSON files.
-#include "data/splits.h"
+#include <tapelm/data/splits.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "autograd/rng.h"
-#include "data/atomic_file.h"
-#include "data/hash.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/hash.h>
 
 namespace tapelm {
 namespace {

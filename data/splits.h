@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/labeled_dataset.h"
+#include <tapelm/data/labeled_dataset.h>
 
 namespace tapelm {
 

@@ -1,7 +1,7 @@
 // Tokenizer: sentencepiece training from the corpus through an in-memory line iterator, and
 // line-wise encoding around the "\n" piece (each line gets sentencepiece's dummy-prefix
 // space, so a word at the start of a line is tokenized like one in the middle).
-#include "data/tokenizer.h"
+#include <tapelm/data/tokenizer.h>
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
@@ -15,11 +15,11 @@
 #include <unordered_map>
 #include <utility>
 
-#include "autograd/rng.h"
-#include "data/atomic_file.h"
-#include "data/corpus.h"
-#include "data/documents.h"
-#include "data/hash.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/documents.h>
+#include <tapelm/data/hash.h>
 
 namespace tapelm {
 namespace {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "data/enum_names.h"
+#include <tapelm/data/enum_names.h>
 
 namespace sentencepiece {
 class SentencePieceProcessor;

@@ -1,5 +1,5 @@
 // UTF-8 scanning: an 8-bytes-at-a-time ASCII fast path, then the Table 3-7 state checks.
-#include "data/utf8.h"
+#include <tapelm/data/utf8.h>
 
 #include <cstring>
 #include <stdexcept>

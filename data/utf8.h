@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "data/enum_names.h"
+#include <tapelm/data/enum_names.h>
 
 namespace tapelm {
 

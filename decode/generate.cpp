@@ -1,11 +1,11 @@
 // The GPT generation loop over the KV cache, and greedy completion.
-#include "decode/generate.h"
+#include <tapelm/decode/generate.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 
 namespace tapelm {
 namespace {

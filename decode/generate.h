@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "data/tokenizer.h"
-#include "decode/decoded_sequence.h"
-#include "decode/token_choice.h"
-#include "nn/gpt.h"
+#include <tapelm/data/tokenizer.h>
+#include <tapelm/decode/decoded_sequence.h>
+#include <tapelm/decode/token_choice.h>
+#include <tapelm/nn/gpt.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Greedy and beam search over the encoder-decoder, one decoder pass per step for all rows.
-#include "decode/seq2seq_search.h"
+#include <tapelm/decode/seq2seq_search.h>
 
 #include <algorithm>
 #include <cmath>
@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/shape_ops.h"
-#include "autograd/tape.h"
-#include "decode/token_choice.h"
+#include <tapelm/autograd/shape_ops.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/decode/token_choice.h>
 
 namespace tapelm {
 namespace {

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "decode/decoded_sequence.h"
-#include "nn/encoder_decoder.h"
+#include <tapelm/decode/decoded_sequence.h>
+#include <tapelm/nn/encoder_decoder.h>
 
 namespace tapelm {
 

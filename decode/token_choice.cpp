@@ -1,5 +1,5 @@
 // Token choice: the filtered next-token distribution, draws from it, and log-probabilities.
-#include "decode/token_choice.h"
+#include <tapelm/decode/token_choice.h>
 
 #include <algorithm>
 #include <cmath>

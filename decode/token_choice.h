@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/rng.h"
+#include <tapelm/autograd/rng.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // Multi-head self- and cross-attention.
-#include "nn/attention.h"
+#include <tapelm/nn/attention.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/attention.h"
-#include "autograd/errors.h"
-#include "autograd/shape_ops.h"
+#include <tapelm/autograd/attention.h>
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/shape_ops.h>
 
 namespace tapelm {
 

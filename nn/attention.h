@@ -6,12 +6,12 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "nn/init.h"
-#include "nn/kv_cache.h"
-#include "nn/linear.h"
-#include "nn/module.h"
-#include "nn/rope.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/init.h>
+#include <tapelm/nn/kv_cache.h>
+#include <tapelm/nn/linear.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/rope.h>
 
 namespace tapelm {
 

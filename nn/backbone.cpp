@@ -1,9 +1,9 @@
 // Decoder-only body: embeddings, layers, final norm.
-#include "nn/backbone.h"
+#include <tapelm/nn/backbone.h>
 
 #include <stdexcept>
 
-#include "nn/inputs.h"
+#include <tapelm/nn/inputs.h>
 
 namespace tapelm {
 

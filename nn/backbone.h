@@ -7,15 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "nn/dropout.h"
-#include "nn/embedding.h"
-#include "nn/kv_cache.h"
-#include "nn/module.h"
-#include "nn/norm.h"
-#include "nn/positional.h"
-#include "nn/transformer_config.h"
-#include "nn/transformer_stack.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/dropout.h>
+#include <tapelm/nn/embedding.h>
+#include <tapelm/nn/kv_cache.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/norm.h>
+#include <tapelm/nn/positional.h>
+#include <tapelm/nn/transformer_config.h>
+#include <tapelm/nn/transformer_stack.h>
 
 namespace tapelm {
 

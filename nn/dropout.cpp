@@ -1,11 +1,11 @@
 // Dropout module on the dropout op; site keys of a model's dropout source.
-#include "nn/dropout.h"
+#include <tapelm/nn/dropout.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/dropout.h"
-#include "autograd/rng.h"
+#include <tapelm/autograd/dropout.h>
+#include <tapelm/autograd/rng.h>
 
 namespace tapelm {
 

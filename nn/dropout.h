@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "nn/module.h"
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

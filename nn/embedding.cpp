@@ -1,10 +1,10 @@
 // Embedding layer on the embedding op.
-#include "nn/embedding.h"
+#include <tapelm/nn/embedding.h>
 
 #include <stdexcept>
 
-#include "autograd/embedding.h"
-#include "autograd/errors.h"
+#include <tapelm/autograd/embedding.h>
+#include <tapelm/autograd/errors.h>
 
 namespace tapelm {
 

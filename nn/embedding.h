@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "nn/init.h"
-#include "nn/module.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/init.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // The encoder-decoder Transformer.
-#include "nn/encoder_decoder.h"
+#include <tapelm/nn/encoder_decoder.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/errors.h"
-#include "autograd/matmul.h"
-#include "nn/inputs.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/matmul.h>
+#include <tapelm/nn/inputs.h>
 
 namespace tapelm {
 

@@ -9,15 +9,15 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/loss.h"
-#include "autograd/rng.h"
-#include "nn/dropout.h"
-#include "nn/embedding.h"
-#include "nn/linear.h"
-#include "nn/module.h"
-#include "nn/positional.h"
-#include "nn/transformer_config.h"
-#include "nn/transformer_stack.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/dropout.h>
+#include <tapelm/nn/embedding.h>
+#include <tapelm/nn/linear.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/positional.h>
+#include <tapelm/nn/transformer_config.h>
+#include <tapelm/nn/transformer_stack.h>
 
 namespace tapelm {
 

@@ -1,10 +1,10 @@
 // Feed-forward network variants.
-#include "nn/feed_forward.h"
+#include <tapelm/nn/feed_forward.h>
 
 #include <stdexcept>
 
-#include "autograd/activation.h"
-#include "autograd/elementwise.h"
+#include <tapelm/autograd/activation.h>
+#include <tapelm/autograd/elementwise.h>
 
 namespace tapelm {
 

@@ -4,11 +4,11 @@
 
 #include <memory>
 
-#include "autograd/rng.h"
-#include "data/enum_names.h"
-#include "nn/init.h"
-#include "nn/linear.h"
-#include "nn/module.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/data/enum_names.h>
+#include <tapelm/nn/init.h>
+#include <tapelm/nn/linear.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,11 +1,11 @@
 // GPT language model.
-#include "nn/gpt.h"
+#include <tapelm/nn/gpt.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/errors.h"
-#include "autograd/matmul.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/matmul.h>
 
 namespace tapelm {
 

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/loss.h"
-#include "nn/backbone.h"
-#include "nn/kv_cache.h"
-#include "nn/linear.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/nn/backbone.h>
+#include <tapelm/nn/kv_cache.h>
+#include <tapelm/nn/linear.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Seeded normal initialisation.
-#include "nn/init.h"
+#include <tapelm/nn/init.h>
 
 #include <cmath>
 #include <stdexcept>

@@ -2,8 +2,8 @@
 // built twice from the same seed has bitwise identical parameters.
 #pragma once
 
-#include "autograd/rng.h"
-#include "autograd/tensor.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/autograd/tensor.h>
 
 namespace tapelm {
 

@@ -1,10 +1,10 @@
 // Model input validation.
-#include "nn/inputs.h"
+#include <tapelm/nn/inputs.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/errors.h"
+#include <tapelm/autograd/errors.h>
 
 namespace tapelm {
 

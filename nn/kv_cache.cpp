@@ -1,14 +1,14 @@
 // KV cache bookkeeping: growth in place, reordering, the padding mask.
-#include "nn/kv_cache.h"
+#include <tapelm/nn/kv_cache.h>
 
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "autograd/errors.h"
-#include "autograd/shape_ops.h"
-#include "autograd/tape.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/shape_ops.h>
+#include <tapelm/autograd/tape.h>
 
 namespace tapelm {
 namespace {

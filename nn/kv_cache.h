@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

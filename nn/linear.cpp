@@ -1,10 +1,10 @@
 // Linear layer on the fused linear op.
-#include "nn/linear.h"
+#include <tapelm/nn/linear.h>
 
 #include <stdexcept>
 
-#include "autograd/errors.h"
-#include "autograd/matmul.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/matmul.h>
 
 namespace tapelm {
 

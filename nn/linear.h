@@ -1,9 +1,9 @@
 // Linear: y = x·Wᵀ + b with weight [out, in] and an optional bias [out].
 #pragma once
 
-#include "autograd/rng.h"
-#include "nn/init.h"
-#include "nn/module.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/init.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Parameter registration and traversal for Module.
-#include "nn/module.h"
+#include <tapelm/nn/module.h>
 
 #include <stdexcept>
 

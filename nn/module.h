@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/variable.h"
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

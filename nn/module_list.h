@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,9 +1,9 @@
 // LayerNorm and RMSNorm modules on the fused norm ops.
-#include "nn/norm.h"
+#include <tapelm/nn/norm.h>
 
 #include <stdexcept>
 
-#include "autograd/norm.h"
+#include <tapelm/autograd/norm.h>
 
 namespace tapelm {
 

@@ -4,8 +4,8 @@
 
 #include <memory>
 
-#include "data/enum_names.h"
-#include "nn/module.h"
+#include <tapelm/data/enum_names.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,13 +1,13 @@
 // Sinusoidal and learned positional encodings.
-#include "nn/positional.h"
+#include <tapelm/nn/positional.h>
 
 #include <cmath>
 #include <stdexcept>
 
-#include "autograd/elementwise.h"
-#include "autograd/errors.h"
-#include "autograd/shape_ops.h"
-#include "nn/init.h"
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/shape_ops.h>
+#include <tapelm/nn/init.h>
 
 namespace tapelm {
 

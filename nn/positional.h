@@ -3,10 +3,10 @@
 // attention (Rotary) or not at all (None).
 #pragma once
 
-#include "autograd/rng.h"
-#include "autograd/tensor.h"
-#include "data/enum_names.h"
-#include "nn/module.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/autograd/tensor.h>
+#include <tapelm/data/enum_names.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

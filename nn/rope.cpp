@@ -1,12 +1,12 @@
 // RoPE table construction and the rope op (one tape node).
-#include "nn/rope.h"
+#include <tapelm/nn/rope.h>
 
 #include <cmath>
 #include <stdexcept>
 
-#include "autograd/errors.h"
-#include "autograd/record.h"
-#include "nn/kernels/rope.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/record.h>
+#include <tapelm/nn/kernels/rope.h>
 
 namespace tapelm {
 

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "autograd/tensor.h"
-#include "autograd/variable.h"
+#include <tapelm/autograd/tensor.h>
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Safetensors writing (atomic replace) and validating reads; parameter load/save.
-#include "nn/safetensors.h"
+#include <tapelm/nn/safetensors.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,8 +12,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "autograd/errors.h"
-#include "data/atomic_file.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/data/atomic_file.h>
 
 namespace tapelm {
 

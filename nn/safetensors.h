@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "nn/module.h"
+#include <tapelm/autograd/tensor.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,13 +1,13 @@
 // Sequence classification: pooling over the backbone's hidden states, then a linear head.
-#include "nn/sequence_classifier.h"
+#include <tapelm/nn/sequence_classifier.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/errors.h"
-#include "autograd/loss.h"
-#include "autograd/matmul.h"
-#include "autograd/shape_ops.h"
+#include <tapelm/autograd/errors.h>
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/matmul.h>
+#include <tapelm/autograd/shape_ops.h>
 
 namespace tapelm {
 

@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "data/enum_names.h"
-#include "nn/backbone.h"
-#include "nn/linear.h"
+#include <tapelm/data/enum_names.h>
+#include <tapelm/nn/backbone.h>
+#include <tapelm/nn/linear.h>
 
 namespace tapelm {
 

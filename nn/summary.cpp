@@ -1,5 +1,5 @@
 // Parameter tables for logs.
-#include "nn/summary.h"
+#include <tapelm/nn/summary.h>
 
 #include <algorithm>
 #include <cstdio>

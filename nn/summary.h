@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nn/module.h"
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Validation of the shared architecture settings.
-#include "nn/transformer_config.h"
+#include <tapelm/nn/transformer_config.h>
 
 #include <stdexcept>
 #include <string>

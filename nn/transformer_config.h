@@ -6,9 +6,9 @@
 
 #include <cstdint>
 
-#include "nn/feed_forward.h"
-#include "nn/norm.h"
-#include "nn/positional.h"
+#include <tapelm/nn/feed_forward.h>
+#include <tapelm/nn/norm.h>
+#include <tapelm/nn/positional.h>
 
 namespace tapelm {
 

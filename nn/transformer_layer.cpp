@@ -1,9 +1,9 @@
 // Residual sublayers of the encoder and decoder blocks.
-#include "nn/transformer_layer.h"
+#include <tapelm/nn/transformer_layer.h>
 
 #include <stdexcept>
 
-#include "autograd/elementwise.h"
+#include <tapelm/autograd/elementwise.h>
 
 namespace tapelm {
 

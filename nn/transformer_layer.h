@@ -11,15 +11,15 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "nn/attention.h"
-#include "nn/dropout.h"
-#include "nn/feed_forward.h"
-#include "nn/kv_cache.h"
-#include "nn/module.h"
-#include "nn/norm.h"
-#include "nn/rope.h"
-#include "nn/transformer_config.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/attention.h>
+#include <tapelm/nn/dropout.h>
+#include <tapelm/nn/feed_forward.h>
+#include <tapelm/nn/kv_cache.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/norm.h>
+#include <tapelm/nn/rope.h>
+#include <tapelm/nn/transformer_config.h>
 
 namespace tapelm {
 

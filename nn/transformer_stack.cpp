@@ -1,12 +1,12 @@
 // Model assembly helpers and the layer stack.
-#include "nn/transformer_stack.h"
+#include <tapelm/nn/transformer_stack.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "autograd/elementwise.h"
-#include "nn/init.h"
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/nn/init.h>
 
 namespace tapelm {
 

@@ -1,11 +1,11 @@
 // Adam / AdamW update loops.
-#include "optim/adam.h"
+#include <tapelm/optim/adam.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "optim/fmadd.h"
+#include <tapelm/optim/fmadd.h>
 
 namespace tapelm {
 

@@ -10,7 +10,7 @@
 // the element loop evaluates in PyTorch's order with its fused multiply-adds (optim/fmadd.h).
 #pragma once
 
-#include "optim/optimizer.h"
+#include <tapelm/optim/optimizer.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Gradient norm and clipping over fixed chunks, so the sum order never depends on threads.
-#include "optim/clip.h"
+#include <tapelm/optim/clip.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_ semantics).
 #pragma once
 
-#include "nn/module.h"
+#include <tapelm/nn/module.h>
 
 namespace tapelm {
 

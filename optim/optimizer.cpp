@@ -1,5 +1,5 @@
 // Optimizer bookkeeping: groups, skipping parameters without gradients, state export/restore.
-#include "optim/optimizer.h"
+#include <tapelm/optim/optimizer.h>
 
 #include <algorithm>
 #include <cmath>

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "data/enum_names.h"
-#include "nn/module.h"
-#include "nn/safetensors.h"
+#include <tapelm/data/enum_names.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/safetensors.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Weight-decay grouping by rank and name.
-#include "optim/param_groups.h"
+#include <tapelm/optim/param_groups.h>
 
 namespace tapelm {
 

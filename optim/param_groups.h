@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.h"
+#include <tapelm/optim/optimizer.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Learning-rate schedules.
-#include "optim/schedule.h"
+#include <tapelm/optim/schedule.h>
 
 #include <cmath>
 #include <stdexcept>

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "data/enum_names.h"
+#include <tapelm/data/enum_names.h>
 
 namespace tapelm {
 

@@ -1,11 +1,11 @@
 // SGD update loop.
-#include "optim/sgd.h"
+#include <tapelm/optim/sgd.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "optim/fmadd.h"
+#include <tapelm/optim/fmadd.h>
 
 namespace tapelm {
 

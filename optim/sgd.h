@@ -6,7 +6,7 @@
 //   p ← p − lr·buf                              (p ← p − lr·g when μ = 0: no buffer kept)
 #pragma once
 
-#include "optim/optimizer.h"
+#include <tapelm/optim/optimizer.h>
 
 namespace tapelm {
 

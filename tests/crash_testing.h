@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 
 namespace tapelm::testing {
 

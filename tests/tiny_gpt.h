@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "nn/gpt.h"
+#include <tapelm/nn/gpt.h>
 
 namespace tapelm::testing {
 

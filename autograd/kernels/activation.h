@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "autograd/kernels/fast_tanh.h"
+#include <tapelm/autograd/kernels/fast_tanh.h>
 
 namespace tapelm::kernels {
 

@@ -14,8 +14,8 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/kernels/fast_exp.h"
-#include "autograd/kernels/gemm.h"
+#include <tapelm/autograd/kernels/fast_exp.h>
+#include <tapelm/autograd/kernels/gemm.h>
 
 namespace tapelm::kernels {
 

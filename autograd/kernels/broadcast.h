@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/kernels/row_reduce.h"
+#include <tapelm/autograd/kernels/row_reduce.h>
 
 namespace tapelm::kernels {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "autograd/kernels/fast_exp.h"
+#include <tapelm/autograd/kernels/fast_exp.h>
 
 namespace tapelm::kernels {
 

@@ -11,7 +11,7 @@
 
 #include <cmath>
 
-#include "autograd/kernels/fast_exp.h"
+#include <tapelm/autograd/kernels/fast_exp.h>
 
 namespace tapelm::kernels {
 

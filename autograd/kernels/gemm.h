@@ -23,7 +23,7 @@
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
-#include "autograd/gemm_backend.h"
+#include <tapelm/autograd/gemm_backend.h>
 
 namespace tapelm::kernels {
 

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "autograd/kernels/fast_exp.h"
-#include "autograd/kernels/row_reduce.h"
+#include <tapelm/autograd/kernels/fast_exp.h>
+#include <tapelm/autograd/kernels/row_reduce.h>
 
 namespace tapelm::kernels {
 

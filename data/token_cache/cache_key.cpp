@@ -1,9 +1,9 @@
 // Cache keys from file fingerprints and settings.
-#include "data/token_cache/cache_key.h"
+#include <tapelm/data/token_cache/cache_key.h>
 
-#include "data/corpus.h"
-#include "data/hash.h"
-#include "data/tokenizer.h"
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/hash.h>
+#include <tapelm/data/tokenizer.h>
 
 using nlohmann::json;
 

@@ -1,14 +1,14 @@
 // Corpus encoding in rounds of about kBatchBytes of text, each round's chunks in parallel.
-#include "data/token_cache/encode_corpus.h"
+#include <tapelm/data/token_cache/encode_corpus.h>
 
 #include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
-#include "data/corpus.h"
-#include "data/documents.h"
-#include "data/tokenizer.h"
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/documents.h>
+#include <tapelm/data/tokenizer.h>
 
 namespace tapelm {
 namespace {

@@ -1,6 +1,6 @@
 // build_or_load_shards: the key, the lookup, and building an entry in a temporary folder that
 // is renamed into place.
-#include "data/token_cache/shard_cache.h"
+#include <tapelm/data/token_cache/shard_cache.h>
 
 #include <unistd.h>
 
@@ -9,13 +9,13 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "data/token_cache/cache_key.h"
-#include "data/token_cache/encode_corpus.h"
-#include "data/token_cache/shard_entry.h"
-#include "data/corpus.h"
-#include "data/hash.h"
-#include "data/tokenizer.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/token_cache/cache_key.h>
+#include <tapelm/data/token_cache/encode_corpus.h>
+#include <tapelm/data/token_cache/shard_entry.h>
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/hash.h>
+#include <tapelm/data/tokenizer.h>
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "data/token_cache/val_split.h"
-#include "data/shards.h"
+#include <tapelm/data/token_cache/val_split.h>
+#include <tapelm/data/shards.h>
 
 namespace tapelm {
 

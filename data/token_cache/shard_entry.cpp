@@ -1,13 +1,13 @@
 // Shard cache entries: writing shards and the manifest, and verified loading.
-#include "data/token_cache/shard_entry.h"
+#include <tapelm/data/token_cache/shard_entry.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "data/hash.h"
-#include "data/tokenizer.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/hash.h>
+#include <tapelm/data/tokenizer.h>
 
 using nlohmann::json;
 

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "data/token_cache/shard_cache.h"
-#include "data/token_cache/val_split.h"
+#include <tapelm/data/token_cache/shard_cache.h>
+#include <tapelm/data/token_cache/val_split.h>
 
 namespace tapelm {
 

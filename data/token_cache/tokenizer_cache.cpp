@@ -1,10 +1,10 @@
 // train_or_load_tokenizer: load the keyed model when it is there and usable, else train it.
-#include "data/token_cache/tokenizer_cache.h"
+#include <tapelm/data/token_cache/tokenizer_cache.h>
 
 #include <filesystem>
 
-#include "data/token_cache/cache_key.h"
-#include "data/corpus.h"
+#include <tapelm/data/token_cache/cache_key.h>
+#include <tapelm/data/corpus.h>
 
 namespace fs = std::filesystem;
 

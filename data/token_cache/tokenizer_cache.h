@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "data/tokenizer.h"
+#include <tapelm/data/tokenizer.h>
 
 namespace tapelm {
 

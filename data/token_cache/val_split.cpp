@@ -1,5 +1,5 @@
 // Validation splits by token position or by hashed document origins.
-#include "data/token_cache/val_split.h"
+#include <tapelm/data/token_cache/val_split.h>
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "data/hash.h"
+#include <tapelm/data/hash.h>
 
 using nlohmann::json;
 

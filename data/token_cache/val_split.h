@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "data/token_cache/encode_corpus.h"
+#include <tapelm/data/token_cache/encode_corpus.h>
 
 namespace tapelm {
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "autograd/kernels/activation.h"
+#include <tapelm/autograd/kernels/activation.h>
 #include "gradcheck.h"
 
 namespace tapelm {

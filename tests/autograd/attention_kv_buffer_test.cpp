@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-#include "autograd/kernels/attention.h"
+#include <tapelm/autograd/kernels/attention.h>
 #include "gradcheck.h"
 
 namespace tapelm {

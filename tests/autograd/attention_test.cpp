@@ -1,6 +1,6 @@
 // Fused attention: kernel gradients in double for every mask configuration, agreement with
 // a naive softmax(QKᵀ·scale)V, masking behaviour, op gradients in float and shape errors.
-#include "autograd/kernels/attention.h"
+#include <tapelm/autograd/kernels/attention.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "autograd/buffer_pool.h"
+#include <tapelm/autograd/buffer_pool.h>
 
 namespace {
 bool g_fail_allocations = false;

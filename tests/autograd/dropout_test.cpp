@@ -1,6 +1,6 @@
 // Dropout: masks as a pure function of (key, global row, coordinates), keep rate and scale,
 // identity in eval, gradients.
-#include "autograd/kernels/dropout.h"
+#include <tapelm/autograd/kernels/dropout.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "autograd/kernels/broadcast.h"
-#include "autograd/kernels/elementwise.h"
+#include <tapelm/autograd/kernels/broadcast.h>
+#include <tapelm/autograd/kernels/elementwise.h>
 #include "gradcheck.h"
 
 namespace tapelm {

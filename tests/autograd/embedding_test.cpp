@@ -1,5 +1,5 @@
 // Embedding: gather forward, deterministic scatter-add backward, id validation.
-#include "autograd/kernels/embedding.h"
+#include <tapelm/autograd/kernels/embedding.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>

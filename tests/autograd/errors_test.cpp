@@ -1,11 +1,11 @@
 // Misused ops throw the documented error types (autograd/errors.h) with messages that name
 // the op and the shapes or values at fault; every error is a tapelm::Error and keeps the
 // standard base that callers caught before.
-#include "autograd/errors.h"
+#include <tapelm/autograd/errors.h>
 
 #include <gtest/gtest.h>
 
-#include "autograd/ops.h"
+#include <tapelm/autograd/ops.h>
 #include "expect_error.h"
 
 namespace tapelm {

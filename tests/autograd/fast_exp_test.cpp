@@ -1,5 +1,5 @@
 // The vectorisable exp used by the softmax-based kernels.
-#include "autograd/kernels/fast_exp.h"
+#include <tapelm/autograd/kernels/fast_exp.h>
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The vectorisable tanh used by the GELU kernels.
-#include "autograd/kernels/fast_tanh.h"
+#include <tapelm/autograd/kernels/fast_tanh.h>
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/kernels/activation.h"
+#include <tapelm/autograd/kernels/activation.h>
 
 namespace tapelm {
 namespace {

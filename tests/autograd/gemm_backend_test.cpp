@@ -11,10 +11,10 @@
 #include <cstring>
 #include <vector>
 
-#include "autograd/bf16_matmul.h"
-#include "autograd/gemm_backend.h"
-#include "autograd/kernels/gemm.h"
-#include "autograd/rng.h"
+#include <tapelm/autograd/bf16_matmul.h>
+#include <tapelm/autograd/gemm_backend.h>
+#include <tapelm/autograd/kernels/gemm.h>
+#include <tapelm/autograd/rng.h>
 
 namespace tapelm {
 namespace {

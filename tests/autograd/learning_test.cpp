@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "autograd/ops.h"
+#include <tapelm/autograd/ops.h>
 #include "gradcheck.h"
 
 namespace tapelm {

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "autograd/kernels/cross_entropy.h"
+#include <tapelm/autograd/kernels/cross_entropy.h>
 #include "gradcheck.h"
 
 namespace tapelm {

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "autograd/kernels/gemm.h"
+#include <tapelm/autograd/kernels/gemm.h>
 #include "gradcheck.h"
 
 namespace tapelm {

@@ -1,5 +1,5 @@
 // Layer norm and RMS norm: kernel gradients in double, op gradients in float, behaviour.
-#include "autograd/kernels/norm.h"
+#include <tapelm/autograd/kernels/norm.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>

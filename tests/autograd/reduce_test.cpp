@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/kernels/softmax.h"
+#include <tapelm/autograd/kernels/softmax.h>
 #include "gradcheck.h"
 
 namespace tapelm {

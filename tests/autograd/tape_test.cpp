@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "autograd/buffer_pool.h"
+#include <tapelm/autograd/buffer_pool.h>
 #include "expect_error.h"
 #include "gradcheck.h"
 

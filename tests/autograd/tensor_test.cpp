@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "autograd/buffer_pool.h"
-#include "autograd/tensor.h"
+#include <tapelm/autograd/buffer_pool.h>
+#include <tapelm/autograd/tensor.h>
 
 namespace tapelm {
 namespace {

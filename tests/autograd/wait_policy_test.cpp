@@ -1,6 +1,6 @@
 // The passive OpenMP wait policy default: re-exec when the variable is unset, never when
 // the user set it.
-#include "autograd/wait_policy.h"
+#include <tapelm/autograd/wait_policy.h>
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -1,4 +1,4 @@
-#include "baselines/lbfgs.h"
+#include <tapelm/baselines/lbfgs.h>
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "baselines/logistic_regression.h"
+#include <tapelm/baselines/logistic_regression.h>
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "baselines/naive_bayes.h"
+#include <tapelm/baselines/naive_bayes.h>
 
 #include <cmath>
 #include <limits>

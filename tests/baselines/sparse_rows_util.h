@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "baselines/sparse_rows.h"
+#include <tapelm/baselines/sparse_rows.h>
 
 namespace tapelm {
 

@@ -1,4 +1,4 @@
-#include "baselines/text_baselines.h"
+#include <tapelm/baselines/text_baselines.h>
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "baselines/tfidf.h"
+#include <tapelm/baselines/tfidf.h>
 
 #include <cmath>
 

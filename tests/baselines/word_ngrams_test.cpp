@@ -1,4 +1,4 @@
-#include "baselines/word_ngrams.h"
+#include <tapelm/baselines/word_ngrams.h>
 
 #include <gtest/gtest.h>
 

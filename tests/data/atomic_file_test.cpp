@@ -1,6 +1,6 @@
 // Temporary names: every temporary tapelm makes is recognised with its creator's pid, a write
 // killed before its rename leaves only such a temporary, and stale ones are removed.
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "crash_testing.h"
-#include "data/atomic_file.h"
-#include "data/token_cache/encode_corpus.h"
-#include "data/token_cache/shard_cache.h"
-#include "data/token_cache/tokenizer_cache.h"
-#include "data/corpus.h"
-#include "data/tokenizer.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/token_cache/encode_corpus.h>
+#include <tapelm/data/token_cache/shard_cache.h>
+#include <tapelm/data/token_cache/tokenizer_cache.h>
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/tokenizer.h>
 #include "data_test_util.h"
 
 namespace tapelm {

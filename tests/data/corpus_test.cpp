@@ -1,5 +1,5 @@
 // Corpus source resolution (files, folders, globs), its errors, and UTF-8 policies.
-#include "data/corpus.h"
+#include <tapelm/data/corpus.h>
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // RFC 4180 parsing: quoting edge cases, line endings, line numbers and errors.
 #include <gtest/gtest.h>
 
-#include "data/csv.h"
+#include <tapelm/data/csv.h>
 #include "data_test_util.h"
 
 namespace tapelm {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/rng.h"
+#include <tapelm/autograd/rng.h>
 
 namespace tapelm::testing {
 

@@ -1,14 +1,14 @@
 // prepare_data end to end: the tokenizer is trained once and then loaded from the cache,
 // the shards are built once and then reused, and the samplers run on the result.
-#include "data/dataset.h"
+#include <tapelm/data/dataset.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <vector>
 
-#include "data/atomic_file.h"
-#include "data/sampler.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/sampler.h>
 #include "data_test_util.h"
 
 namespace tapelm {

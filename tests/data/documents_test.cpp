@@ -1,10 +1,10 @@
 // Documents of a corpus: whole text files, or one field of each JSONL / CSV / TSV record, with
 // errors naming the file, line and field.
-#include "data/documents.h"
+#include <tapelm/data/documents.h>
 
 #include <gtest/gtest.h>
 
-#include "data/corpus.h"
+#include <tapelm/data/corpus.h>
 #include "data_test_util.h"
 
 namespace tapelm {

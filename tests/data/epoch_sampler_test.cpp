@@ -1,4 +1,4 @@
-#include "data/epoch_sampler.h"
+#include <tapelm/data/epoch_sampler.h>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // hash64 must be bit-exact XXH64 (reference values from `xxhsum -H1`), so cache keys are
 // stable and checkable with standard tools.
-#include "data/hash.h"
+#include <tapelm/data/hash.h>
 
 #include <gtest/gtest.h>
 

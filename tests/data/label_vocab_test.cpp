@@ -1,7 +1,7 @@
 // Label vocabulary (sorted ids, JSON round trip, unknown labels) and the balance report.
 #include <gtest/gtest.h>
 
-#include "data/label_vocab.h"
+#include <tapelm/data/label_vocab.h>
 #include "data_test_util.h"
 
 namespace tapelm {

@@ -2,7 +2,7 @@
 // the file and line it names.
 #include <gtest/gtest.h>
 
-#include "data/labeled_dataset.h"
+#include <tapelm/data/labeled_dataset.h>
 #include "data_test_util.h"
 
 namespace tapelm {

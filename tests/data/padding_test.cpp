@@ -1,7 +1,7 @@
 // Truncation modes and padded batches with their masks.
 #include <gtest/gtest.h>
 
-#include "data/padding.h"
+#include <tapelm/data/padding.h>
 #include "data_test_util.h"
 
 namespace tapelm {

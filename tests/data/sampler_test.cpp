@@ -1,7 +1,7 @@
 // Samplers over a dataset whose token i is i (mod vocab), so every window reveals where it
 // came from: determinism, checkpoint restore, bounds, shift-by-one targets, sequential
 // coverage and the rank slices of data-parallel batches.
-#include "data/sampler.h"
+#include <tapelm/data/sampler.h>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Shard files: header round trip, dtype choice, detection of truncated/corrupt files, and
 // TokenDataset reads that span shard boundaries.
-#include "data/shards.h"
+#include <tapelm/data/shards.h>
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <numeric>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 #include "data_test_util.h"
 
 namespace tapelm {

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "data/splits.h"
+#include <tapelm/data/splits.h>
 #include "data_test_util.h"
 
 namespace tapelm {

@@ -1,13 +1,13 @@
 // Tokenizer training on a small generated corpus, exact round trips, fixed special ids,
 // save/load, determinism, and clear errors for impossible settings.
-#include "data/tokenizer.h"
+#include <tapelm/data/tokenizer.h>
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "data/corpus.h"
+#include <tapelm/data/corpus.h>
 #include "data_test_util.h"
 
 namespace tapelm {

@@ -1,6 +1,6 @@
 // UTF-8 validation follows Unicode Table 3-7; repair replaces or drops each maximal
 // ill-formed subpart (so "\xE0\x80" is two subparts, "\xF0\x9F\x98" at the end is one).
-#include "data/utf8.h"
+#include <tapelm/data/utf8.h>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // GPT decoding: the token choice (temperature, top-k, top-p, greedy), the generation loop
 // (KV cache against full recomputation, sliding window, <eos>) and greedy completion.
-#include "decode/generate.h"
+#include <tapelm/decode/generate.h>
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 #include "nn/module_gradcheck.h"
 #include "tiny_gpt.h"
 

@@ -9,9 +9,9 @@
 #include <functional>
 #include <limits>
 
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 #include "nn/module_gradcheck.h"
-#include "decode/seq2seq_search.h"
+#include <tapelm/decode/seq2seq_search.h>
 
 namespace tapelm {
 namespace {

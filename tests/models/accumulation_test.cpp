@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "autograd/elementwise.h"
-#include "autograd/rng.h"
-#include "autograd/tape.h"
-#include "nn/gpt.h"
-#include "optim/adam.h"
-#include "optim/param_groups.h"
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/autograd/rng.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/param_groups.h>
 
 namespace tapelm {
 namespace {

@@ -26,12 +26,12 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tape.h"
-#include "nn/encoder_decoder.h"
-#include "nn/gpt.h"
-#include "nn/safetensors.h"
-#include "optim/adam.h"
-#include "optim/param_groups.h"
+#include <tapelm/autograd/tape.h>
+#include <tapelm/nn/encoder_decoder.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/param_groups.h>
 
 namespace tapelm {
 namespace {

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "nn/gpt.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/nn/gpt.h>
 #include "world.h"
 
 namespace tapelm {

@@ -23,7 +23,7 @@
 
 #include "scratch_dir.h"
 #include "shell_command.h"
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
 #include "world.h"
 
 namespace tapelm::testing {

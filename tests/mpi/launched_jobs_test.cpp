@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "data/hash.h"
+#include <tapelm/data/hash.h>
 #include "tiny_training.h"
 #include "world.h"
 

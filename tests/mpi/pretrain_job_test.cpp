@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/rng.h"
+#include <tapelm/autograd/rng.h>
 #include "job_helpers.h"
 
 namespace tapelm::testing {

@@ -6,16 +6,16 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/rng.h"
-#include "autograd/tape.h"
-#include "data/sampler.h"
-#include "data/shards.h"
-#include "nn/gpt.h"
-#include "optim/adam.h"
-#include "optim/clip.h"
-#include "optim/param_groups.h"
+#include <tapelm/autograd/rng.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/data/sampler.h>
+#include <tapelm/data/shards.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/clip.h>
+#include <tapelm/optim/param_groups.h>
 #include "scratch_dir.h"
-#include "train/loop/distributed.h"
+#include <tapelm/train/loop/distributed.h>
 
 namespace tapelm::testing {
 

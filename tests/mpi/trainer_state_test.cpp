@@ -1,7 +1,7 @@
 // trainer_state.json for data-parallel runs: no per-rank state (dropout masks are a function
 // of the step and the global example index), older files' dropout streams are ignored, and a
 // world_size below 1 is refused naming the file.
-#include "train/checkpoint/trainer_state.h"
+#include <tapelm/train/checkpoint/trainer_state.h>
 
 #include <gtest/gtest.h>
 

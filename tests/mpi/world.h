@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "train/loop/distributed.h"
+#include <tapelm/train/loop/distributed.h>
 
 namespace tapelm::testing {
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "module_gradcheck.h"
-#include "nn/attention.h"
+#include <tapelm/nn/attention.h>
 
 namespace tapelm {
 namespace {

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "module_gradcheck.h"
-#include "nn/transformer_layer.h"
+#include <tapelm/nn/transformer_layer.h>
 
 namespace tapelm {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "module_gradcheck.h"
-#include "nn/encoder_decoder.h"
+#include <tapelm/nn/encoder_decoder.h>
 
 namespace tapelm {
 namespace {

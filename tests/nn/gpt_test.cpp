@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/errors.h"
+#include <tapelm/autograd/errors.h>
 #include "expect_error.h"
 #include "module_gradcheck.h"
-#include "nn/gpt.h"
-#include "nn/summary.h"
+#include <tapelm/nn/gpt.h>
+#include <tapelm/nn/summary.h>
 
 namespace tapelm {
 namespace {

@@ -5,11 +5,11 @@
 
 #include <string>
 
-#include "autograd/ops.h"
+#include <tapelm/autograd/ops.h>
 #include "module_gradcheck.h"
-#include "nn/encoder_decoder.h"
-#include "nn/gpt.h"
-#include "nn/kv_cache.h"
+#include <tapelm/nn/encoder_decoder.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/nn/kv_cache.h>
 
 namespace tapelm {
 namespace {

@@ -4,12 +4,12 @@
 
 #include <cmath>
 
-#include "autograd/errors.h"
+#include <tapelm/autograd/errors.h>
 #include "module_gradcheck.h"
-#include "nn/dropout.h"
-#include "nn/embedding.h"
-#include "nn/linear.h"
-#include "nn/norm.h"
+#include <tapelm/nn/dropout.h>
+#include <tapelm/nn/embedding.h>
+#include <tapelm/nn/linear.h>
+#include <tapelm/nn/norm.h>
 
 namespace tapelm {
 namespace {

@@ -1,9 +1,8 @@
 // Finite-difference checks of a module's parameter gradients, and small shared fixtures
 // for the nn tests.
 //
-// L = Σ f() ⊙ R with a fixed random R (as in tests/gradcheck.h). The tape gives dL/dθ for
-// every parameter θ in one backward; each element of θ is then nudged by ±h in place and
-// L recomputed under NoGradGuard. Same float tolerances as expect_gradients_match.
+// The check itself is the library's (autograd/gradcheck.h): L = Σ f() ⊙ R, dL/dθ from one
+// backward against each element of θ nudged by ±h in place.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,48 +12,30 @@
 #include <functional>
 #include <memory>
 
-#include "autograd/ops.h"
+#include <tapelm/autograd/ops.h>
 #include "gradcheck.h"
-#include "nn/module.h"
-#include "nn/transformer_config.h"
-#include "nn/transformer_stack.h"
+#include <tapelm/nn/module.h>
+#include <tapelm/nn/transformer_config.h>
+#include <tapelm/nn/transformer_stack.h>
 
 namespace tapelm::testing {
 
 // Checks every parameter of `module` (at most `max_per_param` evenly spaced elements of
-// each, 0 = all). f must be deterministic: dropout off or p = 0.
+// each, 0 = all) with the library's gradcheck_parameters; one failure per disagreeing element.
+// f must be deterministic: dropout off or p = 0.
 inline void expect_parameter_gradients_match(const Module& module, const std::function<Var()>& f, float h = 1e-2f,
                                              float tolerance = 5e-3f, int64_t max_per_param = 0) {
-  module.zero_grad();
-  Var out = f();
-  const Tensor weights = random_tensor(out.shape(), 54321);
-  Var loss = sum_all(mul(out, Var(weights)));
-  backward(loss);
-
-  auto loss_now = [&]() {
-    NoGradGuard no_grad;
-    return weighted_sum(f().value(), weights);
-  };
-  for (auto& [name, p] : module.named_parameters()) {
-    ASSERT_TRUE(p.has_grad()) << "parameter " << name << " received no gradient";
-    const Tensor analytic = p.grad().clone();
-    double max_abs = 0.0;
-    for (int64_t k = 0; k < analytic.numel(); ++k) max_abs = std::max(max_abs, std::abs(double(analytic.data()[k])));
-    const int64_t n = p.numel();
-    const int64_t stride = (max_per_param > 0 && n > max_per_param) ? n / max_per_param : 1;
-    float* value = p.value().data();
-    for (int64_t k = 0; k < n; k += stride) {
-      const float saved = value[k];
-      value[k] = saved + h;
-      const double plus = loss_now();
-      value[k] = saved - h;
-      const double minus = loss_now();
-      value[k] = saved;
-      const double numeric = (plus - minus) / (2.0 * h);
-      EXPECT_NEAR(analytic.data()[k], numeric, tolerance * std::max(1.0, max_abs)) << name << " element " << k;
-    }
+  const NamedParameters params = module.named_parameters();
+  GradcheckOptions options;
+  options.h = h;
+  options.tolerance = tolerance;
+  options.seed = 54321;
+  const GradcheckResult result = gradcheck_parameters(params, f, options, max_per_param);
+  ASSERT_TRUE(result.error.empty()) << result.error;
+  for (const GradcheckMismatch& m : result.mismatches) {
+    ADD_FAILURE() << params[m.input].first << " element " << m.element << ": analytic " << m.analytic << ", numeric "
+                  << m.numeric << " (tolerance " << tolerance << " relative to max(1, max |grad|))";
   }
-  module.zero_grad();
 }
 
 // Replaces every parameter (norm weights included) by N(0, scale²) draws, so gradient

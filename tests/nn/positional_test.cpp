@@ -5,9 +5,9 @@
 
 #include "gradcheck.h"
 #include "module_gradcheck.h"
-#include "nn/kernels/rope.h"
-#include "nn/positional.h"
-#include "nn/rope.h"
+#include <tapelm/nn/kernels/rope.h>
+#include <tapelm/nn/positional.h>
+#include <tapelm/nn/rope.h>
 
 namespace tapelm {
 namespace {

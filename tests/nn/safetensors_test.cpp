@@ -1,6 +1,6 @@
 // Safetensors: exact round trips, the reference layout, every malformed-file error, and
 // strict / non-strict parameter loading.
-#include "nn/safetensors.h"
+#include <tapelm/nn/safetensors.h>
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/errors.h"
+#include <tapelm/autograd/errors.h>
 #include "expect_error.h"
 #include "scratch_dir.h"
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "module_gradcheck.h"
-#include "nn/sequence_classifier.h"
+#include <tapelm/nn/sequence_classifier.h>
 
 namespace tapelm {
 namespace {

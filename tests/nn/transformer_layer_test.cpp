@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "module_gradcheck.h"
-#include "nn/feed_forward.h"
-#include "nn/transformer_layer.h"
+#include <tapelm/nn/feed_forward.h>
+#include <tapelm/nn/transformer_layer.h>
 
 namespace tapelm {
 namespace {

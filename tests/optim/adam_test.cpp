@@ -1,5 +1,5 @@
 // Adam and AdamW: the documented formulas, PyTorch agreement, skipping, groups, threads.
-#include "optim/adam.h"
+#include <tapelm/optim/adam.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>

@@ -1,5 +1,5 @@
 // Global gradient norm and clipping.
-#include "optim/clip.h"
+#include <tapelm/optim/clip.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>

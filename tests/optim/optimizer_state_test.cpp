@@ -4,9 +4,9 @@
 #include <functional>
 #include <memory>
 
-#include "nn/safetensors.h"
-#include "optim/adam.h"
-#include "optim/sgd.h"
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/sgd.h>
 #include "scratch_dir.h"
 #include "test_params.h"
 

@@ -1,5 +1,5 @@
 // Default weight-decay grouping: matrices decay; biases, norms and embeddings do not.
-#include "optim/param_groups.h"
+#include <tapelm/optim/param_groups.h>
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Learning-rate schedules at their key steps.
-#include "optim/schedule.h"
+#include <tapelm/optim/schedule.h>
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SGD with momentum: the documented formula, PyTorch agreement, state, convergence.
-#include "optim/sgd.h"
+#include <tapelm/optim/sgd.h>
 
 #include <gtest/gtest.h>
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/variable.h"
-#include "nn/module.h"
+#include <tapelm/autograd/variable.h>
+#include <tapelm/nn/module.h>
 
 namespace tapelm::testing {
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "scratch_dir.h"
-#include "train/checkpoint/crc32c.h"
-#include "train/loop/tensorboard.h"
+#include <tapelm/train/checkpoint/crc32c.h>
+#include <tapelm/train/loop/tensorboard.h>
 #include "tensorboard_event.pb.h"  // generated from train/loop/tensorboard_event.proto
 
 namespace tapelm {

@@ -1,9 +1,9 @@
 // Tests for the translation of config sections into the nn/, data/ and optim/ option structs.
-#include "train/config/builders.h"
+#include <tapelm/train/config/builders.h>
 
 #include <gtest/gtest.h>
 
-#include "optim/adam.h"
+#include <tapelm/optim/adam.h>
 
 namespace tapelm {
 namespace {

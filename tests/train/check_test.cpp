@@ -10,8 +10,8 @@
 
 #include "finetune_fixture.h"
 #include "tiny_run.h"
-#include "train/cli/check.h"
-#include "train/cli/cli.h"
+#include <tapelm/train/cli/check.h>
+#include <tapelm/train/cli/cli.h>
 
 namespace tapelm {
 namespace {

@@ -1,6 +1,6 @@
 // Tests for checkpoint directories: CRC-32C, atomic write + verify, refusal of truncated,
 // corrupted and incomplete checkpoints, discovery of the newest valid one, pruning and cleanup.
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,10 +11,10 @@
 #include <random>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 #include "crash_testing.h"
 #include "scratch_dir.h"
-#include "train/checkpoint/crc32c.h"
+#include <tapelm/train/checkpoint/crc32c.h>
 
 namespace tapelm {
 namespace {

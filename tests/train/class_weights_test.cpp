@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "train/tasks/class_weights.h"
-#include "train/config/errors.h"
-#include "train/config/finetune_config.h"
+#include <tapelm/train/tasks/class_weights.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/config/finetune_config.h>
 
 namespace tapelm {
 namespace {

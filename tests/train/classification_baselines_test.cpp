@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/train/finetune_fixture.h"
-#include "train/cli/cli.h"
-#include "train/loop/training_loop.h"
-#include "train/tasks/classification_baselines.h"
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/loop/training_loop.h>
+#include <tapelm/train/tasks/classification_baselines.h>
 
 namespace tapelm {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "scratch_dir.h"
 #include "tests/train/finetune_fixture.h"
-#include "train/cli/cli.h"
+#include <tapelm/train/cli/cli.h>
 
 namespace tapelm {
 namespace {

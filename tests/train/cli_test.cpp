@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "autograd/gemm_backend.h"
+#include <tapelm/autograd/gemm_backend.h>
 #include "scratch_dir.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/pretrain_config.h"
-#include "train/checkpoint/run_dir.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/checkpoint/run_dir.h>
 
 namespace tapelm {
 namespace {

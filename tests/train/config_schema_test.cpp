@@ -1,11 +1,11 @@
 // Tests for the reusable schema layer on its own: a config kind other than pretraining built
 // from shared sections, suggestions, list values and schema definition mistakes.
-#include "train/config/config_schema.h"
+#include <tapelm/train/config/config_schema.h>
 
 #include <gtest/gtest.h>
 
-#include "train/config/pretrain_config.h"
-#include "train/config/suggest.h"
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/suggest.h>
 
 namespace tapelm {
 namespace {

@@ -1,6 +1,6 @@
 // Tests for the pretraining config: defaults, every key reaching its field, the round trip
 // through to_yaml, overrides, and the exact message of each kind of error.
-#include "train/config/pretrain_config.h"
+#include <tapelm/train/config/pretrain_config.h>
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include <tapelm/data/atomic_file.h>
 #include "crash_testing.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
 
 namespace tapelm {
 namespace {

@@ -6,14 +6,14 @@
 #include <algorithm>
 #include <functional>
 
-#include "data/padding.h"
-#include "nn/sequence_classifier.h"
+#include <tapelm/data/padding.h>
+#include <tapelm/nn/sequence_classifier.h>
 #include "tests/train/finetune_fixture.h"
 #include "tests/data/data_test_util.h"
-#include "train/config/builders.h"
-#include "train/config/finetune_config.h"
-#include "train/tasks/finetune_data.h"
-#include "train/config/builders.h"
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/tasks/finetune_data.h>
+#include <tapelm/train/config/builders.h>
 
 namespace tapelm {
 namespace {

@@ -1,5 +1,5 @@
 // Held-out evaluation of a GPT over a token stream.
-#include "train/tasks/evaluation.h"
+#include <tapelm/train/tasks/evaluation.h>
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 #include "tiny_gpt.h"
 
 namespace tapelm {

@@ -5,15 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/safetensors.h"
+#include <tapelm/nn/safetensors.h>
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/tasks/labeled_training_task.h"
-#include "train/tasks/classification_task.h"
-#include "train/cli/cli.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/tasks/finetune_data.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/tasks/labeled_training_task.h>
+#include <tapelm/train/tasks/classification_task.h>
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/tasks/finetune_data.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

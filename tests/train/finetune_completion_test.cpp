@@ -4,12 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/loss.h"
-#include "autograd/tape.h"
-#include "nn/gpt.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/nn/gpt.h>
 #include "tests/train/finetune_fixture.h"
-#include "train/tasks/completion_task.h"
-#include "train/tasks/task_common.h"
+#include <tapelm/train/tasks/completion_task.h>
+#include <tapelm/train/tasks/task_common.h>
 
 namespace tapelm {
 namespace {

@@ -4,9 +4,9 @@
 
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/config/finetune_config.h"
-#include "train/tasks/finetune_data.h"
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/tasks/finetune_data.h>
 
 namespace tapelm {
 namespace {

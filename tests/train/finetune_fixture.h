@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "scratch_dir.h"
-#include "train/cli/cli.h"
-#include "train/cli/finetune_commands.h"
-#include "train/cli/training_runs.h"
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/cli/finetune_commands.h>
+#include <tapelm/train/cli/training_runs.h>
 
 namespace tapelm::testing {
 

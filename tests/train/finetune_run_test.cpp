@@ -8,10 +8,10 @@
 
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint/resume.h"
-#include "train/checkpoint/trainer_state.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/checkpoint/resume.h>
+#include <tapelm/train/checkpoint/trainer_state.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

@@ -9,14 +9,14 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "nn/gpt.h"
+#include <tapelm/nn/gpt.h>
 #include "scratch_dir.h"
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
-#include "train/config/builders.h"
-#include "train/cli/finetune_commands.h"
-#include "train/config/memory_budget.h"
-#include "train/config/memory_estimate.h"
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/cli/finetune_commands.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/config/memory_estimate.h>
 
 namespace tapelm {
 namespace {

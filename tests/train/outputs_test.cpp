@@ -8,13 +8,13 @@
 #include <sstream>
 
 #include "scratch_dir.h"
-#include "train/config/pretrain_config.h"
-#include "train/config/errors.h"
-#include "train/loop/loss_plot.h"
-#include "train/loop/metrics.h"
-#include "train/loop/progress.h"
-#include "train/checkpoint/resume.h"
-#include "train/checkpoint/trainer_state.h"
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/loop/loss_plot.h>
+#include <tapelm/train/loop/metrics.h>
+#include <tapelm/train/loop/progress.h>
+#include <tapelm/train/checkpoint/resume.h>
+#include <tapelm/train/checkpoint/trainer_state.h>
 
 namespace tapelm {
 namespace {

@@ -1,6 +1,6 @@
 // The data a pretraining run prepares: what the shard cache reports reaches the run log, and
 // a text field of a labeled JSONL file can be pretrained on.
-#include "train/tasks/pretrain_setup.h"
+#include <tapelm/train/tasks/pretrain_setup.h>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The out_dir lock: a second holder is refused with exit-2 error naming the first one's pid,
 // and a killed holder's lock is released by the OS.
-#include "train/checkpoint/run_dir.h"
+#include <tapelm/train/checkpoint/run_dir.h>
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "scratch_dir.h"
-#include "train/config/errors.h"
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 namespace {

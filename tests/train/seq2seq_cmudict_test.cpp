@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "data/labeled_dataset.h"
+#include <tapelm/data/labeled_dataset.h>
 #include "scratch_dir.h"
 
 namespace tapelm {

@@ -1,7 +1,7 @@
 // The seq2seq task: the teacher-forced batch layout, scoring against alternate references,
 // a tiny encoder-decoder learning a toy spelling -> "phoneme" mapping through the task's
 // loss, prediction JSON, tokenizers restored from a checkpoint, and refused settings.
-#include "train/tasks/seq2seq_task.h"
+#include <tapelm/train/tasks/seq2seq_task.h>
 
 #include <gtest/gtest.h>
 
@@ -9,18 +9,18 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "autograd/loss.h"
-#include "autograd/tape.h"
-#include "nn/safetensors.h"
-#include "optim/adam.h"
-#include "optim/param_groups.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/param_groups.h>
 #include "tests/train/finetune_fixture.h"
 #include "scratch_dir.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/cli/cli.h"
-#include "train/cli/commands.h"
-#include "train/config/errors.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/cli/commands.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

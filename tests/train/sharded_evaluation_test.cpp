@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "tests/train/finetune_fixture.h"
-#include "train/tasks/eval_totals.h"
-#include "train/tasks/finetune_data.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/train/tasks/eval_totals.h>
+#include <tapelm/train/tasks/finetune_data.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 namespace {

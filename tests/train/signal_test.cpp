@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "tests/train/tiny_run.h"
-#include "train/loop/signals.h"
+#include <tapelm/train/loop/signals.h>
 
 namespace tapelm {
 namespace {

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "scratch_dir.h"
-#include "train/cli/cli.h"
-#include "train/config/pretrain_config.h"
-#include "train/config/finetune_config.h"
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/finetune_config.h>
 
 namespace tapelm {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "train/tasks/task_metrics.h"
+#include <tapelm/train/tasks/task_metrics.h>
 
 namespace tapelm {
 namespace {

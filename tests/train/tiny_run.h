@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "scratch_dir.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/cli/commands.h"
-#include "train/cli/training_runs.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/cli/commands.h>
+#include <tapelm/train/cli/training_runs.h>
 
 namespace tapelm::testing {
 

@@ -1,8 +1,8 @@
 // Tests for the pretraining loop through the library API (train/trainer.h) on a tiny
 // generated corpus: outputs of a run, bitwise-exact resume, corrupted checkpoints, pruning,
 // non-finite steps and which config changes a resume accepts.
-#include "train/checkpoint/resume.h"
-#include "train/cli/training_runs.h"
+#include <tapelm/train/checkpoint/resume.h>
+#include <tapelm/train/cli/training_runs.h>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,11 +12,11 @@
 #include <filesystem>
 #include <sstream>
 
-#include "autograd/bf16_matmul.h"
-#include "data/atomic_file.h"
+#include <tapelm/autograd/bf16_matmul.h>
+#include <tapelm/data/atomic_file.h>
 #include "tests/train/tiny_run.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

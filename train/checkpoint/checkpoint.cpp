@@ -1,6 +1,6 @@
 // Checkpoint directories: atomic writes with a checksummed manifest, verification, discovery
 // of the newest valid checkpoint, and pruning.
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
 
 #include <fcntl.h>  // AT_FDCWD, RENAME_EXCHANGE
 #include <stdio.h>  // renameat2
@@ -14,10 +14,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "data/atomic_file.h"
-#include "data/crash_point.h"
-#include "train/checkpoint/crc32c.h"
-#include "train/checkpoint/fs_util.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/crash_point.h>
+#include <tapelm/train/checkpoint/crc32c.h>
+#include <tapelm/train/checkpoint/fs_util.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "train/config/errors.h"
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 

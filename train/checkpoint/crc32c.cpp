@@ -1,5 +1,5 @@
 // CRC-32C: slicing-by-8 tables, or the SSE4.2 crc32 instruction when compiled for it.
-#include "train/checkpoint/crc32c.h"
+#include <tapelm/train/checkpoint/crc32c.h>
 
 #include <array>
 #include <cstring>

@@ -1,13 +1,13 @@
 // Reading fine-tuning checkpoints; init_from resolution.
-#include "train/checkpoint/finetune_checkpoint.h"
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
 
 #include <yaml-cpp/yaml.h>
 
-#include "nn/safetensors.h"
-#include "data/atomic_file.h"
-#include "train/config/memory_budget.h"
-#include "train/checkpoint/trainer_state.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/checkpoint/trainer_state.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

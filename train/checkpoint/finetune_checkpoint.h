@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/finetune_config.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/optim/optimizer.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

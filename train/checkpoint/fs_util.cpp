@@ -1,5 +1,5 @@
 // Durable file-system helpers over POSIX fsync/rename.
-#include "train/checkpoint/fs_util.h"
+#include <tapelm/train/checkpoint/fs_util.h>
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,11 +1,11 @@
 // Config comparison and abandoned-checkpoint handling for --resume.
-#include "train/checkpoint/resume.h"
+#include <tapelm/train/checkpoint/resume.h>
 
 #include <yaml-cpp/yaml.h>
 
-#include "data/atomic_file.h"
-#include "train/checkpoint/fs_util.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/checkpoint/fs_util.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

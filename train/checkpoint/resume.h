@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/pretrain_config.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/pretrain_config.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // RunLock (flock on <out_dir>/.lock) and the start of an accepted run.
-#include "train/checkpoint/run_dir.h"
+#include <tapelm/train/checkpoint/run_dir.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/errors.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

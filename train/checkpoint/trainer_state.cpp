@@ -1,10 +1,10 @@
 // trainer_state.json reading and writing, and reading the version-1 files.
-#include "train/checkpoint/trainer_state.h"
+#include <tapelm/train/checkpoint/trainer_state.h>
 
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "train/config/errors.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 namespace {

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // Writing and reading the files of a training checkpoint.
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 #include <string>
 
-#include "nn/safetensors.h"
-#include "train/config/builders.h"
-#include "train/config/memory_budget.h"
-#include "data/atomic_file.h"
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/data/atomic_file.h>
 
 namespace tapelm {
 

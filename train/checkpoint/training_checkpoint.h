@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "data/tokenizer.h"
-#include "nn/gpt.h"
-#include "optim/optimizer.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/pretrain_config.h"
-#include "train/checkpoint/trainer_state.h"
+#include <tapelm/data/tokenizer.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/optim/optimizer.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/checkpoint/trainer_state.h>
 
 namespace tapelm {
 

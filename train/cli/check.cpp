@@ -1,6 +1,6 @@
 // `tapelm check`: the preparation steps of `tapelm pretrain` and `tapelm finetune` up to the
 // first training step, each printing what it found.
-#include "train/cli/check.h"
+#include <tapelm/train/cli/check.h>
 
 #include <unistd.h>
 
@@ -9,18 +9,18 @@
 #include <map>
 #include <yaml-cpp/yaml.h>
 
-#include "train/config/builders.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/cli/cli.h"
-#include "train/cli/commands.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/cli/finetune_commands.h"
-#include "train/tasks/finetune_data.h"
-#include "train/tasks/finetune_task.h"
-#include "train/config/memory_budget.h"
-#include "train/tasks/pretrain_setup.h"
-#include "train/loop/progress.h"
-#include "train/loop/training_loop.h"
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/cli/commands.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/cli/finetune_commands.h>
+#include <tapelm/train/tasks/finetune_data.h>
+#include <tapelm/train/tasks/finetune_task.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/tasks/pretrain_setup.h>
+#include <tapelm/train/loop/progress.h>
+#include <tapelm/train/loop/training_loop.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

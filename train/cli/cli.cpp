@@ -1,5 +1,5 @@
 // The tapelm command line: subcommand and option definitions, dispatch and exit codes.
-#include "train/cli/cli.h"
+#include <tapelm/train/cli/cli.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "train/cli/commands.h"
-#include "train/config/pretrain_config.h"
-#include "train/config/errors.h"
-#include "train/config/finetune_config.h"
-#include "train/config/suggest.h"
+#include <tapelm/train/cli/commands.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/config/suggest.h>
 
 namespace tapelm {
 namespace {

@@ -1,6 +1,6 @@
 // The tapelm subcommands. Each validates its inputs fully. Fine-tuning, prediction and
 // labeled evaluation live in train/cli/finetune_commands.cpp.
-#include "train/cli/commands.h"
+#include <tapelm/train/cli/commands.h>
 
 #include <unistd.h>
 
@@ -10,21 +10,21 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "data/shards.h"
-#include "data/utf8.h"
-#include "decode/generate.h"
-#include "train/config/builders.h"
-#include "train/cli/cli.h"
-#include "train/loop/distributed.h"
-#include "train/tasks/evaluation.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/cli/finetune_commands.h"
-#include "train/config/memory_budget.h"
-#include "train/cli/rank_errors.h"
-#include "train/loop/signals.h"
-#include "train/cli/training_runs.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/shards.h>
+#include <tapelm/data/utf8.h>
+#include <tapelm/decode/generate.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/tasks/evaluation.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/cli/finetune_commands.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/cli/rank_errors.h>
+#include <tapelm/train/loop/signals.h>
+#include <tapelm/train/cli/training_runs.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

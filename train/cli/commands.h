@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/pretrain_config.h"
-#include "train/cli/training_runs.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/cli/training_runs.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // `tapelm finetune`, `tapelm predict` and `tapelm eval --data` (labeled files).
-#include "train/cli/finetune_commands.h"
+#include <tapelm/train/cli/finetune_commands.h>
 
 #include <unistd.h>
 
@@ -11,18 +11,18 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "data/csv.h"
-#include "data/utf8.h"
-#include "train/config/builders.h"
-#include "train/cli/cli.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/tasks/classification_baselines.h"
-#include "train/tasks/finetune_data.h"
-#include "train/config/memory_budget.h"
-#include "train/cli/rank_errors.h"
-#include "train/tasks/sharded_evaluation.h"
-#include "data/atomic_file.h"
-#include "train/loop/signals.h"
+#include <tapelm/data/csv.h>
+#include <tapelm/data/utf8.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/tasks/classification_baselines.h>
+#include <tapelm/train/tasks/finetune_data.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/cli/rank_errors.h>
+#include <tapelm/train/tasks/sharded_evaluation.h>
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/loop/signals.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "train/checkpoint/checkpoint.h"
-#include "train/cli/commands.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/cli/commands.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

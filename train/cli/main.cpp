@@ -1,7 +1,7 @@
 // tapelm command-line entry point; the command line itself lives in train/cli/cli.cpp.
-#include "autograd/wait_policy.h"
-#include "train/cli/cli.h"
-#include "train/loop/signals.h"
+#include <tapelm/autograd/wait_policy.h>
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/loop/signals.h>
 
 int main(int argc, char** argv) {
   // Idle OpenMP threads spinning made multi-threaded training far slower (see

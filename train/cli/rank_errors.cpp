@@ -1,13 +1,13 @@
 // Error handling for commands run by every rank of an MPI job.
-#include "train/cli/rank_errors.h"
+#include <tapelm/train/cli/rank_errors.h>
 
 #include <algorithm>
 #include <iostream>
 #include <string>
 
-#include "train/cli/cli.h"
-#include "train/config/errors.h"
-#include "train/loop/training_loop.h"
+#include <tapelm/train/cli/cli.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/loop/training_loop.h>
 
 namespace tapelm {
 namespace {

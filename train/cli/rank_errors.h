@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "train/loop/distributed.h"
+#include <tapelm/train/loop/distributed.h>
 
 namespace tapelm {
 

@@ -1,53 +1,26 @@
 // Preparing a pretraining or fine-tuning run, building its task and training it.
-#include "train/cli/training_runs.h"
+#include <tapelm/train/cli/training_runs.h>
 
 #include <iostream>
 
-#include "train/config/builders.h"
-#include "train/tasks/causal_lm_task.h"
-#include "train/loop/distributed.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/tasks/labeled_training_task.h"
-#include "train/config/memory_budget.h"
-#include "train/config/memory_estimate.h"
-#include "train/checkpoint/resume.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/tasks/causal_lm_task.h>
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/loop/run_task.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/tasks/labeled_training_task.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/config/memory_estimate.h>
+#include <tapelm/train/checkpoint/resume.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;
 namespace {
 
-template <class Config>
-LoopConfig shared_sections(const Config& config) {
-  LoopConfig loop;
-  loop.out_dir = config.out_dir;
-  loop.config_yaml = to_yaml(config);
-  loop.optimizer = config.optimizer;
-  loop.scheduler = config.scheduler;
-  loop.train = config.train;
-  loop.eval_interval = config.eval.interval;
-  loop.eval_metric = config.eval.metric;
-  loop.patience = config.eval.patience;
-  loop.logging = config.logging;
-  loop.checkpoint = config.checkpoint;
-  return loop;
-}
-
 // The process group when it has more than one rank, else null.
 const Distributed* several_ranks(const TrainerOptions& options) {
   return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
-}
-
-// Starts the threads and the GEMM backend and logs the run's first line, "tapelm " + what +
-// "out_dir runs/x, 2 ranks x 1 thread each, gemm onednn, fp32" (what: "pretrain: ", "finetune: task seq2seq, "). Refuses a batch the ranks cannot share before any data work.
-void start_run_log(const std::string& what, const std::string& out_dir, const TrainSection& train,
-                   const Distributed* dist, std::ostream& log) {
-  const int threads = start_threads(train.threads, dist);
-  const std::string products = use_gemm(train, log);
-  log << "tapelm " << what << "out_dir " << out_dir << ", "
-      << (dist ? std::to_string(dist->world_size()) + " ranks x " : std::string()) << thread_count_text(threads)
-      << (dist ? " each" : "") << ", " << products << std::endl;
-  accumulation_steps(train, dist ? dist->world_size() : 1);
 }
 
 // Refuses architecture changes against the checkpoint's config, logs the allowed changes.
@@ -131,9 +104,9 @@ FinetuneRun prepare_finetune(const FinetuneArgs& args) {
   return run;
 }
 
-LoopConfig loop_config(const PretrainConfig& config) { return shared_sections(config); }
+LoopConfig loop_config(const PretrainConfig& config) { return loop_config(config, to_yaml(config)); }
 
-LoopConfig loop_config(const FinetuneConfig& config) { return shared_sections(config); }
+LoopConfig loop_config(const FinetuneConfig& config) { return loop_config(config, to_yaml(config)); }
 
 TrainResult pretrain(const PreparedRun& run, const TrainerOptions& options) {
   const Distributed* dist = several_ranks(options);

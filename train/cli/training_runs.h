@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/pretrain_config.h"
-#include "train/config/finetune_config.h"
-#include "train/checkpoint/run_dir.h"
-#include "train/loop/training_loop.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/checkpoint/run_dir.h>
+#include <tapelm/train/loop/training_loop.h>
 
 namespace tapelm {
 

@@ -1,13 +1,13 @@
 // Config sections → nn/, data/, optim/ option structs and objects.
-#include "train/config/builders.h"
+#include <tapelm/train/config/builders.h>
 
 #include <omp.h>
 
 #include <stdexcept>
 
-#include "optim/adam.h"
-#include "optim/param_groups.h"
-#include "optim/sgd.h"
+#include <tapelm/optim/adam.h>
+#include <tapelm/optim/param_groups.h>
+#include <tapelm/optim/sgd.h>
 
 namespace tapelm {
 

@@ -9,13 +9,13 @@
 #include <ostream>
 #include <string>
 
-#include "autograd/gemm_backend.h"
-#include "data/dataset.h"
-#include "decode/generate.h"
-#include "nn/gpt.h"
-#include "optim/optimizer.h"
-#include "optim/schedule.h"
-#include "train/config/pretrain_config.h"
+#include <tapelm/autograd/gemm_backend.h>
+#include <tapelm/data/dataset.h>
+#include <tapelm/decode/generate.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/optim/optimizer.h>
+#include <tapelm/optim/schedule.h>
+#include <tapelm/train/config/pretrain_config.h>
 
 namespace tapelm {
 

@@ -1,6 +1,6 @@
 // Non-template half of the config schema layer: reading YAML into a ConfigDocument, overrides,
 // value conversions, emitters and the stock range checks.
-#include "train/config/config_schema.h"
+#include <tapelm/train/config/config_schema.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "train/config/suggest.h"
+#include <tapelm/train/config/suggest.h>
 
 namespace tapelm {
 namespace {

@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "data/enum_names.h"
-#include "train/config/errors.h"
+#include <tapelm/data/enum_names.h>
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // The fine-tuning config's key tables, derived defaults and cross-key rules.
-#include "train/config/finetune_config.h"
+#include <tapelm/train/config/finetune_config.h>
 
 #include <cmath>
 #include <cstdio>
 
-#include "data/labeled_dataset.h"
-#include "data/padding.h"
-#include "nn/sequence_classifier.h"
+#include <tapelm/data/labeled_dataset.h>
+#include <tapelm/data/padding.h>
+#include <tapelm/nn/sequence_classifier.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Reading the memory limits that apply to this process (Linux), and the refusal message.
-#include "train/config/memory_budget.h"
+#include <tapelm/train/config/memory_budget.h>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "nn/summary.h"
-#include "train/config/errors.h"
+#include <tapelm/nn/summary.h>
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 namespace {

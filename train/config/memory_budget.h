@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "train/config/memory_estimate.h"
+#include <tapelm/train/config/memory_estimate.h>
 
 namespace tapelm {
 

@@ -1,7 +1,7 @@
 // Memory estimates from a config: parameter counts follow the modules in nn/ (Linear,
 // LayerNorm/RMSNorm, embeddings, positional tables, FFN widths); activations count what the
 // tape keeps per token and layer (fused attention keeps no T×T matrix).
-#include "train/config/memory_estimate.h"
+#include <tapelm/train/config/memory_estimate.h>
 
 #include <algorithm>
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <string>
 
-#include "train/config/pretrain_config.h"
-#include "train/config/finetune_config.h"
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/config/finetune_config.h>
 
 namespace tapelm {
 

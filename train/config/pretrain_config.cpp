@@ -1,12 +1,12 @@
 // The pretraining config's own key tables, derived defaults and cross-key rules.
-#include "train/config/pretrain_config.h"
+#include <tapelm/train/config/pretrain_config.h>
 
 #include <filesystem>
 
 #include <yaml-cpp/yaml.h>
 
-#include "data/corpus.h"
-#include "data/utf8.h"
+#include <tapelm/data/corpus.h>
+#include <tapelm/data/utf8.h>
 
 namespace tapelm {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "train/config/config_schema.h"
-#include "train/config/run_config.h"
+#include <tapelm/train/config/config_schema.h>
+#include <tapelm/train/config/run_config.h>
 
 namespace tapelm {
 

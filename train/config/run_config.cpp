@@ -1,17 +1,17 @@
 // The shared sections' key tables and rules.
-#include "train/config/run_config.h"
+#include <tapelm/train/config/run_config.h>
 
 #include <filesystem>
 #include <limits>
 
-#include "autograd/gemm_backend.h"
-#include "data/tokenizer.h"
-#include "nn/feed_forward.h"
-#include "nn/norm.h"
-#include "nn/positional.h"
-#include "optim/optimizer.h"
-#include "optim/schedule.h"
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/autograd/gemm_backend.h>
+#include <tapelm/data/tokenizer.h>
+#include <tapelm/nn/feed_forward.h>
+#include <tapelm/nn/norm.h>
+#include <tapelm/nn/positional.h>
+#include <tapelm/optim/optimizer.h>
+#include <tapelm/optim/schedule.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
 
 namespace tapelm {
 namespace {

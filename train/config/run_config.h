@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "train/config/config_schema.h"
+#include <tapelm/train/config/config_schema.h>
 
 namespace tapelm {
 

@@ -1,9 +1,9 @@
 // "Did you mean ...?" suggestions by Levenshtein distance.
-#include "train/config/suggest.h"
+#include <tapelm/train/config/suggest.h>
 
 #include <algorithm>
 
-#include "train/tasks/task_metrics.h"
+#include <tapelm/train/tasks/task_metrics.h>
 
 namespace tapelm {
 

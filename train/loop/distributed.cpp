@@ -1,9 +1,9 @@
 // The MPI process group. All logic (bucketing, layout checks, validation, thread budget) is
 // shared; only the transport calls are MPI-specific, and without TAPELM_HAVE_MPI (or in a
 // plain single-process run) every collective reduces to the world-of-one identity.
-#include "train/loop/distributed.h"
+#include <tapelm/train/loop/distributed.h>
 
-#include "train/config/builders.h"
+#include <tapelm/train/config/builders.h>
 
 #ifdef TAPELM_HAVE_MPI
 #include <mpi.h>
@@ -19,7 +19,7 @@
 #include <string>
 #include <thread>
 
-#include "data/hash.h"
+#include <tapelm/data/hash.h>
 
 namespace tapelm {
 namespace {

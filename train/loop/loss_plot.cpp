@@ -1,5 +1,5 @@
 // Hand-written SVG loss curves, and the optional gnuplot PNG.
-#include "train/loop/loss_plot.h"
+#include <tapelm/train/loop/loss_plot.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,8 +15,8 @@
 #include <sstream>
 #include <vector>
 
-#include "data/atomic_file.h"
-#include "train/checkpoint/fs_util.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/checkpoint/fs_util.h>
 
 extern char** environ;
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "train/loop/metrics.h"
+#include <tapelm/train/loop/metrics.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // metrics.jsonl writing and recovery on resume.
-#include "train/loop/metrics.h"
+#include <tapelm/train/loop/metrics.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "data/atomic_file.h"
-#include "train/loop/tensorboard.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/loop/tensorboard.h>
 
 namespace tapelm {
 namespace {

@@ -1,5 +1,5 @@
 // Progress bar and log lines.
-#include "train/loop/progress.h"
+#include <tapelm/train/loop/progress.h>
 
 #include <cmath>
 #include <cstdio>

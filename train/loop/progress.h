@@ -8,7 +8,7 @@
 #include <ostream>
 #include <string>
 
-#include "train/loop/metrics.h"
+#include <tapelm/train/loop/metrics.h>
 
 namespace tapelm {
 

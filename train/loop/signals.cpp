@@ -1,6 +1,6 @@
 // SIGINT/SIGTERM/SIGUSR1: one watcher thread takes them with sigwait and records, exits or
 // re-raises, as StopSignals' state says.
-#include "train/loop/signals.h"
+#include <tapelm/train/loop/signals.h>
 
 #include <pthread.h>
 #include <signal.h>

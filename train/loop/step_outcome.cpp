@@ -1,12 +1,12 @@
 // Gradient accumulation, the end of a training step and the messages about non-finite steps.
-#include "train/loop/step_outcome.h"
+#include <tapelm/train/loop/step_outcome.h>
 
 #include <cmath>
 
-#include "autograd/elementwise.h"
-#include "autograd/tape.h"
-#include "optim/clip.h"
-#include "train/loop/progress.h"
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/optim/clip.h>
+#include <tapelm/train/loop/progress.h>
 
 namespace tapelm {
 

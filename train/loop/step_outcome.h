@@ -9,9 +9,9 @@
 #include <functional>
 #include <string>
 
-#include "autograd/variable.h"
-#include "nn/module.h"
-#include "optim/optimizer.h"
+#include <tapelm/autograd/variable.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/optim/optimizer.h>
 
 namespace tapelm {
 

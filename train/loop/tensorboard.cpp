@@ -3,7 +3,7 @@
 // Debian's sentencepiece carries its own protobuf runtime, and a process that also loads
 // libprotobuf breaks sentencepiece's version check. train/loop/tensorboard_event.proto is the
 // schema these bytes follow; a test parses them with code generated from it.
-#include "train/loop/tensorboard.h"
+#include <tapelm/train/loop/tensorboard.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "train/checkpoint/crc32c.h"
+#include <tapelm/train/checkpoint/crc32c.h>
 
 namespace tapelm {
 namespace {

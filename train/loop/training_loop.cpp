@@ -1,7 +1,7 @@
 // The one training loop: setup (optimizer, resume, out_dir), steps, evaluation with early
 // stopping and the best checkpoint, checkpoints, the final test evaluation; with several
 // ranks, the data-parallel split of each step (docs/distributed.md).
-#include "train/loop/training_loop.h"
+#include <tapelm/train/loop/training_loop.h>
 
 #include <cmath>
 #include <fstream>
@@ -9,24 +9,24 @@
 #include <string>
 #include <vector>
 
-#include "autograd/elementwise.h"
-#include "autograd/tape.h"
-#include "data/atomic_file.h"
-#include "data/sampler.h"
-#include "nn/safetensors.h"
-#include "nn/summary.h"
-#include "optim/schedule.h"
-#include "train/config/builders.h"
-#include "train/loop/distributed.h"
-#include "train/loop/loss_plot.h"
-#include "train/loop/metrics.h"
-#include "train/loop/progress.h"
-#include "train/checkpoint/resume.h"
-#include "train/checkpoint/run_dir.h"
-#include "train/loop/step_outcome.h"
-#include "train/config/suggest.h"
-#include "train/checkpoint/trainer_state.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/data/sampler.h>
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/nn/summary.h>
+#include <tapelm/optim/schedule.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/loop/loss_plot.h>
+#include <tapelm/train/loop/metrics.h>
+#include <tapelm/train/loop/progress.h>
+#include <tapelm/train/checkpoint/resume.h>
+#include <tapelm/train/checkpoint/run_dir.h>
+#include <tapelm/train/loop/step_outcome.h>
+#include <tapelm/train/config/suggest.h>
+#include <tapelm/train/checkpoint/trainer_state.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

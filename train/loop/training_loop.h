@@ -26,9 +26,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "train/checkpoint/checkpoint.h"
-#include "train/config/pretrain_config.h"
-#include "train/loop/training_task.h"
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/loop/training_task.h>
 
 namespace tapelm {
 

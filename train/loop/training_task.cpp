@@ -1,9 +1,9 @@
 // The evaluation result's lookup and formatting.
-#include "train/loop/training_task.h"
+#include <tapelm/train/loop/training_task.h>
 
 #include <stdexcept>
 
-#include "train/loop/progress.h"
+#include <tapelm/train/loop/progress.h>
 
 namespace tapelm {
 

@@ -19,10 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/variable.h"
-#include "nn/module.h"
-#include "optim/optimizer.h"
-#include "train/checkpoint/checkpoint.h"
+#include <tapelm/autograd/variable.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/optim/optimizer.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
 
 namespace tapelm {
 

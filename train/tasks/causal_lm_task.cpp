@@ -1,18 +1,18 @@
 // Pretraining's data, model, loss, validation and samples.
-#include "train/tasks/causal_lm_task.h"
+#include <tapelm/train/tasks/causal_lm_task.h>
 
 #include <stdexcept>
 
-#include "optim/param_groups.h"
-#include "train/config/builders.h"
-#include "train/loop/distributed.h"
-#include "train/tasks/evaluation.h"
-#include "train/config/memory_budget.h"
-#include "train/config/memory_estimate.h"
-#include "train/tasks/pretrain_setup.h"
-#include "train/loop/progress.h"
-#include "decode/generate.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/optim/param_groups.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/tasks/evaluation.h>
+#include <tapelm/train/config/memory_budget.h>
+#include <tapelm/train/config/memory_estimate.h>
+#include <tapelm/train/tasks/pretrain_setup.h>
+#include <tapelm/train/loop/progress.h>
+#include <tapelm/decode/generate.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "data/sampler.h"
-#include "nn/gpt.h"
-#include "train/config/pretrain_config.h"
-#include "train/loop/training_task.h"
+#include <tapelm/data/dataset.h>
+#include <tapelm/data/sampler.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/train/config/pretrain_config.h>
+#include <tapelm/train/loop/training_task.h>
 
 namespace tapelm {
 

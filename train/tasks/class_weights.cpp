@@ -1,11 +1,11 @@
 // Resolving classification.class_weights.
-#include "train/tasks/class_weights.h"
+#include <tapelm/train/tasks/class_weights.h>
 
 #include <cmath>
 #include <cstdio>
 
-#include "train/config/errors.h"
-#include "train/config/suggest.h"
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/config/suggest.h>
 
 namespace tapelm {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "data/label_vocab.h"
-#include "data/labeled_dataset.h"
-#include "train/config/finetune_config.h"
+#include <tapelm/data/label_vocab.h>
+#include <tapelm/data/labeled_dataset.h>
+#include <tapelm/train/config/finetune_config.h>
 
 namespace tapelm {
 

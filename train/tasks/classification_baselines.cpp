@@ -1,12 +1,12 @@
 // Training the classic baselines on a run's split and reporting them beside the model.
-#include "train/tasks/classification_baselines.h"
+#include <tapelm/train/tasks/classification_baselines.h>
 
 #include <string>
 
-#include "baselines/text_baselines.h"
-#include "data/label_vocab.h"
-#include "train/loop/progress.h"
-#include "train/tasks/task_metrics.h"
+#include <tapelm/baselines/text_baselines.h>
+#include <tapelm/data/label_vocab.h>
+#include <tapelm/train/loop/progress.h>
+#include <tapelm/train/tasks/task_metrics.h>
 
 namespace tapelm {
 namespace {

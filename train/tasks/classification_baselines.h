@@ -9,9 +9,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "data/labeled_dataset.h"
-#include "train/config/finetune_config.h"
-#include "train/loop/training_task.h"
+#include <tapelm/data/labeled_dataset.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/loop/training_task.h>
 
 namespace tapelm {
 

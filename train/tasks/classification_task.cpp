@@ -1,21 +1,21 @@
 // The classification task: batching, loss, metrics and predictions.
-#include "train/tasks/classification_task.h"
+#include <tapelm/train/tasks/classification_task.h>
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "autograd/tape.h"
-#include "data/label_vocab.h"
-#include "data/padding.h"
-#include "nn/safetensors.h"
-#include "nn/sequence_classifier.h"
-#include "train/config/builders.h"
-#include "train/tasks/class_weights.h"
-#include "data/atomic_file.h"
-#include "train/tasks/task_common.h"
-#include "train/tasks/task_metrics.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/autograd/tape.h>
+#include <tapelm/data/label_vocab.h>
+#include <tapelm/data/padding.h>
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/nn/sequence_classifier.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/tasks/class_weights.h>
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/train/tasks/task_common.h>
+#include <tapelm/train/tasks/task_metrics.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

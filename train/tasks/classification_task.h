@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "train/tasks/finetune_task.h"
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

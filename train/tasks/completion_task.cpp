@@ -1,16 +1,16 @@
 // The completion task: masked-prompt batches, loss, greedy-completion metrics, predictions.
-#include "train/tasks/completion_task.h"
+#include <tapelm/train/tasks/completion_task.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "autograd/tape.h"
-#include "decode/generate.h"
-#include "nn/gpt.h"
-#include "train/config/builders.h"
-#include "train/tasks/task_common.h"
-#include "train/tasks/task_metrics.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/autograd/tape.h>
+#include <tapelm/decode/generate.h>
+#include <tapelm/nn/gpt.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/tasks/task_common.h>
+#include <tapelm/train/tasks/task_metrics.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/loss.h"
-#include "data/padding.h"
-#include "data/tokenizer.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/data/padding.h>
+#include <tapelm/data/tokenizer.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

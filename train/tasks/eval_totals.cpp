@@ -1,5 +1,5 @@
 // Sharding arithmetic and the summing of evaluation totals.
-#include "train/tasks/eval_totals.h"
+#include <tapelm/train/tasks/eval_totals.h>
 
 #include <algorithm>
 #include <stdexcept>

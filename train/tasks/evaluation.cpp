@@ -1,5 +1,5 @@
 // Held-out loss over validation windows or a token stream.
-#include "train/tasks/evaluation.h"
+#include <tapelm/train/tasks/evaluation.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tape.h"
+#include <tapelm/autograd/tape.h>
 
 namespace tapelm {
 namespace {

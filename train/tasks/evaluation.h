@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <functional>
 
-#include "data/sampler.h"
-#include "nn/gpt.h"
+#include <tapelm/data/sampler.h>
+#include <tapelm/nn/gpt.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // Reading and splitting a fine-tuning run's labeled data.
-#include "train/tasks/finetune_data.h"
+#include <tapelm/train/tasks/finetune_data.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "data/splits.h"
+#include <tapelm/data/splits.h>
 
-#include "train/config/errors.h"
+#include <tapelm/train/config/errors.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

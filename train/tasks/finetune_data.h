@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "data/labeled_dataset.h"
-#include "data/splits.h"
-#include "train/config/finetune_config.h"
+#include <tapelm/data/labeled_dataset.h>
+#include <tapelm/data/splits.h>
+#include <tapelm/train/config/finetune_config.h>
 
 namespace tapelm {
 

@@ -1,12 +1,12 @@
 // Task dispatch.
-#include "train/tasks/finetune_task.h"
+#include <tapelm/train/tasks/finetune_task.h>
 
 #include <stdexcept>
 
-#include "train/tasks/classification_task.h"
-#include "train/tasks/completion_task.h"
-#if __has_include("train/tasks/seq2seq_task.h")
-#include "train/tasks/seq2seq_task.h"
+#include <tapelm/train/tasks/classification_task.h>
+#include <tapelm/train/tasks/completion_task.h>
+#if __has_include(<tapelm/train/tasks/seq2seq_task.h>)
+#include <tapelm/train/tasks/seq2seq_task.h>
 #define TAPELM_HAVE_SEQ2SEQ_TASK 1
 #endif
 

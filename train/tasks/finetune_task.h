@@ -11,13 +11,13 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/variable.h"
-#include "data/labeled_dataset.h"
-#include "nn/module.h"
-#include "train/checkpoint/checkpoint.h"
-#include "train/tasks/eval_totals.h"
-#include "train/config/finetune_config.h"
-#include "train/loop/training_task.h"
+#include <tapelm/autograd/variable.h>
+#include <tapelm/data/labeled_dataset.h>
+#include <tapelm/nn/module.h>
+#include <tapelm/train/checkpoint/checkpoint.h>
+#include <tapelm/train/tasks/eval_totals.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/loop/training_task.h>
 
 namespace tapelm {
 

@@ -1,16 +1,16 @@
 // Fine-tuning's data order, losses and evaluations, and building its task on every rank.
-#include "train/tasks/labeled_training_task.h"
+#include <tapelm/train/tasks/labeled_training_task.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "data/atomic_file.h"
-#include "optim/param_groups.h"
-#include "train/loop/distributed.h"
-#include "train/config/errors.h"
-#include "train/checkpoint/finetune_checkpoint.h"
-#include "train/tasks/classification_baselines.h"
-#include "train/tasks/sharded_evaluation.h"
+#include <tapelm/data/atomic_file.h>
+#include <tapelm/optim/param_groups.h>
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/checkpoint/finetune_checkpoint.h>
+#include <tapelm/train/tasks/classification_baselines.h>
+#include <tapelm/train/tasks/sharded_evaluation.h>
 
 namespace tapelm {
 namespace fs = std::filesystem;

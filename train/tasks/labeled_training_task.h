@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "data/epoch_sampler.h"
-#include "train/config/finetune_config.h"
-#include "train/tasks/finetune_data.h"
-#include "train/tasks/finetune_task.h"
-#include "train/loop/training_task.h"
+#include <tapelm/data/epoch_sampler.h>
+#include <tapelm/train/config/finetune_config.h>
+#include <tapelm/train/tasks/finetune_data.h>
+#include <tapelm/train/tasks/finetune_task.h>
+#include <tapelm/train/loop/training_task.h>
 
 namespace tapelm {
 

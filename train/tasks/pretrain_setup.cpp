@@ -1,11 +1,11 @@
 // The data and batch plan of a pretraining run.
-#include "train/tasks/pretrain_setup.h"
+#include <tapelm/train/tasks/pretrain_setup.h>
 
 #include <stdexcept>
 
-#include "train/config/builders.h"
-#include "train/config/errors.h"
-#include "train/loop/progress.h"
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/loop/progress.h>
 
 namespace tapelm {
 

@@ -6,8 +6,8 @@
 #include <ostream>
 #include <string>
 
-#include "data/dataset.h"
-#include "train/config/pretrain_config.h"
+#include <tapelm/data/dataset.h>
+#include <tapelm/train/config/pretrain_config.h>
 
 namespace tapelm {
 

@@ -1,8 +1,8 @@
 // The seq2seq task: teacher-forced batches, batched greedy / beam-search decoding,
 // multi-reference scoring and predictions.
-#include "train/tasks/seq2seq_task.h"
+#include <tapelm/train/tasks/seq2seq_task.h>
 
-#include "data/seq2seq_batch.h"
+#include <tapelm/data/seq2seq_batch.h>
 
 #include <algorithm>
 #include <map>
@@ -11,16 +11,16 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "autograd/loss.h"
-#include "autograd/tape.h"
-#include "decode/seq2seq_search.h"
-#include "nn/encoder_decoder.h"
-#include "train/config/builders.h"
-#include "train/config/errors.h"
-#include "train/tasks/task_common.h"
-#include "train/tasks/task_common.h"
-#include "train/tasks/task_metrics.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/tape.h>
+#include <tapelm/decode/seq2seq_search.h>
+#include <tapelm/nn/encoder_decoder.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/errors.h>
+#include <tapelm/train/tasks/task_common.h>
+#include <tapelm/train/tasks/task_common.h>
+#include <tapelm/train/tasks/task_metrics.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 

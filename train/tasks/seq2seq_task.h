@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "data/seq2seq_batch.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/data/seq2seq_batch.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

@@ -1,6 +1,6 @@
 // Sharded evaluation and prediction: contiguous shares per rank, totals summed, texts
 // gathered on rank 0 in rank order.
-#include "train/tasks/sharded_evaluation.h"
+#include <tapelm/train/tasks/sharded_evaluation.h>
 
 namespace tapelm {
 namespace {

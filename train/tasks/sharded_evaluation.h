@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "train/loop/distributed.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/train/loop/distributed.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

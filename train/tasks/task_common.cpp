@@ -1,11 +1,11 @@
 // Tokenizer selection and input encoding shared by the decoder-only tasks.
-#include "train/tasks/task_common.h"
+#include <tapelm/train/tasks/task_common.h>
 
 #include <algorithm>
 
-#include "autograd/loss.h"
-#include "train/config/builders.h"
-#include "train/checkpoint/training_checkpoint.h"
+#include <tapelm/autograd/loss.h>
+#include <tapelm/train/config/builders.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
 
 namespace tapelm {
 namespace {

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "data/padding.h"
-#include "data/tokenizer.h"
-#include "train/tasks/finetune_task.h"
+#include <tapelm/data/padding.h>
+#include <tapelm/data/tokenizer.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm {
 

@@ -1,5 +1,5 @@
 // Task metrics: confusion-matrix scores and Levenshtein-based sequence scores.
-#include "train/tasks/task_metrics.h"
+#include <tapelm/train/tasks/task_metrics.h>
 
 #include <algorithm>
 #include <cstdio>
