@@ -31,10 +31,10 @@
 #include <tapelm/baselines/lbfgs.h>
 #include <tapelm/baselines/logistic_regression.h>
 #include <tapelm/baselines/naive_bayes.h>
+#include <tapelm/baselines/ngram_vocabulary.h>
 #include <tapelm/baselines/sparse_rows.h>
 #include <tapelm/baselines/text_baselines.h>
 #include <tapelm/baselines/tfidf.h>
-#include <tapelm/baselines/word_ngrams.h>
 
 #include <tapelm/nn/attention.h>
 #include <tapelm/nn/backbone.h>

@@ -46,6 +46,7 @@ TEST(ClassificationBaselines, FinetuneLogsThemBesideTheTestMetrics) {
   EXPECT_EQ(test.at("test_baseline_tfidf_lr_accuracy"), 1.0);
   EXPECT_EQ(test.at("test_baseline_naive_bayes_accuracy"), 1.0);
   const std::string report = testing::read_text(scratch / "ft" / "test_report.txt");
+  EXPECT_NE(report.find("baselines on word 1-2-grams (trained on the "), std::string::npos) << report;
   EXPECT_NE(report.find("\n  tf-idf + logistic regression    1.0000    1.0000\n"), std::string::npos) << report;
   EXPECT_NE(report.find("\n  naive bayes                     1.0000    1.0000\n"), std::string::npos) << report;
   EXPECT_NE(outcome.log.find(report), std::string::npos) << outcome.log;
@@ -68,6 +69,7 @@ TEST(ClassificationBaselines, EvalDataPrintsThemBesideTheModel) {
   ASSERT_EQ(json.exit_code, kExitOk) << json.err;
   const nlohmann::json metrics = nlohmann::json::parse(json.out).at("metrics");
   for (const char* key : kBaselineKeys) EXPECT_EQ(metrics.at(key), 1.0) << key;
+  EXPECT_EQ(nlohmann::json::parse(json.out).at("baseline_features"), "word 1-2-grams");
 }
 
 TEST(ClassificationBaselines, ClassificationBaselinesFalseTurnsThemOff) {
@@ -108,7 +110,7 @@ TEST(ClassificationBaselines, ALabelFoundOnlyAmongTheScoredExamplesIsNeverPredic
                                               {"sunny stormy", "mixed", "", "s:3"}};
   TaskEvaluation evaluation;
   evaluation.metrics = {{"accuracy", 0.5}, {"macro_f1", 0.25}};
-  add_classification_baselines(evaluation, train, {0, 1, 2, 3}, scored, {0, 1, 2});
+  add_classification_baselines(evaluation, "auto", train, {0, 1, 2, 3}, scored, {0, 1, 2});
   ASSERT_EQ(evaluation.baselines.size(), 4u);
   EXPECT_EQ(evaluation.baselines[0].first, "baseline_tfidf_lr_accuracy");
   EXPECT_DOUBLE_EQ(evaluation.baselines[0].second, 2.0 / 3.0);
@@ -116,6 +118,46 @@ TEST(ClassificationBaselines, ALabelFoundOnlyAmongTheScoredExamplesIsNeverPredic
   EXPECT_DOUBLE_EQ(evaluation.baselines[2].second, 2.0 / 3.0);
   EXPECT_NE(evaluation.report.find("  model                           0.5000    0.2500\n"), std::string::npos)
       << evaluation.report;
+}
+
+TEST(ClassificationBaselines, AutoCountsCharactersOfNamesAndWordsOfSentences) {
+  const std::vector<LabeledExample> names = {{"Anna", "f", "", "n:1"},  {"Maria", "f", "", "n:2"},
+                                             {"Julia", "f", "", "n:3"}, {"Mario", "m", "", "n:4"},
+                                             {"Bruno", "m", "", "n:5"}, {"Paolo", "m", "", "n:6"}};
+  const std::vector<LabeledExample> sentences = {{"a sunny warm day", "good", "", "t:1"},
+                                                 {"sunny calm sky today", "good", "", "t:2"},
+                                                 {"a stormy cold night", "bad", "", "t:3"},
+                                                 {"stormy dark sky tonight", "bad", "", "t:4"}};
+  const auto features_of = [](const std::vector<LabeledExample>& examples, const std::string& choice) {
+    TaskEvaluation evaluation;
+    evaluation.metrics = {{"accuracy", 0.5}, {"macro_f1", 0.5}};
+    std::vector<size_t> all(examples.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    add_classification_baselines(evaluation, choice, examples, all, examples, all);
+    EXPECT_NE(evaluation.report.find("baselines on " + evaluation.baseline_features + " (trained on the "),
+              std::string::npos)
+        << evaluation.report;
+    return evaluation.baseline_features;
+  };
+  EXPECT_EQ(features_of(names, "auto"), "char 1-4-grams");
+  EXPECT_EQ(features_of(names, "true"), "char 1-4-grams");  // true, the key's old value, is auto
+  EXPECT_EQ(features_of(names, "words"), "word 1-2-grams");
+  EXPECT_EQ(features_of(sentences, "auto"), "word 1-2-grams");
+  EXPECT_EQ(features_of(sentences, "chars"), "char 1-4-grams");
+}
+
+TEST(ClassificationBaselines, ClassificationBaselinesNoneTurnsThemOffAndOtherValuesAreRefused) {
+  FinetuneConfig config;
+  config.classification.baselines = "none";
+  EXPECT_FALSE(wants_classification_baselines(config));
+  config.classification.baselines = "chars";
+  EXPECT_TRUE(wants_classification_baselines(config));
+  ScratchDir scratch;
+  const testing::CliOutcome outcome = testing::run_cli_in_process(
+      {"finetune", testing::write_toy_finetune(scratch, 10).string(), "--set", "classification.baselines=letters"});
+  EXPECT_EQ(outcome.exit_code, kExitBadInput) << outcome.err;
+  EXPECT_NE(outcome.err.find("classification.baselines"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("auto, words, chars, none"), std::string::npos) << outcome.err;
 }
 
 }  // namespace

@@ -150,7 +150,7 @@ std::string add_eval_baselines(TaskEvaluation& evaluation, const FinetuneConfig&
   } catch (const std::exception& e) {
     return std::string("the run's training data cannot be read: ") + e.what();
   }
-  add_classification_baselines(evaluation, training.examples, training.split.train, examples, indices);
+  add_classification_baselines(evaluation, config.classification.baselines, training.examples, training.split.train, examples, indices);
   return "";
 }
 
@@ -207,6 +207,7 @@ int eval_labeled(const Checkpoint& checkpoint, const std::string& data_file, con
     record["examples"] = examples.size();
     for (const auto& [name, value] : evaluation.metrics) record["metrics"][name] = value;
     for (const auto& [name, value] : evaluation.baselines) record["metrics"][name] = value;
+    if (!evaluation.baseline_features.empty()) record["baseline_features"] = evaluation.baseline_features;
     if (!baselines_skipped.empty()) record["baselines_skipped"] = baselines_skipped;
     record["report"] = evaluation.report;
     print_json(record);

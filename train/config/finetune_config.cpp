@@ -139,7 +139,7 @@ SectionSchema<ClassificationSection> classification_schema() {
       .add("head_lr_scale", &S::head_lr_scale, above(0))
       .add("prepend_bos", &S::prepend_bos)
       .add("class_weights", &S::class_weights)
-      .add("baselines", &S::baselines);
+      .add("baselines", &S::baselines, one_of({"auto", "words", "chars", "none", "true", "false"}));
   return s;
 }
 

@@ -74,10 +74,12 @@ struct ClassificationSection {
   int64_t freeze_layers = 0;       // the first N transformer blocks keep their pretrained values
   double head_lr_scale = 1.0;      // the head's learning rate = optimizer.lr * head_lr_scale
   bool prepend_bos = true;         // <bos> before the input text
-  ClassWeights class_weights;      // none | auto | {label: weight, ...}
   // TF-IDF + logistic regression and naive Bayes trained on the training split and reported
-  // beside the model's test and eval --data metrics (train/tasks/classification_baselines.h).
-  bool baselines = true;
+  // beside the model's test and eval --data metrics (train/tasks/classification_baselines.h):
+  // auto | words | chars | none, the n-grams they count (auto: chars for texts of a few words);
+  // true and false, this key's values before it had kinds, stay as auto and none.
+  std::string baselines = "auto";
+  ClassWeights class_weights;      // none | auto | {label: weight, ...}
 };
 
 // Encoder-decoder shape for task: seq2seq (the architecture otherwise comes from `model`).

@@ -41,6 +41,7 @@ struct TaskEvaluation {
   // (train/tasks/classification_baselines.h); logged beside the metrics. Rank 0 computes them,
   // the other ranks' evaluations leave them empty, as does a task without baselines.
   std::vector<std::pair<std::string, double>> baselines = {};
+  std::string baseline_features = {};  // the baselines' features ("word 1-2-grams"), when any
 
   // Throws std::invalid_argument naming the metric and the ones present.
   double metric(const std::string& name) const;

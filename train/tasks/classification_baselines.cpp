@@ -39,10 +39,13 @@ std::string table_row(const std::string& name, double accuracy, double macro_f1)
 }  // namespace
 
 bool wants_classification_baselines(const FinetuneConfig& config) {
-  return config.classification.baselines && config_enum<TaskKind>("task", config.task) == TaskKind::kClassification;
+  const std::string& features = config.classification.baselines;
+  return features != "none" && features != "false" &&
+         config_enum<TaskKind>("task", config.task) == TaskKind::kClassification;
 }
 
-void add_classification_baselines(TaskEvaluation& evaluation, const std::vector<LabeledExample>& train_examples,
+void add_classification_baselines(TaskEvaluation& evaluation, const std::string& features,
+                                  const std::vector<LabeledExample>& train_examples,
                                   const std::vector<size_t>& train_indices,
                                   const std::vector<LabeledExample>& scored_examples,
                                   const std::vector<size_t>& scored_indices) {
@@ -52,11 +55,18 @@ void add_classification_baselines(TaskEvaluation& evaluation, const std::vector<
   const LabelVocab labels(names);
   const int32_t n_classes = int32_t(labels.size());
   const std::vector<int32_t> truth = label_ids(labels, scored_examples, scored_indices);
+  const std::vector<const std::string*> train_texts = inputs_of(train_examples, train_indices);
+  TextBaselineOptions options;
+  options.ngrams.features = features == "words"   ? NgramFeatures::kWords
+                            : features == "chars" ? NgramFeatures::kChars
+                                                  : suited_ngram_features(train_texts);
   const TextBaselinePredictions predictions =
-      train_text_baselines(inputs_of(train_examples, train_indices), label_ids(labels, train_examples, train_indices),
-                           n_classes, inputs_of(scored_examples, scored_indices));
+      train_text_baselines(train_texts, label_ids(labels, train_examples, train_indices), n_classes,
+                           inputs_of(scored_examples, scored_indices), options);
+  evaluation.baseline_features = describe_ngram_features(options.ngrams);
 
-  std::string table = "baselines (trained on the " + std::to_string(train_indices.size()) +
+  std::string table = "baselines on " + evaluation.baseline_features + " (trained on the " +
+                      std::to_string(train_indices.size()) +
                       " training examples, scored on the same " + std::to_string(scored_indices.size()) + "):\n";
   table += std::string(kNameWidth, ' ') + "accuracy  macro_f1\n" +
            table_row("model", evaluation.metric("accuracy"), evaluation.metric("macro_f1"));

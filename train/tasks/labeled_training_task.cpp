@@ -129,7 +129,7 @@ TaskEvaluation LabeledTrainingTask::evaluate(Split split, const Distributed* dis
   const std::vector<size_t> indices = split == Split::kVal ? val_indices() : data_.split.test;
   TaskEvaluation evaluation = evaluate_sharded(*task_, data_.examples, indices, config_.eval.batch_size, dist);
   if (split == Split::kTest && (!dist || dist->is_root()) && wants_classification_baselines(config_)) {
-    add_classification_baselines(evaluation, data_.examples, data_.split.train, data_.examples, indices);
+    add_classification_baselines(evaluation, config_.classification.baselines, data_.examples, data_.split.train, data_.examples, indices);
   }
   return evaluation;
 }

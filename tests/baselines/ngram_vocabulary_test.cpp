@@ -1,4 +1,4 @@
-#include <tapelm/baselines/word_ngrams.h>
+#include <tapelm/baselines/ngram_vocabulary.h>
 
 #include <gtest/gtest.h>
 
@@ -57,6 +57,45 @@ TEST(NgramVocabulary, CountsNgramsAndIgnoresUnseenWords) {
   EXPECT_EQ(counts.coeff(0, vocabulary.id("eggs")), 1);
   EXPECT_EQ(counts.coeff(0, vocabulary.id("spam eggs")), 0);  // "and" stands between them
   EXPECT_EQ(counts.row(1).nonZeros(), 0);
+}
+
+TEST(CharNgrams, AreTheOneToFourByteSubstringsOfEachLowercasedWordPaddedWithSpaces) {
+  EXPECT_EQ(char_ngrams("Ann"), (std::vector<std::string>{" ", "a", "n", "n", " ",          // 1
+                                                          " a", "an", "nn", "n ",             // 2
+                                                          " an", "ann", "nn ",                // 3
+                                                          " ann", "ann "}));                  // 4
+  // Words are split at whitespace only, punctuation stays, and a padded word shorter than 4
+  // bytes gives no longer n-grams.
+  EXPECT_EQ(char_ngrams(" Jo,\tX "), (std::vector<std::string>{" ", "j", "o", ",", " ", " j", "jo", "o,", ", ",
+                                                               " jo", "jo,", "o, ", " jo,", "jo, ", " ", "x", " ",
+                                                               " x", "x ", " x "}));
+  EXPECT_TRUE(char_ngrams(" \n ").empty());
+}
+
+TEST(NgramVocabulary, CountsCharacterNgramsWithTheSameBounds) {
+  const std::vector<std::string> texts = {"Ann", "anna", "bob"};
+  NgramOptions options;
+  options.features = NgramFeatures::kChars;
+  const NgramVocabulary vocabulary = NgramVocabulary::build(pointers(texts), options);  // min_document_count 2
+  // In two texts or more: " ", "a", "n", " a", "an", "nn", " an", "ann", " ann".
+  ASSERT_EQ(vocabulary.size(), 9);
+  EXPECT_EQ(vocabulary.ngram(0), " ");
+  EXPECT_EQ(vocabulary.id(" ann"), 3);  // byte order: " ", " a", " an", " ann"
+  EXPECT_EQ(vocabulary.id("bob"), -1);
+  EXPECT_EQ(vocabulary.id("nn "), -1);  // in "ann " only
+  const std::vector<std::string> scored = {"NAN", "zzz"};
+  const SparseRows counts = vocabulary.counts(pointers(scored));
+  EXPECT_EQ(counts.coeff(0, vocabulary.id("n")), 2);
+  EXPECT_EQ(counts.coeff(0, vocabulary.id("an")), 1);
+  EXPECT_EQ(counts.coeff(0, vocabulary.id(" ")), 2);
+  EXPECT_EQ(counts.coeff(1, vocabulary.id(" ")), 2);  // unseen letters, but a word
+  EXPECT_EQ(counts.row(1).nonZeros(), 1);
+
+  options.max_features = 2;
+  const NgramVocabulary capped = NgramVocabulary::build(pointers(texts), options);
+  ASSERT_EQ(capped.size(), 2);  // " " (6 times) and "n" (4, before "a" with 3)
+  EXPECT_EQ(capped.ngram(0), " ");
+  EXPECT_EQ(capped.ngram(1), "n");
 }
 
 TEST(NgramVocabulary, RefusesOptionsOutOfRange) {

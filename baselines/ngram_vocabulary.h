@@ -1,7 +1,9 @@
-// Word n-gram counts of texts: a simple deterministic tokenizer (scikit-learn's default
-// CountVectorizer pattern, \b\w\w+\b, lowercased) and a vocabulary of word n-grams built from
-// training texts, bounded by a minimum document frequency and a maximum feature count so
-// memory stays bounded on large corpora.
+// N-gram counts of texts, of one of two kinds: word unigrams and bigrams (scikit-learn's
+// default CountVectorizer, tokens \b\w\w+\b, lowercased), or character 1- to 4-grams within
+// word boundaries (its analyzer='char_wb': each whitespace-separated word, lowercased and
+// padded with one space on each side). Both share one vocabulary, built from training texts
+// and bounded by a minimum document frequency and a maximum feature count so memory stays
+// bounded on large corpora.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +20,26 @@ namespace tapelm {
 // scikit-learn drops one-character tokens.
 std::vector<std::string> words(const std::string& text);
 
+// The number of whitespace-separated words of `text`, the words char_ngrams() pads.
+int64_t whitespace_word_count(const std::string& text);
+
+// The longest character n-gram.
+constexpr int kMaxCharNgram = 4;
+
+// The character n-grams of `text`, as NgramFeatures::kChars counts them: for each
+// whitespace-separated word, ASCII-lowercased and spelled " word ", its substrings of 1 to
+// kMaxCharNgram bytes (n-grams of bytes, not of code points: a non-ASCII letter is several
+// bytes, which only makes its n-grams shorter in letters), word by word, shortest first.
+std::vector<std::string> char_ngrams(const std::string& text);
+
+enum class NgramFeatures {
+  kWords,  // words, and (with bigrams) pairs of adjacent words spelled joined by one space
+  kChars,  // char_ngrams()
+};
+
 struct NgramOptions {
-  bool bigrams = true;  // words, and pairs of adjacent words (spelled joined by one space)
+  NgramFeatures features = NgramFeatures::kWords;
+  bool bigrams = true;  // kWords only
   // N-grams found in fewer training texts than this are left out (scikit-learn's min_df; its
   // default is 1, 2 drops the hapaxes that hold most of a bigram vocabulary).
   int64_t min_document_count = 2;
@@ -45,14 +65,12 @@ class NgramVocabulary {
  private:
   NgramVocabulary(const NgramOptions& options, std::vector<std::string> ngrams);
 
-  // The ids of `text`'s words in word_ids_, -1 for a word not in it.
-  std::vector<int64_t> word_ids(const std::string& text) const;
-
   NgramOptions options_;
   std::vector<std::string> ngrams_;  // by feature id
-  // N-grams are counted as integers (ngram_key in the .cpp) over ids of the words they hold,
-  // which is several times faster than hashing their text.
-  std::unordered_map<std::string, int64_t> word_ids_;  // the words of the kept n-grams
+  // Both kinds count n-grams as integers (ngram keys in the .cpp), which is several times
+  // faster than hashing their text: a word n-gram over ids of the words it holds, a character
+  // n-gram (at most 4 bytes) over its bytes.
+  std::unordered_map<std::string, int64_t> word_ids_;  // the words of the kept word n-grams
   std::unordered_map<uint64_t, int64_t> ids_;          // n-gram key -> feature id
 };
 
