@@ -224,7 +224,9 @@ TEST_F(Bf16Products, EqualTheProductOfTheRoundedOperandsForEveryFlagSizeAndThrea
     kernels::gemm(c.data(), p.a.data(), p.b.data(), p.m, p.n, p.k, p.trans_a, p.trans_b, false);
     double largest = 0;
     for (std::size_t i = 0; i < c.size(); ++i) largest = std::max(largest, std::abs(c[i] - unrounded[i]));
-    if (p.k >= 19) EXPECT_GT(largest, tol);
+    if (p.k >= 19) {
+      EXPECT_GT(largest, tol);
+    }
     EXPECT_LT(largest, 0x1p-9 * 4.0 * std::sqrt(static_cast<double>(p.k)));
   });
 }
