@@ -18,7 +18,7 @@ int64_t copy_truncated(const std::vector<int32_t>& ids, int64_t max_len, Truncat
     std::copy(ids.begin(), ids.end(), out);
     return n;
   }
-  const int64_t head = mode == Truncation::kHead ? max_len : mode == Truncation::kTail ? 0 : max_len / 4;
+  const int64_t head = truncation_head(max_len, mode);
   const int64_t tail = max_len - head;
   std::copy(ids.begin(), ids.begin() + head, out);
   std::copy(ids.end() - tail, ids.end(), out + head);
@@ -26,6 +26,10 @@ int64_t copy_truncated(const std::vector<int32_t>& ids, int64_t max_len, Truncat
 }
 
 }  // namespace
+
+int64_t truncation_head(int64_t max_len, Truncation mode) {
+  return mode == Truncation::kHead ? max_len : mode == Truncation::kTail ? 0 : max_len / 4;
+}
 
 template <>
 const EnumNames<Truncation>& enum_names<Truncation>() {

@@ -22,6 +22,9 @@ enum class Truncation {
 template <>
 const EnumNames<Truncation>& enum_names<Truncation>();
 
+// How many of the max_len tokens a cut keeps from the head (the rest come from the tail).
+int64_t truncation_head(int64_t max_len, Truncation mode);
+
 // `ids` cut to at most max_len tokens (max_len >= 1, else std::invalid_argument).
 std::vector<int32_t> truncate_ids(const std::vector<int32_t>& ids, int64_t max_len, Truncation mode);
 

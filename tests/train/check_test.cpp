@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "tiny_run.h"
 #include <tapelm/train/cli/check.h>
 #include <tapelm/train/cli/cli.h>
+#include <tapelm/train/loop/progress.h>
 
 namespace tapelm {
 namespace {
@@ -78,6 +80,22 @@ TEST(Check, ClassificationConfigPrintsExamplesPerSplitAndClassBalance) {
   EXPECT_THAT(outcome.out, HasSubstr("memory: estimated peak at least "));
   EXPECT_THAT(outcome.out, HasSubstr("ok: the run would start\n"));
   EXPECT_FALSE(fs::exists(scratch / "ft")) << "no split.json, tokenizer files or anything else in out_dir";
+}
+
+TEST(Check, ClassificationInWindowsCountsWindowsAsTheTrainingExamples) {
+  ScratchDir scratch;
+  const fs::path config = testing::write_toy_finetune(scratch);
+  const CliOutcome outcome = check(config, {"data.max_windows=3", "data.max_len=5"});
+  EXPECT_EQ(outcome.exit_code, kExitOk) << outcome.err;
+  std::smatch counts;
+  const std::regex line("training split: ([0-9]+) documents, ([0-9]+) windows of at most 5 tokens "
+                        "\\(data.max_windows 3\\); each window is a training example\n");
+  ASSERT_TRUE(std::regex_search(outcome.out, counts, line)) << outcome.out;
+  const int documents = std::stoi(counts[1]), windows = std::stoi(counts[2]);
+  EXPECT_GT(windows, documents);
+  EXPECT_LE(windows, 3 * documents);
+  // The epochs count windows: 30 steps x 8.
+  EXPECT_THAT(outcome.out, HasSubstr("30 steps = " + format_double("%.2f", 240.0 / windows) + " epochs"));
 }
 
 TEST(Check, ASetTaskMakesAFineTuningConfig) {

@@ -93,6 +93,15 @@ TEST(FinetuneConfig, FoldersFormatOnlyForClassification) {
   EXPECT_NE(message.find("data.format"), std::string::npos) << message;
 }
 
+TEST(FinetuneConfig, MaxWindowsIsAtLeastOneAndOnlyForClassification) {
+  std::string message = config_error(std::string(kMinimal) + "  max_windows: 0\n");
+  EXPECT_NE(message.find("data.max_windows"), std::string::npos) << message;
+  EXPECT_NE(message.find(">= 1"), std::string::npos) << message;
+  message = config_error(std::string(kMinimal) + "  max_windows: 2\ntask: completion\n");
+  EXPECT_NE(message.find("data.max_windows"), std::string::npos) << message;
+  EXPECT_EQ(parse_config<FinetuneConfig>(kMinimal, "ft.yaml").data.max_windows, 1);
+}
+
 TEST(FinetuneConfig, LabelMapReadsAMappingAndRejectsAList) {
   const FinetuneConfig c =
       parse_config<FinetuneConfig>(std::string(kMinimal) + "  label_map: {spam-1: spam, spam-2: spam, easy-ham-1: ham}\n", "ft.yaml");

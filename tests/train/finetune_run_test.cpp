@@ -65,6 +65,12 @@ TEST(FinetuneRun, ResumeIsExactWithClassWeights) {
   expect_resume_is_exact({"classification.class_weights=auto"});
 }
 
+TEST(FinetuneRun, ResumeIsExactWhenDocumentsAreReadInWindows) {
+  // max_len 5: the toy's texts of 3 to 6 words make 1 to 3 windows of 4 tokens.
+  expect_resume_is_exact({"data.max_windows=3", "data.max_len=5"});
+  expect_resume_is_exact({"data.max_windows=3", "data.max_len=5", "data.group_by_length=true"});
+}
+
 TEST(FinetuneRun, ProgressIsABarRedrawnInPlaceWhenAProgressStreamIsGiven) {
   ScratchDir scratch;
   const FinetuneRun run = prepare_finetune(testing::finetune_args(testing::write_toy_finetune(scratch, 10)));

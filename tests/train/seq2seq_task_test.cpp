@@ -151,7 +151,7 @@ TEST(Seq2SeqTask, TinyEncoderDecoderLearnsAToyMappingThroughTheTaskLoss) {
   for (int step = 0; step < 300; ++step) {
     std::vector<size_t> batch;
     for (size_t k = 0; k < 16; ++k) batch.push_back((size_t(step) * 16 + k) % toy.all.size());
-    Var loss = task.loss(toy.examples, batch).mean;
+    Var loss = task.loss(toy.examples, whole_examples(toy.examples, batch)).mean;
     backward(loss);
     optimizer.step(3e-3);
     optimizer.zero_grad();
@@ -170,8 +170,8 @@ TEST(Seq2SeqTask, LabelSmoothingChangesTheTrainingLossButNotTheEvaluatedLoss) {
   ToyTask plain(plain_dir, plain_config);
   ToyTask smoothed(smoothed_dir, smoothed_config);
   const std::vector<size_t> batch = {0, 1, 2, 3, 4, 5, 6, 7};
-  const float plain_loss = plain.task->loss(plain.examples, batch).mean.item();
-  const float smoothed_loss = smoothed.task->loss(smoothed.examples, batch).mean.item();
+  const float plain_loss = plain.task->loss(plain.examples, whole_examples(plain.examples, batch)).mean.item();
+  const float smoothed_loss = smoothed.task->loss(smoothed.examples, whole_examples(smoothed.examples, batch)).mean.item();
   EXPECT_GT(std::abs(smoothed_loss - plain_loss), 1e-4f) << plain_loss << " vs " << smoothed_loss;
   EXPECT_DOUBLE_EQ(plain.task->evaluate(plain.examples, batch, 8).metric("loss"),
                    smoothed.task->evaluate(smoothed.examples, batch, 8).metric("loss"));

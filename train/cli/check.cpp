@@ -17,6 +17,7 @@
 #include <tapelm/train/cli/finetune_commands.h>
 #include <tapelm/train/tasks/finetune_data.h>
 #include <tapelm/train/tasks/finetune_task.h>
+#include <tapelm/train/tasks/labeled_training_task.h>
 #include <tapelm/train/config/memory_budget.h>
 #include <tapelm/train/tasks/pretrain_setup.h>
 #include <tapelm/train/loop/progress.h>
@@ -147,8 +148,11 @@ void check_finetune(const CheckArgs& args, std::ostream& out) {
     if (named.second.requires_grad()) trainable += named.second.numel();
   }
   out << "model: " << parameters << " parameters (" << trainable << " trainable)" << std::endl;
+  const size_t items = task->training_items(data.examples, split.train).size();
+  const std::string windows = describe_training_items(config, split.train.size(), items);
+  if (!windows.empty()) out << windows << std::endl;
   const TrainSection& t = config.train;
-  out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(split.train.size())) << "; early stopping on val "
+  out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(items)) << "; early stopping on val "
       << metric.name << std::endl;
   print_compute(t, out);
   print_memory(estimate_memory(config.model, finetune_memory_plan(config)), out);

@@ -125,6 +125,7 @@ SectionSchema<FinetuneDataSection> data_schema() {
       .add("split_seed", &S::split_seed, at_least(-1))
       .add("max_len", &S::max_len, at_least(0))
       .add("truncation", &S::truncation, one_of(enum_names<Truncation>()))
+      .add("max_windows", &S::max_windows, at_least(1))
       .add("utf8", &S::utf8, one_of(enum_names<Utf8Policy>()))
       .add("group_by_length", &S::group_by_length);
   return s;
@@ -174,6 +175,8 @@ void check_data_rules(const FinetuneConfig& c, const RuleContext& context) {
                   "must be > 0 when data.test is not given (the final report needs test examples)");
   context.require(d.format != "folders" || c.task == "classification", "data.format",
                   "folders (folder name = label) only suits task: classification, got task: " + c.task);
+  context.require(d.max_windows == 1 || c.task == "classification", "data.max_windows",
+                  "only task: classification reads a document in several windows, got task: " + c.task);
   context.require(c.max_len() <= c.model.ctx_len || !c.init_from.empty(), "data.max_len",
                   "must be <= model.ctx_len (" + std::to_string(c.model.ctx_len) + "), got " +
                       std::to_string(c.data.max_len));

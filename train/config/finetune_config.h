@@ -62,6 +62,11 @@ struct FinetuneDataSection {
   int64_t split_seed = -1;           // -1 = the top-level seed
   int64_t max_len = 0;               // tokens per example after truncation; 0 = model.ctx_len
   std::string truncation = "head";   // head | tail | head_tail
+  // Classification: a document is read in up to this many windows of max_len tokens, each a
+  // training example with the document's label; evaluation and prediction average the
+  // windows' log-probabilities. `truncation` picks the windows of a longer document. 1 = one
+  // window cut to max_len by `truncation`.
+  int64_t max_windows = 1;
   std::string utf8 = "error";        // error | replace | skip
   // Training micro-batches of examples of similar length (input + target bytes): less
   // padding, so faster steps, at the cost of batches less random within an epoch.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include <tapelm/autograd/tape.h>
@@ -60,6 +61,47 @@ SequenceClassifierConfig classifier_config(const FinetuneConfig& config, int64_t
   return cfg;
 }
 
+// A document's class scores: the mean over its windows of their log-probabilities. These are
+// taken of the float softmax probabilities (floored at 1e-30), as the evaluation loss always
+// was, so that a document read in one window scores exactly as before.
+class PooledScores {
+ public:
+  explicit PooledScores(size_t n_classes) : log_prob_sums_(n_classes), first_(n_classes) {}
+
+  void add(const float* probabilities) {
+    if (windows_ == 0) std::copy(probabilities, probabilities + first_.size(), first_.begin());
+    for (size_t c = 0; c < log_prob_sums_.size(); ++c) {
+      log_prob_sums_[c] += std::log(std::max(double(probabilities[c]), 1e-30));
+    }
+    ++windows_;
+  }
+
+  double log_prob(int32_t label) const { return log_prob_sums_[size_t(label)] / double(windows_); }
+  int32_t predicted() const {
+    return int32_t(std::max_element(log_prob_sums_.begin(), log_prob_sums_.end()) - log_prob_sums_.begin());
+  }
+  // The distribution the scores stand for (their softmax); one window's own probabilities.
+  std::vector<float> probabilities() const {
+    if (windows_ == 1) return first_;
+    const double top = *std::max_element(log_prob_sums_.begin(), log_prob_sums_.end()) / double(windows_);
+    double sum = 0;
+    for (size_t c = 0; c < first_.size(); ++c) sum += std::exp(log_prob(int32_t(c)) - top);
+    std::vector<float> result(first_.size());
+    for (size_t c = 0; c < first_.size(); ++c) result[c] = float(std::exp(log_prob(int32_t(c)) - top) / sum);
+    return result;
+  }
+
+  void clear() {
+    std::fill(log_prob_sums_.begin(), log_prob_sums_.end(), 0.0);
+    windows_ = 0;
+  }
+
+ private:
+  std::vector<double> log_prob_sums_;
+  std::vector<float> first_;  // the first window's probabilities
+  int64_t windows_ = 0;
+};
+
 class ClassificationTask : public FinetuneTask {
  public:
   explicit ClassificationTask(const TaskSetup& setup)
@@ -89,14 +131,29 @@ class ClassificationTask : public FinetuneTask {
 
   bool is_head_parameter(const std::string& name) const override { return starts_with(name, "head."); }
 
-  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
-    const PaddedBatch padded = encode_batch(inputs_of(examples, batch));
+  // One window per example keeps the items of a run that does not chunk as they were
+  // (grouped by bytes, nothing encoded up front); otherwise every window of every document.
+  std::vector<TrainingItem> training_items(const std::vector<LabeledExample>& examples,
+                                           const std::vector<size_t>& indices) const override {
+    if (config_.data.max_windows == 1) return whole_examples(examples, indices);
+    std::vector<TrainingItem> items;
+    for (size_t i : indices) {
+      const std::vector<std::vector<int32_t>> rows = windows(examples[i].input);
+      for (size_t w = 0; w < rows.size(); ++w) items.push_back({i, int64_t(w), rows[w].size()});
+    }
+    return items;
+  }
+
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<TrainingItem>& batch) override {
+    std::vector<std::vector<int32_t>> rows;
     std::vector<int32_t> targets;
     double weight = 0;
-    for (size_t i : batch) {
-      targets.push_back(label_id(examples[i]));
+    for (const TrainingItem& item : batch) {
+      rows.push_back(std::move(windows(examples[item.example].input).at(size_t(item.window))));
+      targets.push_back(label_id(examples[item.example]));
       weight += class_weights_.empty() ? 1.0 : double(class_weights_[size_t(targets.back())]);
     }
+    const PaddedBatch padded = pad_batch(rows, batch_pad_id(tokenizer_), config_.max_len(), truncation_);
     return {model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing),
                         class_weights_),
             weight};
@@ -110,10 +167,10 @@ class ClassificationTask : public FinetuneTask {
     const int64_t n_classes = int64_t(labels_.size());
     EvalTotals totals;
     totals.sums.assign(size_t(1 + n_classes * n_classes), 0.0);
-    run_batches(inputs_of(examples, part), batch_size, [&](size_t row, const float* probabilities) {
+    score_documents(inputs_of(examples, part), batch_size, [&](size_t row, const PooledScores& scores) {
       const int32_t truth = label_id(examples[part[row]]);
-      totals.sums[size_t(1 + truth * n_classes + argmax(probabilities, n_classes))] += 1;
-      totals.sums[0] -= std::log(std::max(double(probabilities[truth]), 1e-30));
+      totals.sums[size_t(1 + truth * n_classes + scores.predicted())] += 1;
+      totals.sums[0] -= scores.log_prob(truth);
     });
     return totals;
   }
@@ -139,9 +196,10 @@ class ClassificationTask : public FinetuneTask {
     std::vector<std::string> lines(inputs.size());
     std::vector<const std::string*> texts;
     for (const std::string& input : inputs) texts.push_back(&input);
-    run_batches(texts, batch_size, [&](size_t row, const float* probabilities) {
+    score_documents(texts, batch_size, [&](size_t row, const PooledScores& scores) {
+      const std::vector<float> probabilities = scores.probabilities();
       nlohmann::ordered_json line;
-      line["label"] = labels_.label(argmax(probabilities, int64_t(labels_.size())));
+      line["label"] = labels_.label(scores.predicted());
       nlohmann::ordered_json by_label = nlohmann::ordered_json::object();
       for (size_t c = 0; c < labels_.size(); ++c) by_label[labels_.labels()[c]] = probabilities[c];
       line["probabilities"] = by_label;
@@ -171,34 +229,36 @@ class ClassificationTask : public FinetuneTask {
     }
   }
 
-  PaddedBatch encode_batch(const std::vector<const std::string*>& texts) const {
-    const bool bos = config_.classification.prepend_bos && tokenizer_.bos_id() >= 0;
-    const int64_t budget = config_.max_len() - (bos ? 1 : 0);
-    std::vector<std::vector<int32_t>> rows;
-    rows.reserve(texts.size());
-    for (const std::string* text : texts) {
-      std::vector<int32_t> ids;
-      if (bos) ids.push_back(tokenizer_.bos_id());
-      const std::vector<int32_t> body = encode_truncated(tokenizer_, *text, budget, truncation_);
-      ids.insert(ids.end(), body.begin(), body.end());
-      // An input that encodes to nothing (e.g. only a BOM) still needs one token to classify.
-      if (ids.empty()) ids.push_back(tokenizer_.unk_id() >= 0 ? tokenizer_.unk_id() : 0);
-      rows.push_back(std::move(ids));
-    }
-    return pad_batch(rows, batch_pad_id(tokenizer_), config_.max_len(), truncation_);
+  std::vector<std::vector<int32_t>> windows(const std::string& text) const {
+    return classification_windows(tokenizer_, config_, text);
   }
 
-  // Softmax probabilities of each text, `batch_size` texts per forward pass, in eval mode.
+  // Each document's pooled scores, in order, reading `batch_size` windows per forward pass
+  // (a document's windows may span two), in eval mode.
   template <class Visit>
-  void run_batches(const std::vector<const std::string*>& texts, int64_t batch_size, Visit visit) {
+  void score_documents(const std::vector<const std::string*>& texts, int64_t batch_size, Visit visit) {
     const NoGradGuard no_grad;
     model_.eval();
     const int64_t n_classes = int64_t(labels_.size());
+    struct Window {
+      size_t document;
+      std::vector<int32_t> ids;
+      bool last;  // the document's last window
+    };
+    std::deque<Window> pending;
+    size_t next_text = 0;
+    PooledScores scores(labels_.size());
     std::vector<float> probabilities(static_cast<size_t>(n_classes));
-    for (size_t begin = 0; begin < texts.size(); begin += size_t(batch_size)) {
-      const size_t end = std::min(texts.size(), begin + size_t(batch_size));
-      const PaddedBatch batch =
-          encode_batch(std::vector<const std::string*>(texts.begin() + long(begin), texts.begin() + long(end)));
+    while (true) {
+      for (; pending.size() < size_t(batch_size) && next_text < texts.size(); ++next_text) {
+        std::vector<std::vector<int32_t>> rows = windows(*texts[next_text]);
+        for (size_t w = 0; w < rows.size(); ++w) pending.push_back({next_text, std::move(rows[w]), w + 1 == rows.size()});
+      }
+      if (pending.empty()) break;
+      const size_t take = std::min(pending.size(), size_t(batch_size));
+      std::vector<std::vector<int32_t>> rows;
+      for (size_t i = 0; i < take; ++i) rows.push_back(std::move(pending[i].ids));
+      const PaddedBatch batch = pad_batch(rows, batch_pad_id(tokenizer_), config_.max_len(), truncation_);
       const Var logits = model_.forward(batch.ids, batch.B, batch.T, batch.padding);
       const float* values = logits.value().data();
       for (int64_t b = 0; b < batch.B; ++b) {
@@ -207,8 +267,14 @@ class ClassificationTask : public FinetuneTask {
         double sum = 0;
         for (int64_t c = 0; c < n_classes; ++c) sum += std::exp(double(row[c] - top));
         for (int64_t c = 0; c < n_classes; ++c) probabilities[c] = float(std::exp(double(row[c] - top)) / sum);
-        visit(begin + size_t(b), probabilities.data());
+        scores.add(probabilities.data());
+        const Window& window = pending[size_t(b)];
+        if (window.last) {
+          visit(window.document, static_cast<const PooledScores&>(scores));
+          scores.clear();
+        }
       }
+      pending.erase(pending.begin(), pending.begin() + long(take));
     }
     model_.train();
   }
@@ -275,6 +341,20 @@ class ClassificationTask : public FinetuneTask {
 };
 
 }  // namespace
+
+std::vector<std::vector<int32_t>> classification_windows(const Tokenizer& tokenizer, const FinetuneConfig& config,
+                                                         std::string_view text) {
+  const bool bos = config.classification.prepend_bos && tokenizer.bos_id() >= 0;
+  std::vector<std::vector<int32_t>> rows =
+      encode_windows(tokenizer, text, config.max_len() - (bos ? 1 : 0), config.data.max_windows,
+                     config_enum<Truncation>("data.truncation", config.data.truncation));
+  for (std::vector<int32_t>& ids : rows) {
+    if (bos) ids.insert(ids.begin(), tokenizer.bos_id());
+    // An input that encodes to nothing (e.g. only a BOM) still needs one token to classify.
+    if (ids.empty()) ids.push_back(tokenizer.unk_id() >= 0 ? tokenizer.unk_id() : 0);
+  }
+  return rows;
+}
 
 std::unique_ptr<FinetuneTask> make_classification_task(const TaskSetup& setup) {
   return std::make_unique<ClassificationTask>(setup);

@@ -68,8 +68,8 @@ class CompletionTask : public FinetuneTask {
 
   std::vector<MetricSpec> metrics() const override { return {{"exact_match", true}, {"loss", false}}; }
 
-  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
-    const Batch b = make_batch(examples, batch);
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<TrainingItem>& batch) override {
+    const Batch b = make_batch(examples, item_examples(batch));
     return {model_.loss(b.inputs, b.targets, b.B, b.T, b.padding, kIgnoreIndex, float(config_.train.label_smoothing)),
             double(counted_targets(b.targets))};
   }

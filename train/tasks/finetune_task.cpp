@@ -1,4 +1,4 @@
-// Task dispatch.
+// Task dispatch, and training on whole examples.
 #include <tapelm/train/tasks/finetune_task.h>
 
 #include <stdexcept>
@@ -11,6 +11,21 @@
 #endif
 
 namespace tapelm {
+
+std::vector<TrainingItem> whole_examples(const std::vector<LabeledExample>& examples,
+                                         const std::vector<size_t>& indices) {
+  std::vector<TrainingItem> items;
+  items.reserve(indices.size());
+  for (size_t i : indices) items.push_back({i, 0, examples[i].input.size() + examples[i].target.size()});
+  return items;
+}
+
+std::vector<size_t> item_examples(const std::vector<TrainingItem>& items) {
+  std::vector<size_t> indices;
+  indices.reserve(items.size());
+  for (const TrainingItem& item : items) indices.push_back(item.example);
+  return indices;
+}
 
 std::unique_ptr<FinetuneTask> make_finetune_task(const TaskSetup& setup) {
   switch (config_enum<TaskKind>("task", setup.config->task)) {

@@ -42,6 +42,20 @@ struct TaskSetup {
   std::ostream* log = nullptr;  // task-specific lines: label balance, what init_from loaded, ...
 };
 
+// One training example as the training loop draws it: a window of a document for a
+// classifier reading documents in several windows (data.max_windows), else a whole example.
+struct TrainingItem {
+  size_t example = 0;  // index into the examples
+  int64_t window = 0;  // which of the example's windows
+  size_t length = 0;   // what data.group_by_length sorts by (bytes, or a window's tokens)
+};
+
+// Each of examples[indices] whole, as long as its input and target bytes.
+std::vector<TrainingItem> whole_examples(const std::vector<LabeledExample>& examples,
+                                         const std::vector<size_t>& indices);
+// The example of each item.
+std::vector<size_t> item_examples(const std::vector<TrainingItem>& items);
+
 class FinetuneTask {
  public:
   virtual ~FinetuneTask() = default;
@@ -54,13 +68,20 @@ class FinetuneTask {
   // The metrics evaluate() reports; the first is the default early-stopping metric.
   virtual std::vector<MetricSpec> metrics() const = 0;
 
-  // The mean training loss over examples[batch] (a micro-batch), with a tape for backward, and
-  // the weight it is a mean over (tokens counted, or examples times their class weights). The
-  // model is in train mode.
-  virtual WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) = 0;
+  // What an epoch of training on examples[indices] draws from: whole_examples by default.
+  virtual std::vector<TrainingItem> training_items(const std::vector<LabeledExample>& examples,
+                                                   const std::vector<size_t>& indices) const {
+    return whole_examples(examples, indices);
+  }
+
+  // The mean training loss over `batch` (a micro-batch of training_items), with a tape for
+  // backward, and the weight it is a mean over (tokens counted, or examples times their class
+  // weights). The model is in train mode.
+  virtual WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<TrainingItem>& batch) = 0;
 
   // Metrics over examples[indices] (the model in eval mode, no tape; the task restores train
-  // mode). `batch_size` bounds the examples per forward pass. One process's evaluation;
+  // mode). `batch_size` bounds the examples (a classifier's windows) per forward pass; the
+  // metrics count examples (documents), never windows. One process's evaluation;
   // train/tasks/sharded_evaluation.h spreads one over MPI ranks.
   TaskEvaluation evaluate(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices,
                           int64_t batch_size) {

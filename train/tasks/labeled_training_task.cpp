@@ -19,13 +19,21 @@ namespace {
 // Keeps the example order independent of the init and dropout streams of the same seed.
 constexpr uint64_t kShufflerSalt = 0xBB67AE8584CAA73Bull;
 
-LengthGrouping length_grouping(const FinetuneConfig& config, const FinetuneData& data) {
+LengthGrouping length_grouping(const FinetuneConfig& config, const std::vector<TrainingItem>& items) {
   LengthGrouping grouping;
   if (!config.data.group_by_length) return grouping;
   grouping.group_size = size_t(config.train.micro_batch_size);
-  grouping.lengths.reserve(data.examples.size());
-  for (const LabeledExample& e : data.examples) grouping.lengths.push_back(e.input.size() + e.target.size());
+  grouping.lengths.reserve(items.size());
+  for (const TrainingItem& item : items) grouping.lengths.push_back(item.length);
   return grouping;
+}
+
+// The sampler draws positions in the item list: a permutation of positions is the same
+// whatever the items are, so whole examples are drawn in the order they always were.
+std::vector<size_t> positions(size_t n) {
+  std::vector<size_t> all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  return all;
 }
 
 // What a resumed run must not change.
@@ -79,7 +87,8 @@ LabeledTrainingTask::LabeledTrainingTask(const FinetuneConfig& config, FinetuneD
     : config_(config),
       data_(std::move(data)),
       task_(std::move(task)),
-      sampler_(data_.split.train, uint64_t(config.seed) ^ kShufflerSalt, length_grouping(config, data_)) {}
+      items_(task_->training_items(data_.examples, data_.split.train)),
+      sampler_(positions(items_.size()), uint64_t(config.seed) ^ kShufflerSalt, length_grouping(config, items_)) {}
 
 std::vector<ParamGroup> LabeledTrainingTask::param_groups() const {
   NamedParameters trainable;
@@ -101,7 +110,8 @@ void LabeledTrainingTask::draw_batch(int64_t batch_size) { batch_ = sampler_.nex
 
 WeightedLoss LabeledTrainingTask::loss(int64_t step, int64_t begin, int64_t end) {
   task_->set_dropout_batch(step, begin);
-  const std::vector<size_t> micro(batch_.begin() + begin, batch_.begin() + end);
+  std::vector<TrainingItem> micro;
+  for (auto at = batch_.begin() + begin; at != batch_.begin() + end; ++at) micro.push_back(items_[*at]);
   return task_->loss(data_.examples, micro);
 }
 
@@ -149,6 +159,13 @@ void LabeledTrainingTask::restore_sampler(const nlohmann::json& state) {
   }
 }
 
+std::string describe_training_items(const FinetuneConfig& config, size_t documents, size_t items) {
+  if (config.data.max_windows == 1) return "";
+  return "training split: " + std::to_string(documents) + " documents, " + std::to_string(items) +
+         " windows of at most " + std::to_string(config.max_len()) + " tokens (data.max_windows " +
+         std::to_string(config.data.max_windows) + "); each window is a training example";
+}
+
 std::unique_ptr<LabeledTrainingTask> make_labeled_training_task(const FinetuneConfig& config,
                                                                 const std::optional<Checkpoint>& init_from,
                                                                 const std::optional<Checkpoint>& resume_from,
@@ -181,7 +198,11 @@ std::unique_ptr<LabeledTrainingTask> make_labeled_training_task(const FinetuneCo
     dist->barrier();
     if (root) fs::remove_all(setup_dir);
   }
-  return std::make_unique<LabeledTrainingTask>(config, std::move(data), std::move(task));
+  const size_t documents = data.split.train.size();
+  auto training = std::make_unique<LabeledTrainingTask>(config, std::move(data), std::move(task));
+  const std::string items = describe_training_items(config, documents, training->training_items());
+  if (root && !items.empty()) log << items << std::endl;
+  return training;
 }
 
 }  // namespace tapelm

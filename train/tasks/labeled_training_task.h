@@ -1,5 +1,6 @@
 // Fine-tuning as a TrainingTask: labeled examples with their train / validation / test split
-// (train/tasks/finetune_data.h), drawn in seeded epochs (data/epoch_sampler.h), around the
+// (train/tasks/finetune_data.h), the training split's items (whole examples, or a classifier's
+// windows: FinetuneTask::training_items) drawn in seeded epochs (data/epoch_sampler.h), around the
 // classification, completion or seq2seq task (train/tasks/finetune_task.h) that owns the model and
 // turns examples into losses and metrics.
 #pragma once
@@ -29,7 +30,7 @@ class LabeledTrainingTask : public TrainingTask {
   Module& model() override { return task_->model(); }
   std::vector<ParamGroup> param_groups() const override;
   ThroughputUnit throughput_unit() const override { return {"examples_per_s", "ex/s", 1}; }
-  double epoch_examples() const override { return double(data_.split.train.size()); }
+  double epoch_examples() const override { return double(items_.size()); }
 
   void draw_batch(int64_t batch_size) override;
   WeightedLoss loss(int64_t step, int64_t begin, int64_t end) override;
@@ -44,6 +45,7 @@ class LabeledTrainingTask : public TrainingTask {
   std::vector<CheckpointFile> checkpoint_files() const override { return task_->checkpoint_files(); }
 
   FinetuneTask& task() { return *task_; }
+  size_t training_items() const { return items_.size(); }
 
  private:
   // The validation split, or eval.max_examples of it spread evenly over the split.
@@ -52,9 +54,15 @@ class LabeledTrainingTask : public TrainingTask {
   const FinetuneConfig& config_;
   FinetuneData data_;
   std::unique_ptr<FinetuneTask> task_;
+  std::vector<TrainingItem> items_;  // what an epoch visits
   EpochSampler sampler_;
-  std::vector<size_t> batch_;  // the step's global batch: indices into data_.examples
+  std::vector<size_t> batch_;  // the step's global batch: indices into items_
 };
+
+// For a classifier reading documents in windows (data.max_windows > 1), the line saying how
+// many windows the training split's documents make ("training split: 4836 documents, 8012
+// windows; each window is a training example"); empty otherwise.
+std::string describe_training_items(const FinetuneConfig& config, size_t documents, size_t items);
 
 // Reads the labeled data and splits it (a new run writes <out_dir>/split.json, a resumed one
 // reads it), then builds the task: from scratch, from `init_from`, or, resuming, from

@@ -116,8 +116,8 @@ class Seq2SeqTask : public FinetuneTask {
 
   std::vector<MetricSpec> metrics() const override { return {{"wer", false}, {"per", false}, {"loss", false}}; }
 
-  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<size_t>& batch) override {
-    const Seq2SeqBatch b = make_batch(examples, batch);
+  WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<TrainingItem>& batch) override {
+    const Seq2SeqBatch b = make_batch(examples, item_examples(batch));
     return {model_.loss(b.src, b.tgt, b.labels, b.B, b.S, b.T, b.src_padding, b.tgt_padding, kIgnoreIndex,
                         float(config_.train.label_smoothing)),
             double(counted_targets(b.labels))};

@@ -22,6 +22,25 @@ std::string_view utf8_window(std::string_view text, size_t begin, size_t end) {
   return text.substr(begin, end - begin);
 }
 
+// The ids of `text` when it has at most head + tail tokens, else its first `head` and last
+// `tail` tokens, one after the other.
+std::vector<int32_t> encode_ends(const Tokenizer& tokenizer, std::string_view text, int64_t head, int64_t tail) {
+  const size_t keep = size_t(head + tail);
+  const size_t window = keep * kMaxBytesPerToken;
+  std::vector<int32_t> ids;
+  if (text.size() > 2 * window) {
+    // The cut lies beyond the kept tokens, so they are encoded as in the whole text (up to
+    // SentencePiece's per-line dummy prefix, which only touches the first piece after the cut).
+    if (head > 0) tokenizer.encode_append(utf8_window(text, 0, window), ids);
+    if (tail > 0) tokenizer.encode_append(utf8_window(text, text.size() - window, text.size()), ids);
+  } else {
+    ids = tokenizer.encode(text);
+  }
+  if (ids.size() <= keep) return ids;
+  ids.erase(ids.begin() + head, ids.end() - tail);
+  return ids;
+}
+
 }  // namespace
 
 Tokenizer task_tokenizer(const TaskSetup& setup, const std::function<std::vector<std::string>()>& training_texts) {
@@ -48,17 +67,29 @@ CheckpointFile tokenizer_checkpoint_file(const Tokenizer& tokenizer) {
 std::vector<int32_t> encode_truncated(const Tokenizer& tokenizer, std::string_view text, int64_t max_tokens,
                                       Truncation mode) {
   if (max_tokens <= 0) return {};
-  const size_t window = size_t(max_tokens) * kMaxBytesPerToken;
-  if (text.size() > 2 * window) {
-    // Both ends are kept for head_tail; one end otherwise. The cut lies beyond the kept
-    // tokens, so they are encoded as in the whole text (up to SentencePiece's per-line
-    // dummy prefix, which only touches the first piece after the cut).
-    std::vector<int32_t> ids;
-    if (mode != Truncation::kTail) tokenizer.encode_append(utf8_window(text, 0, window), ids);
-    if (mode != Truncation::kHead) tokenizer.encode_append(utf8_window(text, text.size() - window, text.size()), ids);
-    return truncate_ids(ids, max_tokens, mode);
+  const int64_t head = truncation_head(max_tokens, mode);
+  return encode_ends(tokenizer, text, head, max_tokens - head);
+}
+
+std::vector<std::vector<int32_t>> encode_windows(const Tokenizer& tokenizer, std::string_view text,
+                                                 int64_t window_tokens, int64_t max_windows, Truncation mode) {
+  if (window_tokens <= 0) return {{}};
+  // A text of n bytes has at most n + 1 tokens (the dummy prefix covers no byte), so more
+  // windows than that could not be filled; the bound keeps the token counts below from
+  // overflowing.
+  const int64_t windows = std::min(max_windows, int64_t(text.size() / size_t(window_tokens)) + 2);
+  const int64_t head_windows = mode == Truncation::kHead   ? windows
+                               : mode == Truncation::kTail ? 0
+                                                           : std::max<int64_t>(1, windows / 4);
+  // One window keeps the token rule of encode_truncated: head_tail puts both ends in it.
+  const int64_t head = windows == 1 ? truncation_head(window_tokens, mode) : head_windows * window_tokens;
+  const std::vector<int32_t> ids = encode_ends(tokenizer, text, head, windows * window_tokens - head);
+  std::vector<std::vector<int32_t>> result;
+  for (size_t begin = 0; begin < ids.size(); begin += size_t(window_tokens)) {
+    result.emplace_back(ids.begin() + long(begin), ids.begin() + long(std::min(ids.size(), begin + size_t(window_tokens))));
   }
-  return truncate_ids(tokenizer.encode(text), max_tokens, mode);
+  if (result.empty()) result.emplace_back();
+  return result;
 }
 
 int32_t batch_pad_id(const Tokenizer& tokenizer) { return tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0; }

@@ -30,6 +30,15 @@ CheckpointFile tokenizer_checkpoint_file(const Tokenizer& tokenizer);
 std::vector<int32_t> encode_truncated(const Tokenizer& tokenizer, std::string_view text, int64_t max_tokens,
                                       Truncation mode);
 
+// A document read in windows of `window_tokens` tokens: its tokens cut into consecutive
+// windows, the last one possibly shorter. A document of more than `max_windows` windows keeps
+// max_windows of them, chosen by `mode`: head the first ones; tail the last ones, counted from
+// the document's end so that each is full; head_tail a quarter of them (at least one) from the
+// head and the rest from the tail. With max_windows 1 the one window is encode_truncated's (a
+// head_tail window holds both ends). A text of no tokens gives one empty window.
+std::vector<std::vector<int32_t>> encode_windows(const Tokenizer& tokenizer, std::string_view text,
+                                                 int64_t window_tokens, int64_t max_windows, Truncation mode);
+
 // A pad id for batches (masked out anyway): the tokenizer's <pad>, else 0.
 int32_t batch_pad_id(const Tokenizer& tokenizer);
 
