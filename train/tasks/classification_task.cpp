@@ -270,7 +270,7 @@ class ClassificationTask : public FinetuneTask {
         scores.add(probabilities.data());
         const Window& window = pending[size_t(b)];
         if (window.last) {
-          visit(window.document, static_cast<const PooledScores&>(scores));
+          visit(window.document, scores);
           scores.clear();
         }
       }
