@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/elementwise.h>
 #include <tapelm/autograd/tape.h>
 #include <tapelm/data/atomic_file.h>
@@ -17,6 +18,7 @@
 #include <tapelm/nn/summary.h>
 #include <tapelm/optim/schedule.h>
 #include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/memory_estimate.h>
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/loop/loss_plot.h>
 #include <tapelm/train/loop/metrics.h>
@@ -138,6 +140,7 @@ class Loop {
     }
     progress.finish();
     progress_ = nullptr;
+    if (root()) log_memory();
     result.step = state_.step;
     result.early_stopped = state_.early_stopped;
     result.checkpoint = last_checkpoint_;
@@ -158,6 +161,14 @@ class Loop {
   bool stop_requested_anywhere() const {
     const bool here = stop_requested_ && stop_requested_();
     return dist_ ? dist_->all_reduce_sum(here ? 1.0 : 0.0) > 0 : here;
+  }
+
+  // The tensors' measured peak, beside the estimate some tasks print before training.
+  void log_memory() {
+    const BufferPool& pool = BufferPool::instance();
+    log_ << "memory: tensors peaked at " << format_bytes(static_cast<double>(pool.peak_live_bytes()))
+         << " live; the buffer pool holds " << format_bytes(static_cast<double>(pool.live_bytes() + pool.cached_bytes()))
+         << std::endl;
   }
 
   // ---- setup ----
