@@ -9,15 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 namespace tapelm {
 
 namespace {
 constexpr std::size_t kAlignment = 64;
-constexpr int kMmapThreshold = 1 << 20;  // bytes; see Impl()
 
 // Size classes: multiples of 64 bytes up to 4 KiB, then 8 classes per doubling (a buffer is at
 // most 12.5% larger than asked for). Fine-tuning pads each batch to its longest example, so its
@@ -33,16 +28,6 @@ std::size_t rounded_bytes(std::size_t count) {
 }  // namespace
 
 struct BufferPool::Impl {
-  Impl() {
-#ifdef __GLIBC__
-    // glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB), so after
-    // the first eviction large buffers come from the heap, where freed ones stay resident as
-    // fragments: the g2p fine-tuning run peaked ~340 MiB above what the pool held. A fixed
-    // threshold keeps every buffer of 1 MiB or more in its own mapping, returned when freed.
-    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
-#endif
-  }
-
   std::mutex mutex;
   std::unordered_map<std::size_t, std::vector<float*>> free_lists;  // key: rounded bytes
   std::size_t cached = 0;

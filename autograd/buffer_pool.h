@@ -4,8 +4,7 @@
 // the allocator: resident memory stays flat across steps. Where shapes vary (fine-tuning
 // batches padded to their longest example, beams that finish), what the pool holds, live and
 // cached, stays within 1.25 times the live peak: a request no cached buffer fits first gives
-// back cached buffers of other sizes. Buffers of 1 MiB or more are mapped one by one (glibc's
-// mmap threshold is fixed at the first use), so what the pool frees leaves the process.
+// back cached buffers of other sizes.
 #pragma once
 
 #include <cstddef>
