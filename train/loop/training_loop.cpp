@@ -314,10 +314,19 @@ class Loop {
     return metric_.higher_is_better ? value > *state_.best_metric : value < *state_.best_metric;
   }
 
+  // Evaluation's shapes (whole validation batches, beams) are not training's: each phase starts
+  // from an empty pool rather than carving up the other's cached buffers (BufferPool::trim).
+  TaskEvaluation evaluate_split(Split split) {
+    BufferPool::instance().trim();
+    TaskEvaluation evaluation = task_.evaluate(split, dist_);
+    BufferPool::instance().trim();
+    return evaluation;
+  }
+
   // Every rank evaluates its share and gets the same metrics, so the early-stopping decision
   // is the same everywhere; rank 0 writes.
   void evaluate() {
-    const TaskEvaluation evaluation = task_.evaluate(Split::kVal, dist_);
+    const TaskEvaluation evaluation = evaluate_split(Split::kVal);
     last_evaluation_ = evaluation;
     const double value = evaluation.metric(metric_.name);
     const bool better = improves(value);
@@ -417,7 +426,7 @@ class Loop {
       }
       if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
     }
-    const TaskEvaluation evaluation = task_.evaluate(Split::kTest, dist_);
+    const TaskEvaluation evaluation = evaluate_split(Split::kTest);
     if (!root()) return evaluation;
     metrics_->log(state_.best_step, prefixed("test_", evaluation));
     const std::string report = "test split (" + std::to_string(task_.split_examples(Split::kTest)) + " examples), " +
