@@ -166,9 +166,9 @@ class Loop {
   // The tensors' measured peak, beside the estimate some tasks print before training.
   void log_memory() {
     const BufferPool& pool = BufferPool::instance();
+    const double held = static_cast<double>(pool.live_bytes() + pool.cached_bytes());
     log_ << "memory: tensors peaked at " << format_bytes(static_cast<double>(pool.peak_live_bytes()))
-         << " live; the buffer pool holds " << format_bytes(static_cast<double>(pool.live_bytes() + pool.cached_bytes()))
-         << std::endl;
+         << " live; the buffer pool holds " << format_bytes(held) << std::endl;
   }
 
   // ---- setup ----
