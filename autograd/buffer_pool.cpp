@@ -9,6 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace tapelm {
 
 namespace {
@@ -33,6 +37,7 @@ struct BufferPool::Impl {
   std::size_t cached = 0;
   std::size_t live = 0;
   std::size_t peak = 0;
+  std::size_t phase_peak = 0;  // the live peak since the last trim(), which bounds the cache
 
   // Frees cached buffers until live + cached <= limit, so that what the pool holds stays
   // near the live peak when shapes vary: a miss allocates only after giving back buffers of
@@ -72,6 +77,7 @@ float* BufferPool::acquire(std::size_t count) {
     std::lock_guard<std::mutex> lock(p->mutex);
     p->live += bytes;
     if (p->live > p->peak) p->peak = p->live;
+    if (p->live > p->phase_peak) p->phase_peak = p->live;
     auto it = p->free_lists.find(bytes);
     if (it != p->free_lists.end() && !it->second.empty()) {
       float* data = it->second.back();
@@ -79,7 +85,7 @@ float* BufferPool::acquire(std::size_t count) {
       p->cached -= bytes;
       return data;
     }
-    p->evict_beyond(p->peak + p->peak / 4);  // see buffer_pool.h
+    p->evict_beyond(p->phase_peak + p->phase_peak / 4);  // see buffer_pool.h
   }
   void* data = std::aligned_alloc(kAlignment, bytes);
   if (!data) {
@@ -114,6 +120,11 @@ void BufferPool::trim() {
   }
   p->free_lists.clear();
   p->cached = 0;
+  p->phase_peak = p->live;
+#ifdef __GLIBC__
+  // glibc keeps freed blocks resident when live ones surround them; give their pages back.
+  malloc_trim(0);
+#endif
 }
 
 std::size_t BufferPool::cached_bytes() const { return impl_ ? impl_->cached : 0; }

@@ -3,8 +3,8 @@
 // returning buffers here on release lets the next step reuse them instead of calling
 // the allocator: resident memory stays flat across steps. Where shapes vary (fine-tuning
 // batches padded to their longest example, beams that finish), what the pool holds, live and
-// cached, stays within 1.25 times the live peak: a request no cached buffer fits first gives
-// back cached buffers of other sizes.
+// cached, stays within 1.25 times the live peak since the last trim(): a request no cached
+// buffer fits first gives back cached buffers of other sizes.
 #pragma once
 
 #include <cstddef>
@@ -22,12 +22,15 @@ class BufferPool {
   // of memory is freed.
   void release(float* data, std::size_t count) noexcept;
 
-  // Frees every cached buffer (memory held by live tensors is untouched).
+  // Frees every cached buffer, returns the freed memory to the system (memory held by live
+  // tensors is untouched) and starts a new phase: the cache is bounded by the live peak from
+  // here on. Called between phases whose shapes differ (training, evaluation), so one phase
+  // neither caches up to the other's peak nor carves up its buffers, which fragments the heap.
   void trim();
 
   std::size_t cached_bytes() const;
   std::size_t live_bytes() const;
-  std::size_t peak_live_bytes() const;
+  std::size_t peak_live_bytes() const;  // since the process started
 
  private:
   BufferPool() = default;

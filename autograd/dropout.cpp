@@ -19,7 +19,7 @@ Var dropout(const Var& x, float p, uint64_t key, int64_t first_row, bool trainin
   if (!training || p == 0.0f) return x;
   Var out(Tensor(x.shape()));
   kernels::dropout_forward<float>(out.data(), x.data(), x.shape(), key, first_row, p);
-  record_op("dropout", out, {&x}, [x, key, first_row, p](const Tensor& dout) {
+  record_op("dropout", out, {&x}, [x = GradHandle(x), key, first_row, p](const Tensor& dout) {
     kernels::dropout_backward<float>(x.ensure_grad().data(), dout.data(), x.shape(), key, first_row, p);
   });
   return out;

@@ -31,7 +31,7 @@ Shape broadcast_shape(const Shape& a, const Shape& b, const char* op) {
 namespace {
 
 // x.grad += scale · g summed down to x's shape (g has the broadcast output's shape).
-void accumulate_reduced(const Var& x, const Tensor& g, float scale) {
+void accumulate_reduced(const GradHandle& x, const Tensor& g, float scale) {
   const kernels::BroadcastPlan plan = kernels::make_broadcast_plan(g.shape(), {&x.shape()});
   kernels::sum_to(x.ensure_grad().data(), g.data(), scale, plan);
 }
@@ -48,7 +48,7 @@ void accumulate_product(const Var& x, const Tensor& dout, const Tensor& y, F f) 
   }
   Tensor full(dout.shape());
   kernels::broadcast_apply<false>(full.data(), dout.data(), y.data(), plan, f);
-  accumulate_reduced(x, full, 1.0f);
+  accumulate_reduced(GradHandle(x), full, 1.0f);
 }
 
 enum class Arith { kAdd, kSub, kMul, kDiv };
@@ -83,45 +83,55 @@ Var arith(const Var& a, const Var& b, Arith op) {
     case Arith::kMul: out = binary_forward(a, b, name, [](float x, float y) { return x * y; }); break;
     case Arith::kDiv: out = binary_forward(a, b, name, [](float x, float y) { return x / y; }); break;
   }
-  record_op(name, out, {&a, &b}, [a, b, out, op](const Tensor& g) {
-    switch (op) {
-      case Arith::kAdd:
-      case Arith::kSub:
+  switch (op) {
+    case Arith::kAdd:
+    case Arith::kSub: {
+      // Reads no values: the node holds gradients only, so a residual branch's value can go early.
+      const float sign_b = op == Arith::kAdd ? 1.0f : -1.0f;
+      record_op(name, out, {&a, &b}, [a = GradHandle(a), b = GradHandle(b), sign_b](const Tensor& g) {
         if (a.requires_grad()) accumulate_reduced(a, g, 1.0f);
-        if (b.requires_grad()) accumulate_reduced(b, g, op == Arith::kAdd ? 1.0f : -1.0f);
-        break;
-      case Arith::kMul: {
+        if (b.requires_grad()) accumulate_reduced(b, g, sign_b);
+      });
+      break;
+    }
+    case Arith::kMul:
+      record_op(name, out, {&a, &b}, [a, b](const Tensor& g) {
         auto product = [](float x, float y) { return x * y; };
         if (a.requires_grad()) accumulate_product(a, g, b.value(), product);
         if (b.requires_grad()) accumulate_product(b, g, a.value(), product);
-        break;
-      }
-      case Arith::kDiv: {
+      });
+      break;
+    case Arith::kDiv:
+      record_op(name, out, {&a, &b}, [a, b, out_value = out.value()](const Tensor& g) {
         // d/da = g / b; d/db = -g·a / b² = -(g·out) / b.
         if (a.requires_grad()) accumulate_product(a, g, b.value(), [](float x, float y) { return x / y; });
         if (b.requires_grad()) {
           Tensor g_out(g.shape());
           const kernels::BroadcastPlan same = kernels::make_broadcast_plan(g.shape(), {&g.shape(), &g.shape()});
-          kernels::broadcast_apply<false>(g_out.data(), g.data(), out.data(), same,
+          kernels::broadcast_apply<false>(g_out.data(), g.data(), out_value.data(), same,
                                           [](float x, float y) { return x * y; });
           accumulate_product(b, g_out, b.value(), [](float x, float y) { return -x / y; });
         }
-        break;
-      }
-    }
-  });
+      });
+      break;
+  }
   return out;
 }
 
+// Which values a unary backward reads; the node keeps only those alive.
+enum class Reads { kNothing, kInput, kOutput };
+
 // Eager forward, then one node whose backward adds into x's grad. `forward(out, inp, n)`,
-// `backward(dinp, inp, out, dout, n)`.
+// `backward(dinp, inp, out, dout, n)`, where inp and out are null unless `reads` names them.
 template <class Forward, class Backward>
-Var unary(const Var& x, const char* op, Forward forward, Backward backward) {
+Var unary(const Var& x, const char* op, Reads reads, Forward forward, Backward backward) {
   check_defined(x, op, "x");
   Var out{Tensor(x.shape())};
   forward(out.data(), x.data(), x.numel());
-  record_op(op, out, {&x}, [x, out, backward](const Tensor& dout) {
-    backward(x.ensure_grad().data(), x.data(), out.data(), dout.data(), x.numel());
+  record_op(op, out, {&x},
+            [dx = GradHandle(x), inp = reads == Reads::kInput ? x.value() : Tensor(),
+             outp = reads == Reads::kOutput ? out.value() : Tensor(), backward](const Tensor& dout) {
+    backward(dx.ensure_grad().data(), inp.data(), outp.data(), dout.data(), dout.numel());
   });
   return out;
 }
@@ -135,27 +145,35 @@ Var div(const Var& a, const Var& b) { return arith(a, b, Arith::kDiv); }
 
 Var add(const Var& a, float s) {
   return unary(
-      a, "add", [s](float* out, const float* in, int64_t n) { kernels::shift_forward(out, in, n, s); },
+      a, "add", Reads::kNothing, [s](float* out, const float* in, int64_t n) { kernels::shift_forward(out, in, n, s); },
       kernels::shift_backward<float>);
 }
 
 Var mul(const Var& a, float s) {
   return unary(
-      a, "mul", [s](float* out, const float* in, int64_t n) { kernels::scale_forward(out, in, n, s); },
+      a, "mul", Reads::kNothing, [s](float* out, const float* in, int64_t n) { kernels::scale_forward(out, in, n, s); },
       [s](float* dinp, const float* in, const float* out, const float* dout, int64_t n) {
         kernels::scale_backward(dinp, in, out, dout, n, s);
       });
 }
 
 Var neg(const Var& a) { return mul(a, -1.0f); }
-Var exp(const Var& a) { return unary(a, "exp", kernels::exp_forward<float>, kernels::exp_backward<float>); }
-Var log(const Var& a) { return unary(a, "log", kernels::log_forward<float>, kernels::log_backward<float>); }
-Var tanh(const Var& a) { return unary(a, "tanh", kernels::tanh_forward<float>, kernels::tanh_backward<float>); }
-Var sqrt(const Var& a) { return unary(a, "sqrt", kernels::sqrt_forward<float>, kernels::sqrt_backward<float>); }
+Var exp(const Var& a) {
+  return unary(a, "exp", Reads::kOutput, kernels::exp_forward<float>, kernels::exp_backward<float>);
+}
+Var log(const Var& a) {
+  return unary(a, "log", Reads::kInput, kernels::log_forward<float>, kernels::log_backward<float>);
+}
+Var tanh(const Var& a) {
+  return unary(a, "tanh", Reads::kOutput, kernels::tanh_forward<float>, kernels::tanh_backward<float>);
+}
+Var sqrt(const Var& a) {
+  return unary(a, "sqrt", Reads::kOutput, kernels::sqrt_forward<float>, kernels::sqrt_backward<float>);
+}
 
 Var pow(const Var& a, float exponent) {
   return unary(
-      a, "pow", [exponent](float* out, const float* in, int64_t n) { kernels::pow_forward(out, in, n, exponent); },
+      a, "pow", Reads::kInput, [exponent](float* out, const float* in, int64_t n) { kernels::pow_forward(out, in, n, exponent); },
       [exponent](float* dinp, const float* in, const float* out, const float* dout, int64_t n) {
         kernels::pow_backward(dinp, in, out, dout, n, exponent);
       });

@@ -33,7 +33,7 @@ Var embedding(const Var& table, const std::vector<int32_t>& ids, const Shape& id
   out_shape.push_back(D);
   Var out{Tensor(out_shape)};
   kernels::embedding_forward<float>(out.data(), table.data(), ids.data(), N, D);
-  record_op("embedding", out, {&table}, [table, ids, N, D](const Tensor& dout) {
+  record_op("embedding", out, {&table}, [table = GradHandle(table), ids, N, D](const Tensor& dout) {
     kernels::embedding_backward<float>(table.ensure_grad().data(), dout.data(), ids.data(), N, D);
   });
   return out;

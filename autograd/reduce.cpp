@@ -44,7 +44,7 @@ Var scaled_sum(const Var& x, int64_t dim, bool keepdim, bool average, const char
   Var out{Tensor::zeros(r.out)};
   const kernels::BroadcastPlan plan = kernels::make_broadcast_plan(x.shape(), {&r.keep});
   kernels::sum_to(out.data(), x.data(), scale, plan);
-  record_op(op, out, {&x}, [x, plan, scale](const Tensor& dout) {
+  record_op(op, out, {&x}, [x = GradHandle(x), plan, scale](const Tensor& dout) {
     kernels::broadcast_accumulate(x.ensure_grad().data(), dout.data(), scale, plan);
   });
   return out;
@@ -56,7 +56,7 @@ Var scaled_sum_all(const Var& x, bool average, const char* op) {
   if (average && n == 0) throw ShapeError(std::string(op) + ": x " + shape_str(x.shape()) + " is empty");
   const float scale = average ? 1.0f / static_cast<float>(n) : 1.0f;
   Var out{Tensor::scalar(static_cast<float>(kernels::sum_contiguous(x.data(), n) * scale))};
-  record_op(op, out, {&x}, [x, scale](const Tensor& dout) {
+  record_op(op, out, {&x}, [x = GradHandle(x), scale](const Tensor& dout) {
     const float g = scale * dout.item();
     float* dx = x.ensure_grad().data();
     const int64_t count = x.numel();
@@ -79,7 +79,7 @@ Var last_axis_op(const Var& x, RowsForward forward, RowsBackward backward, const
   const int64_t n = x.size(-1), rows = x.numel() / n;
   Var out{Tensor(x.shape())};
   forward(out.data(), x.data(), rows, n);
-  record_op(op, out, {&x}, [x, out, backward, rows, n](const Tensor& dout) {
+  record_op(op, out, {&x}, [x = GradHandle(x), out = out.value(), backward, rows, n](const Tensor& dout) {
     backward(x.ensure_grad().data(), out.data(), dout.data(), rows, n);
   });
   return out;
@@ -120,7 +120,7 @@ Var max(const Var& x, int64_t dim, bool keepdim) {
       }
     }
   }
-  record_op("max", out, {&x}, [x, argmax = std::move(argmax), outer, inner, size](const Tensor& dout) {
+  record_op("max", out, {&x}, [x = GradHandle(x), argmax = std::move(argmax), outer, inner, size](const Tensor& dout) {
     float* dx = x.ensure_grad().data();
     const float* g = dout.data();
 #pragma omp parallel for schedule(static) if (outer * inner > kernels::kParallelGrain && outer > 1)

@@ -99,7 +99,7 @@ Pieces pieces_of(const Shape& shape, std::size_t dim) {
 Var reshape(const Var& x, Shape shape) {
   check_defined(x, "reshape", "x");
   Var out{x.value().reshape(std::move(shape))};
-  record_op("reshape", out, {&x}, [x](const Tensor& dout) {
+  record_op("reshape", out, {&x}, [x = GradHandle(x)](const Tensor& dout) {
     x.add_grad(dout.reshape(x.shape()));
   });
   return out;
@@ -134,8 +134,8 @@ Var permute(const Var& x, const std::vector<int64_t>& dims) {
   for (int64_t i = 0; i < rank; ++i) shape[i] = x.size(perm[i]);
   Var out{Tensor(shape)};
   permute_copy<false>(out.data(), x.data(), x.shape(), perm);
-  record_op("permute", out, {&x}, [x, out, inverse](const Tensor& dout) {
-    permute_copy<true>(x.ensure_grad().data(), dout.data(), out.shape(), inverse);
+  record_op("permute", out, {&x}, [x = GradHandle(x), inverse](const Tensor& dout) {
+    permute_copy<true>(x.ensure_grad().data(), dout.data(), dout.shape(), inverse);
   });
   return out;
 }
@@ -167,7 +167,7 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
     copy_rows<false>(out.data() + offset, whole.row, xs[i].data(), len, whole.outer, len);
     offset += len;
   }
-  record_op("concat", out, xs, [xs, offsets, whole, d](const Tensor& dout) {
+  record_op("concat", out, xs, [xs = grad_handles(xs), offsets, whole, d](const Tensor& dout) {
     for (std::size_t i = 0; i < xs.size(); ++i) {
       if (!xs[i].requires_grad()) continue;
       const int64_t len = pieces_of(xs[i].shape(), d).row;
@@ -209,7 +209,7 @@ std::vector<Var> split(const Var& x, const std::vector<int64_t>& sizes, int64_t 
     }
   }
   // One node for every piece: it runs after all of them have their gradients.
-  record_op("split", outs, {&x}, [x, outs, sizes, whole]() {
+  record_op("split", outs, {&x}, [x = GradHandle(x), outs = grad_handles(outs), sizes, whole]() {
     float* dx = x.ensure_grad().data();
     for (int64_t i = 0, offset = 0; i < static_cast<int64_t>(outs.size()); ++i) {
       const int64_t len = sizes[i] * whole.inner;
@@ -235,7 +235,7 @@ Var slice(const Var& x, int64_t dim, int64_t start, int64_t end) {
   const Pieces whole = pieces_of(x.shape(), d);
   const int64_t len = (end - start) * whole.inner, offset = start * whole.inner;
   copy_rows<false>(out.data(), len, x.data() + offset, whole.row, whole.outer, len);
-  record_op("slice", out, {&x}, [x, whole, len, offset](const Tensor& dout) {
+  record_op("slice", out, {&x}, [x = GradHandle(x), whole, len, offset](const Tensor& dout) {
     copy_rows<true>(x.ensure_grad().data() + offset, whole.row, dout.data(), len, whole.outer, len);
   });
   return out;
@@ -264,7 +264,7 @@ Var index_select(const Var& x, int64_t dim, const std::vector<int32_t>& index) {
     std::memcpy(out.data() + r * inner, x.data() + o * whole.row + index[j] * inner,
                 sizeof(float) * static_cast<std::size_t>(inner));
   }
-  record_op("index_select", out, {&x}, [x, out, index, whole, count](const Tensor& dout) {
+  record_op("index_select", out, {&x}, [x = GradHandle(x), index, whole, count](const Tensor& dout) {
     // Scatter-add with repeats: each task owns a column range of one outer block and
     // adds the selected rows in index order, so no two tasks touch the same element.
     const int64_t inner = whole.inner;
@@ -272,7 +272,7 @@ Var index_select(const Var& x, int64_t dim, const std::vector<int32_t>& index) {
     const int64_t chunks = (inner + chunk - 1) / chunk;
     float* dx = x.ensure_grad().data();
     const float* g = dout.data();
-#pragma omp parallel for schedule(static) if (out.numel() > kernels::kParallelGrain)
+#pragma omp parallel for schedule(static) if (dout.numel() > kernels::kParallelGrain)
     for (int64_t task = 0; task < whole.outer * chunks; ++task) {
       const int64_t o = task / chunks, begin = (task % chunks) * chunk;
       const int64_t len = std::min(chunk, inner - begin);

@@ -1,26 +1,34 @@
-// Gradient accumulation for Var.
+// Gradient accumulation for Var and GradHandle.
 #include <tapelm/autograd/variable.h>
 
 #include <stdexcept>
 
 namespace tapelm {
 
-Tensor& Var::ensure_grad() const {
-  if (!impl_->grad.defined()) impl_->grad = Tensor::zeros(impl_->value.shape());
-  return impl_->grad;
+namespace {
+
+Tensor& ensure_grad_of(GradSlot& slot, const Shape& shape) {
+  if (!slot.grad.defined()) slot.grad = Tensor::zeros(shape);
+  return slot.grad;
 }
 
-void Var::add_grad(const Tensor& g) const {
-  if (g.shape() != shape()) {
+void add_grad_to(GradSlot& slot, const Shape& shape, const Tensor& g) {
+  if (g.shape() != shape) {
     throw std::logic_error("add_grad: gradient of shape " + shape_str(g.shape()) +
-                           " for a value of shape " + shape_str(shape()));
+                           " for a value of shape " + shape_str(shape));
   }
-  Tensor& acc = ensure_grad();
-  float* dst = acc.data();
+  float* dst = ensure_grad_of(slot, shape).data();
   const float* src = g.data();
   const int64_t n = g.numel();
 #pragma omp parallel for simd schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
+
+}  // namespace
+
+Tensor& Var::ensure_grad() const { return ensure_grad_of(*impl_->slot, shape()); }
+void Var::add_grad(const Tensor& g) const { add_grad_to(*impl_->slot, shape(), g); }
+Tensor& GradHandle::ensure_grad() const { return ensure_grad_of(*slot_, shape_); }
+void GradHandle::add_grad(const Tensor& g) const { add_grad_to(*slot_, shape_, g); }
 
 }  // namespace tapelm

@@ -2,6 +2,8 @@
 // A Var is a shared handle (copies alias the same value and gradient). Parameters are
 // persistent leaves with requires_grad; op outputs require grad when any input does.
 // Gradients are allocated on first accumulation and always summed into (+=).
+// A tape node whose backward reads no value of an input holds a GradHandle to it instead of
+// the Var, so the value returns to the buffer pool as soon as the forward pass drops it.
 #pragma once
 
 #include <memory>
@@ -10,10 +12,15 @@
 
 namespace tapelm {
 
-struct VarImpl {
-  Tensor value;
+// The gradient half of a Var, shared by its copies and by the GradHandles taken from it.
+struct GradSlot {
   Tensor grad;  // undefined until something accumulates into it
   bool requires_grad = false;
+};
+
+struct VarImpl {
+  Tensor value;
+  std::shared_ptr<GradSlot> slot;  // never null
   // The generation of the tape that recorded the op producing this value (Tape::generation);
   // 0 for a leaf (a parameter or an input), which belongs to no tape.
   uint64_t tape_generation = 0;
@@ -23,16 +30,17 @@ class Var {
  public:
   Var() = default;
   explicit Var(Tensor value, bool requires_grad = false)
-      : impl_(std::make_shared<VarImpl>(VarImpl{std::move(value), Tensor(), requires_grad})) {}
+      : impl_(std::make_shared<VarImpl>(
+            VarImpl{std::move(value), std::make_shared<GradSlot>(GradSlot{Tensor(), requires_grad})})) {}
 
   bool defined() const { return impl_ != nullptr; }
   const Tensor& value() const { return impl_->value; }
   Tensor& value() { return impl_->value; }
-  const Tensor& grad() const { return impl_->grad; }
-  Tensor& grad() { return impl_->grad; }
-  bool has_grad() const { return impl_->grad.defined(); }
-  bool requires_grad() const { return impl_ && impl_->requires_grad; }
-  void set_requires_grad(bool r) { impl_->requires_grad = r; }
+  const Tensor& grad() const { return impl_->slot->grad; }
+  Tensor& grad() { return impl_->slot->grad; }
+  bool has_grad() const { return impl_->slot->grad.defined(); }
+  bool requires_grad() const { return impl_ && impl_->slot->requires_grad; }
+  void set_requires_grad(bool r) { impl_->slot->requires_grad = r; }
   uint64_t tape_generation() const { return impl_->tape_generation; }
   void set_tape_generation(uint64_t g) { impl_->tape_generation = g; }
 
@@ -51,13 +59,36 @@ class Var {
   // grad += g (shapes must match exactly; broadcast reduction is the op's job).
   void add_grad(const Tensor& g) const;
   // Drops the gradient; the next accumulation starts from zero.
-  void zero_grad() const { impl_->grad = Tensor(); }
+  void zero_grad() const { impl_->slot->grad = Tensor(); }
 
   bool same(const Var& other) const { return impl_ == other.impl_; }
   const VarImpl* impl() const { return impl_.get(); }
 
  private:
+  friend class GradHandle;
   std::shared_ptr<VarImpl> impl_;
+};
+
+// A Var's gradient without its value: copies share the Var's gradient slot (requires_grad
+// included) but keep only its shape, so holding one does not keep the value alive.
+class GradHandle {
+ public:
+  GradHandle() = default;
+  explicit GradHandle(const Var& v)
+      : slot_(v.impl_ ? v.impl_->slot : nullptr), shape_(v.impl_ ? v.shape() : Shape{}) {}
+
+  const Tensor& grad() const { return slot_->grad; }
+  bool has_grad() const { return slot_->grad.defined(); }
+  bool requires_grad() const { return slot_ && slot_->requires_grad; }
+  const Shape& shape() const { return shape_; }
+  int64_t numel() const { return shape_numel(shape_); }
+  // As Var::ensure_grad and Var::add_grad.
+  Tensor& ensure_grad() const;
+  void add_grad(const Tensor& g) const;
+
+ private:
+  std::shared_ptr<GradSlot> slot_;
+  Shape shape_;
 };
 
 }  // namespace tapelm

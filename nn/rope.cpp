@@ -48,7 +48,7 @@ Var rope(const Var& x, const RopeTable& table, int64_t start_pos) {
   Tensor sin = table.sin();
   Var out(Tensor(x.shape()));
   kernels::rope_forward(out.data(), x.data(), cos.data() + offset, sin.data() + offset, rows, t_len, d);
-  record_op("rope", out, {&x}, [x, cos, sin, offset, rows, t_len, d](const Tensor& dout) {
+  record_op("rope", out, {&x}, [x = GradHandle(x), cos, sin, offset, rows, t_len, d](const Tensor& dout) {
     kernels::rope_backward(x.ensure_grad().data(), dout.data(), cos.data() + offset,
                            sin.data() + offset, rows, t_len, d);
   });

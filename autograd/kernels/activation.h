@@ -17,6 +17,7 @@ void relu_forward(T* out, const T* inp, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = inp[i] > T(0) ? inp[i] : T(0);
 }
 
+// `inp` may be relu's output instead: it is positive exactly where the input is.
 template <class T>
 void relu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)

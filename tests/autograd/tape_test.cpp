@@ -1,5 +1,6 @@
 // The tape: gradient accumulation, NoGradGuard, skipped inputs, misuse (TapeError), flat
-// memory over many steps, and bitwise-reproducible forward/backward with several threads.
+// memory over many steps, values freed once no backward reads them, and bitwise-reproducible
+// forward/backward with several threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -187,6 +188,60 @@ TEST(Tape, ThousandStepsKeepMemoryFlat) {
   // One leaked step would be tens of KB, so 990 of them tens of MB.
   EXPECT_LT(at_1000.rss, at_10.rss + (1u << 20)) << "RSS grew from " << at_10.rss << " to " << at_1000.rss;
 #endif
+}
+
+// Adds, dropouts, scalings, reshapes and permutes read no values in backward, so each
+// intermediate goes back to the pool as soon as the next op has consumed it: after the
+// forward pass only the last one is live, not all sixteen. The gradient is the one of the
+// same chain with every intermediate kept.
+constexpr int64_t kChainSide = 128;
+
+// Returns x's gradient; `kept` (when given) holds every intermediate; `live_after_forward`
+// receives the pool's live bytes, beyond those at the start, once the forward pass is done.
+std::vector<float> chain_gradient(std::vector<Var>* kept, std::size_t* live_after_forward) {
+  BufferPool& pool = BufferPool::instance();
+  const std::size_t live_before = pool.live_bytes();
+  Var x(random_tensor({kChainSide, kChainSide}, 40), true);
+  Var h = x;
+  for (int i = 0; i < 4; ++i) {
+    h = add(h, x);
+    if (kept) kept->push_back(h);
+    h = dropout(h, 0.1f, /*key=*/i, /*first_row=*/0, /*training=*/true);
+    if (kept) kept->push_back(h);
+    h = mul(h, 0.5f);
+    if (kept) kept->push_back(h);
+    h = reshape(permute(reshape(h, {kChainSide, kChainSide, 1}), {1, 0, 2}), {kChainSide, kChainSide});
+    if (kept) kept->push_back(h);
+  }
+  *live_after_forward = pool.live_bytes() - live_before;
+  Var loss = sum_all(h);
+  backward(loss);
+  return x.grad().to_vector();
+}
+
+TEST(Tape, ValuesNoBackwardReadsReturnToThePoolBeforeBackward) {
+  constexpr std::size_t kValueBytes = kChainSide * kChainSide * sizeof(float);
+  std::vector<Var> kept;
+  std::size_t live_kept = 0, live_dropped = 0;
+  const std::vector<float> grad_kept = chain_gradient(&kept, &live_kept);
+  const std::vector<float> grad_dropped = chain_gradient(nullptr, &live_dropped);
+  ASSERT_GE(live_kept, 16 * kValueBytes) << "the measure sees the kept intermediates";
+  // x and the last value, plus the pool's rounding.
+  EXPECT_LE(live_dropped, 3 * kValueBytes) << (live_dropped / kValueBytes) << " values of " << kValueBytes
+                                           << " bytes are live after the forward pass";
+  EXPECT_EQ(grad_dropped, grad_kept);
+}
+
+// relu's backward reads its output (positive exactly where its input is), so its input can go.
+TEST(Tape, ReluKeepsItsOutputNotItsInputForBackward) {
+  Var x(Tensor::from_vector({2, 3}, {-2.0f, -1.0f, -0.5f, 0.0f, 0.5f, 2.0f}), true);
+  BufferPool& pool = BufferPool::instance();
+  const std::size_t live_before = pool.live_bytes();
+  Var y = relu(add(x, 0.75f));
+  EXPECT_EQ(pool.live_bytes() - live_before, 64u) << "only relu's output (one 64-byte buffer) is live";
+  Var loss = sum_all(y);
+  backward(loss);
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{0, 0, 1, 1, 1, 1}));
 }
 
 // Forward and backward of a model large enough to take every parallel path (Eigen's

@@ -103,6 +103,27 @@ TEST(BufferPool, WhatItHoldsStaysNearTheLivePeakWhenSizesKeepChanging) {
   EXPECT_EQ(again.data(), reused);
 }
 
+TEST(BufferPool, AfterTrimWhatItHoldsFollowsTheNewPhasesPeak) {
+  BufferPool& pool = BufferPool::instance();
+  {
+    const Tensor big({int64_t(1) << 23});  // a 32 MiB live peak in the phase before
+  }
+  pool.trim();
+  const std::size_t live = pool.live_bytes();
+  // Twelve sizes of 256 KiB to 3 MiB in turn (19.5 MiB in all): a cache bounded by the
+  // 32 MiB peak before the trim would keep every one of them.
+  const int64_t base = int64_t(1) << 16;
+  const std::size_t largest = 12 * base * sizeof(float);
+  std::size_t most_held = 0;
+  for (int64_t n = 0; n < 120; ++n) {
+    const Tensor t({base * (1 + n % 12)});
+    most_held = std::max(most_held, pool.live_bytes() + pool.cached_bytes());
+  }
+  const std::size_t phase_peak = live + largest;
+  // At most 1.25 times this phase's peak, then the buffer being handed out.
+  EXPECT_LE(most_held, phase_peak + phase_peak / 4 + largest * 9 / 8);
+}
+
 TEST(Tensor, ShapeWhoseElementCountOverflowsIsRefusedNamingTheShape) {
   // 2^59 x 32 wraps to 0 in 64-bit arithmetic; it must not become an empty tensor.
   const Shape wraps = {int64_t(1) << 59, 32};

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/elementwise.h>
 #include <tapelm/autograd/tape.h>
 #include <tapelm/data/atomic_file.h>
@@ -17,6 +18,7 @@
 #include <tapelm/nn/summary.h>
 #include <tapelm/optim/schedule.h>
 #include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/memory_estimate.h>
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/loop/loss_plot.h>
 #include <tapelm/train/loop/metrics.h>
@@ -138,6 +140,7 @@ class Loop {
     }
     progress.finish();
     progress_ = nullptr;
+    if (root()) log_memory();
     result.step = state_.step;
     result.early_stopped = state_.early_stopped;
     result.checkpoint = last_checkpoint_;
@@ -158,6 +161,14 @@ class Loop {
   bool stop_requested_anywhere() const {
     const bool here = stop_requested_ && stop_requested_();
     return dist_ ? dist_->all_reduce_sum(here ? 1.0 : 0.0) > 0 : here;
+  }
+
+  // The tensors' measured peak, beside the estimate some tasks print before training.
+  void log_memory() {
+    const BufferPool& pool = BufferPool::instance();
+    const double held = static_cast<double>(pool.live_bytes() + pool.cached_bytes());
+    log_ << "memory: tensors peaked at " << format_bytes(static_cast<double>(pool.peak_live_bytes()))
+         << " live; the buffer pool holds " << format_bytes(held) << std::endl;
   }
 
   // ---- setup ----
@@ -303,10 +314,19 @@ class Loop {
     return metric_.higher_is_better ? value > *state_.best_metric : value < *state_.best_metric;
   }
 
+  // Evaluation's shapes (whole validation batches, beams) are not training's: each phase starts
+  // from an empty pool rather than carving up the other's cached buffers (BufferPool::trim).
+  TaskEvaluation evaluate_split(Split split) {
+    BufferPool::instance().trim();
+    TaskEvaluation evaluation = task_.evaluate(split, dist_);
+    BufferPool::instance().trim();
+    return evaluation;
+  }
+
   // Every rank evaluates its share and gets the same metrics, so the early-stopping decision
   // is the same everywhere; rank 0 writes.
   void evaluate() {
-    const TaskEvaluation evaluation = task_.evaluate(Split::kVal, dist_);
+    const TaskEvaluation evaluation = evaluate_split(Split::kVal);
     last_evaluation_ = evaluation;
     const double value = evaluation.metric(metric_.name);
     const bool better = improves(value);
@@ -406,7 +426,7 @@ class Loop {
       }
       if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
     }
-    const TaskEvaluation evaluation = task_.evaluate(Split::kTest, dist_);
+    const TaskEvaluation evaluation = evaluate_split(Split::kTest);
     if (!root()) return evaluation;
     metrics_->log(state_.best_step, prefixed("test_", evaluation));
     const std::string report = "test split (" + std::to_string(task_.split_examples(Split::kTest)) + " examples), " +
