@@ -390,6 +390,9 @@ TEST(PretrainConfig, OutOfRangeValuesAreNamed) {
   EXPECT_EQ(load_error(m + "model:\n  n_layer: 0\n"), "run.yaml:5:12: model.n_layer: must be >= 1, got 0");
   EXPECT_EQ(load_error(m + "train:\n  label_smoothing: 1\n"),
             "run.yaml:5:20: train.label_smoothing: must be in [0, 1), got 1");
+  EXPECT_EQ(load_error(m + "train:\n  ema_decay: 1.0\n"), "run.yaml:5:14: train.ema_decay: must be in [0, 1), got 1");
+  EXPECT_EQ(load_error(m + "train:\n  ema_decay: -0.1\n"),
+            "run.yaml:5:14: train.ema_decay: must be in [0, 1), got -0.1");
   EXPECT_EQ(load_error(m + "optimizer:\n  lr: 0\n"), "run.yaml:5:7: optimizer.lr: must be > 0, got 0");
   EXPECT_EQ(load_error(m + "model:\n  ffn: gleu\n"),
             "run.yaml:5:8: model.ffn: must be one of gelu, relu, swiglu, got 'gleu' (did you mean 'gelu'?)");

@@ -98,6 +98,9 @@ int64_t accumulation_steps(const TrainSection& train, int world);
 std::string describe_batches(const TrainSection& train, int64_t accumulation, int world, int64_t per_example,
                              double epoch_examples);
 
+// "evaluating the EMA of the weights, decay 0.999" (train.ema_decay), or "" when it is 0.
+std::string describe_ema(double ema_decay);
+
 // Trains `task` (built for a new run, or for resuming `resume_from`, whose weights, optimizer
 // state and trainer state this loads) until train.max_steps, early stopping or
 // options.stop_requested. Every rank must call it with the same arguments. Throws
