@@ -5,7 +5,9 @@
 // update at the schedule's learning rate; log lines and metrics; evaluation every
 // eval.interval steps with early stopping on a metric and the best checkpoint in
 // <out_dir>/best; periodic, final and signal checkpoints, pruned to checkpoint.keep_last;
-// at the end, the best model on the test split when the task has one.
+// at the end, the best model on the test split when the task has one. With train.ema_decay > 0,
+// evaluations, samples, the test split and checkpoints' weights.safetensors use the moving
+// average of the weights (optim/ema.h), training the weights themselves.
 //
 // Resuming restores weights, optimizer moments, the data order and the step; dropout masks are
 // a function of the seed, step and example (nn/dropout.h), so the continued run computes what
