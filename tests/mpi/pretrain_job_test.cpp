@@ -82,6 +82,7 @@ class PretrainJob : public LaunchedJobTest {
   }
 
   void expect_resume_continues_the_run(int before, int after) const;
+  void expect_two_rank_resume_is_exact(const std::string& args, const std::vector<std::string>& files) const;
 };
 
 // With dropout on: masks depend on each window's index in the global batch, not on the rank.
@@ -102,29 +103,42 @@ TEST_F(PretrainJob, TwoRanksWithMicroBatchBLoseLikeOneProcessWithMicroBatch2B) {
   EXPECT_LT(a.back(), a.front() - 0.5) << "the loss falls";
 }
 
-TEST_F(PretrainJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
+// Runs 20 steps on 2 ranks at once and as 10 + 10 with `args`; expects the same records and
+// checkpoint files.
+void PretrainJob::expect_two_rank_resume_is_exact(const std::string& args,
+                                                  const std::vector<std::string>& files) const {
   // Dropout on: its masks must follow the step after the resume too.
-  const Finished whole = run(command(2, write_config("whole", 2, 0.1, 20)));
+  const Finished whole = run(command(2, write_config("whole", 2, 0.1, 20), args));
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   const fs::path halves_config = write_config("halves", 2, 0.1, 10);
-  const Finished first = run(command(2, halves_config));
+  const Finished first = run(command(2, halves_config, args));
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  const Finished second = run(command(2, halves_config, "--set train.max_steps=20 --resume"));
+  const Finished second = run(command(2, halves_config, args + " --set train.max_steps=20 --resume"));
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_TRUE(contains(second.output, "resuming from")) << second.output;
 
   const auto expected = train_records(out_dir("whole"));
   ASSERT_EQ(expected.size(), 20u);
   EXPECT_EQ(train_records(out_dir("halves")), expected);
-  for (const char* file : {"weights.safetensors", "optimizer.safetensors", "trainer_state.json"}) {
+  for (const std::string& file : files) {
     EXPECT_EQ(read_text(checkpoint_file(out_dir("halves"), 20, file)),
               read_text(checkpoint_file(out_dir("whole"), 20, file)))
         << file;
   }
+}
+
+TEST_F(PretrainJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
+  expect_two_rank_resume_is_exact("", {"weights.safetensors", "optimizer.safetensors", "trainer_state.json"});
   const nlohmann::json state =
       nlohmann::json::parse(read_text(checkpoint_file(out_dir("whole"), 20, "trainer_state.json")));
   EXPECT_EQ(state["world_size"], 2);
   EXPECT_FALSE(state.contains("dropout_rng_per_rank")) << "dropout has no per-rank state";
+}
+
+TEST_F(PretrainJob, TwoRankRunWithAnEmaResumesItsWeightsAndAverageBitwiseExactly) {
+  expect_two_rank_resume_is_exact("--set train.ema_decay=0.9", {"weights.safetensors", "train_weights.safetensors",
+                                                                "optimizer.safetensors", "trainer_state.json"});
+  EXPECT_TRUE(fs::exists(checkpoint_file(out_dir("whole"), 20, "train_weights.safetensors")));
 }
 
 // A checkpoint moves between job sizes: each step sees the same windows and dropout masks

@@ -50,6 +50,14 @@ TEST(Check, PretrainingConfigPrintsThePlanAndWritesNothingInOutDir) {
   EXPECT_TRUE(fs::exists(scratch / "cache")) << "the shard cache is filled, as the run would fill it first";
 }
 
+TEST(Check, ThePlanSaysWhenTheRunEvaluatesAnAverageOfTheWeights) {
+  ScratchDir scratch;
+  const testing::TinyRun run = testing::write_tiny_run(scratch);
+  EXPECT_THAT(check(run.config, {"train.ema_decay=0.999"}).out,
+              HasSubstr("epochs of the training data\nevaluating the EMA of the weights, decay 0.999\n"));
+  EXPECT_THAT(check(run.config).out, ::testing::Not(HasSubstr("EMA")));
+}
+
 TEST(Check, PretrainingParametersAreTheModelsCount) {
   ScratchDir scratch;
   const testing::TinyRun run = testing::write_tiny_run(scratch);

@@ -81,6 +81,7 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  precision: bf16\n"
          "  max_bad_steps: 3\n"
          "  label_smoothing: 0.1\n"
+         "  ema_decay: 0.99\n"
          "  memory_check: false\n"
          "eval:\n"
          "  interval: 50\n"
@@ -147,6 +148,7 @@ TEST(PretrainConfig, MinimalFileGetsStructDefaults) {
   EXPECT_DOUBLE_EQ(c.data.val_fraction, 0.05);
   EXPECT_EQ(c.train.max_bad_steps, 5);
   EXPECT_EQ(c.train.label_smoothing, 0.0);
+  EXPECT_EQ(c.train.ema_decay, 0.0);
   EXPECT_FALSE(c.model.scale_embeddings);
 }
 
@@ -212,6 +214,7 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_EQ(c.train.threads, 2);
   EXPECT_EQ(c.train.max_bad_steps, 3);
   EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
+  EXPECT_DOUBLE_EQ(c.train.ema_decay, 0.99);
   EXPECT_FALSE(c.train.memory_check);
   EXPECT_EQ(c.eval.interval, 50);
   EXPECT_EQ(c.eval.metric, "ppl");
@@ -254,7 +257,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 10 + 5 + 2 + 3 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 11 + 5 + 2 + 3 + 5);
 }
 
 TEST(PretrainConfig, AnEarlierCheckpointsEvalBatchesBecomesMaxExamplesAndBatchSize) {
@@ -390,6 +393,9 @@ TEST(PretrainConfig, OutOfRangeValuesAreNamed) {
   EXPECT_EQ(load_error(m + "model:\n  n_layer: 0\n"), "run.yaml:5:12: model.n_layer: must be >= 1, got 0");
   EXPECT_EQ(load_error(m + "train:\n  label_smoothing: 1\n"),
             "run.yaml:5:20: train.label_smoothing: must be in [0, 1), got 1");
+  EXPECT_EQ(load_error(m + "train:\n  ema_decay: 1.0\n"), "run.yaml:5:14: train.ema_decay: must be in [0, 1), got 1");
+  EXPECT_EQ(load_error(m + "train:\n  ema_decay: -0.1\n"),
+            "run.yaml:5:14: train.ema_decay: must be in [0, 1), got -0.1");
   EXPECT_EQ(load_error(m + "optimizer:\n  lr: 0\n"), "run.yaml:5:7: optimizer.lr: must be > 0, got 0");
   EXPECT_EQ(load_error(m + "model:\n  ffn: gleu\n"),
             "run.yaml:5:8: model.ffn: must be one of gelu, relu, swiglu, got 'gleu' (did you mean 'gelu'?)");

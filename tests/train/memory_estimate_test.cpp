@@ -73,6 +73,16 @@ TEST(MemoryEstimate, ShippedConfigsNeedFarLessThanASmallMachineHas) {
   }
 }
 
+TEST(MemoryEstimate, AnAverageOfTheWeightsCostsOneMoreFloatPerParameter) {
+  const PretrainConfig plain = load_config<PretrainConfig>(
+      (fs::path(TAPELM_SOURCE_DIR) / "configs/pretrain/mobydick.yaml").string());
+  PretrainConfig averaged = plain;
+  averaged.train.ema_decay = 0.999;
+  const MemoryEstimate a = estimate_memory(plain.model, pretrain_memory_plan(plain, 512));
+  const MemoryEstimate b = estimate_memory(averaged.model, pretrain_memory_plan(averaged, 512));
+  EXPECT_DOUBLE_EQ(b.optimizer_bytes - a.optimizer_bytes, 4 * a.parameters);
+}
+
 TEST(MemoryEstimate, AbsurdSizesGiveHugeFiguresInsteadOfOverflowing) {
   PretrainConfig config;
   config.model.ffn_hidden = int64_t(1) << 59;  // 2^59 x n_embd elements per matrix wraps in int64

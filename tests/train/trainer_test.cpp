@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 
 #include <tapelm/autograd/bf16_matmul.h>
 #include <tapelm/data/atomic_file.h>
+#include <tapelm/nn/safetensors.h>
 #include "tests/train/tiny_run.h"
 #include <tapelm/train/checkpoint/checkpoint.h>
 #include <tapelm/train/checkpoint/training_checkpoint.h>
@@ -138,8 +140,9 @@ void expect_resume_is_exact(const std::vector<std::string>& extra, std::string* 
   const auto expected = train_records(whole);
   ASSERT_EQ(expected.size(), 8u);
   EXPECT_EQ(train_records(halves), expected) << "every step's loss, lr and grad_norm, as written";
-  for (const char* file : {kWeightsFile, kOptimizerFile}) {
-    EXPECT_TRUE(same_bytes(checkpoint_path(halves, 8) / file, checkpoint_path(whole, 8) / file));
+  for (const char* file : {kWeightsFile, kTrainWeightsFile, kOptimizerFile}) {
+    if (file == kTrainWeightsFile && !fs::exists(checkpoint_path(whole, 8) / file)) continue;
+    EXPECT_TRUE(same_bytes(checkpoint_path(halves, 8) / file, checkpoint_path(whole, 8) / file)) << file;
   }
 }
 
@@ -147,6 +150,31 @@ TEST(Trainer, ResumedRunMatchesTheUninterruptedRunBitForBit) {
   std::string log;
   expect_resume_is_exact({}, &log);
   EXPECT_TRUE(contains(log, ", fp32\n")) << "the run log names the products' precision: " << log;
+}
+
+TEST(Trainer, ARunWithAnEmaResumesBitForBitWeightsAndAverage) {
+  std::string log;
+  expect_resume_is_exact({"train.ema_decay=0.9"}, &log);
+  EXPECT_TRUE(contains(log, "evaluating the EMA of the weights, decay 0.9\n")) << log;
+}
+
+TEST(Trainer, GenerateAndEvalLoadTheAverageOfAnEmaCheckpoint) {
+  ScratchDir scratch;
+  const auto run = write_tiny_run(scratch, 6);
+  run_pretraining(run.config, {"train.ema_decay=0.9", "checkpoint.interval=6", "eval.interval=6"});
+  const Checkpoint checkpoint = verify_checkpoint(checkpoint_path(run.out_dir, 6));
+  const SafetensorsContents average = load_safetensors(checkpoint.file(kWeightsFile).string());
+  const SafetensorsContents weights = load_safetensors(checkpoint.file(kTrainWeightsFile).string());
+  const TrainedModel model = load_trained_model(checkpoint);  // what generate, eval and init_from load
+  int differing = 0;
+  for (const auto& [name, param] : model.model->named_parameters()) {
+    const Tensor& expected = average.tensors.at(name);
+    ASSERT_EQ(param.numel(), expected.numel()) << name;
+    EXPECT_TRUE(std::equal(param.data(), param.data() + param.numel(), expected.data())) << name;
+    const Tensor& raw = weights.tensors.at(name);
+    differing += !std::equal(raw.data(), raw.data() + raw.numel(), expected.data());
+  }
+  EXPECT_GT(differing, 0) << "the average differs from the weights after 6 steps";
 }
 
 TEST(Trainer, ABf16RunResumesBitForBitAndSaysHowItsProductsRun) {

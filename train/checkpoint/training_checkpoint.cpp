@@ -5,6 +5,7 @@
 
 #include <tapelm/nn/safetensors.h>
 #include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/config_schema.h>
 #include <tapelm/train/config/memory_budget.h>
 #include <tapelm/data/atomic_file.h>
 
@@ -12,22 +13,34 @@ namespace tapelm {
 
 std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const Optimizer& optimizer,
                                                       const TrainerState& state, const std::string& config_yaml,
-                                                      std::vector<CheckpointFile> task_files) {
+                                                      std::vector<CheckpointFile> task_files,
+                                                      const EmaWeights* ema) {
   const TensorMetadata step = {{"step", std::to_string(state.step)}};
-  std::vector<CheckpointFile> files = {
-      CheckpointFile{kWeightsFile,
-                     [&model, step](const std::filesystem::path& path) {
-                       save_parameters(path.string(), model.named_parameters(), step);
-                     }},
-      CheckpointFile{kOptimizerFile,
-                     [&optimizer, step](const std::filesystem::path& path) {
-                       save_optimizer_state(path.string(), optimizer, step);
-                     }},
-      CheckpointFile::from_bytes(kTrainerStateFile, to_json(state)),
-      CheckpointFile::from_bytes(kConfigFile, config_yaml),
+  const auto weights_file = [](std::string name, NamedParameters params, TensorMetadata metadata) {
+    return CheckpointFile{std::move(name), [params = std::move(params), metadata](const std::filesystem::path& path) {
+                            save_parameters(path.string(), params, metadata);
+                          }};
   };
+  std::vector<CheckpointFile> files;
+  if (ema) {
+    TensorMetadata averaged = step;
+    averaged["ema_decay"] = format_number(ema->decay());
+    files.push_back(weights_file(kWeightsFile, ema->averaged(), averaged));
+    files.push_back(weights_file(kTrainWeightsFile, model.named_parameters(), step));
+  } else {
+    files.push_back(weights_file(kWeightsFile, model.named_parameters(), step));
+  }
+  files.push_back(CheckpointFile{kOptimizerFile, [&optimizer, step](const std::filesystem::path& path) {
+                                   save_optimizer_state(path.string(), optimizer, step);
+                                 }});
+  files.push_back(CheckpointFile::from_bytes(kTrainerStateFile, to_json(state)));
+  files.push_back(CheckpointFile::from_bytes(kConfigFile, config_yaml));
   for (CheckpointFile& file : task_files) files.push_back(std::move(file));
   return files;
+}
+
+std::filesystem::path checkpoint_train_weights(const Checkpoint& checkpoint) {
+  return checkpoint.file(checkpoint.has(kTrainWeightsFile) ? kTrainWeightsFile : kWeightsFile);
 }
 
 PretrainConfig checkpoint_config(const Checkpoint& checkpoint) {

@@ -1,5 +1,8 @@
 // What a training checkpoint holds (on top of train/checkpoint/checkpoint.h's atomic directories):
-//   weights.safetensors    model parameters (nn/safetensors.h)
+//   weights.safetensors    model parameters (nn/safetensors.h): the model to use, i.e. with
+//                          train.ema_decay > 0 the exponential moving average of the weights
+//                          (optim/ema.h), else the weights themselves
+//   train_weights.safetensors  only with train.ema_decay > 0: the weights training continues from
 //   optimizer.safetensors  optimizer moments and step counts
 //   trainer_state.json     step, data order, early stopping, ... (train/checkpoint/trainer_state.h)
 //   config.yaml            the resolved config of the run
@@ -16,6 +19,7 @@
 
 #include <tapelm/data/tokenizer.h>
 #include <tapelm/nn/gpt.h>
+#include <tapelm/optim/ema.h>
 #include <tapelm/optim/optimizer.h>
 #include <tapelm/train/checkpoint/checkpoint.h>
 #include <tapelm/train/config/pretrain_config.h>
@@ -24,16 +28,23 @@
 namespace tapelm {
 
 inline constexpr const char* kWeightsFile = "weights.safetensors";
+inline constexpr const char* kTrainWeightsFile = "train_weights.safetensors";
 inline constexpr const char* kOptimizerFile = "optimizer.safetensors";
 inline constexpr const char* kConfigFile = "config.yaml";
 inline constexpr const char* kTokenizerFile = "tokenizer.model";
 
 // The files for write_checkpoint of any task: the model's weights, the optimizer's state,
-// trainer_state.json and config.yaml, then the task's own files. The optimizer's buffers are
-// written from its live state, so write the checkpoint before the next step.
+// trainer_state.json and config.yaml, then the task's own files. With `ema`, weights.safetensors
+// holds its average and train_weights.safetensors the model's weights. The optimizer's and the
+// average's buffers are written from their live state, so write the checkpoint before the next step.
 std::vector<CheckpointFile> training_checkpoint_files(const Module& model, const Optimizer& optimizer,
                                                       const TrainerState& state, const std::string& config_yaml,
-                                                      std::vector<CheckpointFile> task_files);
+                                                      std::vector<CheckpointFile> task_files,
+                                                      const EmaWeights* ema = nullptr);
+
+// The weights training continues from: train_weights.safetensors when the checkpoint has one,
+// else weights.safetensors.
+std::filesystem::path checkpoint_train_weights(const Checkpoint& checkpoint);
 
 // The checkpoint's config.yaml, with tokenizer.model cleared: the checkpoint's own
 // tokenizer.model is the tokenizer, wherever the original came from.

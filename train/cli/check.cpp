@@ -84,6 +84,10 @@ void print_compute(const TrainSection& train, std::ostream& out) {
   out << "compute: " << products << std::endl;
 }
 
+void print_averaging(const TrainSection& train, std::ostream& out) {
+  if (train.ema_decay > 0) out << describe_ema(train.ema_decay) << std::endl;
+}
+
 void check_pretrain(const CheckArgs& args, std::ostream& out) {
   const PretrainConfig config = load_pretrain_run_config(args.config_path, args.overrides);
   print_header(args, "pretraining", config.out_dir, out);
@@ -96,6 +100,7 @@ void check_pretrain(const CheckArgs& args, std::ostream& out) {
   out << describe_batches(config.train, accumulation, 1, config.model.ctx_len,
                          double(data.shards.train.size()) / double(config.model.ctx_len))
       << std::endl;
+  print_averaging(config.train, out);
   print_compute(config.train, out);
   print_memory(memory, out);
 }
@@ -154,6 +159,7 @@ void check_finetune(const CheckArgs& args, std::ostream& out) {
   const TrainSection& t = config.train;
   out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(items)) << "; early stopping on val "
       << metric.name << std::endl;
+  print_averaging(t, out);
   print_compute(t, out);
   print_memory(estimate_memory(config.model, finetune_memory_plan(config)), out);
 }

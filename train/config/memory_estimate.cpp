@@ -54,9 +54,10 @@ int64_t saturating_add(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<int64_t>::max() : sum;
 }
 
-int64_t optimizer_slots(const OptimizerSection& o) {
-  if (o.name == "sgd") return o.momentum > 0 ? 1 : 0;
-  return 2;  // Adam's first and second moments
+int64_t optimizer_slots(const OptimizerSection& o, const TrainSection& t) {
+  const int64_t average = t.ema_decay > 0 ? 1 : 0;  // the moving average of the weights (optim/ema.h)
+  if (o.name == "sgd") return (o.momentum > 0 ? 1 : 0) + average;
+  return 2 + average;  // Adam's first and second moments
 }
 
 }  // namespace
@@ -109,7 +110,7 @@ MemoryPlan pretrain_memory_plan(const PretrainConfig& config, int64_t vocab_size
   plan.batch = config.train.micro_batch_size;
   plan.seq_len = config.model.ctx_len;
   plan.training = true;
-  plan.optimizer_slots = optimizer_slots(config.optimizer);
+  plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
   return plan;
 }
 
@@ -123,7 +124,7 @@ MemoryPlan finetune_memory_plan(const FinetuneConfig& config) {
   plan.batch = config.train.micro_batch_size;
   plan.seq_len = config.max_len();
   plan.training = true;
-  plan.optimizer_slots = optimizer_slots(config.optimizer);
+  plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
   if (config.task == "completion") plan.output_rows = vocab;
   if (config.task == "seq2seq") {
     const int64_t target_vocab = planned_vocab_size(config.target_tokenizer);

@@ -29,7 +29,7 @@ struct MemoryPlan {
   int64_t batch = 0;              // sequences per forward pass
   int64_t seq_len = 0;            // tokens per sequence
   bool training = false;          // gradients, optimizer state and saved activations
-  int64_t optimizer_slots = 0;    // optimizer floats per parameter (2 for Adam)
+  int64_t optimizer_slots = 0;    // optimizer floats per parameter (2 for Adam, +1 with train.ema_decay)
   int64_t cached_sequences = 0;   // sequences a generation KV cache holds (ctx_len positions each)
 };
 

@@ -108,6 +108,7 @@ SectionSchema<TrainSection> train_section_schema() {
       .add("precision", &S::precision, one_of(enum_names<GemmPrecision>()))
       .add("max_bad_steps", &S::max_bad_steps, at_least(1))
       .add("label_smoothing", &S::label_smoothing, in_interval(0, 1, true, false))
+      .add("ema_decay", &S::ema_decay, in_interval(0, 1, true, false))
       .add("memory_check", &S::memory_check);
   return s;
 }

@@ -76,6 +76,8 @@ struct TrainSection {
   std::string precision = "fp32"; // fp32 | bf16: the matrix products' operands
   int64_t max_bad_steps = 5;      // consecutive non-finite steps before stopping
   double label_smoothing = 0.0;   // [0, 1); training loss only, evaluation stays unsmoothed
+  // [0, 1): evaluate and export the exponential moving average of the weights (optim/ema.h); 0 = off
+  double ema_decay = 0.0;
   // Refuse a run whose estimated memory exceeds what the machine has (train/config/memory_estimate.h);
   // false = try anyway.
   bool memory_check = true;

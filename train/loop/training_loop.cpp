@@ -16,6 +16,7 @@
 #include <tapelm/data/sampler.h>
 #include <tapelm/nn/safetensors.h>
 #include <tapelm/nn/summary.h>
+#include <tapelm/optim/ema.h>
 #include <tapelm/optim/schedule.h>
 #include <tapelm/train/config/builders.h>
 #include <tapelm/train/config/memory_estimate.h>
@@ -80,6 +81,10 @@ std::string describe_batches(const TrainSection& train, int64_t accumulation, in
   return "batch: " + std::to_string(B) + examples + " per step (" + split + " accumulation steps); " +
          std::to_string(train.max_steps) + " steps = " +
          format_double("%.2f", double(B) * double(train.max_steps) / epoch_examples) + " epochs of the training data";
+}
+
+std::string describe_ema(double ema_decay) {
+  return ema_decay > 0 ? "evaluating the EMA of the weights, decay " + format_number(ema_decay) : "";
 }
 
 namespace {
@@ -183,13 +188,14 @@ class Loop {
     if (resume_from_) restore(*resume_from_);
     state_.world_size = world();
     if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
+    if (config_.train.ema_decay > 0) start_average();
     if (root()) accept_run();
     describe();
   }
 
   void restore(const Checkpoint& checkpoint) {
     log_ << "resuming from " << checkpoint.dir.string() << " (step " << checkpoint.step << ")" << std::endl;
-    const fs::path weights = checkpoint.file(kWeightsFile);
+    const fs::path weights = checkpoint_train_weights(checkpoint);
     load_from(weights, [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
     const fs::path optimizer = checkpoint.file(kOptimizerFile);
     load_from(optimizer, [&] { load_optimizer_state(optimizer.string(), *optimizer_); });
@@ -208,6 +214,16 @@ class Loop {
            << std::endl;
     }
     last_checkpoint_ = checkpoint.dir;
+  }
+
+  // The average starts at the weights training starts from, or continues the resumed
+  // checkpoint's (one written without an average has none to continue).
+  void start_average() {
+    ema_ = std::make_unique<EmaWeights>(task_.model().named_parameters(), trainable_, config_.train.ema_decay);
+    if (!resume_from_ || !resume_from_->has(kTrainWeightsFile)) return;
+    const fs::path weights = resume_from_->file(kWeightsFile);
+    load_from(weights, [&] { load_parameters(weights.string(), ema_->averaged(), /*strict=*/true); });
+    if (dist_) dist_->broadcast_parameters(ema_->averaged());
   }
 
   // The first changes to out_dir, once every check passed: abandoned checkpoints set aside,
@@ -244,6 +260,7 @@ class Loop {
     log_ << describe_batches(config_.train, accum_, world(), unit_.per_example, task_.epoch_examples())
          << "; early stopping on val " << metric_.name
          << (config_.patience > 0 ? " (patience " + std::to_string(config_.patience) + ")" : " (off)") << std::endl;
+    if (ema_) log_ << describe_ema(ema_->decay()) << std::endl;
   }
 
   // ---- steps ----
@@ -273,6 +290,7 @@ class Loop {
     }
     last_lr_ = lr;
     const StepResult result = finish_step(*optimizer_, trainable_, totals[0] / weight, config_.train.grad_clip, lr);
+    if (ema_ && result.finite) ema_->update(state_.step);
     return result;
   }
 
@@ -316,9 +334,13 @@ class Loop {
 
   // Evaluation's shapes (whole validation batches, beams) are not training's: each phase starts
   // from an empty pool rather than carving up the other's cached buffers (BufferPool::trim).
-  TaskEvaluation evaluate_split(Split split) {
+  // With `average`, the model evaluated is the average of the weights when the run keeps one.
+  TaskEvaluation evaluate_split(Split split, bool average) {
     BufferPool::instance().trim();
-    TaskEvaluation evaluation = task_.evaluate(split, dist_);
+    TaskEvaluation evaluation = [&] {
+      const EmaInParameters averaged(average ? ema_.get() : nullptr);
+      return task_.evaluate(split, dist_);
+    }();
     BufferPool::instance().trim();
     return evaluation;
   }
@@ -326,7 +348,7 @@ class Loop {
   // Every rank evaluates its share and gets the same metrics, so the early-stopping decision
   // is the same everywhere; rank 0 writes.
   void evaluate() {
-    const TaskEvaluation evaluation = evaluate_split(Split::kVal);
+    const TaskEvaluation evaluation = evaluate_split(Split::kVal, /*average=*/true);
     last_evaluation_ = evaluation;
     const double value = evaluation.metric(metric_.name);
     const bool better = improves(value);
@@ -368,6 +390,7 @@ class Loop {
   void sample(const TaskEvaluation& evaluation) {
     std::optional<std::string> text;
     try {
+      const EmaInParameters averaged(ema_.get());
       text = task_.sample();
     } catch (const std::invalid_argument& e) {  // non-finite logits from a diverging model
       progress_->print("no sample at step " + std::to_string(state_.step) + ": " + e.what());
@@ -383,7 +406,7 @@ class Loop {
   std::vector<CheckpointFile> checkpoint_files() {
     state_.sampler = task_.sampler_state();
     return training_checkpoint_files(task_.model(), *optimizer_, state_, config_.config_yaml,
-                                     task_.checkpoint_files());
+                                     task_.checkpoint_files(), ema_.get());
   }
 
   // The checkpoint of the best validation metric: the one of state_.best_step, whatever else
@@ -409,7 +432,8 @@ class Loop {
     progress_->print(line + (removed.empty() ? "" : ")"));
   }
 
-  // The best checkpoint's weights (or, without one, the final weights) on the test split.
+  // The best checkpoint's weights (or, without one, the final weights or their average) on
+  // the test split.
   TaskEvaluation test_best(bool has_best) {
     std::string which = config_.checkpoint.keep_best
                             ? "the final model (no finite validation metric, so no best checkpoint)"
@@ -426,7 +450,8 @@ class Loop {
       }
       if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
     }
-    const TaskEvaluation evaluation = evaluate_split(Split::kTest);
+    // The best checkpoint's weights.safetensors is the average already.
+    const TaskEvaluation evaluation = evaluate_split(Split::kTest, /*average=*/!use_best);
     if (!root()) return evaluation;
     metrics_->log(state_.best_step, prefixed("test_", evaluation));
     const std::string report = "test split (" + std::to_string(task_.split_examples(Split::kTest)) + " examples), " +
@@ -452,6 +477,7 @@ class Loop {
   MetricSpec metric_;
   NamedParameters trainable_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<EmaWeights> ema_;  // null with train.ema_decay 0
   ScheduleConfig schedule_;
   int64_t accum_ = 1;  // micro-batches per rank and step
   std::unique_ptr<MetricsLog> metrics_;  // rank 0 only

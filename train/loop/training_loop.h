@@ -5,7 +5,9 @@
 // update at the schedule's learning rate; log lines and metrics; evaluation every
 // eval.interval steps with early stopping on a metric and the best checkpoint in
 // <out_dir>/best; periodic, final and signal checkpoints, pruned to checkpoint.keep_last;
-// at the end, the best model on the test split when the task has one.
+// at the end, the best model on the test split when the task has one. With train.ema_decay > 0,
+// evaluations, samples, the test split and checkpoints' weights.safetensors use the moving
+// average of the weights (optim/ema.h), training the weights themselves.
 //
 // Resuming restores weights, optimizer moments, the data order and the step; dropout masks are
 // a function of the seed, step and example (nn/dropout.h), so the continued run computes what
@@ -97,6 +99,9 @@ int64_t accumulation_steps(const TrainSection& train, int world);
 // `per_example`: tokens per example, 1 for examples counted whole.
 std::string describe_batches(const TrainSection& train, int64_t accumulation, int world, int64_t per_example,
                              double epoch_examples);
+
+// "evaluating the EMA of the weights, decay 0.999" (train.ema_decay), or "" when it is 0.
+std::string describe_ema(double ema_decay);
 
 // Trains `task` (built for a new run, or for resuming `resume_from`, whose weights, optimizer
 // state and trainer state this loads) until train.max_steps, early stopping or

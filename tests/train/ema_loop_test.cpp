@@ -1,0 +1,164 @@
+// train.ema_decay in the training loop, on a task whose model is one vector drifting at a
+// constant rate under SGD: evaluations, the best checkpoint and the test split see the
+// exponential moving average of the weights, training the weights themselves, and the
+// checkpoint holds both.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <tapelm/autograd/elementwise.h>
+#include <tapelm/autograd/reduce.h>
+#include <tapelm/nn/safetensors.h>
+#include <tapelm/optim/ema.h>
+#include <tapelm/train/checkpoint/training_checkpoint.h>
+#include <tapelm/train/loop/training_loop.h>
+
+#include "scratch_dir.h"
+#include "tests/train/tiny_run.h"
+
+namespace tapelm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScratchDir;
+
+TrainerOptions logging_to(std::ostream& log) {
+  TrainerOptions options;
+  options.log = &log;
+  return options;
+}
+
+class Drift : public Module {
+ public:
+  Drift() {
+    Tensor start({2});
+    start.data()[0] = 1.0f;
+    start.data()[1] = -1.0f;
+    w = register_parameter("w", start);
+    Tensor fixed({1});
+    fixed.data()[0] = 0.5f;
+    frozen = register_parameter("frozen", fixed, /*requires_grad=*/false);
+  }
+  Var w, frozen;
+};
+
+// Loss w·(1, −2): SGD moves w by lr·(−1, 2) per step. Its "metrics" are w itself.
+class DriftTask : public TrainingTask {
+ public:
+  std::string name() const override { return "drift"; }
+  Module& model() override { return model_; }
+  std::vector<ParamGroup> param_groups() const override { return {ParamGroup{"all", {{"w", model_.w}}}}; }
+  ThroughputUnit throughput_unit() const override { return {"examples_per_s", "ex/s", 1}; }
+  double epoch_examples() const override { return 1; }
+  void draw_batch(int64_t) override {}
+  WeightedLoss loss(int64_t, int64_t, int64_t) override {
+    weights_seen.push_back({model_.w.data()[0], model_.w.data()[1]});
+    Tensor direction({2});
+    direction.data()[0] = 1.0f;
+    direction.data()[1] = -2.0f;
+    return {sum_all(mul(model_.w, Var(direction))), 1.0};
+  }
+  std::vector<MetricSpec> metrics() const override { return {{"w0", false}, {"w1", true}}; }
+  bool has_split(Split) const override { return true; }
+  int64_t split_examples(Split) const override { return 1; }
+  TaskEvaluation evaluate(Split, const Distributed*) override {
+    return {{{"w0", model_.w.data()[0]}, {"w1", model_.w.data()[1]}}, ""};
+  }
+  nlohmann::json sampler_state() const override { return nlohmann::json::object(); }
+  void restore_sampler(const nlohmann::json&) override {}
+  std::vector<CheckpointFile> checkpoint_files() const override { return {}; }
+
+  std::vector<std::vector<float>> weights_seen;  // w before each step
+
+ private:
+  Drift model_;
+};
+
+LoopConfig drift_config(const fs::path& out_dir, double ema_decay) {
+  fs::create_directories(out_dir);  // as run_task does
+  LoopConfig c;
+  c.out_dir = out_dir;
+  c.optimizer.name = "sgd";
+  c.optimizer.lr = 0.1;
+  c.optimizer.weight_decay = 0;
+  c.scheduler.name = "constant";
+  c.train.max_steps = 12;
+  c.train.batch_size = 1;
+  c.train.micro_batch_size = 1;
+  c.train.grad_clip = 0;
+  c.train.ema_decay = ema_decay;
+  c.eval_interval = 4;
+  c.checkpoint.interval = 4;
+  c.checkpoint.keep_last = 0;
+  return c;
+}
+
+// The average after each of `steps` steps by the formula of optim/ema.h, in double.
+std::vector<std::vector<double>> hand_averages(const std::vector<std::vector<float>>& seen, const std::vector<float>& last,
+                                               double decay) {
+  std::vector<double> average = {seen[0][0], seen[0][1]};
+  std::vector<std::vector<double>> averages;
+  for (size_t step = 0; step < seen.size(); ++step) {
+    const std::vector<float>& w = step + 1 < seen.size() ? seen[step + 1] : last;
+    const double d = std::min(decay, (1.0 + double(step)) / (10.0 + double(step)));
+    for (int k = 0; k < 2; ++k) average[size_t(k)] = d * average[size_t(k)] + (1 - d) * w[size_t(k)];
+    averages.push_back(average);
+  }
+  return averages;
+}
+
+float tensor_value(const fs::path& file, const std::string& name, int64_t i) {
+  return load_safetensors(file.string()).tensors.at(name).data()[i];
+}
+
+TEST(EmaLoop, EvaluationsBestCheckpointAndTestSeeTheAverageWhileTrainingUsesTheWeights) {
+  ScratchDir scratch;
+  DriftTask task;
+  std::ostringstream log;
+  const TrainResult result = train(task, drift_config(scratch / "run", 0.5), std::nullopt, logging_to(log));
+  EXPECT_NE(log.str().find("evaluating the EMA of the weights, decay 0.5\n"), std::string::npos) << log.str();
+
+  ASSERT_EQ(task.weights_seen.size(), 12u);
+  EXPECT_NEAR(task.weights_seen[11][0], 1.0 - 11 * 0.1, 1e-6) << "training moved the weights themselves";
+  const Checkpoint last = verify_checkpoint(testing::checkpoint_path(scratch / "run", 12));
+  const std::vector<float> final_w = {tensor_value(last.file(kTrainWeightsFile), "w", 0),
+                                      tensor_value(last.file(kTrainWeightsFile), "w", 1)};
+  EXPECT_NEAR(final_w[0], 1.0 - 12 * 0.1, 1e-6);
+  const auto averages = hand_averages(task.weights_seen, final_w, 0.5);
+
+  std::vector<double> val_w0;
+  for (const nlohmann::json& record : testing::read_metrics(scratch / "run")) {
+    if (record.contains("val_w0")) val_w0.push_back(record["val_w0"].get<double>());
+  }
+  ASSERT_EQ(val_w0.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(val_w0[size_t(i)], averages[size_t(4 * i + 3)][0], 1e-6) << "step " << 4 * (i + 1);
+  ASSERT_TRUE(result.evaluation);
+  EXPECT_NEAR(result.evaluation->metric("w1"), averages[11][1], 1e-6);
+  EXPECT_GT(std::abs(averages[11][0] - final_w[0]), 0.05) << "the average lags the weights";
+
+  EXPECT_NEAR(tensor_value(last.file(kWeightsFile), "w", 0), averages[11][0], 1e-6);
+  EXPECT_EQ(tensor_value(last.file(kWeightsFile), "frozen", 0), 0.5f);
+  EXPECT_EQ(load_safetensors(last.file(kWeightsFile).string()).metadata.at("ema_decay"), "0.5");
+  ASSERT_TRUE(result.test);  // the best checkpoint (w0 falls, so step 12) holds the average
+  EXPECT_NEAR(result.test->metric("w0"), averages[11][0], 1e-6);
+}
+
+TEST(EmaLoop, DecayZeroWritesNoSecondWeightsFileAndTrainsTheSameWeights) {
+  ScratchDir scratch;
+  DriftTask plain, averaged;
+  std::ostringstream log;
+  train(plain, drift_config(scratch / "plain", 0), std::nullopt, logging_to(log));
+  EXPECT_EQ(log.str().find("EMA"), std::string::npos) << log.str();
+  train(averaged, drift_config(scratch / "ema", 0.9), std::nullopt, logging_to(log));
+  EXPECT_EQ(plain.weights_seen, averaged.weights_seen);
+  const Checkpoint a = verify_checkpoint(testing::checkpoint_path(scratch / "plain", 12));
+  const Checkpoint b = verify_checkpoint(testing::checkpoint_path(scratch / "ema", 12));
+  EXPECT_FALSE(a.has(kTrainWeightsFile));
+  EXPECT_TRUE(testing::same_bytes(a.file(kWeightsFile), b.file(kTrainWeightsFile)));
+  EXPECT_FALSE(testing::same_bytes(a.file(kWeightsFile), b.file(kWeightsFile)));
+}
+
+}  // namespace
+}  // namespace tapelm
