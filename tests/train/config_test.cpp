@@ -2,11 +2,14 @@
 // through to_yaml, overrides, and the exact message of each kind of error.
 #include <tapelm/train/config/pretrain_config.h>
 
+#include <tapelm/train/config/errors.h>
+
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <string>
 
 #include "scratch_dir.h"
 
@@ -112,6 +115,19 @@ std::string load_error(const std::string& yaml, const std::vector<std::string>& 
     return e.what();
   }
   return "";
+}
+
+TEST(ConfigError, IsCaughtAsATapelmErrorAndAsAnInputError) {
+  const auto load = [] {
+    parse_config<PretrainConfig>("out_dir: runs/x\ndata: {train: a.txt}\nmodel: {n_embd: -1}\n", "x.yaml");
+  };
+  try {
+    load();
+    ADD_FAILURE() << "n_embd: -1 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.n_embd"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load(), InputError);
 }
 
 TEST(Config, ResolvedConfigSavesEveryConstantOfTheForwardPass) {

@@ -4,13 +4,15 @@
 
 #include <stdexcept>
 
+#include <tapelm/autograd/errors.h>
+
 namespace tapelm {
 
 // Bad input from the user: a missing or malformed file, an invalid option value, a
-// corrupted checkpoint they pointed us at.
-class InputError : public std::runtime_error {
+// corrupted checkpoint they pointed us at. A tapelm::Error like the library's other errors.
+class InputError : public detail::ErrorOf<std::runtime_error> {
  public:
-  using std::runtime_error::runtime_error;
+  using detail::ErrorOf<std::runtime_error>::ErrorOf;
 };
 
 // A config file or --set override that cannot be loaded; the message names file:line:column
