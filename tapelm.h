@@ -61,6 +61,7 @@
 
 #include <tapelm/optim/adam.h>
 #include <tapelm/optim/clip.h>
+#include <tapelm/optim/ema.h>
 #include <tapelm/optim/optimizer.h>
 #include <tapelm/optim/param_groups.h>
 #include <tapelm/optim/schedule.h>
