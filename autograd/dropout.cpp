@@ -1,4 +1,4 @@
-// Dropout op: one node whose backward regenerates the mask from (key, first_row).
+// Dropout op: one node whose backward regenerates the mask from (key, rows).
 #include <tapelm/autograd/dropout.h>
 
 #include <stdexcept>
@@ -10,7 +10,7 @@
 
 namespace tapelm {
 
-Var dropout(const Var& x, float p, uint64_t key, int64_t first_row, bool training) {
+Var dropout(const Var& x, float p, uint64_t key, const kernels::DropoutRows& rows, bool training) {
   check_defined(x, "dropout", "x");
   if (!(p >= 0.0f && p < 1.0f)) {
     throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p) + " for input " +
@@ -18,9 +18,9 @@ Var dropout(const Var& x, float p, uint64_t key, int64_t first_row, bool trainin
   }
   if (!training || p == 0.0f) return x;
   Var out(Tensor(x.shape()));
-  kernels::dropout_forward<float>(out.data(), x.data(), x.shape(), key, first_row, p);
-  record_op("dropout", out, {&x}, [x = GradHandle(x), key, first_row, p](const Tensor& dout) {
-    kernels::dropout_backward<float>(x.ensure_grad().data(), dout.data(), x.shape(), key, first_row, p);
+  kernels::dropout_forward<float>(out.data(), x.data(), x.shape(), key, rows, p);
+  record_op("dropout", out, {&x}, [x = GradHandle(x), key, rows, p](const Tensor& dout) {
+    kernels::dropout_backward<float>(x.ensure_grad().data(), dout.data(), x.shape(), key, rows, p);
   });
   return out;
 }

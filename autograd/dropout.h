@@ -4,15 +4,17 @@
 
 #include <cstdint>
 
+#include <tapelm/autograd/kernels/dropout.h>
 #include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 
 // Zeroes each element with probability p and scales survivors by 1/(1-p). Row i0 of x's first
-// dimension is row first_row + i0 of a larger (global) batch; element (i0, i1, ..., ik) is
-// dropped iff to_unit(mix(...mix(mix(key, first_row + i0), i1)..., ik)) < p (Rng::mix), so
+// dimension is row rows[i0] of a larger (global) batch (first_row + i0 for a plain offset);
+// element (i0, i1, ..., ik) is dropped iff to_unit(mix(...mix(mix(key, rows[i0]), i1)..., ik)) < p
+// (Rng::mix), so
 // the same row at another place in another batch, or padded to a longer extent, keeps the
 // same elements. When !training or p == 0 it returns x itself. p must be in [0, 1).
-Var dropout(const Var& x, float p, uint64_t key, int64_t first_row, bool training);
+Var dropout(const Var& x, float p, uint64_t key, const kernels::DropoutRows& rows, bool training);
 
 }  // namespace tapelm

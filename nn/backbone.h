@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tapelm/autograd/rng.h>
@@ -31,10 +32,10 @@ class Backbone : public Module {
   int64_t n_layer() const { return n_layer_; }
   bool causal() const { return causal_; }
   const Embedding& token_embedding() const { return *tok_emb_; }
-  // Row b of the batch of the following forward passes is example first_example + b of step
-  // `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call it
-  // before each micro-batch; dropout masks then do not depend on how a step is split.
-  void set_dropout_batch(int64_t step, int64_t first_example) { dropout_->set_batch(step, first_example); }
+  // Row b of the batch of the following forward passes is example rows[b] (first_example + b)
+  // of step `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call
+  // it before each micro-batch; dropout masks then do not depend on how a step is split.
+  void set_dropout_batch(int64_t step, kernels::DropoutRows rows) { dropout_->set_batch(step, std::move(rows)); }
 
  protected:
   // `name` prefixes error messages ("GPT", "SequenceClassifier").

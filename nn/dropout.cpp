@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <tapelm/autograd/dropout.h>
 #include <tapelm/autograd/rng.h>
@@ -12,9 +13,9 @@ namespace tapelm {
 // A fixed odd salt keeps the dropout keys far from the init stream of the same seed.
 DropoutSource::DropoutSource(uint64_t model_seed) : seed_(model_seed ^ 0xD1B54A32D192ED03ull) { set_batch(0, 0); }
 
-void DropoutSource::set_batch(int64_t step, int64_t first_example) {
+void DropoutSource::set_batch(int64_t step, kernels::DropoutRows rows) {
   step_key_ = Rng::mix(seed_, static_cast<uint64_t>(step));
-  first_example_ = first_example;
+  rows_ = std::move(rows);
   site_ = 0;
 }
 
@@ -29,7 +30,7 @@ Dropout::Dropout(float p, std::shared_ptr<DropoutSource> source) : p_(p), source
 
 Var Dropout::forward(const Var& x) const {
   if (p_ == 0.0f || !is_training()) return x;
-  return dropout(x, p_, source_->next_site_key(), source_->first_example(), true);
+  return dropout(x, p_, source_->next_site_key(), source_->rows(), true);
 }
 
 }  // namespace tapelm

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include <tapelm/autograd/kernels/dropout.h>
 #include <tapelm/nn/module.h>
 
 namespace tapelm {
@@ -18,19 +19,19 @@ class DropoutSource {
   // initialisation drawn from the same seed).
   explicit DropoutSource(uint64_t model_seed);
 
-  // Row b of the batch dimension of the following forward passes is example
-  // first_example + b of step `step`'s global batch. Restarts the site numbering.
-  void set_batch(int64_t step, int64_t first_example);
+  // Row b of the batch dimension of the following forward passes is example rows[b] of step
+  // `step`'s global batch (first_example + b for a plain offset). Restarts the site numbering.
+  void set_batch(int64_t step, kernels::DropoutRows rows);
 
   // The key of the next dropout site (sites count in forward order from set_batch on, the
   // same on every rank and for any batch size).
   uint64_t next_site_key();
-  int64_t first_example() const { return first_example_; }
+  const kernels::DropoutRows& rows() const { return rows_; }
 
  private:
   uint64_t seed_;
   uint64_t step_key_;
-  int64_t first_example_ = 0;
+  kernels::DropoutRows rows_;
   uint64_t site_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <tapelm/autograd/loss.h>
@@ -62,10 +63,10 @@ class EncoderDecoder : public Module {
            float label_smoothing = 0.0f) const;
 
   const EncoderDecoderConfig& config() const { return cfg_; }
-  // Row b of the batch of the following forward passes is example first_example + b of step
-  // `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call it
-  // before each micro-batch; dropout masks then do not depend on how a step is split.
-  void set_dropout_batch(int64_t step, int64_t first_example) { dropout_->set_batch(step, first_example); }
+  // Row b of the batch of the following forward passes is example rows[b] (first_example + b)
+  // of step `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call
+  // it before each micro-batch; dropout masks then do not depend on how a step is split.
+  void set_dropout_batch(int64_t step, kernels::DropoutRows rows) { dropout_->set_batch(step, std::move(rows)); }
 
  private:
   EncoderDecoderConfig cfg_;

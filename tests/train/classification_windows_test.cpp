@@ -1,7 +1,7 @@
 // A classifier reading documents in windows (data.max_windows): the windows cover a document in
 // order, each after <bos>; data.truncation picks the windows of a longer document; one window
-// is exactly the truncated encoding; every window is a training example; a document's scores
-// are the mean of its windows' log-probabilities and evaluation counts documents.
+// is exactly the truncated encoding; a document's logits are the mean of its windows', in
+// training (one example per document) as in evaluation, which counts documents.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -145,6 +145,24 @@ struct PooledFixture {
   }
 };
 
+// The mean over a document's windows, each read alone, of their log-probabilities: the
+// document's mean logits up to a constant, so their softmax is the document's distribution.
+std::vector<double> mean_log_probabilities(PooledFixture& f, int first, int count) {
+  const std::vector<std::string> parts = PooledFixture::window_texts(first, count);
+  std::vector<double> mean(2, 0.0);
+  for (const std::string& line : f.single->predict(parts, 8)) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    size_t c = 0;
+    for (const auto& [label, p] : record.at("probabilities").items()) mean[c++] += std::log(double(p)) / double(parts.size());
+  }
+  return mean;
+}
+
+// -log softmax(scores)[truth]
+double cross_entropy_of(const std::vector<double>& scores, size_t truth) {
+  return std::log(std::exp(scores[0]) + std::exp(scores[1])) - scores[truth];
+}
+
 std::vector<double> probabilities_of(const std::string& line) {
   const nlohmann::json record = nlohmann::json::parse(line);
   std::vector<double> values;
@@ -165,32 +183,53 @@ std::string support_of(const std::string& report, const std::string& label) {
   return "(no row)";
 }
 
-TEST(ClassificationWindows, EveryWindowOfEveryDocumentIsATrainingExample) {
+const int kSpans[3][2] = {{0, 4}, {4, 7}, {11, 10}};  // the fixture's documents' words
+
+TEST(ClassificationWindows, ADocumentIsOneTrainingExampleWhoseLogitsAreItsWindowsMean) {
   PooledFixture f;
-  const std::vector<TrainingItem> items = f.pooled->training_items(f.documents, f.all);
-  std::vector<std::pair<size_t, int64_t>> drawn;
-  for (const TrainingItem& item : items) drawn.emplace_back(item.example, item.window);
-  EXPECT_EQ(drawn, (std::vector<std::pair<size_t, int64_t>>{{0, 0}, {1, 0}, {1, 1}, {2, 0}, {2, 1}, {2, 2}}));
-  EXPECT_EQ(f.single->training_items(f.documents, f.all).size(), 3u);
+  double expected = 0, per_window = 0;
+  for (size_t d = 0; d < 3; ++d) {
+    const size_t truth = f.documents[d].target == "a" ? 0 : 1;  // labels in sorted order: a, b
+    expected += cross_entropy_of(mean_log_probabilities(f, kSpans[d][0], kSpans[d][1]), truth) / 3;
+    for (const std::string& line : f.single->predict(PooledFixture::window_texts(kSpans[d][0], kSpans[d][1]), 8)) {
+      per_window -= std::log(probabilities_of(line)[truth]) / 6;
+    }
+  }
+  f.pooled->set_dropout_batch(0, 0);
+  const WeightedLoss loss = f.pooled->loss(f.documents, whole_examples(f.documents, f.all));
+  EXPECT_NEAR(loss.mean.item(), expected, 1e-5);
+  EXPECT_EQ(loss.weight, 3.0) << "documents, not windows, are the examples";
+  EXPECT_GT(std::abs(per_window - expected), 1e-2) << "the windows disagree too little to tell the poolings apart";
 }
 
-TEST(ClassificationWindows, ADocumentScoresTheMeanOfItsWindowsLogProbabilitiesAndEvaluationCountsDocuments) {
+TEST(ClassificationWindows, DropoutMasksOfADocumentsWindowsDoNotDependOnTheMicroBatch) {
   PooledFixture f;
-  const int spans[3][2] = {{0, 4}, {4, 7}, {11, 10}};
+  FinetuneConfig config = f.windows;
+  config.model.dropout = 0.5;
+  const std::unique_ptr<FinetuneTask> task = f.make(config);
+  const std::vector<TrainingItem> items = whole_examples(f.documents, f.all);
+  auto loss_sum = [&](int64_t first_example, size_t begin, size_t end) {
+    task->set_dropout_batch(7, first_example);
+    const WeightedLoss loss =
+        task->loss(f.documents, std::vector<TrainingItem>(items.begin() + long(begin), items.begin() + long(end)));
+    return double(loss.mean.item()) * loss.weight;
+  };
+  const double whole = loss_sum(0, 0, 3);
+  EXPECT_NEAR(loss_sum(0, 0, 2) + loss_sum(2, 2, 3), whole, 1e-5);
+  EXPECT_GT(std::abs(loss_sum(0, 0, 2) + loss_sum(1, 2, 3) - whole), 1e-4)
+      << "the last document drawn as the step's second one should get other masks";
+}
+
+TEST(ClassificationWindows, ADocumentScoresTheSoftmaxOfItsWindowsMeanLogitsAndEvaluationCountsDocuments) {
+  PooledFixture f;
   double expected_loss = 0;
   int correct = 0;
   std::vector<std::string> texts;
   for (size_t d = 0; d < 3; ++d) {
     texts.push_back(f.documents[d].input);
-    const std::vector<std::string> parts = PooledFixture::window_texts(spans[d][0], spans[d][1]);
-    std::vector<double> mean(2, 0.0);
-    for (const std::string& line : f.single->predict(parts, 8)) {
-      const std::vector<double> p = probabilities_of(line);
-      for (size_t c = 0; c < 2; ++c) mean[c] += std::log(p[c]) / double(parts.size());
-    }
-    // Labels are in sorted order: a, b.
+    const std::vector<double> mean = mean_log_probabilities(f, kSpans[d][0], kSpans[d][1]);
     const size_t truth = f.documents[d].target == "a" ? 0 : 1;
-    expected_loss -= mean[truth] / 3;
+    expected_loss += cross_entropy_of(mean, truth) / 3;
     correct += (mean[0] >= mean[1]) == (truth == 0);
     const double sum = std::exp(mean[0]) + std::exp(mean[1]);
     // Batches of 2 windows: the documents' windows span forward passes.

@@ -153,11 +153,10 @@ void check_finetune(const CheckArgs& args, std::ostream& out) {
     if (named.second.requires_grad()) trainable += named.second.numel();
   }
   out << "model: " << parameters << " parameters (" << trainable << " trainable)" << std::endl;
-  const size_t items = task->training_items(data.examples, split.train).size();
-  const std::string windows = describe_training_items(config, split.train.size(), items);
+  const std::string windows = describe_windows(config);
   if (!windows.empty()) out << windows << std::endl;
   const TrainSection& t = config.train;
-  out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(items)) << "; early stopping on val "
+  out << describe_batches(t, accumulation_steps(t, 1), 1, 1, double(split.train.size())) << "; early stopping on val "
       << metric.name << std::endl;
   print_averaging(t, out);
   print_compute(t, out);

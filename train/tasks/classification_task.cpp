@@ -6,6 +6,8 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
+#include <tapelm/autograd/loss.h>
+#include <tapelm/autograd/matmul.h>
 #include <tapelm/autograd/tape.h>
 #include <tapelm/data/label_vocab.h>
 #include <tapelm/data/padding.h>
@@ -61,46 +63,56 @@ SequenceClassifierConfig classifier_config(const FinetuneConfig& config, int64_t
   return cfg;
 }
 
-// A document's class scores: the mean over its windows of their log-probabilities. These are
-// taken of the float softmax probabilities (floored at 1e-30), as the evaluation loss always
-// was, so that a document read in one window scores exactly as before.
+// A document's class scores: the mean of its windows' logits, as in training (mean_over_windows),
+// and their softmax. The probabilities are floats and the loss takes their log floored at
+// 1e-30, as the evaluation always did, so a document of one window scores exactly as before.
 class PooledScores {
  public:
-  explicit PooledScores(size_t n_classes) : log_prob_sums_(n_classes), first_(n_classes) {}
+  explicit PooledScores(size_t n_classes) : logit_sums_(n_classes), probabilities_(n_classes) {}
 
-  void add(const float* probabilities) {
-    if (windows_ == 0) std::copy(probabilities, probabilities + first_.size(), first_.begin());
-    for (size_t c = 0; c < log_prob_sums_.size(); ++c) {
-      log_prob_sums_[c] += std::log(std::max(double(probabilities[c]), 1e-30));
-    }
+  void add(const float* logits) {
+    for (size_t c = 0; c < logit_sums_.size(); ++c) logit_sums_[c] += double(logits[c]);
     ++windows_;
   }
 
-  double log_prob(int32_t label) const { return log_prob_sums_[size_t(label)] / double(windows_); }
-  int32_t predicted() const {
-    return int32_t(std::max_element(log_prob_sums_.begin(), log_prob_sums_.end()) - log_prob_sums_.begin());
-  }
-  // The distribution the scores stand for (their softmax); one window's own probabilities.
-  std::vector<float> probabilities() const {
-    if (windows_ == 1) return first_;
-    const double top = *std::max_element(log_prob_sums_.begin(), log_prob_sums_.end()) / double(windows_);
+  // Computes the probabilities once all windows are in.
+  void finish() {
+    std::vector<float> mean(logit_sums_.size());
+    for (size_t c = 0; c < mean.size(); ++c) mean[c] = float(logit_sums_[c] / double(windows_));
+    const float top = *std::max_element(mean.begin(), mean.end());
     double sum = 0;
-    for (size_t c = 0; c < first_.size(); ++c) sum += std::exp(log_prob(int32_t(c)) - top);
-    std::vector<float> result(first_.size());
-    for (size_t c = 0; c < first_.size(); ++c) result[c] = float(std::exp(log_prob(int32_t(c)) - top) / sum);
-    return result;
+    for (float logit : mean) sum += std::exp(double(logit - top));
+    for (size_t c = 0; c < mean.size(); ++c) probabilities_[c] = float(std::exp(double(mean[c] - top)) / sum);
   }
 
+  double log_prob(int32_t label) const { return std::log(std::max(double(probabilities_[size_t(label)]), 1e-30)); }
+  int32_t predicted() const {
+    return int32_t(std::max_element(probabilities_.begin(), probabilities_.end()) - probabilities_.begin());
+  }
+  const std::vector<float>& probabilities() const { return probabilities_; }
+
   void clear() {
-    std::fill(log_prob_sums_.begin(), log_prob_sums_.end(), 0.0);
+    std::fill(logit_sums_.begin(), logit_sums_.end(), 0.0);
     windows_ = 0;
   }
 
  private:
-  std::vector<double> log_prob_sums_;
-  std::vector<float> first_;  // the first window's probabilities
+  std::vector<double> logit_sums_;
+  std::vector<float> probabilities_;
   int64_t windows_ = 0;
 };
+
+// logits [R, K] of the windows of documents in order (windows[d] rows each) → [D, K], each
+// document's row the mean of its windows' rows.
+Var mean_over_windows(const Var& logits, const std::vector<int64_t>& windows) {
+  const int64_t R = logits.size(0);
+  Tensor weights = Tensor::zeros({int64_t(windows.size()), R});
+  int64_t row = 0;
+  for (size_t d = 0; d < windows.size(); ++d) {
+    for (int64_t w = 0; w < windows[d]; ++w) weights.data()[int64_t(d) * R + row++] = 1.0f / float(windows[d]);
+  }
+  return matmul(Var(weights), logits);
+}
 
 class ClassificationTask : public FinetuneTask {
  public:
@@ -123,6 +135,8 @@ class ClassificationTask : public FinetuneTask {
   Module& model() override { return model_; }
   void set_dropout_batch(int64_t step, int64_t first_example) override {
     model_.set_dropout_batch(step, first_example);
+    dropout_step_ = step;
+    dropout_first_example_ = first_example;
   }
 
   std::vector<MetricSpec> metrics() const override {
@@ -131,32 +145,34 @@ class ClassificationTask : public FinetuneTask {
 
   bool is_head_parameter(const std::string& name) const override { return starts_with(name, "head."); }
 
-  // One window per example keeps the items of a run that does not chunk as they were
-  // (grouped by bytes, nothing encoded up front); otherwise every window of every document.
-  std::vector<TrainingItem> training_items(const std::vector<LabeledExample>& examples,
-                                           const std::vector<size_t>& indices) const override {
-    if (config_.data.max_windows == 1) return whole_examples(examples, indices);
-    std::vector<TrainingItem> items;
-    for (size_t i : indices) {
-      const std::vector<std::vector<int32_t>> rows = windows(examples[i].input);
-      for (size_t w = 0; w < rows.size(); ++w) items.push_back({i, int64_t(w), rows[w].size()});
-    }
-    return items;
-  }
-
+  // A document read in several windows is one training example: its logits are the mean of
+  // its windows' (as evaluation scores it), so a window of headers alone is not pushed toward
+  // the document's label on its own.
   WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<TrainingItem>& batch) override {
     std::vector<std::vector<int32_t>> rows;
+    std::vector<int64_t> windows_per_document;
+    std::vector<int64_t> dropout_rows;  // window w of the step's document d: d * max_windows + w
     std::vector<int32_t> targets;
     double weight = 0;
-    for (const TrainingItem& item : batch) {
-      rows.push_back(std::move(windows(examples[item.example].input).at(size_t(item.window))));
-      targets.push_back(label_id(examples[item.example]));
+    for (size_t d = 0; d < batch.size(); ++d) {
+      std::vector<std::vector<int32_t>> document = windows(examples[batch[d].example].input);
+      windows_per_document.push_back(int64_t(document.size()));
+      for (size_t w = 0; w < document.size(); ++w) {
+        rows.push_back(std::move(document[w]));
+        dropout_rows.push_back((dropout_first_example_ + int64_t(d)) * config_.data.max_windows + int64_t(w));
+      }
+      targets.push_back(label_id(examples[batch[d].example]));
       weight += class_weights_.empty() ? 1.0 : double(class_weights_[size_t(targets.back())]);
     }
     const PaddedBatch padded = pad_batch(rows, batch_pad_id(tokenizer_), config_.max_len(), truncation_);
-    return {model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, float(config_.train.label_smoothing),
-                        class_weights_),
-            weight};
+    const float smoothing = float(config_.train.label_smoothing);
+    if (config_.data.max_windows == 1) {
+      return {model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, smoothing, class_weights_), weight};
+    }
+    model_.set_dropout_batch(dropout_step_, kernels::DropoutRows::listed(std::move(dropout_rows)));
+    const Var logits = mean_over_windows(model_.forward(padded.ids, padded.B, padded.T, padded.padding),
+                                         windows_per_document);
+    return {cross_entropy(logits, targets, kIgnoreIndex, smoothing, class_weights_), weight};
   }
 
   // sums: [0] the summed cross-entropy, [1 + truth * classes + predicted] the confusion matrix.
@@ -197,7 +213,7 @@ class ClassificationTask : public FinetuneTask {
     std::vector<const std::string*> texts;
     for (const std::string& input : inputs) texts.push_back(&input);
     score_documents(texts, batch_size, [&](size_t row, const PooledScores& scores) {
-      const std::vector<float> probabilities = scores.probabilities();
+      const std::vector<float>& probabilities = scores.probabilities();
       nlohmann::ordered_json line;
       line["label"] = labels_.label(scores.predicted());
       nlohmann::ordered_json by_label = nlohmann::ordered_json::object();
@@ -248,7 +264,6 @@ class ClassificationTask : public FinetuneTask {
     std::deque<Window> pending;
     size_t next_text = 0;
     PooledScores scores(labels_.size());
-    std::vector<float> probabilities(static_cast<size_t>(n_classes));
     while (true) {
       for (; pending.size() < size_t(batch_size) && next_text < texts.size(); ++next_text) {
         std::vector<std::vector<int32_t>> rows = windows(*texts[next_text]);
@@ -260,16 +275,11 @@ class ClassificationTask : public FinetuneTask {
       for (size_t i = 0; i < take; ++i) rows.push_back(std::move(pending[i].ids));
       const PaddedBatch batch = pad_batch(rows, batch_pad_id(tokenizer_), config_.max_len(), truncation_);
       const Var logits = model_.forward(batch.ids, batch.B, batch.T, batch.padding);
-      const float* values = logits.value().data();
       for (int64_t b = 0; b < batch.B; ++b) {
-        const float* row = values + b * n_classes;
-        const float top = *std::max_element(row, row + n_classes);
-        double sum = 0;
-        for (int64_t c = 0; c < n_classes; ++c) sum += std::exp(double(row[c] - top));
-        for (int64_t c = 0; c < n_classes; ++c) probabilities[c] = float(std::exp(double(row[c] - top)) / sum);
-        scores.add(probabilities.data());
+        scores.add(logits.value().data() + b * n_classes);
         const Window& window = pending[size_t(b)];
         if (window.last) {
+          scores.finish();
           visit(window.document, scores);
           scores.clear();
         }
@@ -338,6 +348,9 @@ class ClassificationTask : public FinetuneTask {
   SequenceClassifier model_;
   Truncation truncation_;
   std::vector<float> class_weights_;  // per label id; empty = unweighted
+  // The micro-batch set_dropout_batch announced, for the rows of documents' windows.
+  int64_t dropout_step_ = 0;
+  int64_t dropout_first_example_ = 0;
 };
 
 }  // namespace

@@ -16,7 +16,7 @@ std::vector<TrainingItem> whole_examples(const std::vector<LabeledExample>& exam
                                          const std::vector<size_t>& indices) {
   std::vector<TrainingItem> items;
   items.reserve(indices.size());
-  for (size_t i : indices) items.push_back({i, 0, examples[i].input.size() + examples[i].target.size()});
+  for (size_t i : indices) items.push_back({i, examples[i].input.size() + examples[i].target.size()});
   return items;
 }
 

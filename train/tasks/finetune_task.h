@@ -42,12 +42,10 @@ struct TaskSetup {
   std::ostream* log = nullptr;  // task-specific lines: label balance, what init_from loaded, ...
 };
 
-// One training example as the training loop draws it: a window of a document for a
-// classifier reading documents in several windows (data.max_windows), else a whole example.
+// One training example as the training loop draws it.
 struct TrainingItem {
   size_t example = 0;  // index into the examples
-  int64_t window = 0;  // which of the example's windows
-  size_t length = 0;   // what data.group_by_length sorts by (bytes, or a window's tokens)
+  size_t length = 0;   // what data.group_by_length sorts by (bytes)
 };
 
 // Each of examples[indices] whole, as long as its input and target bytes.
@@ -68,13 +66,7 @@ class FinetuneTask {
   // The metrics evaluate() reports; the first is the default early-stopping metric.
   virtual std::vector<MetricSpec> metrics() const = 0;
 
-  // What an epoch of training on examples[indices] draws from: whole_examples by default.
-  virtual std::vector<TrainingItem> training_items(const std::vector<LabeledExample>& examples,
-                                                   const std::vector<size_t>& indices) const {
-    return whole_examples(examples, indices);
-  }
-
-  // The mean training loss over `batch` (a micro-batch of training_items), with a tape for
+  // The mean training loss over `batch` (a micro-batch of whole_examples), with a tape for
   // backward, and the weight it is a mean over (tokens counted, or examples times their class
   // weights). The model is in train mode.
   virtual WeightedLoss loss(const std::vector<LabeledExample>& examples, const std::vector<TrainingItem>& batch) = 0;

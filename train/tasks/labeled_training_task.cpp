@@ -87,7 +87,7 @@ LabeledTrainingTask::LabeledTrainingTask(const FinetuneConfig& config, FinetuneD
     : config_(config),
       data_(std::move(data)),
       task_(std::move(task)),
-      items_(task_->training_items(data_.examples, data_.split.train)),
+      items_(whole_examples(data_.examples, data_.split.train)),
       sampler_(positions(items_.size()), uint64_t(config.seed) ^ kShufflerSalt, length_grouping(config, items_)) {}
 
 std::vector<ParamGroup> LabeledTrainingTask::param_groups() const {
@@ -159,11 +159,12 @@ void LabeledTrainingTask::restore_sampler(const nlohmann::json& state) {
   }
 }
 
-std::string describe_training_items(const FinetuneConfig& config, size_t documents, size_t items) {
+std::string describe_windows(const FinetuneConfig& config) {
   if (config.data.max_windows == 1) return "";
-  return "training split: " + std::to_string(documents) + " documents, " + std::to_string(items) +
-         " windows of at most " + std::to_string(config.max_len()) + " tokens (data.max_windows " +
-         std::to_string(config.data.max_windows) + "); each window is a training example";
+  return "documents: read in up to " + std::to_string(config.data.max_windows) + " windows of at most " +
+         std::to_string(config.max_len()) + " tokens (data.max_windows); a document's logits are the mean of its "
+         "windows', so a micro-batch of " + std::to_string(config.train.micro_batch_size) + " documents is up to " +
+         std::to_string(config.train.micro_batch_size * config.data.max_windows) + " windows";
 }
 
 std::unique_ptr<LabeledTrainingTask> make_labeled_training_task(const FinetuneConfig& config,
@@ -198,11 +199,9 @@ std::unique_ptr<LabeledTrainingTask> make_labeled_training_task(const FinetuneCo
     dist->barrier();
     if (root) fs::remove_all(setup_dir);
   }
-  const size_t documents = data.split.train.size();
-  auto training = std::make_unique<LabeledTrainingTask>(config, std::move(data), std::move(task));
-  const std::string items = describe_training_items(config, documents, training->training_items());
-  if (root && !items.empty()) log << items << std::endl;
-  return training;
+  const std::string windows = describe_windows(config);
+  if (root && !windows.empty()) log << windows << std::endl;
+  return std::make_unique<LabeledTrainingTask>(config, std::move(data), std::move(task));
 }
 
 }  // namespace tapelm

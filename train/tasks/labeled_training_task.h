@@ -1,8 +1,7 @@
 // Fine-tuning as a TrainingTask: labeled examples with their train / validation / test split
-// (train/tasks/finetune_data.h), the training split's items (whole examples, or a classifier's
-// windows: FinetuneTask::training_items) drawn in seeded epochs (data/epoch_sampler.h), around the
-// classification, completion or seq2seq task (train/tasks/finetune_task.h) that owns the model and
-// turns examples into losses and metrics.
+// (train/tasks/finetune_data.h), the training split's examples drawn in seeded epochs
+// (data/epoch_sampler.h), around the classification, completion or seq2seq task
+// (train/tasks/finetune_task.h) that owns the model and turns examples into losses and metrics.
 #pragma once
 
 #include <memory>
@@ -45,7 +44,6 @@ class LabeledTrainingTask : public TrainingTask {
   std::vector<CheckpointFile> checkpoint_files() const override { return task_->checkpoint_files(); }
 
   FinetuneTask& task() { return *task_; }
-  size_t training_items() const { return items_.size(); }
 
  private:
   // The validation split, or eval.max_examples of it spread evenly over the split.
@@ -60,9 +58,8 @@ class LabeledTrainingTask : public TrainingTask {
 };
 
 // For a classifier reading documents in windows (data.max_windows > 1), the line saying how
-// many windows the training split's documents make ("training split: 4836 documents, 8012
-// windows; each window is a training example"); empty otherwise.
-std::string describe_training_items(const FinetuneConfig& config, size_t documents, size_t items);
+// they are read and pooled; empty otherwise.
+std::string describe_windows(const FinetuneConfig& config);
 
 // Reads the labeled data and splits it (a new run writes <out_dir>/split.json, a resumed one
 // reads it), then builds the task: from scratch, from `init_from`, or, resuming, from
