@@ -78,8 +78,9 @@ std::string describe_batches(const TrainSection& train, int64_t accumulation, in
                                             std::to_string(train.micro_batch_size) + " x " + std::to_string(accumulation)
                                       : "micro-batch " + std::to_string(train.micro_batch_size) + ", " +
                                             std::to_string(accumulation);
-  return "batch: " + std::to_string(B) + examples + " per step (" + split + " accumulation steps); " +
-         std::to_string(train.max_steps) + " steps = " +
+  return "batch: " + std::to_string(B) + examples + " per step (" + split + " accumulation step" +
+         (accumulation == 1 ? "" : "s") + "); " + std::to_string(train.max_steps) +
+         (train.max_steps == 1 ? " step = " : " steps = ") +
          format_double("%.2f", double(B) * double(train.max_steps) / epoch_examples) + " epochs of the training data";
 }
 
