@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/scratch_dir.h"
+#include "tests/train/finetune_fixture.h"
 #include <tapelm/data/padding.h>
 #include <tapelm/train/tasks/classification_task.h>
 #include <tapelm/train/tasks/task_common.h>
@@ -128,13 +129,7 @@ struct PooledFixture {
 
   std::unique_ptr<FinetuneTask> make(const FinetuneConfig& config) {
     std::ostringstream log;
-    TaskSetup setup;
-    setup.config = &config;
-    setup.examples = &documents;
-    setup.train_indices = &all;
-    setup.work_dir = scratch.path();
-    setup.log = &log;
-    return make_finetune_task(setup);
+    return make_finetune_task(testing::task_setup(config, documents, all, scratch.path(), log));
   }
 
   // The texts of a document's windows, each read alone as one window.

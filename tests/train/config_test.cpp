@@ -442,14 +442,17 @@ TEST(PretrainConfig, CrossKeyRulesPointAtTheKey) {
   EXPECT_EQ(load_error(m + "  val_fraction: 0\n"),
             "run.yaml:4:17: data.val_fraction: must be > 0 when data.val is not given (validation needs held-out data)");
   EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 5000\n  name: constant\n"),
-            "run.yaml:5:17: scheduler.warmup_steps: must be <= train.max_steps (1000), got 5000");
+            "run.yaml:5:17: scheduler.warmup_steps: must be <= train.max_steps (1000), got 5000 (set "
+            "scheduler.warmup_steps to at most 1000, e.g. --set scheduler.warmup_steps=100, or train.max_steps to at "
+            "least 5000)");
 }
 
 TEST(PretrainConfig, DecayAfterAWarmupAsLongAsTheRunIsRefusedAtValidation) {
   const std::string m = kMinimal;
   EXPECT_EQ(load_error(m + "scheduler:\n  warmup_steps: 1000\n"),
             "run.yaml:5:17: scheduler.warmup_steps: must be < train.max_steps (1000) for scheduler.name: cosine, got "
-            "1000 (the decay needs steps after the warmup; use fewer warmup steps, or scheduler.name: constant)");
+            "1000 (the decay needs steps after the warmup: set scheduler.warmup_steps to at most 999, e.g. --set "
+            "scheduler.warmup_steps=100, or train.max_steps to at least 1001, or use scheduler.name: constant)");
   EXPECT_EQ(load_error(m, {"scheduler.name=linear", "scheduler.warmup_steps=1000"}).rfind(
                 "--set scheduler.warmup_steps=1000: scheduler.warmup_steps: must be < train.max_steps", 0),
             0u);

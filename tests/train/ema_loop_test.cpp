@@ -145,6 +145,33 @@ TEST(EmaLoop, EvaluationsBestCheckpointAndTestSeeTheAverageWhileTrainingUsesTheW
   EXPECT_NEAR(result.test->metric("w0"), averages[11][0], 1e-6);
 }
 
+TEST(EmaLoop, WithoutABestCheckpointTheTestReportNamesTheAverageItEvaluates) {
+  ScratchDir scratch;
+  DriftTask averaged, plain;
+  std::ostringstream log;
+  LoopConfig config = drift_config(scratch / "ema", 0.5);
+  config.checkpoint.keep_best = false;
+  const TrainResult result = train(averaged, config, std::nullopt, logging_to(log));
+  const Checkpoint last = verify_checkpoint(testing::checkpoint_path(scratch / "ema", 12));
+  ASSERT_TRUE(result.test);
+  EXPECT_NEAR(result.test->metric("w0"), tensor_value(last.file(kWeightsFile), "w", 0), 1e-6)
+      << "the test split sees the average";
+  EXPECT_EQ(testing::read_text(scratch / "ema" / "test_report.txt")
+                .rfind("test split (1 examples), the final model's EMA weights (train.ema_decay 0.5; "
+                       "checkpoint.keep_best is off):\n",
+                       0),
+            0u)
+      << testing::read_text(scratch / "ema" / "test_report.txt");
+
+  config = drift_config(scratch / "plain", 0);
+  config.checkpoint.keep_best = false;
+  train(plain, config, std::nullopt, logging_to(log));
+  EXPECT_EQ(testing::read_text(scratch / "plain" / "test_report.txt")
+                .rfind("test split (1 examples), the final model (checkpoint.keep_best is off):\n", 0),
+            0u)
+      << testing::read_text(scratch / "plain" / "test_report.txt");
+}
+
 TEST(EmaLoop, DecayZeroWritesNoSecondWeightsFileAndTrainsTheSameWeights) {
   ScratchDir scratch;
   DriftTask plain, averaged;

@@ -74,12 +74,8 @@ TEST(FinetuneClassification, InitFromStartsFromThePretrainedBackbone) {
   ASSERT_TRUE(resolve_init_from(config, nullptr).has_value());
   const FinetuneData data = load_finetune_data(config, scratch / "split.json");
   std::ostringstream log;
-  TaskSetup setup;
-  setup.config = &config;
-  setup.examples = &data.examples;
-  setup.train_indices = &data.split.train;
+  TaskSetup setup = testing::task_setup(config, data.examples, data.split.train, {}, log);
   setup.init_from = &init;
-  setup.log = &log;
   const std::unique_ptr<FinetuneTask> task = make_finetune_task(setup);
 
   const std::map<std::string, Tensor> pretrained = checkpoint_weights(init.dir);

@@ -79,6 +79,23 @@ TEST(FinetuneConfig, DecayAfterAWarmupAsLongAsTheRunIsRefusedAtValidation) {
       << message;
 }
 
+TEST(FinetuneCli, AShortRunOfTheShippedG2pConfigIsRefusedSayingHowToFitItsWarmup) {
+  // configs/finetune/g2p.yaml warms up for 500 steps of a cosine schedule.
+  const testing::CliOutcome outcome = testing::run_cli_in_process(
+      {"check", std::string(TAPELM_SOURCE_DIR) + "/configs/finetune/g2p.yaml", "--set", "train.max_steps=300"});
+  EXPECT_EQ(outcome.exit_code, kExitBadInput);
+  EXPECT_NE(outcome.err.find("g2p.yaml:"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find(": scheduler.warmup_steps: must be < train.max_steps (300) for "
+                             "scheduler.name: cosine, got 500 (the decay needs steps after the warmup: set "
+                             "scheduler.warmup_steps to at most 299, e.g. --set scheduler.warmup_steps=30, or "
+                             "train.max_steps to at least 501, or use scheduler.name: constant)"),
+            std::string::npos)
+      << outcome.err;
+  // The suggested override makes the config valid.
+  EXPECT_NO_THROW(load_config<FinetuneConfig>(std::string(TAPELM_SOURCE_DIR) + "/configs/finetune/g2p.yaml",
+                                              {"train.max_steps=300", "scheduler.warmup_steps=30"}));
+}
+
 TEST(FinetuneConfig, RecordsWhichKeysWereGivenAndWhere) {
   const FinetuneConfig c =
       parse_config<FinetuneConfig>(std::string(kMinimal) + "model: {n_layer: 4}\n", "ft.yaml", {"model.n_head=2"});

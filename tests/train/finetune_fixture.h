@@ -1,12 +1,13 @@
 // Helpers for the fine-tuning tests: a tiny, trivially separable labeled data set (JSONL),
-// a tiny fine-tuning config around it (a model that trains in milliseconds per step),
-// running `tapelm finetune` through the library API with the log captured, and running a
-// command line in process with its output captured.
+// a tiny fine-tuning config around it (a model that trains in milliseconds per step), the
+// TaskSetup of a task built on examples, running `tapelm finetune` through the library API
+// with the log captured, and running a command line in process with its output captured.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <tapelm/train/cli/cli.h>
 #include <tapelm/train/cli/finetune_commands.h>
 #include <tapelm/train/cli/training_runs.h>
+#include <tapelm/train/tasks/finetune_task.h>
 
 namespace tapelm::testing {
 
@@ -58,6 +60,21 @@ inline std::filesystem::path write_toy_finetune(const ScratchDir& scratch, int64
                          "logging: {interval: 5}\n"
                          "checkpoint: {interval: 10, keep_last: 0}\n" + extra);
   return config;
+}
+
+// A new task's setup: `config`, all `examples` with the training split's `train_indices`,
+// `work_dir` for a tokenizer's scratch files (empty when the tokenizer comes from init_from,
+// which the caller sets) and `log`. The setup points at its arguments, which must outlive it.
+inline TaskSetup task_setup(const FinetuneConfig& config, const std::vector<LabeledExample>& examples,
+                            const std::vector<size_t>& train_indices, const std::filesystem::path& work_dir,
+                            std::ostream& log) {
+  TaskSetup setup;
+  setup.config = &config;
+  setup.examples = &examples;
+  setup.train_indices = &train_indices;
+  setup.work_dir = work_dir;
+  setup.log = &log;
+  return setup;
 }
 
 inline FinetuneArgs finetune_args(const std::filesystem::path& config, const std::vector<std::string>& overrides = {},

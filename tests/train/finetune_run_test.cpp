@@ -71,6 +71,34 @@ TEST(FinetuneRun, ResumeIsExactWhenDocumentsAreReadInWindows) {
   expect_resume_is_exact({"data.max_windows=3", "data.max_len=5", "data.group_by_length=true"});
 }
 
+TEST(FinetuneRun, ResumeRefusesAnotherWindowingOfTheDocumentsNamingTheKeyAndBothValues) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);
+  const std::vector<std::string> windows = {"data.max_windows=3", "data.max_len=5"};
+  ASSERT_TRUE(testing::run_finetuning(config, windows, false, /*stop_after_polls=*/7).result.stopped);
+  const std::string config_yaml = testing::read_text(scratch / "ft" / "config.yaml");
+  const auto resume = [&](const std::string& max_windows, const std::string& max_len) {
+    return testing::run_cli_in_process({"finetune", config.string(), "--set", "data.max_windows=" + max_windows,
+                                        "--set", "data.max_len=" + max_len, "--resume"});
+  };
+  const std::string checkpoint = testing::checkpoint_path(scratch / "ft", 7).string();
+
+  testing::CliOutcome outcome = resume("1", "5");
+  EXPECT_EQ(outcome.exit_code, kExitBadInput);
+  EXPECT_NE(outcome.err.find("--resume " + checkpoint + ": the training items cannot change when resuming; "
+                             "data.max_windows is 3 in the checkpoint but 1 now"),
+            std::string::npos)
+      << outcome.err;
+  outcome = resume("3", "6");
+  EXPECT_EQ(outcome.exit_code, kExitBadInput);
+  EXPECT_NE(outcome.err.find("; data.max_len is 5 in the checkpoint but 6 now"), std::string::npos) << outcome.err;
+  EXPECT_EQ(testing::read_text(scratch / "ft" / "config.yaml"), config_yaml) << "a refused resume changes nothing";
+  EXPECT_FALSE(std::filesystem::exists(scratch / "ft" / "abandoned"));
+
+  outcome = resume("3", "5");
+  EXPECT_EQ(outcome.exit_code, kExitOk) << outcome.err;
+}
+
 TEST(FinetuneRun, ProgressIsABarRedrawnInPlaceWhenAProgressStreamIsGiven) {
   ScratchDir scratch;
   const FinetuneRun run = prepare_finetune(testing::finetune_args(testing::write_toy_finetune(scratch, 10)));

@@ -128,13 +128,7 @@ struct ToyTask {
 
   ToyTask(const ScratchDir& scratch, const FinetuneConfig& config) {
     for (size_t i = 0; i < examples.size(); ++i) all.push_back(i);
-    TaskSetup setup;
-    setup.config = &config;
-    setup.examples = &examples;
-    setup.train_indices = &all;
-    setup.work_dir = scratch.path();
-    setup.log = &log;
-    task = make_seq2seq_task(setup);
+    task = make_seq2seq_task(testing::task_setup(config, examples, all, scratch.path(), log));
   }
 };
 
@@ -293,13 +287,7 @@ TEST(Seq2SeqTask, InitFromAndOverlongMaxLenAreRefusedNamingTheKey) {
   const std::vector<size_t> all = {0, 1, 2};
   std::ostringstream log;
   auto make = [&](const FinetuneConfig& config) {
-    TaskSetup setup;
-    setup.config = &config;
-    setup.examples = &examples;
-    setup.train_indices = &all;
-    setup.work_dir = scratch.path();
-    setup.log = &log;
-    return make_seq2seq_task(setup);
+    return make_seq2seq_task(testing::task_setup(config, examples, all, scratch.path(), log));
   };
   FinetuneConfig with_init = toy_config(scratch);
   with_init.init_from = "runs/pretrained";

@@ -33,13 +33,7 @@ struct TaskOnData {
       : config(load_config<FinetuneConfig>(config_file.string(), {})),
         data(load_finetune_data(config, scratch / "split.json")) {
     for (size_t i = 0; i < data.examples.size(); ++i) all.push_back(i);
-    TaskSetup setup;
-    setup.config = &config;
-    setup.examples = &data.examples;
-    setup.train_indices = &data.split.train;
-    setup.work_dir = scratch.path();
-    setup.log = &log;
-    task = make_finetune_task(setup);
+    task = make_finetune_task(testing::task_setup(config, data.examples, data.split.train, scratch.path(), log));
   }
 };
 

@@ -63,6 +63,24 @@ TEST(Trainer, AZeroMicroBatchIsAConfigErrorRatherThanADivisionByZero) {
   EXPECT_EQ(accumulation_steps(train, 1), 2);
 }
 
+TEST(Trainer, ThePlanLineSaysStepInTheSingularForOne) {
+  TrainSection train;
+  train.batch_size = 8;
+  train.micro_batch_size = 8;
+  train.max_steps = 1;
+  EXPECT_EQ(describe_batches(train, 1, 1, 1, 16.0),
+            "batch: 8 examples per step (micro-batch 8, 1 accumulation step); 1 step = 0.50 epochs of the training "
+            "data");
+  EXPECT_EQ(describe_batches(train, 1, 2, 1, 16.0),
+            "batch: 8 examples per step (2 ranks x micro-batch 8 x 1 accumulation step); 1 step = 0.50 epochs of the "
+            "training data");
+  train.micro_batch_size = 4;
+  train.max_steps = 20;
+  EXPECT_EQ(describe_batches(train, 2, 1, 1, 16.0),
+            "batch: 8 examples per step (micro-batch 4, 2 accumulation steps); 20 steps = 10.00 epochs of the "
+            "training data");
+}
+
 TEST(Trainer, TinyRunWritesMetricsPlotSamplesAndCheckpointsAndItsLossFalls) {
   ScratchDir scratch;
   const auto run = write_tiny_run(scratch, 30);

@@ -24,6 +24,14 @@ Check<double> positive_float() {
   };
 }
 
+// The two ways to make a warmup fit a run of `max_steps`: at most `most_warmup` warmup steps
+// (the example keeps a tenth of the run), or at least `least_steps` steps.
+std::string warmup_fix(int64_t max_steps, int64_t most_warmup, int64_t least_steps) {
+  return "set scheduler.warmup_steps to at most " + std::to_string(most_warmup) +
+         ", e.g. --set scheduler.warmup_steps=" + std::to_string(max_steps / 10) + ", or train.max_steps to at least " +
+         std::to_string(least_steps);
+}
+
 }  // namespace
 
 SectionSchema<ModelSection> model_section_schema() {
@@ -177,17 +185,17 @@ void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSect
   context.require(scheduler.min_lr <= optimizer.lr, "scheduler.min_lr",
                   "must be <= optimizer.lr (" + format_number(optimizer.lr) + "), got " +
                       format_number(scheduler.min_lr));
+  const int64_t warmup = scheduler.warmup_steps, steps = train.max_steps;
   if (scheduler.name == "constant") {
-    context.require(scheduler.warmup_steps <= train.max_steps, "scheduler.warmup_steps",
-                    "must be <= train.max_steps (" + std::to_string(train.max_steps) + "), got " +
-                        std::to_string(scheduler.warmup_steps));
+    context.require(warmup <= steps, "scheduler.warmup_steps",
+                    "must be <= train.max_steps (" + std::to_string(steps) + "), got " + std::to_string(warmup) +
+                        " (" + warmup_fix(steps, steps, warmup) + ")");
     return;
   }
-  context.require(scheduler.warmup_steps < train.max_steps, "scheduler.warmup_steps",
-                  "must be < train.max_steps (" + std::to_string(train.max_steps) + ") for scheduler.name: " +
-                      scheduler.name + ", got " + std::to_string(scheduler.warmup_steps) +
-                      " (the decay needs steps after the warmup; use fewer warmup steps, or scheduler.name: "
-                      "constant)");
+  context.require(warmup < steps, "scheduler.warmup_steps",
+                  "must be < train.max_steps (" + std::to_string(steps) + ") for scheduler.name: " + scheduler.name +
+                      ", got " + std::to_string(warmup) + " (the decay needs steps after the warmup: " +
+                      warmup_fix(steps, steps - 1, warmup + 1) + ", or use scheduler.name: constant)");
 }
 
 void check_run_rules(const RunConfig& c, const RuleContext& context) {

@@ -78,8 +78,9 @@ std::string describe_batches(const TrainSection& train, int64_t accumulation, in
                                             std::to_string(train.micro_batch_size) + " x " + std::to_string(accumulation)
                                       : "micro-batch " + std::to_string(train.micro_batch_size) + ", " +
                                             std::to_string(accumulation);
-  return "batch: " + std::to_string(B) + examples + " per step (" + split + " accumulation steps); " +
-         std::to_string(train.max_steps) + " steps = " +
+  return "batch: " + std::to_string(B) + examples + " per step (" + split + " accumulation step" +
+         (accumulation == 1 ? "" : "s") + "); " + std::to_string(train.max_steps) +
+         (train.max_steps == 1 ? " step = " : " steps = ") +
          format_double("%.2f", double(B) * double(train.max_steps) / epoch_examples) + " epochs of the training data";
 }
 
@@ -435,9 +436,11 @@ class Loop {
   // The best checkpoint's weights (or, without one, the final weights or their average) on
   // the test split.
   TaskEvaluation test_best(bool has_best) {
-    std::string which = config_.checkpoint.keep_best
-                            ? "the final model (no finite validation metric, so no best checkpoint)"
-                            : "the final model (checkpoint.keep_best is off)";
+    const std::string why = config_.checkpoint.keep_best ? "no finite validation metric, so no best checkpoint"
+                                                         : "checkpoint.keep_best is off";
+    std::string which = ema_ ? "the final model's EMA weights (train.ema_decay " + format_number(ema_->decay()) +
+                                   "; " + why + ")"
+                             : "the final model (" + why + ")";
     bool use_best = dist_ ? dist_->all_reduce_sum(has_best ? 1.0 : 0.0) > 0 : has_best;
     if (use_best) {
       if (root()) {

@@ -48,12 +48,32 @@ std::string architecture_yaml(const FinetuneConfig& c) {
   return to_yaml(shape);
 }
 
-void check_same_architecture(const FinetuneConfig& config, const Checkpoint& checkpoint) {
-  if (architecture_yaml(finetune_checkpoint_config(checkpoint)) != architecture_yaml(config)) {
+// The data order a checkpoint saved is a position in the list of training items. For a
+// classifier reading documents in windows, that list follows data.max_windows and, with more
+// than one window, the window length (data.max_len): another value would make the position
+// point into another list.
+void check_same_training_items(const FinetuneConfig& before, const FinetuneConfig& now, const Checkpoint& checkpoint) {
+  std::string changed;
+  const auto compare = [&](const std::string& key, int64_t then, int64_t value) {
+    if (then == value) return;
+    changed += "; " + key + " is " + std::to_string(then) + " in the checkpoint but " + std::to_string(value) + " now";
+  };
+  compare("data.max_windows", before.data.max_windows, now.data.max_windows);
+  if (changed.empty() && now.data.max_windows > 1) compare("data.max_len", before.max_len(), now.max_len());
+  if (!changed.empty()) {
+    throw ConfigError("--resume " + checkpoint.dir.string() + ": the training items cannot change when resuming" +
+                      changed + " (restore the value the run started with, or start a new run in another out_dir)");
+  }
+}
+
+void check_resumable(const FinetuneConfig& config, const Checkpoint& checkpoint) {
+  const FinetuneConfig before = finetune_checkpoint_config(checkpoint);
+  if (architecture_yaml(before) != architecture_yaml(config)) {
     throw ConfigError("--resume: the task or model architecture differs from " + checkpoint.dir.string() +
                       "'s config.yaml (task, init_from's architecture, model.*, classification.pooling); " +
                       "resume with the config the run started with");
   }
+  check_same_training_items(before, config, checkpoint);
 }
 
 FinetuneData load_data(const FinetuneConfig& config, bool new_run, std::ostream& log) {
@@ -177,7 +197,7 @@ std::unique_ptr<LabeledTrainingTask> make_labeled_training_task(const FinetuneCo
   std::unique_ptr<FinetuneTask> task;
   FinetuneData data;
   if (root) {
-    if (resume_from) check_same_architecture(config, *resume_from);
+    if (resume_from) check_resumable(config, *resume_from);
     data = load_data(config, !resume_from, log);
     task = build_task(config, data, resume_from ? &*resume_from : nullptr, init, log);
   }

@@ -63,7 +63,8 @@ std::string describe_windows(const FinetuneConfig& config);
 
 // Reads the labeled data and splits it (a new run writes <out_dir>/split.json, a resumed one
 // reads it), then builds the task: from scratch, from `init_from`, or, resuming, from
-// `resume_from`'s task files (whose config must have the same task and architecture). Under
+// `resume_from`'s task files (whose config must have the same task, architecture and
+// data.max_windows, and with more than one window the same data.max_len). Under
 // MPI, rank 0 does this first; the other ranks then read the same split and rebuild the same
 // task from the files rank 0 made (its labels and tokenizers), so every rank trains the same
 // model. Throws ConfigError / InputError / CheckpointError.
