@@ -85,7 +85,7 @@ TEST(FinetuneRun, ResumeRefusesAnotherWindowingOfTheDocumentsNamingTheKeyAndBoth
 
   testing::CliOutcome outcome = resume("1", "5");
   EXPECT_EQ(outcome.exit_code, kExitBadInput);
-  EXPECT_NE(outcome.err.find("--resume " + checkpoint + ": the training items cannot change when resuming; "
+  EXPECT_NE(outcome.err.find("--resume " + checkpoint + ": how documents are read in windows cannot change when resuming; "
                              "data.max_windows is 3 in the checkpoint but 1 now"),
             std::string::npos)
       << outcome.err;

@@ -1,7 +1,7 @@
 // task: classification — a SequenceClassifier (decoder-only backbone, pooled hidden state,
 // linear head) over [<bos>] + the input's tokens, in up to data.max_windows windows of
-// data.max_len tokens chosen by data.truncation. Each window is a training example with its
-// document's label; a document's class scores are the mean of its windows' log-probabilities.
+// data.max_len tokens chosen by data.truncation. A document's logits are the mean of its
+// windows', in training (one example per document) as in evaluation.
 // With init_from, the backbone and tokenizer come from a pretraining checkpoint (the new
 // head and the unused lm_head are reported); optional freezing of the embeddings and the
 // first N blocks; the head may have its own learning rate. The label vocabulary is built

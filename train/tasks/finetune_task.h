@@ -1,5 +1,5 @@
 // A labeled fine-tuning task (classification, completion, seq2seq): it owns the model, the
-// tokenizer(s) and any label vocabulary, turns training items (examples, or windows of them)
+// tokenizer(s) and any label vocabulary, turns training examples
 // into a loss, evaluates and predicts. Training wraps it with its data in a LabeledTrainingTask
 // (train/tasks/labeled_training_task.h) for the one training loop; eval and predict use it alone.
 #pragma once

@@ -48,11 +48,10 @@ std::string architecture_yaml(const FinetuneConfig& c) {
   return to_yaml(shape);
 }
 
-// The data order a checkpoint saved is a position in the list of training items. For a
-// classifier reading documents in windows, that list follows data.max_windows and, with more
-// than one window, the window length (data.max_len): another value would make the position
-// point into another list.
-void check_same_training_items(const FinetuneConfig& before, const FinetuneConfig& now, const Checkpoint& checkpoint) {
+// For a classifier, data.max_windows and, with more than one window, the window length
+// (data.max_len) are part of how it scores a document, as its pooling is: a document's logits are
+// the mean of those windows'. Changing them would continue training another model.
+void check_same_windowing(const FinetuneConfig& before, const FinetuneConfig& now, const Checkpoint& checkpoint) {
   std::string changed;
   const auto compare = [&](const std::string& key, int64_t then, int64_t value) {
     if (then == value) return;
@@ -61,7 +60,7 @@ void check_same_training_items(const FinetuneConfig& before, const FinetuneConfi
   compare("data.max_windows", before.data.max_windows, now.data.max_windows);
   if (changed.empty() && now.data.max_windows > 1) compare("data.max_len", before.max_len(), now.max_len());
   if (!changed.empty()) {
-    throw ConfigError("--resume " + checkpoint.dir.string() + ": the training items cannot change when resuming" +
+    throw ConfigError("--resume " + checkpoint.dir.string() + ": how documents are read in windows cannot change when resuming" +
                       changed + " (restore the value the run started with, or start a new run in another out_dir)");
   }
 }
@@ -73,7 +72,7 @@ void check_resumable(const FinetuneConfig& config, const Checkpoint& checkpoint)
                       "'s config.yaml (task, init_from's architecture, model.*, classification.pooling); " +
                       "resume with the config the run started with");
   }
-  check_same_training_items(before, config, checkpoint);
+  check_same_windowing(before, config, checkpoint);
 }
 
 FinetuneData load_data(const FinetuneConfig& config, bool new_run, std::ostream& log) {
