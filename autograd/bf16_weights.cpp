@@ -7,7 +7,6 @@
 
 #include <tapelm/autograd/bf16_matmul.h>
 #include <tapelm/autograd/gemm_backend.h>
-#include <tapelm/autograd/kernels/broadcast.h>
 #include <tapelm/autograd/kernels/gemm.h>
 
 namespace tapelm {
@@ -36,7 +35,9 @@ const uint16_t* bf16_weight(const Tensor& w, int64_t rows) {
     copy->values.resize(static_cast<std::size_t>(n));
     uint16_t* dst = copy->values.data();
     const float* src = storage.data();
-#pragma omp parallel for simd schedule(static) if (n > kernels::kParallelGrain)
+    // On this thread: a parallel region costs more than it saves here. Before, every thread of
+    // a row-split product rounded all of the weight, in the forward and the input gradient.
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) dst[i] = kernels::detail::to_bf16(src[i]);
     copy->version = version;
     g_roundings.fetch_add(1, std::memory_order_relaxed);
