@@ -16,18 +16,18 @@ namespace tapelm::kernels::detail {
 namespace {
 
 struct Shape {
-  int64_t m, n, k, ldc;
+  int64_t m, n, k, ldc, ldb;
   bool trans_a, trans_b, accumulate;
   bool operator==(const Shape& o) const {
-    return m == o.m && n == o.n && k == o.k && ldc == o.ldc && trans_a == o.trans_a && trans_b == o.trans_b &&
-           accumulate == o.accumulate;
+    return m == o.m && n == o.n && k == o.k && ldc == o.ldc && ldb == o.ldb && trans_a == o.trans_a &&
+           trans_b == o.trans_b && accumulate == o.accumulate;
   }
 };
 
 struct ShapeHash {
   std::size_t operator()(const Shape& s) const {
     std::size_t h = static_cast<std::size_t>(s.m);
-    for (const int64_t v : {s.n, s.k, s.ldc}) h = h * 1000003u ^ static_cast<std::size_t>(v);
+    for (const int64_t v : {s.n, s.k, s.ldc, s.ldb}) h = h * 1000003u ^ static_cast<std::size_t>(v);
     return h * 8 + (s.trans_a ? 4 : 0) + (s.trans_b ? 2 : 0) + (s.accumulate ? 1 : 0);
   }
 };
@@ -62,10 +62,12 @@ Matmul make_matmul(const Shape& s) {
   using dims = dnnl::memory::dims;
   using dt = dnnl::memory::data_type;
   Matmul mm;
-  // Operands keep their stored layout (a transposed operand is a column-major one) and are
-  // packed contiguously by round_block; c is written in place with its own row stride.
+  // Operands keep their stored layout (a transposed operand is a column-major one). a is
+  // packed contiguously by round_block; b too, or it is a weight's copy read in place with
+  // row stride ldb (the packed one when the block spans whole rows of b). c is written in
+  // place with its own row stride.
   mm.a = dnnl::memory::desc({s.m, s.k}, dt::bf16, s.trans_a ? dims{1, s.m} : dims{s.k, 1});
-  mm.b = dnnl::memory::desc({s.k, s.n}, dt::bf16, s.trans_b ? dims{1, s.k} : dims{s.n, 1});
+  mm.b = dnnl::memory::desc({s.k, s.n}, dt::bf16, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
   mm.c = dnnl::memory::desc({s.m, s.n}, dt::f32, dims{s.ldc, 1});
   dnnl::primitive_attr attr;
   if (s.accumulate) {
@@ -99,7 +101,7 @@ bool bf16_matmul_available(std::string* why) {
     return false;
   }
   try {
-    make_matmul({16, 16, 16, 16, false, false, false});
+    make_matmul({16, 16, 16, 16, 16, false, false, false});
     return true;
   } catch (const dnnl::error& e) {
     if (why) *why = std::string("oneDNN has no bf16 matmul for this CPU (") + e.what() + ")";
@@ -108,9 +110,10 @@ bool bf16_matmul_available(std::string* why) {
 }
 
 void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate) {
+                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16) {
   ThreadState& state = thread_state();
-  const Shape shape{m, n, k, ldc, trans_a, trans_b, accumulate};
+  const int64_t packed_ldb = trans_b ? k : n;
+  const Shape shape{m, n, k, ldc, b_bf16 ? ldb : packed_ldb, trans_a, trans_b, accumulate};
   auto found = state.matmuls.find(shape);
   if (found == state.matmuls.end()) {
     if (state.matmuls.size() >= kMaxCachedShapes) state.matmuls.clear();
@@ -118,9 +121,13 @@ void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const f
   }
   const Matmul& mm = found->second;
   round_block(state.a, a, trans_a ? k : m, trans_a ? m : k, lda);
-  round_block(state.b, b, trans_b ? n : k, trans_b ? k : n, ldb);
+  if (!b_bf16) {
+    round_block(state.b, b, trans_b ? n : k, trans_b ? k : n, ldb);
+    b_bf16 = state.b.data();
+  }
   dnnl::memory am(mm.a, cpu_engine(), state.a.data());
-  dnnl::memory bm(mm.b, cpu_engine(), state.b.data());
+  // oneDNN takes every handle as void*; it only reads the weights (DNNL_ARG_WEIGHTS).
+  dnnl::memory bm(mm.b, cpu_engine(), const_cast<uint16_t*>(b_bf16));
   dnnl::memory cm(mm.c, cpu_engine(), c);
   mm.primitive.execute(state.stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
   state.stream.wait();
@@ -134,7 +141,7 @@ bool bf16_matmul_available(std::string* why) {
 }
 
 void bf16_gemm_block(float*, int64_t, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t, bool,
-                     bool, bool) {
+                     bool, bool, const uint16_t*) {
   throw std::logic_error("bf16_gemm_block: built without oneDNN");
 }
 

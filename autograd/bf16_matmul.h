@@ -14,9 +14,10 @@ namespace tapelm::kernels::detail {
 // EPYC under ONEDNN_MAX_CPU_ISA=AVX512_CORE), so bf16 is not offered there.
 bool bf16_matmul_available(std::string* why);
 
-// One thread's block, with gemm_block's contract (autograd/kernels/gemm.h).
+// One thread's block, with gemm_block's contract (autograd/kernels/gemm.h). a is rounded here;
+// so is b, unless b_bf16 holds it rounded already (with b's layout and row stride ldb).
 void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate);
+                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16);
 
 // x rounded to the nearest bfloat16 (ties to even), as the bf16 products round their operands.
 inline uint16_t to_bf16(float x) {

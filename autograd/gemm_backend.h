@@ -59,9 +59,10 @@ GemmPrecision gemm_precision();
 namespace kernels::detail {
 
 // One thread's block of a product: c = op(a)·op(b) (or += with accumulate), row-major, each
-// operand with its own row stride, on the backend in use. See gemm_block in gemm.h.
+// operand with its own row stride, on the backend in use; b_bf16 (or null) is b rounded to
+// bfloat16 with b's layout and stride, read by bf16 products. See gemm in gemm.h.
 void sgemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                 int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate);
+                 int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16);
 
 }  // namespace kernels::detail
 

@@ -114,14 +114,15 @@ GradcheckResult gradcheck_parameters(const std::vector<std::pair<std::string, Va
     const int64_t n = p.numel();
     const int64_t stride = max_per_tensor > 0 && n > max_per_tensor ? n / max_per_tensor : 1;
     Var handle = p;  // a copy of the handle, through which the values may change
-    float* value = handle.data();
+    // The pointer is taken at each write, never kept across f(): a product in f may keep a
+    // copy of the weight made at the storage's version (autograd/bf16_weights.h).
     compare(p.grad().clone(), i, stride, options,
             [&](int64_t k, float delta) {
               NoGradGuard no_grad;
-              const float saved = value[k];
-              value[k] = saved + delta;
+              const float saved = handle.data()[k];
+              handle.data()[k] = saved + delta;
               const double l = weighted_sum(f().value(), weights);
-              value[k] = saved;
+              handle.data()[k] = saved;
               return l;
             },
             result);

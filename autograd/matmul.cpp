@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <tapelm/autograd/bf16_weights.h>
 #include <tapelm/autograd/check.h>
 #include <tapelm/autograd/kernels/broadcast.h>
 #include <tapelm/autograd/kernels/gemm.h>
@@ -108,12 +109,15 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
 #pragma omp parallel for schedule(static) if (rows * out_features > kernels::kParallelGrain)
     for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * out_features, src, sizeof(float) * out_features);
   }
-  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias);
+  // The products that read the weight share its bf16 copy (autograd/bf16_weights.h).
+  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias,
+                bf16_weight(weight.value(), rows));
 
   record_op("linear", y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
     const float* g = dout.data();
     if (x.requires_grad()) {
-      kernels::gemm(x.ensure_grad().data(), g, weight.data(), rows, in, out_features, false, false, true);
+      kernels::gemm(x.ensure_grad().data(), g, weight.data(), rows, in, out_features, false, false, true,
+                    bf16_weight(weight.value(), rows));
     }
     if (weight.requires_grad()) {
       kernels::gemm(weight.ensure_grad().data(), g, x.data(), out_features, in, rows, true, false, true);

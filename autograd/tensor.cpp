@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <tapelm/autograd/bf16_weights.h>
 #include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/errors.h>
 
@@ -126,6 +127,9 @@ Tensor Tensor::clone() const {
   return t;
 }
 
-void Tensor::fill(float value) { std::fill(data(), data() + numel_, value); }
+void Tensor::fill(float value) {
+  float* p = data();
+  std::fill(p, p + numel_, value);
+}
 
 }  // namespace tapelm

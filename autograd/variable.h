@@ -49,7 +49,8 @@ class Var {
   int64_t size(int64_t d) const { return impl_->value.size(d); }
   int64_t numel() const { return impl_->value.numel(); }
   float* data() { return impl_->value.data(); }
-  const float* data() const { return impl_->value.data(); }
+  // Through value() const: a read must not count as a write of the storage (autograd/tensor.h).
+  const float* data() const { return value().data(); }
   float item() const { return impl_->value.item(); }
 
   // A Var is a handle, so gradient bookkeeping is allowed through a const handle (as

@@ -6,6 +6,7 @@
 
 #include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/tensor.h>
+#include <tapelm/autograd/variable.h>
 
 namespace tapelm {
 namespace {
@@ -22,6 +23,23 @@ TEST(Tensor, ReshapeSharesStorageAndInfersMinusOne) {
   EXPECT_EQ(t.reshape({4, -1, 2}).shape(), (Shape{4, 3, 2}));
   EXPECT_EQ(t.reshape({24}).shape(), (Shape{24}));
   EXPECT_EQ(Tensor::scalar(3.0f).reshape({1, 1}).shape(), (Shape{1, 1}));
+}
+
+TEST(Tensor, EveryWritableAccessChangesTheStorageVersionAndReadsDoNot) {
+  Tensor t = Tensor::zeros({2, 3});
+  Var v(t);
+  const Var& read_var = v;
+  const Tensor& read = t;
+  const uint64_t start = t.storage()->version();
+  EXPECT_NE(read.data(), nullptr);
+  EXPECT_NE(read_var.data(), nullptr);
+  EXPECT_EQ(read.clone().to_vector(), read_var.value().to_vector());
+  EXPECT_EQ(t.storage()->version(), start) << "reads";
+  t.reshape({6}).data()[0] = 1.0f;  // a view shares the storage and its version
+  EXPECT_EQ(t.storage()->version(), start + 1);
+  v.data();
+  t.fill(2.0f);
+  EXPECT_EQ(t.storage()->version(), start + 3);
 }
 
 TEST(Tensor, CloneIsIndependent) {
