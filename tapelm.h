@@ -5,6 +5,7 @@
 #include <tapelm/autograd/activation.h>
 #include <tapelm/autograd/attention.h>
 #include <tapelm/autograd/bf16_matmul.h>
+#include <tapelm/autograd/bf16_weights.h>
 #include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/check.h>
 #include <tapelm/autograd/dropout.h>
