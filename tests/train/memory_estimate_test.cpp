@@ -83,6 +83,17 @@ TEST(MemoryEstimate, AnAverageOfTheWeightsCostsOneMoreFloatPerParameter) {
   EXPECT_DOUBLE_EQ(b.optimizer_bytes - a.optimizer_bytes, 4 * a.parameters);
 }
 
+TEST(MemoryEstimate, AClassifiersDocumentsInWindowsCountEveryWindowOfAMicroBatch) {
+  FinetuneConfig windows = load_config<FinetuneConfig>(
+      (fs::path(TAPELM_SOURCE_DIR) / "configs/finetune/spam.yaml").string());
+  windows.data.max_windows = 4;
+  FinetuneConfig rows = windows;
+  rows.data.max_windows = 1;
+  rows.train.micro_batch_size *= 4;
+  EXPECT_DOUBLE_EQ(estimate_memory(windows.model, finetune_memory_plan(windows)).total_bytes(),
+                   estimate_memory(rows.model, finetune_memory_plan(rows)).total_bytes());
+}
+
 TEST(MemoryEstimate, AbsurdSizesGiveHugeFiguresInsteadOfOverflowing) {
   PretrainConfig config;
   config.model.ffn_hidden = int64_t(1) << 59;  // 2^59 x n_embd elements per matrix wraps in int64

@@ -54,6 +54,11 @@ int64_t saturating_add(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<int64_t>::max() : sum;
 }
 
+int64_t saturating_mul(int64_t a, int64_t b) {
+  int64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<int64_t>::max() : product;
+}
+
 int64_t optimizer_slots(const OptimizerSection& o, const TrainSection& t) {
   const int64_t average = t.ema_decay > 0 ? 1 : 0;  // the moving average of the weights (optim/ema.h)
   if (o.name == "sgd") return (o.momentum > 0 ? 1 : 0) + average;
@@ -121,7 +126,8 @@ MemoryPlan finetune_memory_plan(const FinetuneConfig& config) {
   plan.embedding_rows = vocab;
   plan.output_tied = config.model.tie_weights;
   plan.layers = config.model.n_layer;
-  plan.batch = config.train.micro_batch_size;
+  // A classifier's micro-batch of documents is up to data.max_windows rows each.
+  plan.batch = saturating_mul(config.train.micro_batch_size, config.data.max_windows);
   plan.seq_len = config.max_len();
   plan.training = true;
   plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
