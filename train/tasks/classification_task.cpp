@@ -107,9 +107,10 @@ class PooledScores {
 Var mean_over_windows(const Var& logits, const std::vector<int64_t>& windows) {
   const int64_t R = logits.size(0);
   Tensor weights = Tensor::zeros({int64_t(windows.size()), R});
+  float* values = weights.data();
   int64_t row = 0;
   for (size_t d = 0; d < windows.size(); ++d) {
-    for (int64_t w = 0; w < windows[d]; ++w) weights.data()[int64_t(d) * R + row++] = 1.0f / float(windows[d]);
+    for (int64_t w = 0; w < windows[d]; ++w) values[int64_t(d) * R + row++] = 1.0f / float(windows[d]);
   }
   return matmul(Var(weights), logits);
 }
