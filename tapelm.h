@@ -9,6 +9,7 @@
 #include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/check.h>
 #include <tapelm/autograd/dropout.h>
+#include <tapelm/autograd/dropout_rows.h>
 #include <tapelm/autograd/elementwise.h>
 #include <tapelm/autograd/embedding.h>
 #include <tapelm/autograd/errors.h>

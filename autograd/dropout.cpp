@@ -10,7 +10,7 @@
 
 namespace tapelm {
 
-Var dropout(const Var& x, float p, uint64_t key, const kernels::DropoutRows& rows, bool training) {
+Var dropout(const Var& x, float p, uint64_t key, const DropoutRows& rows, bool training) {
   check_defined(x, "dropout", "x");
   if (!(p >= 0.0f && p < 1.0f)) {
     throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p) + " for input " +

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include <tapelm/autograd/kernels/dropout.h>
+#include <tapelm/autograd/dropout_rows.h>
 #include <tapelm/autograd/variable.h>
 
 namespace tapelm {
@@ -15,6 +15,6 @@ namespace tapelm {
 // (Rng::mix), so
 // the same row at another place in another batch, or padded to a longer extent, keeps the
 // same elements. When !training or p == 0 it returns x itself. p must be in [0, 1).
-Var dropout(const Var& x, float p, uint64_t key, const kernels::DropoutRows& rows, bool training);
+Var dropout(const Var& x, float p, uint64_t key, const DropoutRows& rows, bool training);
 
 }  // namespace tapelm

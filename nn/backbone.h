@@ -35,7 +35,7 @@ class Backbone : public Module {
   // Row b of the batch of the following forward passes is example rows[b] (first_example + b)
   // of step `step`'s global batch (DropoutSource::set_batch, nn/dropout.h). Training loops call
   // it before each micro-batch; dropout masks then do not depend on how a step is split.
-  void set_dropout_batch(int64_t step, kernels::DropoutRows rows) { dropout_->set_batch(step, std::move(rows)); }
+  void set_dropout_batch(int64_t step, DropoutRows rows) { dropout_->set_batch(step, std::move(rows)); }
 
  protected:
   // `name` prefixes error messages ("GPT", "SequenceClassifier").

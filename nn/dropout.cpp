@@ -13,7 +13,7 @@ namespace tapelm {
 // A fixed odd salt keeps the dropout keys far from the init stream of the same seed.
 DropoutSource::DropoutSource(uint64_t model_seed) : seed_(model_seed ^ 0xD1B54A32D192ED03ull) { set_batch(0, 0); }
 
-void DropoutSource::set_batch(int64_t step, kernels::DropoutRows rows) {
+void DropoutSource::set_batch(int64_t step, DropoutRows rows) {
   step_key_ = Rng::mix(seed_, static_cast<uint64_t>(step));
   rows_ = std::move(rows);
   site_ = 0;

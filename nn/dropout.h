@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <memory>
 
-#include <tapelm/autograd/kernels/dropout.h>
+#include <tapelm/autograd/dropout_rows.h>
 #include <tapelm/nn/module.h>
 
 namespace tapelm {
@@ -21,17 +21,17 @@ class DropoutSource {
 
   // Row b of the batch dimension of the following forward passes is example rows[b] of step
   // `step`'s global batch (first_example + b for a plain offset). Restarts the site numbering.
-  void set_batch(int64_t step, kernels::DropoutRows rows);
+  void set_batch(int64_t step, DropoutRows rows);
 
   // The key of the next dropout site (sites count in forward order from set_batch on, the
   // same on every rank and for any batch size).
   uint64_t next_site_key();
-  const kernels::DropoutRows& rows() const { return rows_; }
+  const DropoutRows& rows() const { return rows_; }
 
  private:
   uint64_t seed_;
   uint64_t step_key_;
-  kernels::DropoutRows rows_;
+  DropoutRows rows_;
   uint64_t site_ = 0;
 };
 

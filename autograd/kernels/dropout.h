@@ -9,29 +9,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
+#include <tapelm/autograd/dropout_rows.h>
 #include <tapelm/autograd/rng.h>
 
 namespace tapelm::kernels {
-
-// The global index of each row of x's first dimension: first + i0 (a batch that is a run of a
-// larger one), or ids[i0] when given (rows picked from one, e.g. a classifier's windows of
-// several documents).
-struct DropoutRows {
-  int64_t first = 0;
-  std::vector<int64_t> ids;
-
-  // Implicit: a plain offset is what almost every caller has.
-  DropoutRows(int64_t first_row = 0) : first(first_row) {}
-  static DropoutRows listed(std::vector<int64_t> ids) {
-    DropoutRows rows;
-    rows.ids = std::move(ids);
-    return rows;
-  }
-  int64_t operator[](int64_t i0) const { return ids.empty() ? first + i0 : ids[static_cast<std::size_t>(i0)]; }
-};
 
 constexpr int64_t kDropoutParallelMin = 16384;
 

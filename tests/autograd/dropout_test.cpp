@@ -123,7 +123,7 @@ TEST(Dropout, ListedRowsDrawTheMasksOfThoseRowsOfTheGlobalBatch) {
   const std::vector<float> global =
       dropout(Var(Tensor::full({6, C}, 1.0f)), 0.5f, key, 0, true).value().to_vector();
   const std::vector<float> picked =
-      dropout(Var(Tensor::full({2, C}, 1.0f)), 0.5f, key, kernels::DropoutRows::listed({5, 2}), true)
+      dropout(Var(Tensor::full({2, C}, 1.0f)), 0.5f, key, DropoutRows::listed({5, 2}), true)
           .value()
           .to_vector();
   EXPECT_EQ(std::vector<float>(picked.begin(), picked.begin() + C),

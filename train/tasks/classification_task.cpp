@@ -170,7 +170,7 @@ class ClassificationTask : public FinetuneTask {
     if (config_.data.max_windows == 1) {
       return {model_.loss(padded.ids, targets, padded.B, padded.T, padded.padding, smoothing, class_weights_), weight};
     }
-    model_.set_dropout_batch(dropout_step_, kernels::DropoutRows::listed(std::move(dropout_rows)));
+    model_.set_dropout_batch(dropout_step_, DropoutRows::listed(std::move(dropout_rows)));
     const Var logits = mean_over_windows(model_.forward(padded.ids, padded.B, padded.T, padded.padding),
                                          windows_per_document);
     return {cross_entropy(logits, targets, kIgnoreIndex, smoothing, class_weights_), weight};
