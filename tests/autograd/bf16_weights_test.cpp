@@ -19,6 +19,8 @@
 #include <tapelm/autograd/rng.h>
 #include <tapelm/autograd/tape.h>
 
+#include "bf16_products_fixture.h"
+
 namespace tapelm {
 namespace {
 
@@ -33,25 +35,7 @@ bool same_bits(const Tensor& a, const Tensor& b) {
   return a.numel() == b.numel() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
 }
 
-// bf16 products for the test's duration (skipped where this CPU or build has none), on the
-// given thread count, with weight copies on.
-class Bf16Weights : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string why;
-    if (!kernels::detail::bf16_matmul_available(&why)) GTEST_SKIP() << why;
-    threads_ = omp_get_max_threads();
-    ASSERT_EQ(set_gemm_precision(GemmPrecision::Bf16), "");
-  }
-  void TearDown() override {
-    set_gemm_precision(GemmPrecision::Fp32);
-    set_bf16_weight_copies(true);
-    omp_set_num_threads(threads_);
-  }
-
- private:
-  int threads_ = 1;
-};
+using Bf16Weights = testing::Bf16ProductsTest;
 
 // y = linear(x, w), and the gradients of Σ y·r for x and w.
 struct LinearResult {

@@ -16,6 +16,8 @@
 #include <tapelm/autograd/kernels/gemm.h>
 #include <tapelm/autograd/rng.h>
 
+#include "bf16_products_fixture.h"
+
 namespace tapelm {
 namespace {
 
@@ -186,22 +188,7 @@ TEST(Bf16, RoundingIsToNearestEvenAndKeepsInfinitiesAndNans) {
   EXPECT_TRUE(std::isnan(from_bf16(to_bf16(nan))));
 }
 
-class Bf16Products : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string why;
-    if (!kernels::detail::bf16_matmul_available(&why)) GTEST_SKIP() << why;
-    saved_threads_ = omp_get_max_threads();
-    ASSERT_EQ(set_gemm_precision(GemmPrecision::Bf16), "");
-  }
-  void TearDown() override {
-    set_gemm_precision(GemmPrecision::Fp32);
-    omp_set_num_threads(saved_threads_);
-  }
-
- private:
-  int saved_threads_ = 1;
-};
+using Bf16Products = testing::Bf16ProductsTest;
 
 TEST_F(Bf16Products, EqualTheProductOfTheRoundedOperandsForEveryFlagSizeAndThreadCount) {
   EXPECT_EQ(gemm_precision(), GemmPrecision::Bf16);
