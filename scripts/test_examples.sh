@@ -41,4 +41,16 @@ for dir in "$work"/examples/*/; do
   }
   tail -n 2 "$work/run-$name/output.txt"
 done
+# A task of one's own resumes as the commands' runs do: 150 more steps from the run's checkpoint.
+(cd "$work/run-custom_task" && "$work/build-custom_task/custom_task" --resume train.max_steps=300 > resumed.txt 2>&1) || {
+  cat "$work/run-custom_task/resumed.txt"
+  echo "test_examples: examples/custom_task --resume failed" >&2
+  exit 1
+}
+grep -q "step 300/300" "$work/run-custom_task/resumed.txt" || {
+  cat "$work/run-custom_task/resumed.txt"
+  echo "test_examples: examples/custom_task --resume did not continue to step 300" >&2
+  exit 1
+}
+tail -n 1 "$work/run-custom_task/resumed.txt"
 echo "test_examples: all examples built against the installed package and passed"

@@ -1,8 +1,9 @@
 // A task of one's own in tapelm's Trainer: a regression head on a one-layer transformer predicts
 // the mean of a sequence of digits. The task supplies model, batches, loss and metrics
 // (TrainingTask); the library's loop does the rest (schedule, clipping, evaluation, early
-// stopping, checkpoints, metrics.jsonl). Usage: custom_task [config.yaml] [section.key=value ...].
-// Exits 0 when the model beats predicting the mean (validation R² > 0.5), 1 if not, 2 for a bad config.
+// stopping, checkpoints, metrics.jsonl). Usage: custom_task [--resume] [config.yaml]
+// [section.key=value ...]; --resume continues the run in out_dir from its newest checkpoint
+// (e.g. with train.max_steps=300 after the first 150 steps). Exits 0 when the model beats predicting the mean (validation R² > 0.5), 1 if not, 2 for a bad config.
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -127,10 +128,18 @@ class RegressionTask : public TrainingTask {
 int main(int argc, char** argv) {
   try {
     std::vector<std::string> paths = {DEFAULT_CONFIG}, overrides;  // section.key=value arguments are overrides
-    for (int i = 1; i < argc; ++i) (std::strchr(argv[i], '=') ? overrides : paths).push_back(argv[i]);
+    bool resume = false;
+    for (int i = 1; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--resume") == 0) {
+        resume = true;
+      } else {
+        (std::strchr(argv[i], '=') ? overrides : paths).push_back(argv[i]);
+      }
+    }
     const auto config = load_task_config(paths.back(), "regression", regression_keys(), overrides);
     RegressionTask task(config.task, config.run);
-    const TrainResult result = run_task(task, config.loop);
+    const TrainResult result =
+        resume ? resume_task(task, config.loop, config.loop.out_dir) : run_task(task, config.loop);
     const double r2 = result.evaluation->metric("r2");
     std::printf("validation R² %.3f (predicting the mean scores 0)\n", r2);
     if (!(r2 > 0.5)) {

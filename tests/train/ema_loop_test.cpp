@@ -16,84 +16,17 @@
 #include <tapelm/train/loop/training_loop.h>
 
 #include "scratch_dir.h"
+#include "tests/train/drift_task.h"
 #include "tests/train/tiny_run.h"
 
 namespace tapelm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::drift_config;
+using testing::DriftTask;
+using testing::logging_to;
 using testing::ScratchDir;
-
-TrainerOptions logging_to(std::ostream& log) {
-  TrainerOptions options;
-  options.log = &log;
-  return options;
-}
-
-class Drift : public Module {
- public:
-  Drift() {
-    Tensor start({2});
-    start.data()[0] = 1.0f;
-    start.data()[1] = -1.0f;
-    w = register_parameter("w", start);
-    Tensor fixed({1});
-    fixed.data()[0] = 0.5f;
-    frozen = register_parameter("frozen", fixed, /*requires_grad=*/false);
-  }
-  Var w, frozen;
-};
-
-// Loss w·(1, −2): SGD moves w by lr·(−1, 2) per step. Its "metrics" are w itself.
-class DriftTask : public TrainingTask {
- public:
-  std::string name() const override { return "drift"; }
-  Module& model() override { return model_; }
-  std::vector<ParamGroup> param_groups() const override { return {ParamGroup{"all", {{"w", model_.w}}}}; }
-  ThroughputUnit throughput_unit() const override { return {"examples_per_s", "ex/s", 1}; }
-  double epoch_examples() const override { return 1; }
-  void draw_batch(int64_t) override {}
-  WeightedLoss loss(int64_t, int64_t, int64_t) override {
-    weights_seen.push_back({model_.w.data()[0], model_.w.data()[1]});
-    Tensor direction({2});
-    direction.data()[0] = 1.0f;
-    direction.data()[1] = -2.0f;
-    return {sum_all(mul(model_.w, Var(direction))), 1.0};
-  }
-  std::vector<MetricSpec> metrics() const override { return {{"w0", false}, {"w1", true}}; }
-  bool has_split(Split) const override { return true; }
-  int64_t split_examples(Split) const override { return 1; }
-  TaskEvaluation evaluate(Split, const Distributed*) override {
-    return {{{"w0", model_.w.data()[0]}, {"w1", model_.w.data()[1]}}, ""};
-  }
-  nlohmann::json sampler_state() const override { return nlohmann::json::object(); }
-  void restore_sampler(const nlohmann::json&) override {}
-  std::vector<CheckpointFile> checkpoint_files() const override { return {}; }
-
-  std::vector<std::vector<float>> weights_seen;  // w before each step
-
- private:
-  Drift model_;
-};
-
-LoopConfig drift_config(const fs::path& out_dir, double ema_decay) {
-  fs::create_directories(out_dir);  // as run_task does
-  LoopConfig c;
-  c.out_dir = out_dir;
-  c.optimizer.name = "sgd";
-  c.optimizer.lr = 0.1;
-  c.optimizer.weight_decay = 0;
-  c.scheduler.name = "constant";
-  c.train.max_steps = 12;
-  c.train.batch_size = 1;
-  c.train.micro_batch_size = 1;
-  c.train.grad_clip = 0;
-  c.train.ema_decay = ema_decay;
-  c.eval_interval = 4;
-  c.checkpoint.interval = 4;
-  c.checkpoint.keep_last = 0;
-  return c;
-}
 
 // The average after each of `steps` steps by the formula of optim/ema.h, in double.
 std::vector<std::vector<double>> hand_averages(const std::vector<std::vector<float>>& seen, const std::vector<float>& last,

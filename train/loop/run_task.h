@@ -3,6 +3,7 @@
 // outside the library (train/loop/task_config.h, examples/custom_task) and for the commands.
 #pragma once
 
+#include <filesystem>
 #include <ostream>
 #include <string>
 
@@ -26,7 +27,19 @@ void start_run_log(const std::string& what, const std::string& out_dir, const Tr
 
 // Trains a new run of `task`: out_dir created and locked (train/checkpoint/run_dir.h), start_run_log
 // ("tapelm <task name>: out_dir ..."), then train(). Throws as train() does, and InputError
-// when out_dir cannot be written or another run holds it.
+// when out_dir cannot be written, another run holds it, or it holds checkpoints of an earlier
+// run (continue those with resume_task).
 TrainResult run_task(TrainingTask& task, const LoopConfig& config, const TrainerOptions& options = {});
+
+// Continues a run of `task` as `tapelm ... --resume` does: from `from`, a checkpoint directory
+// or a run directory (its newest checkpoint that verifies; each newer one skipped is logged as
+// a warning), bit for bit as if the run had not stopped with the same ranks and threads. The
+// task must be built as the run's was (the checkpoint restores weights, optimizer, schedule,
+// sampler and random streams, not the architecture); `config` may change what resuming allows
+// (max_steps, intervals, ...). With several ranks, rank 0 picks the checkpoint and the others
+// open the one it chose. Throws CheckpointError when `from` holds no usable checkpoint, and as
+// run_task does.
+TrainResult resume_task(TrainingTask& task, const LoopConfig& config, const std::filesystem::path& from,
+                        const TrainerOptions& options = {});
 
 }  // namespace tapelm
