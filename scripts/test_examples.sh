@@ -3,7 +3,8 @@
 # (default build/) into a temporary prefix, copies examples/ out of the source tree, builds
 # each example there from a fresh build folder against the prefix alone, and runs each with
 # no arguments; an example exits non-zero when its result does not hold (XOR solved,
-# gradcheck passes, the loss falls, the custom task beats chance).
+# gradcheck passes, the loss falls, the custom task beats chance). The custom task then runs
+# once more with --resume, continuing its run to step 300.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source_dir=$(pwd)

@@ -3,7 +3,9 @@
 // (TrainingTask); the library's loop does the rest (schedule, clipping, evaluation, early
 // stopping, checkpoints, metrics.jsonl). Usage: custom_task [--resume] [config.yaml]
 // [section.key=value ...]; --resume continues the run in out_dir from its newest checkpoint
-// (e.g. with train.max_steps=300 after the first 150 steps). Exits 0 when the model beats predicting the mean (validation R² > 0.5), 1 if not, 2 for a bad config.
+// (e.g. with train.max_steps=300 after the first 150 steps). Exits 0 when the model beats
+// predicting the mean (validation R² > 0.5), 1 if not, 2 for bad input (a config, an out_dir
+// that holds an earlier run without --resume, no checkpoint to resume from).
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -149,6 +151,6 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "custom_task: %s\n", e.what());
-    return dynamic_cast<const ConfigError*>(&e) ? 2 : 1;
+    return dynamic_cast<const InputError*>(&e) ? 2 : 1;
   }
 }

@@ -1,6 +1,6 @@
 // A test fixture that switches products to bf16 for one test (and skips where this CPU or build
 // has no bf16 products), then restores fp32, weight copies on and the thread count, so a
-// test may change either without leaking it into the next one.
+// test may change any of them without leaking it into the next one.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include <tapelm/autograd/elementwise.h>
-#include <tapelm/autograd/reduce.h>
 #include <tapelm/nn/safetensors.h>
 #include <tapelm/optim/ema.h>
 #include <tapelm/train/checkpoint/training_checkpoint.h>

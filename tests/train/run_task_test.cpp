@@ -22,9 +22,14 @@ using testing::DriftTask;
 using testing::logging_to;
 using testing::ScratchDir;
 
-LoopConfig first_steps(const std::filesystem::path& out_dir, int64_t steps) {
+// The drifting-vector run, 12 steps under AdamW on a cosine schedule with warm-up, so that a
+// resume that lost the optimizer's moments or the schedule's position would take other steps.
+LoopConfig adam_drift(const std::filesystem::path& out_dir) {
   LoopConfig config = drift_config(out_dir, 0);
-  config.train.max_steps = steps;
+  config.optimizer.name = "adamw";
+  config.optimizer.lr = 0.05;
+  config.scheduler.name = "cosine";
+  config.scheduler.warmup_steps = 3;
   return config;
 }
 
@@ -32,11 +37,13 @@ TEST(RunTask, AResumedRunEndsWithTheWeightsOfARunThatNeverStopped) {
   ScratchDir scratch;
   std::ostringstream log;
   DriftTask whole;
-  const TrainResult straight = run_task(whole, drift_config(scratch / "whole", 0), logging_to(log));
+  const TrainResult straight = run_task(whole, adam_drift(scratch / "whole"), logging_to(log));
   DriftTask first;
-  run_task(first, first_steps(scratch / "parts", 4), logging_to(log));
+  TrainerOptions stop_after_4 = logging_to(log);
+  stop_after_4.stop_requested = [&] { return first.weights_seen.size() == 4; };  // as on SIGTERM
+  ASSERT_TRUE(run_task(first, adam_drift(scratch / "parts"), stop_after_4).stopped);
   DriftTask rest;  // starts from its initial weights until the checkpoint replaces them
-  const TrainResult resumed = resume_task(rest, drift_config(scratch / "parts", 0), scratch / "parts", logging_to(log));
+  const TrainResult resumed = resume_task(rest, adam_drift(scratch / "parts"), scratch / "parts", logging_to(log));
 
   EXPECT_EQ(resumed.step, 12);
   ASSERT_EQ(whole.weights_seen.size(), 12u);
@@ -53,11 +60,13 @@ TEST(RunTask, ANewRunRefusesAnOutDirHoldingCheckpointsAndNamesResumeTask) {
   ScratchDir scratch;
   std::ostringstream log;
   DriftTask first, second;
-  run_task(first, first_steps(scratch / "run", 4), logging_to(log));
-  testing::expect_error<InputError>([&] { run_task(second, first_steps(scratch / "run", 8), logging_to(log)); },
+  run_task(first, adam_drift(scratch / "run"), logging_to(log));
+  const std::string metrics = testing::read_text(scratch / "run" / "metrics.jsonl");
+  testing::expect_error<InputError>([&] { run_task(second, adam_drift(scratch / "run"), logging_to(log)); },
                                     {(scratch / "run").string(), "already holds checkpoints from an earlier run",
                                      "continue it with resume_task"});
   EXPECT_TRUE(second.weights_seen.empty());
+  EXPECT_EQ(testing::read_text(scratch / "run" / "metrics.jsonl"), metrics);
 }
 
 TEST(RunTask, ResumingFromARunWithoutCheckpointsIsRefused) {
@@ -66,7 +75,7 @@ TEST(RunTask, ResumingFromARunWithoutCheckpointsIsRefused) {
   DriftTask task;
   std::filesystem::create_directories(scratch / "empty");
   testing::expect_error<CheckpointError>(
-      [&] { resume_task(task, first_steps(scratch / "empty", 4), scratch / "empty", logging_to(log)); },
+      [&] { resume_task(task, adam_drift(scratch / "empty"), scratch / "empty", logging_to(log)); },
       {(scratch / "empty").string()});
   EXPECT_TRUE(task.weights_seen.empty());
 }

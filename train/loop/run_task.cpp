@@ -1,6 +1,8 @@
 // Setting up a run's process and training a task.
 #include <tapelm/train/loop/run_task.h>
 
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,30 +48,62 @@ const Distributed* several_ranks(const TrainerOptions& options) {
   return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
 }
 
-// Locks out_dir on rank 0 (a second run is kept out of it), logs the run's first line, picks the
-// checkpoint to continue from (rank 0 chooses, the others open its choice), then trains.
+// Runs `setup` on rank 0 and gives its outcome to every rank: an exception is thrown again on
+// rank 0 and as an InputError with its message on the others, so that no rank waits in a
+// collective call for one that gave up.
+void on_root_for_every_rank(const Distributed* dist, const std::function<void()>& setup) {
+  if (!dist) return setup();
+  std::exception_ptr failure;
+  std::string message;
+  if (dist->is_root()) {
+    try {
+      setup();
+    } catch (const std::exception& e) {
+      failure = std::current_exception();
+      message = *e.what() ? e.what() : "rank 0 could not start the run";
+    }
+  }
+  dist->broadcast(message);
+  if (failure) std::rethrow_exception(failure);
+  if (!message.empty()) throw InputError(message);
+}
+
+// Rank 0 locks out_dir (a second run is kept out of it) and picks the checkpoint to continue
+// from, the other ranks open its choice; then the run's first line, then training.
 TrainResult locked_run(TrainingTask& task, const LoopConfig& config, const std::filesystem::path* resume,
                        const TrainerOptions& options) {
   const Distributed* dist = several_ranks(options);
   const bool root = !dist || dist->is_root();
-  const std::unique_ptr<const RunLock> lock = root ? std::make_unique<const RunLock>(config.out_dir) : nullptr;
   std::ostream silent(nullptr);
   std::ostream& log = root ? *options.log : silent;
+  std::unique_ptr<const RunLock> lock;
   std::optional<Checkpoint> from;
-  std::string from_dir;
-  if (root && !resume && !list_checkpoint_dirs(config.out_dir).empty()) {
-    throw InputError(config.out_dir.string() + ": already holds checkpoints from an earlier run; continue it " +
-                     "with resume_task, or choose another out_dir");
-  }
-  if (root && resume) {
+  on_root_for_every_rank(dist, [&] {
+    lock = std::make_unique<const RunLock>(config.out_dir);
+    if (!resume && !list_checkpoint_dirs(config.out_dir).empty()) {
+      throw InputError(config.out_dir.string() + ": already holds checkpoints from an earlier run; continue it " +
+                       "with resume_task, or choose another out_dir");
+    }
+    if (!resume) return;
     std::vector<std::string> skipped;
     from = locate_checkpoint(*resume, &skipped);
     for (const std::string& warning : skipped) log << "warning: " << warning << std::endl;
-    from_dir = from->dir.string();
-  }
+  });
   if (dist && resume) {
+    std::string from_dir = root ? from->dir.string() : std::string();
     dist->broadcast(from_dir);
-    if (!root) from = verify_checkpoint(from_dir);
+    std::string error;
+    if (!root) {
+      try {
+        from = verify_checkpoint(from_dir);
+      } catch (const CheckpointError& e) {
+        error = e.what();
+      }
+    }
+    // Every rank learns whether any rank could not open the checkpoint.
+    if (dist->all_reduce_sum(error.empty() ? 0.0 : 1.0) > 0) {
+      throw CheckpointError(error.empty() ? "another rank could not open the checkpoint " + from_dir : error);
+    }
   }
   start_run_log(task.name() + ": ", config.out_dir.string(), config.train, dist, log);
   return train(task, config, from, options);
