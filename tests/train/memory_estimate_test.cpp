@@ -83,6 +83,37 @@ TEST(MemoryEstimate, AnAverageOfTheWeightsCostsOneMoreFloatPerParameter) {
   EXPECT_DOUBLE_EQ(b.optimizer_bytes - a.optimizer_bytes, 4 * a.parameters);
 }
 
+TEST(MemoryEstimate, Bf16PrecisionCountsAHalfSizeCopyOfEveryWeightMatrixAProductReads) {
+  PretrainConfig config;
+  config.model.n_layer = 2;
+  config.model.n_head = 2;
+  config.model.n_embd = 16;  // FFN 64 wide
+  config.model.ctx_len = 24;
+  config.train.micro_batch_size = 4;
+  const MemoryEstimate fp32 = estimate_memory(config.model, pretrain_memory_plan(config, 50));
+  config.train.precision = "bf16";
+  const MemoryEstimate bf16 = estimate_memory(config.model, pretrain_memory_plan(config, 50));
+  EXPECT_EQ(fp32.bf16_copy_bytes, 0);
+  // Per layer qkv 16x48, projection 16x16, FFN 16x64 and 64x16; the tied output 50x16.
+  EXPECT_EQ(bf16.bf16_copy_bytes, 2.0 * (2 * (16 * 48 + 16 * 16 + 16 * 64 + 64 * 16) + 50 * 16));
+  EXPECT_EQ(bf16.total_bytes(), fp32.total_bytes() + bf16.bf16_copy_bytes);
+  EXPECT_THAT(describe_memory(bf16), HasSubstr("bf16 weight copies 13.6 KiB"));
+  EXPECT_THAT(describe_memory(fp32), Not(HasSubstr("bf16")));
+
+  // An encoder-decoder's cross-attention adds its query, key-value and projection matrices.
+  FinetuneConfig seq2seq;
+  seq2seq.task = "seq2seq";
+  seq2seq.model = config.model;
+  seq2seq.seq2seq.n_encoder_layer = 1;
+  seq2seq.seq2seq.n_decoder_layer = 1;
+  seq2seq.target_tokenizer.type = "bpe";
+  seq2seq.target_tokenizer.vocab_size = 40;
+  seq2seq.train.precision = "bf16";
+  const MemoryEstimate pair = estimate_memory(seq2seq.model, finetune_memory_plan(seq2seq));
+  EXPECT_EQ(pair.bf16_copy_bytes, 2.0 * (2 * (16 * 48 + 16 * 16 + 16 * 64 + 64 * 16) +
+                                         (16 * 16 + 16 * 32 + 16 * 16) + 40 * 16));
+}
+
 TEST(MemoryEstimate, AClassifiersDocumentsInWindowsCountEveryWindowOfAMicroBatch) {
   FinetuneConfig windows = load_config<FinetuneConfig>(
       (fs::path(TAPELM_SOURCE_DIR) / "configs/finetune/spam.yaml").string());

@@ -39,6 +39,13 @@ double layer_parameters(const ModelSection& m, bool cross_attention) {
   return count;
 }
 
+// Elements of the layer's weight matrices, the operands of its products: no biases or norms.
+double layer_matrix_elements(const ModelSection& m, bool cross_attention) {
+  ModelSection matrices = m;
+  matrices.bias = false;
+  return layer_parameters(matrices, cross_attention) - (cross_attention ? 3 : 2) * norm_parameters(m);
+}
+
 // Floats the tape keeps per token and layer for the backward pass: the norm outputs, q/k/v,
 // the attention and projection outputs, the residual sums, and the FFN's hidden activations
 // before and after the nonlinearity (three for SwiGLU).
@@ -98,6 +105,13 @@ MemoryEstimate estimate_memory(const ModelSection& m, const MemoryPlan& plan) {
     e.activation_bytes = kFloat * tokens * (saved_floats_per_token_and_layer(m, cross > 0) + 2 * d + logits);
   }
   e.kv_cache_bytes = kFloat * double(plan.cached_sequences) * layers * 2 * ctx * d;
+  if (plan.bf16_copies) {
+    // The layers' matrices and the output projection (an embedding table when tied); the
+    // embedding lookups read no copy.
+    const double matrices = self_only * layer_matrix_elements(m, false) + cross * layer_matrix_elements(m, true) +
+                            double(plan.output_rows) * d;
+    e.bf16_copy_bytes = 2 * matrices;
+  }
   return e;
 }
 
@@ -116,6 +130,7 @@ MemoryPlan pretrain_memory_plan(const PretrainConfig& config, int64_t vocab_size
   plan.seq_len = config.model.ctx_len;
   plan.training = true;
   plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
+  plan.bf16_copies = config.train.precision == "bf16";
   return plan;
 }
 
@@ -131,6 +146,7 @@ MemoryPlan finetune_memory_plan(const FinetuneConfig& config) {
   plan.seq_len = config.max_len();
   plan.training = true;
   plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
+  plan.bf16_copies = config.train.precision == "bf16";
   if (config.task == "completion") plan.output_rows = vocab;
   if (config.task == "seq2seq") {
     const int64_t target_vocab = planned_vocab_size(config.target_tokenizer);
@@ -197,6 +213,7 @@ std::string describe_memory(const MemoryEstimate& e) {
   part("optimizer state", e.optimizer_bytes);
   part("activations", e.activation_bytes);
   part("KV cache", e.kv_cache_bytes);
+  part("bf16 weight copies", e.bf16_copy_bytes);
   return text;
 }
 

@@ -31,6 +31,9 @@ struct MemoryPlan {
   bool training = false;          // gradients, optimizer state and saved activations
   int64_t optimizer_slots = 0;    // optimizer floats per parameter (2 for Adam, +1 with train.ema_decay)
   int64_t cached_sequences = 0;   // sequences a generation KV cache holds (ctx_len positions each)
+  // train.precision: bf16, whose products keep a bf16 copy of each weight matrix they read
+  // (autograd/bf16_weights.h); counted also where the CPU makes them fall back to fp32.
+  bool bf16_copies = false;
 };
 
 struct MemoryEstimate {
@@ -40,9 +43,10 @@ struct MemoryEstimate {
   double optimizer_bytes = 0;
   double activation_bytes = 0;
   double kv_cache_bytes = 0;
+  double bf16_copy_bytes = 0;  // 2 bytes per element of each weight matrix a product reads
 
   double total_bytes() const {
-    return weight_bytes + gradient_bytes + optimizer_bytes + activation_bytes + kv_cache_bytes;
+    return weight_bytes + gradient_bytes + optimizer_bytes + activation_bytes + kv_cache_bytes + bf16_copy_bytes;
   }
 };
 
@@ -66,7 +70,7 @@ MemoryPlan finetune_inference_memory_plan(const FinetuneConfig& config);
 // "512 B", "17.6 KiB", "1.50 TiB".
 std::string format_bytes(double bytes);
 // "weights 1.2 GiB, gradients 1.2 GiB, optimizer state 2.4 GiB, activations 300 MiB", the
-// non-zero parts only.
+// non-zero parts only (and "bf16 weight copies 600 MiB" with train.precision: bf16).
 std::string describe_memory(const MemoryEstimate& estimate);
 
 }  // namespace tapelm
