@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include <tapelm/autograd/gemm_backend.h>
+
 #if TAPELM_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -136,7 +138,10 @@ void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const f
 #else
 
 bool bf16_matmul_available(std::string* why) {
-  if (why) *why = "this tapelm is built without oneDNN (install libdnnl-dev and build again)";
+  if (why) {
+    *why = std::string("this tapelm is built without oneDNN (install ") + gemm_backend_packages(GemmBackend::OneDnn) +
+           " and build again)";
+  }
   return false;
 }
 

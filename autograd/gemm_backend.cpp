@@ -46,6 +46,19 @@ bool gemm_backend_built(GemmBackend backend) {
   return false;
 }
 
+const char* gemm_backend_packages(GemmBackend backend) {
+  switch (backend) {
+    case GemmBackend::OneDnn:
+      return "libdnnl-dev and ocl-icd-opencl-dev";
+    case GemmBackend::OpenBlas:
+      return "libopenblas-openmp-dev";
+    case GemmBackend::Auto:
+    case GemmBackend::Eigen:
+      break;
+  }
+  return "";
+}
+
 namespace {
 
 GemmBackend resolve(GemmBackend backend) {
@@ -83,9 +96,8 @@ class OneThreadScope {
 
 void set_gemm_backend(GemmBackend backend) {
   if (!gemm_backend_built(backend)) {
-    const char* package = backend == GemmBackend::OneDnn ? "libdnnl-dev" : "libopenblas-openmp-dev";
     throw std::invalid_argument(std::string("gemm backend '") + enum_name(backend) +
-                                "' is not built into this tapelm: install " + package +
+                                "' is not built into this tapelm: install " + gemm_backend_packages(backend) +
                                 " and configure again (cmake finds it), or choose one of auto, eigen");
   }
   g_chosen.store(backend, std::memory_order_relaxed);
@@ -105,6 +117,8 @@ std::string set_gemm_precision(GemmPrecision precision) {
 }
 
 GemmPrecision gemm_precision() { return g_precision.load(std::memory_order_relaxed); }
+
+bool bf16_products_available() { return kernels::detail::bf16_matmul_available(nullptr); }
 
 namespace kernels::detail {
 

@@ -27,6 +27,10 @@ const EnumNames<GemmBackend>& enum_names<GemmBackend>();
 // Whether this build links the backend's library (Auto and Eigen always are).
 bool gemm_backend_built(GemmBackend backend);
 
+// The Debian packages that build oneDNN or OpenBLAS in when installed at configure time, for
+// messages ("libdnnl-dev and ocl-icd-opencl-dev"); "" for Auto and Eigen.
+const char* gemm_backend_packages(GemmBackend backend);
+
 // Selects the backend for every product from now on; Auto resolves here. Throws
 // std::invalid_argument naming the backend and the build option when it is not built in.
 // Call it before the products (not from inside one).
@@ -55,6 +59,9 @@ std::string set_gemm_precision(GemmPrecision precision);
 
 // The precision in use (Fp32 until set_gemm_precision selects Bf16 and it can run).
 GemmPrecision gemm_precision();
+
+// Whether Bf16 can run here: a build with oneDNN and a CPU with AVX512-BF16 or AMX.
+bool bf16_products_available();
 
 namespace kernels::detail {
 

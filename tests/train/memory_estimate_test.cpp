@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <tapelm/autograd/gemm_backend.h>
 #include <tapelm/nn/gpt.h>
 #include "scratch_dir.h"
 #include "tests/train/finetune_fixture.h"
@@ -54,6 +55,17 @@ TEST(MemoryEstimate, CountsExactlyTheParametersOfTheModelItDescribes) {
     EXPECT_EQ(estimate.gradient_bytes, 4 * estimate.parameters);
     EXPECT_EQ(estimate.optimizer_bytes, 8 * estimate.parameters);  // AdamW: two moments
     EXPECT_GT(estimate.activation_bytes, 0);
+    // bf16 products copy every 2-D weight but the embedding tables, and the output projection
+    // (the token table when tied).
+    double matrices = m.tie_weights ? 50.0 * m.n_embd : 0.0;
+    for (const auto& [name, weight] : model.named_parameters()) {
+      if (weight.dim() == 2 && name.rfind("tok_emb.", 0) != 0 && name.rfind("pos_emb.", 0) != 0) {
+        matrices += double(weight.numel());
+      }
+    }
+    MemoryPlan bf16 = pretrain_memory_plan(config, 50);
+    bf16.bf16_copies = true;
+    EXPECT_EQ(estimate_memory(m, bf16).bf16_copy_bytes, 2 * matrices) << to_yaml(config);
   }
 }
 
@@ -92,7 +104,11 @@ TEST(MemoryEstimate, Bf16PrecisionCountsAHalfSizeCopyOfEveryWeightMatrixAProduct
   config.train.micro_batch_size = 4;
   const MemoryEstimate fp32 = estimate_memory(config.model, pretrain_memory_plan(config, 50));
   config.train.precision = "bf16";
-  const MemoryEstimate bf16 = estimate_memory(config.model, pretrain_memory_plan(config, 50));
+  // Counted where bf16 products run; on a CPU or build without them they fall back to fp32.
+  EXPECT_EQ(pretrain_memory_plan(config, 50).bf16_copies, bf16_products_available());
+  MemoryPlan plan = pretrain_memory_plan(config, 50);
+  plan.bf16_copies = true;
+  const MemoryEstimate bf16 = estimate_memory(config.model, plan);
   EXPECT_EQ(fp32.bf16_copy_bytes, 0);
   // Per layer qkv 16x48, projection 16x16, FFN 16x64 and 64x16; the tied output 50x16.
   EXPECT_EQ(bf16.bf16_copy_bytes, 2.0 * (2 * (16 * 48 + 16 * 16 + 16 * 64 + 64 * 16) + 50 * 16));
@@ -108,10 +124,18 @@ TEST(MemoryEstimate, Bf16PrecisionCountsAHalfSizeCopyOfEveryWeightMatrixAProduct
   seq2seq.seq2seq.n_decoder_layer = 1;
   seq2seq.target_tokenizer.type = "bpe";
   seq2seq.target_tokenizer.vocab_size = 40;
-  seq2seq.train.precision = "bf16";
-  const MemoryEstimate pair = estimate_memory(seq2seq.model, finetune_memory_plan(seq2seq));
+  MemoryPlan pair_plan = finetune_memory_plan(seq2seq);
+  pair_plan.bf16_copies = true;
+  const MemoryEstimate pair = estimate_memory(seq2seq.model, pair_plan);
   EXPECT_EQ(pair.bf16_copy_bytes, 2.0 * (2 * (16 * 48 + 16 * 16 + 16 * 64 + 64 * 16) +
                                          (16 * 16 + 16 * 32 + 16 * 16) + 40 * 16));
+
+  // Evaluating 4 words at a time decodes with products of at most 4 rows, which stay fp32.
+  seq2seq.train.precision = "bf16";
+  seq2seq.eval.batch_size = 4;
+  EXPECT_FALSE(finetune_inference_memory_plan(seq2seq).bf16_copies);
+  seq2seq.eval.batch_size = 64;
+  EXPECT_EQ(finetune_inference_memory_plan(seq2seq).bf16_copies, bf16_products_available());
 }
 
 TEST(MemoryEstimate, AClassifiersDocumentsInWindowsCountEveryWindowOfAMicroBatch) {

@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <limits>
 
+#include <tapelm/autograd/gemm_backend.h>
+#include <tapelm/autograd/kernels/gemm.h>
+
 namespace tapelm {
 namespace {
 
@@ -39,12 +42,18 @@ double layer_parameters(const ModelSection& m, bool cross_attention) {
   return count;
 }
 
-// Elements of the layer's weight matrices, the operands of its products: no biases or norms.
+// Elements of the layer's weight matrices, the operands of its products.
 double layer_matrix_elements(const ModelSection& m, bool cross_attention) {
-  ModelSection matrices = m;
-  matrices.bias = false;
-  return layer_parameters(matrices, cross_attention) - (cross_attention ? 3 : 2) * norm_parameters(m);
+  const double d = double(m.n_embd), f = ffn_width(m);
+  const double attention = 3 * d * d + d * d;                           // qkv, proj
+  const double cross = cross_attention ? d * d + 2 * d * d + d * d : 0;  // q, kv, proj
+  return attention + cross + (m.ffn == "swiglu" ? 3 : 2) * d * f;
 }
+
+// Whether a run of `train` makes bf16 weight copies: only when its bf16 products can run
+// here, since otherwise they fall back to fp32 and an estimate that counted the copies would
+// no longer be a floor.
+bool makes_bf16_copies(const TrainSection& train) { return train.precision == "bf16" && bf16_products_available(); }
 
 // Floats the tape keeps per token and layer for the backward pass: the norm outputs, q/k/v,
 // the attention and projection outputs, the residual sums, and the FFN's hidden activations
@@ -130,7 +139,7 @@ MemoryPlan pretrain_memory_plan(const PretrainConfig& config, int64_t vocab_size
   plan.seq_len = config.model.ctx_len;
   plan.training = true;
   plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
-  plan.bf16_copies = config.train.precision == "bf16";
+  plan.bf16_copies = makes_bf16_copies(config.train);
   return plan;
 }
 
@@ -146,7 +155,7 @@ MemoryPlan finetune_memory_plan(const FinetuneConfig& config) {
   plan.seq_len = config.max_len();
   plan.training = true;
   plan.optimizer_slots = optimizer_slots(config.optimizer, config.train);
-  plan.bf16_copies = config.train.precision == "bf16";
+  plan.bf16_copies = makes_bf16_copies(config.train);
   if (config.task == "completion") plan.output_rows = vocab;
   if (config.task == "seq2seq") {
     const int64_t target_vocab = planned_vocab_size(config.target_tokenizer);
@@ -162,6 +171,8 @@ MemoryPlan finetune_memory_plan(const FinetuneConfig& config) {
 }
 
 MemoryPlan generation_memory_plan(const ModelSection& model, int64_t vocab_size) {
+  // No bf16 copies: the products of generating one sequence have one row (the prompt's
+  // forward pass aside), and those stay fp32.
   MemoryPlan plan;
   plan.embedding_rows = vocab_size;
   plan.output_rows = vocab_size;
@@ -178,6 +189,10 @@ MemoryPlan finetune_inference_memory_plan(const FinetuneConfig& config) {
   plan.training = false;
   plan.optimizer_slots = 0;
   plan.batch = config.eval.batch_size;
+  // With at most kGemvMaxRows sequences a batch, decoding's products have that few rows and
+  // stay fp32 (autograd/gemm_backend.h), making no copies: none are counted then, so that the
+  // estimate stays a floor.
+  plan.bf16_copies = plan.bf16_copies && plan.batch > kernels::kGemvMaxRows;
   if (config.task != "classification") {
     // Decoding holds eval.batch_size rows (batch_size / beam_size inputs of beam_size
     // hypotheses each), or one input's beam when the beam is wider than the batch.

@@ -31,8 +31,8 @@ struct MemoryPlan {
   bool training = false;          // gradients, optimizer state and saved activations
   int64_t optimizer_slots = 0;    // optimizer floats per parameter (2 for Adam, +1 with train.ema_decay)
   int64_t cached_sequences = 0;   // sequences a generation KV cache holds (ctx_len positions each)
-  // train.precision: bf16, whose products keep a bf16 copy of each weight matrix they read
-  // (autograd/bf16_weights.h); counted also where the CPU makes them fall back to fp32.
+  // The products run in bf16 and keep a bf16 copy of each weight matrix they read
+  // (autograd/bf16_weights.h): train.precision is bf16 and this build and CPU run it.
   bool bf16_copies = false;
 };
 

@@ -97,8 +97,7 @@ Check<std::string> built_gemm_backend() {
     std::string error = known(value);
     if (error.empty() && !gemm_backend_built(parse_enum<GemmBackend>(value))) {
       error = "'" + value + "' is not built into this tapelm (install " +
-              (value == "onednn" ? "libdnnl-dev" : "libopenblas-openmp-dev") +
-              " and build again); auto uses the fastest one built in";
+              gemm_backend_packages(parse_enum<GemmBackend>(value)) + " and build again); auto uses the fastest one built in";
     }
     return error;
   };
