@@ -95,9 +95,11 @@ SectionSchema<SchedulerSection> scheduler_section_schema() {
 Check<std::string> built_gemm_backend() {
   return [known = one_of(enum_names<GemmBackend>())](const std::string& value) {
     std::string error = known(value);
-    if (error.empty() && !gemm_backend_built(parse_enum<GemmBackend>(value))) {
-      error = "'" + value + "' is not built into this tapelm (install " +
-              gemm_backend_packages(parse_enum<GemmBackend>(value)) + " and build again); auto uses the fastest one built in";
+    if (!error.empty()) return error;
+    const GemmBackend backend = parse_enum<GemmBackend>(value);
+    if (!gemm_backend_built(backend)) {
+      error = "'" + value + "' is not built into this tapelm (install " + gemm_backend_packages(backend) +
+              " and build again); auto uses the fastest one built in";
     }
     return error;
   };
