@@ -18,18 +18,18 @@ namespace tapelm::kernels::detail {
 namespace {
 
 struct Shape {
-  int64_t m, n, k, ldc, ldb;
+  int64_t m, n, k, ldc, lda, ldb;
   bool trans_a, trans_b, accumulate;
   bool operator==(const Shape& o) const {
-    return m == o.m && n == o.n && k == o.k && ldc == o.ldc && ldb == o.ldb && trans_a == o.trans_a &&
-           trans_b == o.trans_b && accumulate == o.accumulate;
+    return m == o.m && n == o.n && k == o.k && ldc == o.ldc && lda == o.lda && ldb == o.ldb &&
+           trans_a == o.trans_a && trans_b == o.trans_b && accumulate == o.accumulate;
   }
 };
 
 struct ShapeHash {
   std::size_t operator()(const Shape& s) const {
     std::size_t h = static_cast<std::size_t>(s.m);
-    for (const int64_t v : {s.n, s.k, s.ldc, s.ldb}) h = h * 1000003u ^ static_cast<std::size_t>(v);
+    for (const int64_t v : {s.n, s.k, s.ldc, s.lda, s.ldb}) h = h * 1000003u ^ static_cast<std::size_t>(v);
     return h * 8 + (s.trans_a ? 4 : 0) + (s.trans_b ? 2 : 0) + (s.accumulate ? 1 : 0);
   }
 };
@@ -64,11 +64,11 @@ Matmul make_matmul(const Shape& s) {
   using dims = dnnl::memory::dims;
   using dt = dnnl::memory::data_type;
   Matmul mm;
-  // Operands keep their stored layout (a transposed operand is a column-major one). a is
-  // packed contiguously by round_block; b too, or it is a weight's copy read in place with
-  // row stride ldb (the packed one when the block spans whole rows of b). c is written in
-  // place with its own row stride.
-  mm.a = dnnl::memory::desc({s.m, s.k}, dt::bf16, s.trans_a ? dims{1, s.m} : dims{s.k, 1});
+  // Operands keep their stored layout (a transposed operand is a column-major one). Each is
+  // packed contiguously by round_block, or read in place where it was rounded already (a
+  // weight's or an activation's copy) with its own row stride. c is written in place with
+  // its own row stride.
+  mm.a = dnnl::memory::desc({s.m, s.k}, dt::bf16, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
   mm.b = dnnl::memory::desc({s.k, s.n}, dt::bf16, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
   mm.c = dnnl::memory::desc({s.m, s.n}, dt::f32, dims{s.ldc, 1});
   dnnl::primitive_attr attr;
@@ -81,15 +81,22 @@ Matmul make_matmul(const Shape& s) {
   return mm;
 }
 
-// The rows × cols block at x (row stride ld) as contiguous bfloat16.
-void round_block(std::vector<uint16_t>& out, const float* x, int64_t rows, int64_t cols, int64_t ld) {
-  out.resize(static_cast<std::size_t>(rows * cols));
-  uint16_t* dst = out.data();
+// The rows × cols block at x (row stride ld) as contiguous bfloat16 at dst.
+void round_block(uint16_t* dst, const float* x, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * ld;
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) dst[r * cols + j] = to_bf16(row[j]);
   }
+}
+
+// The same into a thread's own buffer, which is only ever grown: resizing down and up again
+// would zero the regrown part on every call.
+const uint16_t* round_privately(std::vector<uint16_t>& buffer, const float* x, int64_t rows, int64_t cols,
+                                int64_t ld) {
+  if (buffer.size() < static_cast<std::size_t>(rows * cols)) buffer.resize(static_cast<std::size_t>(rows * cols));
+  round_block(buffer.data(), x, rows, cols, ld);
+  return buffer.data();
 }
 
 }  // namespace
@@ -103,7 +110,7 @@ bool bf16_matmul_available(std::string* why) {
     return false;
   }
   try {
-    make_matmul({16, 16, 16, 16, 16, false, false, false});
+    make_matmul({16, 16, 16, 16, 16, 16, false, false, false});
     return true;
   } catch (const dnnl::error& e) {
     if (why) *why = std::string("oneDNN has no bf16 matmul for this CPU (") + e.what() + ")";
@@ -112,24 +119,29 @@ bool bf16_matmul_available(std::string* why) {
 }
 
 void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16) {
+                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const Bf16Operands& bf16) {
+  if (bf16.keep_a && (trans_a || lda != k)) throw std::logic_error("bf16_gemm_block: keep_a needs a row-major, packed a");
   ThreadState& state = thread_state();
+  const int64_t packed_lda = trans_a ? m : k;
   const int64_t packed_ldb = trans_b ? k : n;
-  const Shape shape{m, n, k, ldc, b_bf16 ? ldb : packed_ldb, trans_a, trans_b, accumulate};
+  const Shape shape{m, n, k, ldc, bf16.a ? lda : packed_lda, bf16.b ? ldb : packed_ldb, trans_a, trans_b, accumulate};
   auto found = state.matmuls.find(shape);
   if (found == state.matmuls.end()) {
     if (state.matmuls.size() >= kMaxCachedShapes) state.matmuls.clear();
     found = state.matmuls.emplace(shape, make_matmul(shape)).first;
   }
   const Matmul& mm = found->second;
-  round_block(state.a, a, trans_a ? k : m, trans_a ? m : k, lda);
-  if (!b_bf16) {
-    round_block(state.b, b, trans_b ? n : k, trans_b ? k : n, ldb);
-    b_bf16 = state.b.data();
+  const uint16_t* a16 = bf16.a;
+  if (!a16 && bf16.keep_a) {
+    round_block(bf16.keep_a, a, m, k, lda);
+    a16 = bf16.keep_a;
+  } else if (!a16) {
+    a16 = round_privately(state.a, a, trans_a ? k : m, trans_a ? m : k, lda);
   }
-  dnnl::memory am(mm.a, cpu_engine(), state.a.data());
-  // oneDNN takes every handle as void*; it only reads the weights (DNNL_ARG_WEIGHTS).
-  dnnl::memory bm(mm.b, cpu_engine(), const_cast<uint16_t*>(b_bf16));
+  const uint16_t* b16 = bf16.b ? bf16.b : round_privately(state.b, b, trans_b ? n : k, trans_b ? k : n, ldb);
+  // oneDNN takes every handle as void*; it only reads the source and the weights.
+  dnnl::memory am(mm.a, cpu_engine(), const_cast<uint16_t*>(a16));
+  dnnl::memory bm(mm.b, cpu_engine(), const_cast<uint16_t*>(b16));
   dnnl::memory cm(mm.c, cpu_engine(), c);
   mm.primitive.execute(state.stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
   state.stream.wait();
@@ -146,7 +158,7 @@ bool bf16_matmul_available(std::string* why) {
 }
 
 void bf16_gemm_block(float*, int64_t, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t, bool,
-                     bool, bool, const uint16_t*) {
+                     bool, bool, const Bf16Operands&) {
   throw std::logic_error("bf16_gemm_block: built without oneDNN");
 }
 

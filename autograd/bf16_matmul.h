@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include <tapelm/autograd/gemm_backend.h>
+
 namespace tapelm::kernels::detail {
 
 // Whether this build and CPU run bf16 products natively (oneDNN with AVX512-BF16 or AMX);
@@ -14,10 +16,10 @@ namespace tapelm::kernels::detail {
 // EPYC under ONEDNN_MAX_CPU_ISA=AVX512_CORE), so bf16 is not offered there.
 bool bf16_matmul_available(std::string* why);
 
-// One thread's block, with gemm_block's contract (autograd/kernels/gemm.h). a is rounded here;
-// so is b, unless b_bf16 holds it rounded already (with b's layout and row stride ldb).
+// One thread's block, with gemm_block's contract (autograd/kernels/gemm.h). Each operand that
+// bf16 does not hold rounded already is rounded here, a into bf16.keep_a when given.
 void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16);
+                     int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const Bf16Operands& bf16);
 
 // x rounded to the nearest bfloat16 (ties to even), as the bf16 products round their operands.
 inline uint16_t to_bf16(float x) {

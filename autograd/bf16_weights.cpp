@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include <tapelm/autograd/bf16_matmul.h>
+#include <tapelm/autograd/buffer_pool.h>
 #include <tapelm/autograd/gemm_backend.h>
 #include <tapelm/autograd/kernels/gemm.h>
 
@@ -17,23 +18,29 @@ std::atomic<uint64_t> g_roundings{0};
 // Products may run on several threads at once (one sequence each); a copy is made by one.
 std::mutex g_fill;
 
+bool copies_used(const Tensor& t, int64_t rows) {
+  return t.defined() && rows > kernels::kGemvMaxRows && gemm_precision() == GemmPrecision::Bf16 &&
+         g_copies_on.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
+Bf16Copy::Bf16Copy(int64_t count)
+    : floats_((static_cast<std::size_t>(count) + 1) / 2), buffer_(BufferPool::instance().acquire(floats_)) {}
+
+Bf16Copy::~Bf16Copy() { BufferPool::instance().release(buffer_, floats_); }
+
 const uint16_t* bf16_weight(const Tensor& w, int64_t rows) {
-  if (!w.defined() || rows <= kernels::kGemvMaxRows || gemm_precision() != GemmPrecision::Bf16 ||
-      !g_copies_on.load(std::memory_order_relaxed)) {
-    return nullptr;
-  }
+  if (!copies_used(w, rows)) return nullptr;
   const Storage& storage = *w.storage();
   const std::lock_guard<std::mutex> lock(g_fill);
   std::unique_ptr<Bf16Copy>& copy = storage.bf16_copy();
   // Read before the contents: a change after this point leaves the copy's version behind.
   const uint64_t version = storage.version();
   if (!copy || copy->version != version) {
-    if (!copy) copy = std::make_unique<Bf16Copy>();
     const int64_t n = storage.count();
-    copy->values.resize(static_cast<std::size_t>(n));
-    uint16_t* dst = copy->values.data();
+    if (!copy) copy = std::make_unique<Bf16Copy>(n);
+    uint16_t* dst = copy->values();
     const float* src = storage.data();
     // On this thread, without a fork/join of its own per weight and step: still less work
     // than before the copies, when every thread of a row-split product rounded all of the
@@ -43,7 +50,27 @@ const uint16_t* bf16_weight(const Tensor& w, int64_t rows) {
     copy->version = version;
     g_roundings.fetch_add(1, std::memory_order_relaxed);
   }
-  return copy->values.data();
+  return copy->values();
+}
+
+Bf16Activation bf16_activation(const Tensor& x, int64_t rows) {
+  if (!copies_used(x, rows)) return {nullptr, false};
+  const Storage& storage = *x.storage();
+  const std::lock_guard<std::mutex> lock(g_fill);
+  std::unique_ptr<Bf16Copy>& copy = storage.bf16_copy();
+  const uint64_t version = storage.version();
+  if (copy && copy->version == version) return {copy->values(), true};
+  if (!copy) copy = std::make_unique<Bf16Copy>(storage.count());
+  copy->version = version;
+  return {copy->values(), false};
+}
+
+const uint16_t* current_bf16_copy(const Tensor& x) {
+  if (!x.defined()) return nullptr;
+  const Storage& storage = *x.storage();
+  const std::lock_guard<std::mutex> lock(g_fill);
+  const std::unique_ptr<Bf16Copy>& copy = storage.bf16_copy();
+  return copy && copy->version == storage.version() ? copy->values() : nullptr;
 }
 
 void set_bf16_weight_copies(bool on) { g_copies_on.store(on, std::memory_order_relaxed); }

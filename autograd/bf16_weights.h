@@ -3,10 +3,17 @@
 // weight is read by many products between two optimizer steps (the forward x·Wᵀ and the
 // input gradient dy·W, and every thread's block of each), so linear (autograd/matmul.h) asks
 // here for its weight's bf16 copy, made by the first product after the weight changed and
-// passed to oneDNN as it is by every later one. Activations are still rounded per call, and
-// the fp32 master weights stay what the optimizer updates. Rounding is deterministic, so the
-// copy holds exactly the bits each product would have rounded itself: a bf16 run's losses are
-// the same with and without it (tests/models/bf16_training_test.cpp).
+// passed to oneDNN as it is by every later one. The fp32 master weights stay what the
+// optimizer updates. Rounding is deterministic, so the copy holds exactly the bits each
+// product would have rounded itself: a bf16 run's losses are the same with and without it
+// (tests/models/bf16_training_test.cpp).
+//
+// Activations get copies the same way, made by the product that first reads them rather
+// than on one thread beforehand: linear's forward rounds its input x into x's copy (each
+// thread its rows), which the weight gradient xᵀ... reads in the backward instead of every
+// thread rounding all of x again; the input gradient dy·W rounds dy into dy's copy, which
+// the weight gradient reads too. So each activation is rounded once per step where it was
+// rounded three times (x) and twice (dy).
 //
 // Staleness. The copy records the version of the weight's storage (autograd/tensor.h), which
 // every mutable access (non-const Tensor::data(), so Var::data() on a non-const Var too)
@@ -27,16 +34,29 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <cstddef>
 
 #include <tapelm/autograd/tensor.h>
 
 namespace tapelm {
 
 // A storage's contents rounded to bfloat16, as they were at version `version` of it.
-struct Bf16Copy {
+// Its memory comes from the buffer pool, as the storage's does: activations get a copy every
+// step, and fresh allocations of that size cost page faults each time. Uninitialised (no zero
+// fill): whoever makes the copy writes all of it.
+class Bf16Copy {
+ public:
+  explicit Bf16Copy(int64_t count);
+  ~Bf16Copy();
+  Bf16Copy(const Bf16Copy&) = delete;
+  Bf16Copy& operator=(const Bf16Copy&) = delete;
+  uint16_t* values() const { return reinterpret_cast<uint16_t*>(buffer_); }
+
   uint64_t version = 0;
-  std::vector<uint16_t> values;
+
+ private:
+  std::size_t floats_;  // two bf16 values per pooled float
+  float* buffer_;
 };
 
 // The weight w rounded to bfloat16 (nearest even), in w's own layout, for a product of `rows`
@@ -45,7 +65,21 @@ struct Bf16Copy {
 // or when copies are off. Good until w's next change; call it for each product.
 const uint16_t* bf16_weight(const Tensor& w, int64_t rows);
 
-// On by default. Off: every bf16 product rounds its weight itself, as before the copies (for
+// Where a bf16 product of `rows` rows that reads activation x as its (untransposed) a
+// operand finds x rounded: `current` when x's copy holds x's present contents (read it), else
+// the copy to round x into (Bf16Operands::keep_a), which counts as current from here on, so
+// the product must run in bf16 — as it does whenever bf16_weight(w, rows) gives a copy for its
+// weight. data is null when that product does not run in bf16 or copies are off.
+struct Bf16Activation {
+  uint16_t* data;
+  bool current;
+};
+Bf16Activation bf16_activation(const Tensor& x, int64_t rows);
+
+// x's copy when it holds x's present contents, else nullptr (the product rounds x itself).
+const uint16_t* current_bf16_copy(const Tensor& x);
+
+// On by default. Off: every bf16 product rounds its operands itself, as before the copies (for
 // the test that shows both give the same bits, and for benchmarks).
 void set_bf16_weight_copies(bool on);
 

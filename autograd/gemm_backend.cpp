@@ -123,13 +123,13 @@ bool bf16_products_available() { return kernels::detail::bf16_matmul_available(n
 namespace kernels::detail {
 
 void sgemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                 int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16) {
+                 int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const Bf16Operands& bf16) {
   // Few-row products (decoding) stay fp32: rounding the operands costs more than bf16 saves
   // there (one row by a 384 x 8192 weight: 11 GFLOP/s in bf16, 39 in fp32 on Eigen, 1
   // thread, AMD EPYC).
   if (k > 0 && m > kGemvMaxRows && gemm_precision() == GemmPrecision::Bf16) {
     const OneThreadScope one_thread;
-    bf16_gemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, b_bf16);
+    bf16_gemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, bf16);
     return;
   }
   const float beta = accumulate ? 1.0f : 0.0f;

@@ -63,14 +63,28 @@ GemmPrecision gemm_precision();
 // Whether Bf16 can run here: a build with oneDNN and a CPU with AVX512-BF16 or AMX.
 bool bf16_products_available();
 
-namespace kernels::detail {
+namespace kernels {
+
+// A product's operands as bfloat16, for when it runs in bf16 (fp32 products ignore them):
+// rounded already by someone else, or where this product leaves its rounding of a for later
+// products (autograd/bf16_weights.h). Each pointer is in its operand's own layout and row
+// stride; null means the product rounds that operand itself, privately.
+struct Bf16Operands {
+  const uint16_t* a = nullptr;  // a rounded
+  uint16_t* keep_a = nullptr;   // a to be rounded into here (a not transposed; a.k.a. unset)
+  const uint16_t* b = nullptr;  // b rounded
+};
+
+namespace detail {
 
 // One thread's block of a product: c = op(a)·op(b) (or += with accumulate), row-major, each
-// operand with its own row stride, on the backend in use; b_bf16 (or null) is b rounded to
-// bfloat16 with b's layout and stride, read by bf16 products. See gemm in gemm.h.
+// operand with its own row stride, on the backend in use; bf16 as in gemm (gemm.h), offset
+// to this block.
 void sgemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
-                 int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16);
+                 int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const Bf16Operands& bf16);
 
-}  // namespace kernels::detail
+}  // namespace detail
+
+}  // namespace kernels
 
 }  // namespace tapelm

@@ -1,5 +1,5 @@
 // matmul and linear: shape checks, then GEMM calls (autograd/kernels/gemm.h) forward and
-// backward, accumulating straight into gradient buffers.
+// backward, writing or adding straight into gradient buffers.
 #include <tapelm/autograd/matmul.h>
 
 #include <cstring>
@@ -50,6 +50,21 @@ MatmulDims matmul_dims(const Shape& a, const Shape& b, bool trans_a, bool trans_
   return d;
 }
 
+// The bf16 operands of a product of activation a (untransposed, `rows` rows) by weight w:
+// w's copy, and a's copy to read if a was rounded already or else to round a into.
+kernels::Bf16Operands bf16_operands(const Tensor& a, const Tensor& w, int64_t rows) {
+  kernels::Bf16Operands operands;
+  operands.b = bf16_weight(w, rows);
+  if (!operands.b) return operands;  // this product runs in fp32, or copies are off
+  const Bf16Activation a16 = bf16_activation(a, rows);
+  if (a16.current) {
+    operands.a = a16.data;
+  } else {
+    operands.keep_a = a16.data;
+  }
+  return operands;
+}
+
 }  // namespace
 
 Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
@@ -65,19 +80,23 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
     // With X = op(a), Y = op(b), G = dL/d(XY): dX = G·Yᵀ and dY = Xᵀ·G, transposed back
     // into a's and b's storage layouts.
     if (a.requires_grad()) {
-      float* da = a.ensure_grad().data();
+      const GradFill da = a.grad_to_fill();
       if (!trans_a) {
-        kernels::batched_gemm(da, g, b.data(), {d.batch, mn, kn, mk}, d.m, d.k, d.n, false, !trans_b, true);
+        kernels::batched_gemm(da.data, g, b.data(), {d.batch, mn, kn, mk}, d.m, d.k, d.n, false, !trans_b,
+                              da.accumulate);
       } else {
-        kernels::batched_gemm(da, b.data(), g, {d.batch, kn, mn, mk}, d.k, d.m, d.n, trans_b, true, true);
+        kernels::batched_gemm(da.data, b.data(), g, {d.batch, kn, mn, mk}, d.k, d.m, d.n, trans_b, true,
+                              da.accumulate);
       }
     }
     if (b.requires_grad()) {
-      float* db = b.ensure_grad().data();
+      const GradFill db = b.grad_to_fill();
       if (!trans_b) {
-        kernels::batched_gemm(db, a.data(), g, {d.batch, mk, mn, kn}, d.k, d.n, d.m, !trans_a, false, true);
+        kernels::batched_gemm(db.data, a.data(), g, {d.batch, mk, mn, kn}, d.k, d.n, d.m, !trans_a, false,
+                              db.accumulate);
       } else {
-        kernels::batched_gemm(db, g, a.data(), {d.batch, mn, mk, kn}, d.n, d.k, d.m, true, trans_a, true);
+        kernels::batched_gemm(db.data, g, a.data(), {d.batch, mn, mk, kn}, d.n, d.k, d.m, true, trans_a,
+                              db.accumulate);
       }
     }
   });
@@ -109,18 +128,23 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
 #pragma omp parallel for schedule(static) if (rows * out_features > kernels::kParallelGrain)
     for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * out_features, src, sizeof(float) * out_features);
   }
-  // The products that read the weight share its bf16 copy (autograd/bf16_weights.h).
+  // In bf16 the products share their operands' bf16 copies (autograd/bf16_weights.h): the
+  // weight's, x's (rounded here, read by the weight gradient) and dy's (rounded by the input
+  // gradient, read by the weight gradient).
   kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias,
-                bf16_weight(weight.value(), rows));
+                bf16_operands(x.value(), weight.value(), rows));
 
   record_op("linear", y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
     const float* g = dout.data();
     if (x.requires_grad()) {
-      kernels::gemm(x.ensure_grad().data(), g, weight.data(), rows, in, out_features, false, false, true,
-                    bf16_weight(weight.value(), rows));
+      const GradFill dx = x.grad_to_fill();
+      kernels::gemm(dx.data, g, weight.data(), rows, in, out_features, false, false, dx.accumulate,
+                    bf16_operands(dout, weight.value(), rows));
     }
     if (weight.requires_grad()) {
-      kernels::gemm(weight.ensure_grad().data(), g, x.data(), out_features, in, rows, true, false, true);
+      const GradFill dw = weight.grad_to_fill();
+      kernels::gemm(dw.data, g, x.data(), out_features, in, rows, true, false, dw.accumulate,
+                    {current_bf16_copy(dout), nullptr, current_bf16_copy(x.value())});
     }
     if (bias.requires_grad()) {
       const Shape full = {rows, out_features};

@@ -135,7 +135,12 @@ Var permute(const Var& x, const std::vector<int64_t>& dims) {
   Var out{Tensor(shape)};
   permute_copy<false>(out.data(), x.data(), x.shape(), perm);
   record_op("permute", out, {&x}, [x = GradHandle(x), inverse](const Tensor& dout) {
-    permute_copy<true>(x.ensure_grad().data(), dout.data(), dout.shape(), inverse);
+    const GradFill dx = x.grad_to_fill();
+    if (dx.accumulate) {
+      permute_copy<true>(dx.data, dout.data(), dout.shape(), inverse);
+    } else {
+      permute_copy<false>(dx.data, dout.data(), dout.shape(), inverse);
+    }
   });
   return out;
 }

@@ -1,7 +1,8 @@
 // Var: a tensor that takes part in reverse-mode differentiation.
 // A Var is a shared handle (copies alias the same value and gradient). Parameters are
 // persistent leaves with requires_grad; op outputs require grad when any input does.
-// Gradients are allocated on first accumulation and always summed into (+=).
+// Gradients are allocated on first accumulation and summed into (+=); a kernel that writes
+// a whole gradient may instead take it uninitialised the first time (Var::grad_to_fill).
 // A tape node whose backward reads no value of an input holds a GradHandle to it instead of
 // the Var, so the value returns to the buffer pool as soon as the forward pass drops it.
 #pragma once
@@ -16,6 +17,13 @@ namespace tapelm {
 struct GradSlot {
   Tensor grad;  // undefined until something accumulates into it
   bool requires_grad = false;
+};
+
+// A gradient buffer for a kernel that writes all of it: `accumulate` says whether to add
+// into what is there or to overwrite it (the gradient did not exist yet).
+struct GradFill {
+  float* data;
+  bool accumulate;
 };
 
 struct VarImpl {
@@ -57,6 +65,9 @@ class Var {
   // with a const shared_ptr): closures on the tape capture their inputs by value.
   // The gradient buffer, created as zeros if it does not exist yet.
   Tensor& ensure_grad() const;
+  // The gradient buffer for a kernel that covers all of it: created uninitialised, to be
+  // overwritten, when it does not exist yet (no zero fill first), else to be added into.
+  GradFill grad_to_fill() const;
   // grad += g (shapes must match exactly; broadcast reduction is the op's job).
   void add_grad(const Tensor& g) const;
   // Drops the gradient; the next accumulation starts from zero.
@@ -83,8 +94,9 @@ class GradHandle {
   bool requires_grad() const { return slot_ && slot_->requires_grad; }
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return shape_numel(shape_); }
-  // As Var::ensure_grad and Var::add_grad.
+  // As Var::ensure_grad, Var::grad_to_fill and Var::add_grad.
   Tensor& ensure_grad() const;
+  GradFill grad_to_fill() const;
   void add_grad(const Tensor& g) const;
 
  private:

@@ -63,7 +63,7 @@ void run_product(benchmark::State& state, GemmBackend backend, GemmPrecision pre
   std::vector<float> c(static_cast<std::size_t>(p.m * p.n));
   for (auto _ : state) {
     kernels::gemm(c.data(), a.data(), b.data(), p.m, p.n, p.k, p.trans_a, p.trans_b, false,
-                  weight_copy ? bf16_weight(b, p.m) : nullptr);
+                  {nullptr, nullptr, weight_copy ? bf16_weight(b, p.m) : nullptr});
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(p.m * p.n * p.k) * 1e-9,

@@ -81,12 +81,12 @@ void eigen_gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, in
   else run(A.transpose(), B.transpose());
 }
 
-// eigen_gemm_block's contract on the backend in use for float (b_bf16: see gemm).
+// eigen_gemm_block's contract on the backend in use for float (bf16: see gemm).
 template <class T>
 void gemm_block(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m, int64_t n,
-                int64_t k, bool trans_a, bool trans_b, bool accumulate, const uint16_t* b_bf16) {
+                int64_t k, bool trans_a, bool trans_b, bool accumulate, const Bf16Operands& bf16) {
   if constexpr (std::is_same_v<T, float>) {
-    sgemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, b_bf16);
+    sgemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, bf16);
   } else {
     eigen_gemm_block(c, ldc, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate);
   }
@@ -111,19 +111,20 @@ inline int64_t split_point(int64_t size, int64_t p, int64_t parts) {
 
 // c[m, n] = op(a) · op(b), or += with accumulate. op(a) is [m, k]: a is stored [m, k], or
 // [k, m] when trans_a. op(b) is [k, n]: b is stored [k, n], or [n, k] when trans_b.
-// Runs on one thread inside an active parallel region. b_bf16, when not null, is b already
-// rounded to bfloat16 in b's own layout (a weight's copy, autograd/bf16_weights.h): the
-// blocks that run in bf16 read it instead of rounding their part of b.
+// Runs on one thread inside an active parallel region. bf16 holds operands already rounded to
+// bfloat16 (a weight's copy, an activation kept by an earlier product) and where to keep a's
+// rounding (autograd/bf16_weights.h); the blocks that run in bf16 read and fill them instead
+// of rounding their part privately. A kept a is whole once gemm returns.
 template <class T>
 void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-          bool accumulate, const uint16_t* b_bf16 = nullptr) {
+          bool accumulate, const Bf16Operands& bf16 = {}) {
   if (m == 0 || n == 0) return;
   detail::disable_eigen_threading();
   const int64_t lda = trans_a ? m : k;
   const int64_t ldb = trans_b ? k : n;
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads == 1 || m * n * k < kGemmParallelWork) {
-    detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, b_bf16);
+    detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, bf16);
     return;
   }
   // Split the longer side of c; rows of op(a) are columns of a stored transposed, and
@@ -137,12 +138,16 @@ void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool tr
     const int64_t len = detail::split_point(size, p + 1, parts) - begin;
     if (len == 0) continue;
     if (split_rows) {
-      detail::gemm_block(c + begin * n, n, a + (trans_a ? begin : begin * k), lda, b, ldb, len, n, k, trans_a,
-                         trans_b, accumulate, b_bf16);
+      const int64_t a_offset = trans_a ? begin : begin * k;
+      const Bf16Operands block{bf16.a ? bf16.a + a_offset : nullptr, bf16.keep_a ? bf16.keep_a + a_offset : nullptr,
+                               bf16.b};
+      detail::gemm_block(c + begin * n, n, a + a_offset, lda, b, ldb, len, n, k, trans_a, trans_b, accumulate,
+                         block);
     } else {
+      // Every block reads all of a: the first keeps its rounding, the others round privately.
       const int64_t b_offset = trans_b ? begin * k : begin;
-      detail::gemm_block(c + begin, n, a, lda, b + b_offset, ldb, m, len, k, trans_a, trans_b, accumulate,
-                         b_bf16 ? b_bf16 + b_offset : nullptr);
+      const Bf16Operands block{bf16.a, p == 0 ? bf16.keep_a : nullptr, bf16.b ? bf16.b + b_offset : nullptr};
+      detail::gemm_block(c + begin, n, a, lda, b + b_offset, ldb, m, len, k, trans_a, trans_b, accumulate, block);
     }
   }
 }
@@ -159,6 +164,11 @@ template <class T>
 void batched_gemm(T* c, const T* a, const T* b, const GemmBatch& batch, int64_t m, int64_t n, int64_t k,
                   bool trans_a, bool trans_b, bool accumulate) {
   const int64_t count = batch.count;
+  if (count == 0) {
+    // Nothing to sum: a shared c overwritten becomes zeros, as gemm does for an empty k.
+    if (batch.stride_c == 0 && !accumulate) std::fill(c, c + m * n, T(0));
+    return;
+  }
   if (count == 1) {
     gemm(c, a, b, m, n, k, trans_a, trans_b, accumulate);
     return;

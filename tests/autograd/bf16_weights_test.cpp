@@ -1,7 +1,9 @@
-// bf16 weight copies (autograd/bf16_weights.h): linear's products give the same bits with the
-// copy as with per-product rounding, forward and backward, at 1 and 2 threads and whichever
-// way a product is split; a weight is rounded once for its forward and backward products and
-// again after any write to it; decoding's few-row products and fp32 make no copy.
+// bf16 copies (autograd/bf16_weights.h): linear's products give the same bits with the copies
+// as with per-product rounding, forward and backward, at 1 and 2 threads and whichever way a
+// product is split; a weight is rounded once for its forward and backward products and again
+// after any write to it; linear's forward leaves all of its input rounded, and a write to the
+// input before the backward makes that copy stale; decoding's few-row products and fp32 make
+// no copy.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -90,6 +92,42 @@ TEST_F(Bf16Weights, AWeightWrittenBetweenProductsIsRoundedAgain) {
   EXPECT_FALSE(same_bits(second.y, first.y)) << "the write changed the product";
   EXPECT_TRUE(same_bits(second.y, fresh.y)) << "a stale copy of the weight was used";
   EXPECT_TRUE(same_bits(second.dx, fresh.dx)) << "a stale copy of the weight was used";
+}
+
+TEST_F(Bf16Weights, LinearLeavesItsWholeInputRoundedForTheWeightGradient) {
+  // Split by rows, each thread keeps its rows; split by columns (out > rows), one thread keeps
+  // all of x while the other rounds privately.
+  for (const Shape& dims : {Shape{16, 40, 24}, Shape{256, 96, 64}, Shape{64, 512, 256}}) {
+    for (const int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      const Var w(random_tensor({dims[2], dims[1]}, 1), true);
+      const Var x(random_tensor({dims[0], dims[1]}, 2), true);
+      linear(x, w, Var());
+      const uint16_t* copy = current_bf16_copy(x.value());
+      ASSERT_NE(copy, nullptr) << shape_str(dims);
+      int64_t wrong = 0;
+      for (int64_t i = 0; i < x.numel(); ++i) wrong += copy[i] != kernels::detail::to_bf16(x.value().data()[i]);
+      EXPECT_EQ(wrong, 0) << shape_str(dims) << " on " << threads << " threads";
+    }
+  }
+}
+
+TEST_F(Bf16Weights, AnInputWrittenAfterTheForwardIsRoundedAgainForTheWeightGradient) {
+  omp_set_num_threads(2);
+  const Tensor x0 = random_tensor({256, 96}, 2);
+  auto weight_gradient = [&](bool copies) {
+    set_bf16_weight_copies(copies);
+    Var w(random_tensor({64, 96}, 1), true), x(x0.clone(), true);
+    Var y = linear(x, w, Var());
+    float* p = x.data();  // a write between the forward and the backward
+    for (int64_t i = 0; i < x.numel(); ++i) p[i] = p[i] * 0.5f + 0.25f;
+    EXPECT_EQ(current_bf16_copy(x.value()), nullptr) << "the copy of x is stale after the write";
+    Var loss = sum_all(mul(y, Var(random_tensor(y.shape(), 9))));
+    backward(loss);
+    return w.grad().clone();
+  };
+  const Tensor rounded_per_product = weight_gradient(false);
+  EXPECT_TRUE(same_bits(weight_gradient(true), rounded_per_product)) << "a stale copy of x was read";
 }
 
 TEST_F(Bf16Weights, ReadingAWeightKeepsItsCopy) {

@@ -246,6 +246,42 @@ TEST(Linear, LargeBiasGradientIsTheColumnSumOfTheOutputGradient) {
   EXPECT_FALSE(x.has_grad());
 }
 
+// Leaves buffers full of NaN in the pool, of the sizes given, for the next tensors to reuse.
+void poison_pool(const std::vector<Shape>& shapes) {
+  std::vector<Tensor> poisoned;
+  for (const Shape& shape : shapes) {
+    for (int copy = 0; copy < 4; ++copy) poisoned.push_back(Tensor::full(shape, std::nanf("")));
+  }
+}
+
+TEST(Linear, GradientsMadeByTheirFirstProductOverwriteRecycledMemory) {
+  // The first product into a gradient writes it instead of adding to zeros (Var::grad_to_fill),
+  // so its buffer starts with whatever the pool held; x read twice adds the second product.
+  const Tensor x0 = random_tensor({48, 40}, 24), w0 = random_tensor({32, 40}, 25), v0 = random_tensor({40, 32}, 26);
+  const Tensor g = random_tensor({48, 32}, 27);
+  auto gradients = [&] {
+    Var x(x0.clone(), true), w(w0.clone(), true), v(v0.clone(), true);
+    Var y = add(linear(x, w, Var()), matmul(x, v, false, false));
+    Var loss = sum_all(mul(y, Var(g)));
+    backward(loss);
+    return std::vector<Tensor>{x.grad().clone(), w.grad().clone(), v.grad().clone()};
+  };
+  const std::vector<Tensor> clean = gradients();
+  poison_pool({{48, 40}, {32, 40}, {40, 32}});
+  const std::vector<Tensor> reused = gradients();
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    for (int64_t j = 0; j < clean[i].numel(); ++j) ASSERT_EQ(reused[i].data()[j], clean[i].data()[j]) << i << ", " << j;
+  }
+  // Against the products in double: dx = g·w + g·vᵀ, dw = gᵀ·x, dv = xᵀ·g.
+  const std::vector<double> gw = reference_matmul(g.data(), w0.data(), 1, 48, 40, 32, false, false, false);
+  const std::vector<double> gv = reference_matmul(g.data(), v0.data(), 1, 48, 40, 32, false, true, false);
+  const std::vector<double> dw = reference_matmul(g.data(), x0.data(), 1, 32, 40, 48, true, false, false);
+  const std::vector<double> dv = reference_matmul(x0.data(), g.data(), 1, 40, 32, 48, true, false, false);
+  for (std::size_t i = 0; i < gw.size(); ++i) EXPECT_NEAR(clean[0].data()[i], gw[i] + gv[i], 1e-4) << i;
+  for (std::size_t i = 0; i < dw.size(); ++i) EXPECT_NEAR(clean[1].data()[i], dw[i], 1e-4) << i;
+  for (std::size_t i = 0; i < dv.size(); ++i) EXPECT_NEAR(clean[2].data()[i], dv[i], 1e-4) << i;
+}
+
 TEST(Linear, ShapeErrorsNameTheOpAndShapes) {
   const Var x(Tensor::zeros({2, 3})), w(Tensor::zeros({4, 5})), b(Tensor::zeros({4}));
   try {
