@@ -2,7 +2,6 @@
 // backward, writing or adding straight into gradient buffers.
 #include <tapelm/autograd/matmul.h>
 
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -122,17 +121,11 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   Shape shape = x.shape();
   shape.back() = out_features;
   Var y{Tensor(shape)};
-  if (has_bias) {
-    float* dst = y.data();
-    const float* src = bias.data();
-#pragma omp parallel for schedule(static) if (rows * out_features > kernels::kParallelGrain)
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * out_features, src, sizeof(float) * out_features);
-  }
   // In bf16 the products share their operands' bf16 copies (autograd/bf16_weights.h): the
   // weight's, x's (rounded here, read by the weight gradient) and dy's (rounded by the input
   // gradient, read by the weight gradient).
-  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, has_bias,
-                bf16_operands(x.value(), weight.value(), rows));
+  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, false,
+                bf16_operands(x.value(), weight.value(), rows), has_bias ? bias.data() : nullptr);
 
   record_op("linear", y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
     const float* g = dout.data();

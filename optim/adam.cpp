@@ -55,7 +55,7 @@ void Adam::update(Slot& slot, double lr, double weight_decay) {
   float* m = slot.buffers[0].data();
   float* v = slot.buffers[1].data();
   const int64_t n = slot.param.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelUpdateThreshold)
+#pragma omp for simd schedule(static) nowait
   for (int64_t i = 0; i < n; ++i) {
     // Each line is one torch op of _single_tensor_adam(w), rounded as torch rounds it.
     const float param = p[i] * decay;                                  // AdamW: param.mul_

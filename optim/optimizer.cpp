@@ -77,15 +77,24 @@ void Optimizer::step(double lr) {
   if (!std::isfinite(lr) || lr < 0) {
     throw std::invalid_argument(kind_ + "::step: learning rate must be finite and >= 0, got " + std::to_string(lr));
   }
+  std::vector<Slot*> due;
+  int64_t elements = 0;
   for (Slot& slot : slots_) {
     if (!slot.param.has_grad()) continue;
     if (slot.param.grad().shape() != slot.param.shape()) {
       throw std::logic_error(kind_ + "::step: gradient of '" + slot.name + "' has shape " +
                              shape_str(slot.param.grad().shape()) + ", parameter " + shape_str(slot.param.shape()));
     }
-    const ParamGroup& group = groups_[slot.group];
-    ++slot.step;
-    update(slot, lr * group.lr_scale, group.weight_decay);
+    due.push_back(&slot);
+    elements += slot.param.numel();
+  }
+  for (Slot* slot : due) ++slot->step;
+  // One fork/join for the whole step instead of one per parameter tensor: each of those
+  // regions is a rendezvous, and on a busy machine each waits for a descheduled thread.
+#pragma omp parallel if (elements >= kParallelUpdateThreshold)
+  for (Slot* slot : due) {
+    const ParamGroup& group = groups_[slot->group];
+    update(*slot, lr * group.lr_scale, group.weight_decay);
   }
 }
 

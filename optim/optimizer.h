@@ -85,7 +85,10 @@ class Optimizer {
   };
 
   // Updates one parameter in place; slot.step already counts this update. `lr` includes the
-  // group's scale. The gradient is slot.param.grad(), shaped like the parameter.
+  // group's scale. The gradient is slot.param.grad(), shaped like the parameter. Called by
+  // every thread of step()'s parallel region, for every parameter in the same order: the
+  // element loop is an orphaned `omp for ... nowait`, so each thread updates its share of
+  // each parameter and nobody waits between parameters.
   virtual void update(Slot& slot, double lr, double weight_decay) = 0;
 
  private:
@@ -95,7 +98,8 @@ class Optimizer {
   std::vector<Slot> slots_;
 };
 
-// Elements below which an update loop stays single-threaded (fork/join costs more).
+// Elements (of all parameters updated in a step together) below which a step stays
+// single-threaded (fork/join costs more).
 constexpr int64_t kParallelUpdateThreshold = 1 << 14;
 
 // File helpers: the state plus `metadata` (e.g. the trainer's step) in one safetensors file.

@@ -40,7 +40,7 @@ void Sgd::update(Slot& slot, double lr, double weight_decay) {
   const float* grad = slot.param.grad().data();
   float* buf = has_buffer ? slot.buffers[0].data() : nullptr;
   const int64_t n = slot.param.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelUpdateThreshold)
+#pragma omp for simd schedule(static) nowait
   for (int64_t i = 0; i < n; ++i) {
     // Each line is one torch op of _single_tensor_sgd, rounded as torch rounds it.
     float d = grad[i];

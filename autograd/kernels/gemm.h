@@ -107,6 +107,12 @@ inline int64_t split_point(int64_t size, int64_t p, int64_t parts) {
   return std::min(size, (size * p / parts) / 16 * 16);
 }
 
+// Sets m rows of c (row stride ldc) to the n values of row, for a product to add onto.
+template <class T>
+void fill_rows(T* c, int64_t ldc, const T* row, int64_t m, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) std::copy(row, row + n, c + i * ldc);
+}
+
 }  // namespace detail
 
 // c[m, n] = op(a) · op(b), or += with accumulate. op(a) is [m, k]: a is stored [m, k], or
@@ -114,17 +120,22 @@ inline int64_t split_point(int64_t size, int64_t p, int64_t parts) {
 // Runs on one thread inside an active parallel region. bf16 holds operands already rounded to
 // bfloat16 (a weight's copy, an activation kept by an earlier product) and where to keep a's
 // rounding (autograd/bf16_weights.h); the blocks that run in bf16 read and fill them instead
-// of rounding their part privately. A kept a is whole once gemm returns.
+// of rounding their part privately. A kept a is whole once gemm returns. bias, when not null
+// (and accumulate false), is a row of n values that every row of c starts from: c = bias +
+// op(a)·op(b), each block setting its own part in the product's parallel region rather than
+// in one of its own before it.
 template <class T>
 void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-          bool accumulate, const Bf16Operands& bf16 = {}) {
+          bool accumulate, const Bf16Operands& bf16 = {}, const T* bias = nullptr) {
   if (m == 0 || n == 0) return;
   detail::disable_eigen_threading();
   const int64_t lda = trans_a ? m : k;
   const int64_t ldb = trans_b ? k : n;
+  const bool add = accumulate || bias;
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads == 1 || m * n * k < kGemmParallelWork) {
-    detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, accumulate, bf16);
+    if (bias) detail::fill_rows(c, n, bias, m, n);
+    detail::gemm_block(c, n, a, lda, b, ldb, m, n, k, trans_a, trans_b, add, bf16);
     return;
   }
   // Split the longer side of c; rows of op(a) are columns of a stored transposed, and
@@ -141,13 +152,14 @@ void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool tr
       const int64_t a_offset = trans_a ? begin : begin * k;
       const Bf16Operands block{bf16.a ? bf16.a + a_offset : nullptr, bf16.keep_a ? bf16.keep_a + a_offset : nullptr,
                                bf16.b};
-      detail::gemm_block(c + begin * n, n, a + a_offset, lda, b, ldb, len, n, k, trans_a, trans_b, accumulate,
-                         block);
+      if (bias) detail::fill_rows(c + begin * n, n, bias, len, n);
+      detail::gemm_block(c + begin * n, n, a + a_offset, lda, b, ldb, len, n, k, trans_a, trans_b, add, block);
     } else {
       // Every block reads all of a: the first keeps its rounding, the others round privately.
       const int64_t b_offset = trans_b ? begin * k : begin;
       const Bf16Operands block{bf16.a, p == 0 ? bf16.keep_a : nullptr, bf16.b ? bf16.b + b_offset : nullptr};
-      detail::gemm_block(c + begin, n, a, lda, b + b_offset, ldb, m, len, k, trans_a, trans_b, accumulate, block);
+      if (bias) detail::fill_rows(c + begin, n, bias + begin, m, len);
+      detail::gemm_block(c + begin, n, a, lda, b + b_offset, ldb, m, len, k, trans_a, trans_b, add, block);
     }
   }
 }

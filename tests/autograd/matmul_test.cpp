@@ -2,6 +2,7 @@
 // gradients by finite differences for every transpose flag and batch layout, errors.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <tapelm/autograd/kernels/gemm.h>
 #include "gradcheck.h"
@@ -219,6 +220,24 @@ TEST(Linear, MatchesMatmulPlusBias) {
   const Tensor no_bias = linear(Var(x), Var(w), Var()).value();
   const Tensor ref_no_bias = matmul(Var(x), Var(w), false, true).value();
   for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(no_bias.data()[i], ref_no_bias.data()[i]);
+}
+
+TEST(Linear, EveryBlockOfASplitProductStartsFromTheBias) {
+  // The bias is set by each thread's block of the product (kernels::gemm's bias): split by
+  // rows (rows >= out) and by columns (out > rows), on 2 threads, above the parallel threshold.
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (const Shape& dims : {Shape{256, 64, 96}, Shape{48, 64, 512}}) {
+    const Tensor x = random_tensor({dims[0], dims[1]}, 28), w = random_tensor({dims[2], dims[1]}, 29);
+    const Tensor b = random_tensor({dims[2]}, 30);
+    ASSERT_GE(dims[0] * dims[1] * dims[2], kernels::kGemmParallelWork);
+    const Tensor y = linear(Var(x), Var(w), Var(b)).value();
+    const std::vector<double> ref = reference_matmul(x.data(), w.data(), 1, dims[0], dims[2], dims[1], false, true, false);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      ASSERT_NEAR(y.data()[i], ref[i] + b.data()[i % dims[2]], 1e-4) << shape_str(dims) << " at " << i;
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST(Linear, GradientsMatchFiniteDifferencesWithAndWithoutBias) {

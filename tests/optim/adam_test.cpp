@@ -160,21 +160,31 @@ TEST(AdamW, MinimisesAQuadratic) {
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(x.data()[i], c[i], 1e-2) << i;
 }
 
-TEST(AdamW, UpdateIsBitwiseIdenticalForOneAndTwoThreads) {
-  const int64_t n = 4 * kParallelUpdateThreshold + 13;
+TEST(AdamW, UpdateOfEveryParameterIsBitwiseIdenticalForOneAndTwoThreads) {
+  // One parallel region updates all parameters, each thread its share of each: a large one,
+  // a small one (fewer elements than threads' fair share of a cache line) and one in a second
+  // group with its own learning rate scale.
+  const std::vector<int64_t> sizes = {4 * kParallelUpdateThreshold + 13, 7, 1000};
   auto run = [&](int threads) {
     const int previous = omp_get_max_threads();
     omp_set_num_threads(threads);
-    Var p(Tensor::zeros({n}), true);
-    for (int64_t i = 0; i < n; ++i) p.data()[i] = std::sin(0.001f * i);
-    AdamW opt({{"p", {{"p", p}}, 1.0, 0.1}});
+    std::vector<Var> params;
+    for (const int64_t n : sizes) {
+      params.emplace_back(Tensor::zeros({n}), true);
+      for (int64_t i = 0; i < n; ++i) params.back().data()[i] = std::sin(0.001f * i + n);
+    }
+    AdamW opt({{"a", {{"p0", params[0]}, {"p1", params[1]}}, 1.0, 0.1}, {"b", {{"p2", params[2]}}, 0.5, 0.0}});
     for (int step = 0; step < 3; ++step) {
-      Tensor& g = p.ensure_grad();
-      for (int64_t i = 0; i < n; ++i) g.data()[i] = std::cos(0.003f * i + step);
+      for (const Var& p : params) {
+        Tensor& g = p.ensure_grad();
+        for (int64_t i = 0; i < p.numel(); ++i) g.data()[i] = std::cos(0.003f * i + step);
+      }
       opt.step(1e-3);
     }
     omp_set_num_threads(previous);
-    return p.value().to_vector();
+    std::vector<std::vector<float>> values;
+    for (const Var& p : params) values.push_back(p.value().to_vector());
+    return values;
   };
   EXPECT_EQ(run(1), run(2));
 }
