@@ -120,7 +120,6 @@ bool bf16_matmul_available(std::string* why) {
 
 void bf16_gemm_block(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
                      int64_t n, int64_t k, bool trans_a, bool trans_b, bool accumulate, const Bf16Operands& bf16) {
-  if (bf16.keep_a && (trans_a || lda != k)) throw std::logic_error("bf16_gemm_block: keep_a needs a row-major, packed a");
   ThreadState& state = thread_state();
   const int64_t packed_lda = trans_a ? m : k;
   const int64_t packed_ldb = trans_b ? k : n;

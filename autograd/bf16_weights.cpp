@@ -15,7 +15,8 @@ namespace {
 
 std::atomic<bool> g_copies_on{true};
 std::atomic<uint64_t> g_roundings{0};
-// Products may run on several threads at once (one sequence each); a copy is made by one.
+// Products may run on several threads at once (one sequence each); a weight's copy is made by
+// one of them, under this lock.
 std::mutex g_fill;
 
 bool copies_used(const Tensor& t, int64_t rows) {
@@ -59,10 +60,16 @@ Bf16Activation bf16_activation(const Tensor& x, int64_t rows) {
   const std::lock_guard<std::mutex> lock(g_fill);
   std::unique_ptr<Bf16Copy>& copy = storage.bf16_copy();
   const uint64_t version = storage.version();
-  if (copy && copy->version == version) return {copy->values(), true};
+  if (copy && copy->version == version) return {copy->values(), true, version};
   if (!copy) copy = std::make_unique<Bf16Copy>(storage.count());
-  copy->version = version;
-  return {copy->values(), false};
+  copy->version = Bf16Copy::kUnfilled;  // not current while the product rewrites it
+  return {copy->values(), false, version};
+}
+
+void keep_bf16_copy(const Tensor& x, uint64_t version) {
+  const Storage& storage = *x.storage();
+  const std::lock_guard<std::mutex> lock(g_fill);
+  if (storage.bf16_copy()) storage.bf16_copy()->version = version;
 }
 
 const uint16_t* current_bf16_copy(const Tensor& x) {

@@ -10,10 +10,11 @@
 //
 // Activations get copies the same way, made by the product that first reads them rather
 // than on one thread beforehand: linear's forward rounds its input x into x's copy (each
-// thread its rows), which the weight gradient xᵀ... reads in the backward instead of every
-// thread rounding all of x again; the input gradient dy·W rounds dy into dy's copy, which
-// the weight gradient reads too. So each activation is rounded once per step where it was
-// rounded three times (x) and twice (dy).
+// thread its rows, or one thread all of x when the product splits by columns), which the
+// weight gradient dyᵀ·x reads in the backward instead of every thread rounding all of x
+// again; the input gradient dy·W rounds dy into dy's copy, which the weight gradient reads
+// too. Where x was rounded up to three times per step and dy twice, the weight gradient now
+// rounds neither.
 //
 // Staleness. The copy records the version of the weight's storage (autograd/tensor.h), which
 // every mutable access (non-const Tensor::data(), so Var::data() on a non-const Var too)
@@ -29,8 +30,9 @@
 // lives on the storage and dies with it.
 //
 // Memory: each weight used by a bf16 product of more than kernels::kGemvMaxRows rows keeps a
-// copy of 2 bytes per element (half its fp32 size) for as long as it lives, outside the buffer
-// pool.
+// copy of 2 bytes per element (half its fp32 size) for as long as it lives, and so does each
+// input of a linear whose weight gradient will read it (until the tape drops it); both come
+// from the buffer pool.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +54,9 @@ class Bf16Copy {
   Bf16Copy& operator=(const Bf16Copy&) = delete;
   uint16_t* values() const { return reinterpret_cast<uint16_t*>(buffer_); }
 
-  uint64_t version = 0;
+  // The storage's version the values hold; kUnfilled until a rounding of it is complete.
+  static constexpr uint64_t kUnfilled = ~uint64_t(0);
+  uint64_t version = kUnfilled;
 
  private:
   std::size_t floats_;  // two bf16 values per pooled float
@@ -67,14 +71,18 @@ const uint16_t* bf16_weight(const Tensor& w, int64_t rows);
 
 // Where a bf16 product of `rows` rows that reads activation x as its (untransposed) a
 // operand finds x rounded: `current` when x's copy holds x's present contents (read it), else
-// the copy to round x into (Bf16Operands::keep_a), which counts as current from here on, so
-// the product must run in bf16 — as it does whenever bf16_weight(w, rows) gives a copy for its
-// weight. data is null when that product does not run in bf16 or copies are off.
+// the copy to round x into (Bf16Operands::keep_a). Such a copy counts as current only once
+// keep_bf16_copy(x, version) records that the product filled it, so a product that returns
+// early or throws leaves no half-written copy behind. data is null when that product does not
+// run in bf16 or copies are off. Copies are made and read on the thread that runs the tape;
+// one activation is not shared between threads' products.
 struct Bf16Activation {
   uint16_t* data;
   bool current;
+  uint64_t version;  // x's version when asked, for keep_bf16_copy
 };
 Bf16Activation bf16_activation(const Tensor& x, int64_t rows);
+void keep_bf16_copy(const Tensor& x, uint64_t version);
 
 // x's copy when it holds x's present contents, else nullptr (the product rounds x itself).
 const uint16_t* current_bf16_copy(const Tensor& x);

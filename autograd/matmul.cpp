@@ -10,6 +10,7 @@
 #include <tapelm/autograd/kernels/broadcast.h>
 #include <tapelm/autograd/kernels/gemm.h>
 #include <tapelm/autograd/record.h>
+#include <tapelm/autograd/tape.h>
 
 namespace tapelm {
 
@@ -49,20 +50,32 @@ MatmulDims matmul_dims(const Shape& a, const Shape& b, bool trans_a, bool trans_
   return d;
 }
 
-// The bf16 operands of a product of activation a (untransposed, `rows` rows) by weight w:
-// w's copy, and a's copy to read if a was rounded already or else to round a into.
-kernels::Bf16Operands bf16_operands(const Tensor& a, const Tensor& w, int64_t rows) {
-  kernels::Bf16Operands operands;
-  operands.b = bf16_weight(w, rows);
-  if (!operands.b) return operands;  // this product runs in fp32, or copies are off
-  const Bf16Activation a16 = bf16_activation(a, rows);
-  if (a16.current) {
-    operands.a = a16.data;
-  } else {
-    operands.keep_a = a16.data;
+// The bf16 operands of a product of activation a (untransposed, `rows` rows) by weight w: w's
+// copy, and a's copy if a was rounded already; else, when `keep` (a later product will read
+// a), a's copy for this product to round a into, to be recorded by kept() once it ran.
+struct LinearOperands {
+  kernels::Bf16Operands bf16;
+  const Tensor* a = nullptr;
+  uint64_t a_version = 0;
+
+  LinearOperands(const Tensor& activation, const Tensor& w, int64_t rows, bool keep) {
+    // Empty products write nothing: no copy could be filled.
+    if (rows == 0 || w.numel() == 0) return;
+    bf16.b = bf16_weight(w, rows);
+    if (!bf16.b) return;  // this product runs in fp32, or copies are off
+    const Bf16Activation a16 = bf16_activation(activation, rows);
+    if (a16.current) {
+      bf16.a = a16.data;
+    } else if (keep) {
+      bf16.keep_a = a16.data;
+      a = &activation;
+      a_version = a16.version;
+    }
   }
-  return operands;
-}
+  void kept() const {
+    if (a) keep_bf16_copy(*a, a_version);
+  }
+};
 
 }  // namespace
 
@@ -124,15 +137,19 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   // In bf16 the products share their operands' bf16 copies (autograd/bf16_weights.h): the
   // weight's, x's (rounded here, read by the weight gradient) and dy's (rounded by the input
   // gradient, read by the weight gradient).
-  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, false,
-                bf16_operands(x.value(), weight.value(), rows), has_bias ? bias.data() : nullptr);
+  // x's copy is kept only for a weight gradient to read.
+  const LinearOperands operands(x.value(), weight.value(), rows, grad_enabled() && weight.requires_grad());
+  kernels::gemm(y.data(), x.data(), weight.data(), rows, out_features, in, false, true, false, operands.bf16,
+                has_bias ? bias.data() : nullptr);
+  operands.kept();
 
   record_op("linear", y, {&x, &weight, &bias}, [x, weight, bias, rows, in, out_features](const Tensor& dout) {
     const float* g = dout.data();
     if (x.requires_grad()) {
       const GradFill dx = x.grad_to_fill();
-      kernels::gemm(dx.data, g, weight.data(), rows, in, out_features, false, false, dx.accumulate,
-                    bf16_operands(dout, weight.value(), rows));
+      const LinearOperands operands(dout, weight.value(), rows, weight.requires_grad());
+      kernels::gemm(dx.data, g, weight.data(), rows, in, out_features, false, false, dx.accumulate, operands.bf16);
+      operands.kept();
     }
     if (weight.requires_grad()) {
       const GradFill dw = weight.grad_to_fill();

@@ -1,5 +1,6 @@
 // Shape ops. reshape aliases storage; the others copy with row-wise memcpy where rows
-// stay contiguous, and their backward passes add the gradient back in place.
+// stay contiguous, and their backward passes add the gradient back in place (permute writes
+// a gradient that does not exist yet instead of adding it to zeros).
 #include <tapelm/autograd/shape_ops.h>
 
 #include <algorithm>

@@ -1,7 +1,6 @@
 // Gradient accumulation for Var and GradHandle.
 #include <tapelm/autograd/variable.h>
 
-#include <algorithm>
 #include <stdexcept>
 
 namespace tapelm {
@@ -27,12 +26,8 @@ void add_grad_to(GradSlot& slot, const Shape& shape, const Tensor& g) {
   const GradFill dst = grad_to_fill_of(slot, shape);
   const float* src = g.data();
   const int64_t n = g.numel();
-  if (!dst.accumulate) {
-    std::copy(src, src + n, dst.data);
-    return;
-  }
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) dst.data[i] += src[i];
+  for (int64_t i = 0; i < n; ++i) dst.data[i] = dst.accumulate ? dst.data[i] + src[i] : src[i];
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ Adam::Adam(std::string kind, std::vector<ParamGroup> groups, AdamConfig config, 
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamConfig config)
     : Adam(enum_name(OptimizerKind::AdamW), std::move(groups), config, true) {}
 
-void Adam::update(Slot& slot, double lr, double weight_decay) {
+void Adam::update(Slot& slot, double lr, double weight_decay) noexcept {
   const double t = static_cast<double>(slot.step);
   const double bias_correction1 = 1.0 - std::pow(config_.beta1, t);
   const double bias_correction2 = 1.0 - std::pow(config_.beta2, t);

@@ -28,7 +28,7 @@ class Adam : public Optimizer {
  protected:
   // For AdamW, which differs only in how weight decay applies.
   Adam(std::string kind, std::vector<ParamGroup> groups, AdamConfig config, bool decoupled);
-  void update(Slot& slot, double lr, double weight_decay) override;
+  void update(Slot& slot, double lr, double weight_decay) noexcept override;
 
  private:
   AdamConfig config_;

@@ -88,8 +88,9 @@ class Optimizer {
   // group's scale. The gradient is slot.param.grad(), shaped like the parameter. Called by
   // every thread of step()'s parallel region, for every parameter in the same order: the
   // element loop is an orphaned `omp for ... nowait`, so each thread updates its share of
-  // each parameter and nobody waits between parameters.
-  virtual void update(Slot& slot, double lr, double weight_decay) = 0;
+  // each parameter and nobody waits between parameters (a `parallel for` there would run the
+  // whole loop on every thread). noexcept: a throw inside the region would end the process.
+  virtual void update(Slot& slot, double lr, double weight_decay) noexcept = 0;
 
  private:
   std::string kind_;

@@ -28,7 +28,7 @@ std::vector<std::string> buffers_for(const SgdConfig& config) {
 Sgd::Sgd(std::vector<ParamGroup> groups, SgdConfig config)
     : Optimizer(enum_name(OptimizerKind::Sgd), std::move(groups), buffers_for(checked(config))), config_(config) {}
 
-void Sgd::update(Slot& slot, double lr, double weight_decay) {
+void Sgd::update(Slot& slot, double lr, double weight_decay) noexcept {
   const float l2 = static_cast<float>(weight_decay);
   const bool coupled = weight_decay != 0.0;
   const float momentum = static_cast<float>(config_.momentum);

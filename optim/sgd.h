@@ -20,7 +20,7 @@ class Sgd : public Optimizer {
   const SgdConfig& config() const { return config_; }
 
  protected:
-  void update(Slot& slot, double lr, double weight_decay) override;
+  void update(Slot& slot, double lr, double weight_decay) noexcept override;
 
  private:
   SgdConfig config_;

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 // GCC 12 flags _mm512_undefined_ps inside Eigen's AVX-512 packing as (maybe-)uninitialized
@@ -120,7 +121,7 @@ void fill_rows(T* c, int64_t ldc, const T* row, int64_t m, int64_t n) {
 // Runs on one thread inside an active parallel region. bf16 holds operands already rounded to
 // bfloat16 (a weight's copy, an activation kept by an earlier product) and where to keep a's
 // rounding (autograd/bf16_weights.h); the blocks that run in bf16 read and fill them instead
-// of rounding their part privately. A kept a is whole once gemm returns. bias, when not null
+// of rounding their part privately. A kept a is whole once gemm returns (m, n, k > 0). bias, when not null
 // (and accumulate false), is a row of n values that every row of c starts from: c = bias +
 // op(a)·op(b), each block setting its own part in the product's parallel region rather than
 // in one of its own before it.
@@ -128,6 +129,9 @@ template <class T>
 void gemm(T* c, const T* a, const T* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
           bool accumulate, const Bf16Operands& bf16 = {}, const T* bias = nullptr) {
   if (m == 0 || n == 0) return;
+  // Checked here: a throw inside the parallel region below would end the process.
+  if (bf16.keep_a && trans_a) throw std::logic_error("gemm: Bf16Operands::keep_a needs an untransposed a");
+  if (bias && accumulate) throw std::logic_error("gemm: a bias replaces c, so it cannot go with accumulate");
   detail::disable_eigen_threading();
   const int64_t lda = trans_a ? m : k;
   const int64_t ldb = trans_b ? k : n;

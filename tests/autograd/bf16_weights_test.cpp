@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -60,8 +61,10 @@ TEST_F(Bf16Weights, LinearGivesTheBitsOfPerProductRoundingWhicheverWayItsProduct
   for (const Shape& dims : {Shape{16, 40, 24}, Shape{256, 96, 64}, Shape{64, 512, 256}}) {
     for (const int threads : {1, 2}) {
       omp_set_num_threads(threads);
-      const Var w(random_tensor({dims[2], dims[1]}, 1), true);
-      const Tensor x = random_tensor({dims[0], dims[1]}, 2);
+      // Other values at each thread count, so that copies reusing the last run's pooled
+      // buffers cannot hold the right bits already.
+      const Var w(random_tensor({dims[2], dims[1]}, 1 + 10 * threads), true);
+      const Tensor x = random_tensor({dims[0], dims[1]}, 2 + 10 * threads);
       set_bf16_weight_copies(false);
       const LinearResult rounded_per_product = run_linear(w, x);
       set_bf16_weight_copies(true);
@@ -94,22 +97,47 @@ TEST_F(Bf16Weights, AWeightWrittenBetweenProductsIsRoundedAgain) {
   EXPECT_TRUE(same_bits(second.dx, fresh.dx)) << "a stale copy of the weight was used";
 }
 
+// Leaves NaN-filled buffers in the pool for the next copies of `elements` bf16 values to reuse,
+// so that a part of a copy nobody wrote shows.
+void poison_pool_for_copies(int64_t elements) {
+  std::vector<Tensor> poisoned;
+  for (int copy = 0; copy < 4; ++copy) poisoned.push_back(Tensor::full({(elements + 1) / 2}, std::nanf("")));
+}
+
 TEST_F(Bf16Weights, LinearLeavesItsWholeInputRoundedForTheWeightGradient) {
-  // Split by rows, each thread keeps its rows; split by columns (out > rows), one thread keeps
-  // all of x while the other rounds privately.
+  // One block on one thread; split by rows, each thread keeps its rows; split by columns
+  // (out > rows), one thread keeps all of x while the other rounds privately.
   for (const Shape& dims : {Shape{16, 40, 24}, Shape{256, 96, 64}, Shape{64, 512, 256}}) {
     for (const int threads : {1, 2}) {
       omp_set_num_threads(threads);
       const Var w(random_tensor({dims[2], dims[1]}, 1), true);
       const Var x(random_tensor({dims[0], dims[1]}, 2), true);
+      poison_pool_for_copies(x.numel());
       linear(x, w, Var());
       const uint16_t* copy = current_bf16_copy(x.value());
       ASSERT_NE(copy, nullptr) << shape_str(dims);
       int64_t wrong = 0;
       for (int64_t i = 0; i < x.numel(); ++i) wrong += copy[i] != kernels::detail::to_bf16(x.value().data()[i]);
       EXPECT_EQ(wrong, 0) << shape_str(dims) << " on " << threads << " threads";
+      Tape::current().clear();
     }
   }
+}
+
+TEST_F(Bf16Weights, OnlyAWeightGradientToComeKeepsTheInputsCopy) {
+  const Var x(random_tensor({64, 96}, 2), true);
+  {
+    const NoGradGuard no_tape;  // evaluation: no backward will read it
+    linear(x, Var(random_tensor({32, 96}, 1), true), Var());
+  }
+  EXPECT_EQ(current_bf16_copy(x.value()), nullptr);
+  linear(x, Var(random_tensor({32, 96}, 1), false), Var());  // a frozen weight
+  EXPECT_EQ(current_bf16_copy(x.value()), nullptr);
+  linear(x, Var(Tensor({0, 96}), true), Var());  // an empty product writes nothing
+  EXPECT_EQ(current_bf16_copy(x.value()), nullptr);
+  linear(x, Var(random_tensor({32, 96}, 1), true), Var());
+  EXPECT_NE(current_bf16_copy(x.value()), nullptr);
+  Tape::current().clear();
 }
 
 TEST_F(Bf16Weights, AnInputWrittenAfterTheForwardIsRoundedAgainForTheWeightGradient) {

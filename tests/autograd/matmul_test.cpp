@@ -222,11 +222,22 @@ TEST(Linear, MatchesMatmulPlusBias) {
   for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(no_bias.data()[i], ref_no_bias.data()[i]);
 }
 
+// Sets the OpenMP thread count for one scope.
+class ThreadsForScope {
+ public:
+  explicit ThreadsForScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+  ~ThreadsForScope() { omp_set_num_threads(saved_); }
+  ThreadsForScope(const ThreadsForScope&) = delete;
+  ThreadsForScope& operator=(const ThreadsForScope&) = delete;
+
+ private:
+  int saved_;
+};
+
 TEST(Linear, EveryBlockOfASplitProductStartsFromTheBias) {
   // The bias is set by each thread's block of the product (kernels::gemm's bias): split by
   // rows (rows >= out) and by columns (out > rows), on 2 threads, above the parallel threshold.
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(2);
+  const ThreadsForScope two(2);
   for (const Shape& dims : {Shape{256, 64, 96}, Shape{48, 64, 512}}) {
     const Tensor x = random_tensor({dims[0], dims[1]}, 28), w = random_tensor({dims[2], dims[1]}, 29);
     const Tensor b = random_tensor({dims[2]}, 30);
@@ -237,7 +248,6 @@ TEST(Linear, EveryBlockOfASplitProductStartsFromTheBias) {
       ASSERT_NEAR(y.data()[i], ref[i] + b.data()[i % dims[2]], 1e-4) << shape_str(dims) << " at " << i;
     }
   }
-  omp_set_num_threads(saved);
 }
 
 TEST(Linear, GradientsMatchFiniteDifferencesWithAndWithoutBias) {
@@ -276,8 +286,11 @@ void poison_pool(const std::vector<Shape>& shapes) {
 TEST(Linear, GradientsMadeByTheirFirstProductOverwriteRecycledMemory) {
   // The first product into a gradient writes it instead of adding to zeros (Var::grad_to_fill),
   // so its buffer starts with whatever the pool held; x read twice adds the second product.
-  const Tensor x0 = random_tensor({48, 40}, 24), w0 = random_tensor({32, 40}, 25), v0 = random_tensor({40, 32}, 26);
+  // Above the parallel threshold, so each of 2 threads writes its block.
+  const ThreadsForScope two(2);
+  const Tensor x0 = random_tensor({48, 400}, 24), w0 = random_tensor({32, 400}, 25), v0 = random_tensor({400, 32}, 26);
   const Tensor g = random_tensor({48, 32}, 27);
+  ASSERT_GE(48 * 400 * 32, kernels::kGemmParallelWork);
   auto gradients = [&] {
     Var x(x0.clone(), true), w(w0.clone(), true), v(v0.clone(), true);
     Var y = add(linear(x, w, Var()), matmul(x, v, false, false));
@@ -286,19 +299,42 @@ TEST(Linear, GradientsMadeByTheirFirstProductOverwriteRecycledMemory) {
     return std::vector<Tensor>{x.grad().clone(), w.grad().clone(), v.grad().clone()};
   };
   const std::vector<Tensor> clean = gradients();
-  poison_pool({{48, 40}, {32, 40}, {40, 32}});
+  poison_pool({{48, 400}, {32, 400}, {400, 32}});
   const std::vector<Tensor> reused = gradients();
   for (std::size_t i = 0; i < clean.size(); ++i) {
     for (int64_t j = 0; j < clean[i].numel(); ++j) ASSERT_EQ(reused[i].data()[j], clean[i].data()[j]) << i << ", " << j;
   }
   // Against the products in double: dx = g·w + g·vᵀ, dw = gᵀ·x, dv = xᵀ·g.
-  const std::vector<double> gw = reference_matmul(g.data(), w0.data(), 1, 48, 40, 32, false, false, false);
-  const std::vector<double> gv = reference_matmul(g.data(), v0.data(), 1, 48, 40, 32, false, true, false);
-  const std::vector<double> dw = reference_matmul(g.data(), x0.data(), 1, 32, 40, 48, true, false, false);
-  const std::vector<double> dv = reference_matmul(x0.data(), g.data(), 1, 40, 32, 48, true, false, false);
+  const std::vector<double> gw = reference_matmul(g.data(), w0.data(), 1, 48, 400, 32, false, false, false);
+  const std::vector<double> gv = reference_matmul(g.data(), v0.data(), 1, 48, 400, 32, false, true, false);
+  const std::vector<double> dw = reference_matmul(g.data(), x0.data(), 1, 32, 400, 48, true, false, false);
+  const std::vector<double> dv = reference_matmul(x0.data(), g.data(), 1, 400, 32, 48, true, false, false);
   for (std::size_t i = 0; i < gw.size(); ++i) EXPECT_NEAR(clean[0].data()[i], gw[i] + gv[i], 1e-4) << i;
   for (std::size_t i = 0; i < dw.size(); ++i) EXPECT_NEAR(clean[1].data()[i], dw[i], 1e-4) << i;
   for (std::size_t i = 0; i < dv.size(); ++i) EXPECT_NEAR(clean[2].data()[i], dv[i], 1e-4) << i;
+}
+
+TEST(Matmul, BatchedGradientsMadeByTheirFirstProductOverwriteRecycledMemory) {
+  // Per-entry products (one per thread) for a's and b's gradients, and a shared b whose
+  // gradient sums every entry's product, each written first into a NaN-poisoned buffer.
+  const ThreadsForScope two(2);
+  const Tensor a0 = random_tensor({8, 16, 24}, 31), b0 = random_tensor({8, 24, 20}, 32);
+  const Tensor shared0 = random_tensor({24, 20}, 33), g = random_tensor({8, 16, 20}, 34);
+  poison_pool({{8, 16, 24}, {8, 24, 20}, {24, 20}});
+  Var a(a0.clone(), true), b(b0.clone(), true), shared(shared0.clone(), true);
+  Var loss = sum_all(mul(add(matmul(a, b, false, false), matmul(a, shared, false, false)), Var(g)));
+  backward(loss);
+  for (int64_t p = 0; p < 8; ++p) {
+    const float* gp = g.data() + p * 16 * 20;
+    const std::vector<double> da = reference_matmul(gp, b0.data() + p * 24 * 20, 1, 16, 24, 20, false, true, false);
+    const std::vector<double> da_shared = reference_matmul(gp, shared0.data(), 1, 16, 24, 20, false, true, false);
+    const std::vector<double> db = reference_matmul(a0.data() + p * 16 * 24, gp, 1, 24, 20, 16, true, false, false);
+    for (std::size_t i = 0; i < da.size(); ++i) EXPECT_NEAR(a.grad().data()[p * 16 * 24 + i], da[i] + da_shared[i], 1e-4);
+    for (std::size_t i = 0; i < db.size(); ++i) EXPECT_NEAR(b.grad().data()[p * 24 * 20 + i], db[i], 1e-4);
+  }
+  // The shared b's gradient: Σ_p a_pᵀ·g_p = (all rows of a)ᵀ·(all rows of g).
+  const std::vector<double> ds = reference_matmul(a0.data(), g.data(), 1, 24, 20, 8 * 16, true, false, false);
+  for (std::size_t i = 0; i < ds.size(); ++i) EXPECT_NEAR(shared.grad().data()[i], ds[i], 1e-4);
 }
 
 TEST(Linear, ShapeErrorsNameTheOpAndShapes) {

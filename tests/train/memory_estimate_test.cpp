@@ -112,8 +112,11 @@ TEST(MemoryEstimate, Bf16PrecisionCountsAHalfSizeCopyOfEveryWeightMatrixAProduct
   EXPECT_EQ(fp32.bf16_copy_bytes, 0);
   // Per layer qkv 16x48, projection 16x16, FFN 16x64 and 64x16; the tied output 50x16.
   EXPECT_EQ(bf16.bf16_copy_bytes, 2.0 * (2 * (16 * 48 + 16 * 16 + 16 * 64 + 64 * 16) + 50 * 16));
-  EXPECT_EQ(bf16.total_bytes(), fp32.total_bytes() + bf16.bf16_copy_bytes);
-  EXPECT_THAT(describe_memory(bf16), HasSubstr("bf16 weight copies 13.6 KiB"));
+  // Training keeps each layer's linear inputs rounded for the weight gradients: per token the
+  // inputs of qkv, the projection and the FFN's up (16 each) and down (64) products.
+  EXPECT_EQ(bf16.bf16_activation_copy_bytes, 2.0 * (4 * 24) * 2 * (3 * 16 + 64));
+  EXPECT_EQ(bf16.total_bytes(), fp32.total_bytes() + bf16.bf16_copy_bytes + bf16.bf16_activation_copy_bytes);
+  EXPECT_THAT(describe_memory(bf16), HasSubstr("bf16 weight copies 13.6 KiB, bf16 activation copies 42.0 KiB"));
   EXPECT_THAT(describe_memory(fp32), Not(HasSubstr("bf16")));
 
   // An encoder-decoder's cross-attention adds its query, key-value and projection matrices.

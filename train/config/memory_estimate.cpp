@@ -120,6 +120,14 @@ MemoryEstimate estimate_memory(const ModelSection& m, const MemoryPlan& plan) {
     const double matrices = self_only * layer_matrix_elements(m, false) + cross * layer_matrix_elements(m, true) +
                             double(plan.output_rows) * d;
     e.bf16_copy_bytes = 2 * matrices;
+    if (plan.training) {
+      // Per token, the inputs of the attention's input and output projections and of the FFN's
+      // two, and a cross-attention's query and output projections; the output projection's
+      // input and the cross-attention's key-value input (the source's tokens) are left out,
+      // so the count stays a floor.
+      const double f = ffn_width(m);
+      e.bf16_activation_copy_bytes = 2 * tokens * (self_only * (3 * d + f) + cross * (5 * d + f));
+    }
   }
   return e;
 }
@@ -229,6 +237,7 @@ std::string describe_memory(const MemoryEstimate& e) {
   part("activations", e.activation_bytes);
   part("KV cache", e.kv_cache_bytes);
   part("bf16 weight copies", e.bf16_copy_bytes);
+  part("bf16 activation copies", e.bf16_activation_copy_bytes);
   return text;
 }
 

@@ -44,9 +44,13 @@ struct MemoryEstimate {
   double activation_bytes = 0;
   double kv_cache_bytes = 0;
   double bf16_copy_bytes = 0;  // 2 bytes per element of each weight matrix a product reads
+  // Training only: 2 bytes per element of each layer's linear inputs, kept for the weight
+  // gradients (autograd/bf16_weights.h).
+  double bf16_activation_copy_bytes = 0;
 
   double total_bytes() const {
-    return weight_bytes + gradient_bytes + optimizer_bytes + activation_bytes + kv_cache_bytes + bf16_copy_bytes;
+    return weight_bytes + gradient_bytes + optimizer_bytes + activation_bytes + kv_cache_bytes + bf16_copy_bytes +
+           bf16_activation_copy_bytes;
   }
 };
 
