@@ -54,13 +54,14 @@ const uint16_t* bf16_weight(const Tensor& w, int64_t rows) {
   return copy->values();
 }
 
-Bf16Activation bf16_activation(const Tensor& x, int64_t rows) {
-  if (!copies_used(x, rows)) return {nullptr, false};
+Bf16Activation bf16_activation(const Tensor& x, int64_t rows, bool keep) {
+  if (!copies_used(x, rows)) return {nullptr, false, 0};
   const Storage& storage = *x.storage();
   const std::lock_guard<std::mutex> lock(g_fill);
   std::unique_ptr<Bf16Copy>& copy = storage.bf16_copy();
   const uint64_t version = storage.version();
   if (copy && copy->version == version) return {copy->values(), true, version};
+  if (!keep) return {nullptr, false, 0};
   if (!copy) copy = std::make_unique<Bf16Copy>(storage.count());
   copy->version = Bf16Copy::kUnfilled;  // not current while the product rewrites it
   return {copy->values(), false, version};

@@ -71,7 +71,8 @@ const uint16_t* bf16_weight(const Tensor& w, int64_t rows);
 
 // Where a bf16 product of `rows` rows that reads activation x as its (untransposed) a
 // operand finds x rounded: `current` when x's copy holds x's present contents (read it), else
-// the copy to round x into (Bf16Operands::keep_a). Such a copy counts as current only once
+// when `keep` (a later product will read x), the copy to round x into (Bf16Operands::keep_a),
+// else null: no copy is made for nobody to read. Such a copy counts as current only once
 // keep_bf16_copy(x, version) records that the product filled it, so a product that returns
 // early or throws leaves no half-written copy behind. data is null when that product does not
 // run in bf16 or copies are off. Copies are made and read on the thread that runs the tape;
@@ -81,7 +82,7 @@ struct Bf16Activation {
   bool current;
   uint64_t version;  // x's version when asked, for keep_bf16_copy
 };
-Bf16Activation bf16_activation(const Tensor& x, int64_t rows);
+Bf16Activation bf16_activation(const Tensor& x, int64_t rows, bool keep);
 void keep_bf16_copy(const Tensor& x, uint64_t version);
 
 // x's copy when it holds x's present contents, else nullptr (the product rounds x itself).

@@ -63,10 +63,10 @@ struct LinearOperands {
     if (rows == 0 || w.numel() == 0) return;
     bf16.b = bf16_weight(w, rows);
     if (!bf16.b) return;  // this product runs in fp32, or copies are off
-    const Bf16Activation a16 = bf16_activation(activation, rows);
+    const Bf16Activation a16 = bf16_activation(activation, rows, keep);
     if (a16.current) {
       bf16.a = a16.data;
-    } else if (keep) {
+    } else if (a16.data) {
       bf16.keep_a = a16.data;
       a = &activation;
       a_version = a16.version;

@@ -135,6 +135,7 @@ TEST_F(Bf16Weights, OnlyAWeightGradientToComeKeepsTheInputsCopy) {
   EXPECT_EQ(current_bf16_copy(x.value()), nullptr);
   linear(x, Var(Tensor({0, 96}), true), Var());  // an empty product writes nothing
   EXPECT_EQ(current_bf16_copy(x.value()), nullptr);
+  EXPECT_EQ(bf16_activation(x.value(), 64, /*keep=*/false).data, nullptr) << "a copy nobody will read";
   linear(x, Var(random_tensor({32, 96}, 1), true), Var());
   EXPECT_NE(current_bf16_copy(x.value()), nullptr);
   Tape::current().clear();
