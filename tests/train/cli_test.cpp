@@ -68,7 +68,7 @@ TEST(Cli, HelpListsEveryCommandAndExitsZero) {
   const Outcome help = run_tapelm(scratch, {"--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_EQ(help.err, "");
-  for (const char* command : {"pretrain", "finetune", "check", "generate", "eval", "predict"}) {
+  for (const char* command : {"pretrain", "finetune", "check", "generate", "eval", "predict", "average"}) {
     EXPECT_NE(help.out.find("\n  " + std::string(command) + " "), std::string::npos) << command;
   }
   EXPECT_EQ(run_tapelm(scratch, {"--version"}).out, "tapelm 0.1.0\n");
@@ -82,7 +82,8 @@ TEST(Cli, EachCommandDescribesItsOptions) {
       {"check", {"CONFIG", "--set", "out_dir", "data.cache_dir"}},
       {"generate", {"--checkpoint", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed"}},
       {"eval", {"--checkpoint", "--text", "--data", "--threads", "--beam-size"}},
-      {"predict", {"--checkpoint", "--input", "--output", "--threads", "--beam-size"}}};
+      {"predict", {"--checkpoint", "--input", "--output", "--threads", "--beam-size"}},
+      {"average", {"CHECKPOINT...", "--last", "--output"}}};
   for (const auto& [command, options] : expected) {
     const Outcome help = run_tapelm(scratch, {command, "--help"});
     EXPECT_EQ(help.exit_code, 0) << command;
@@ -258,6 +259,45 @@ TEST(Cli, GenerateContinuesThePromptDeterministicallyForASeed) {
                                               "The whale", "--temperature", "0", "--max-new-tokens", "5"});
   EXPECT_EQ(greedy.exit_code, 0) << greedy.err;
   EXPECT_EQ(greedy.out.rfind("The whale", 0), 0u) << greedy.out;
+}
+
+TEST(Cli, AverageOfARunsLastCheckpointsIsAModelToEvaluateAndGenerateWithButNotToResume) {
+  ScratchDir scratch;
+  const testing::TinyRun run = testing::write_tiny_run(scratch, 30);  // checkpoints at steps 10, 20 and 30
+  testing::run_pretraining(run.config);
+  const std::string averaged = (scratch / "avg").string();
+  const Outcome average = run_tapelm(scratch, {"average", "--last", "3", run.out_dir.string(), "--output", averaged});
+  ASSERT_EQ(average.exit_code, 0) << average.err;
+  EXPECT_EQ(average.out, "averaged 3 checkpoints (steps 10, 20, 30) into " + averaged + "/checkpoints/step_00000030\n");
+
+  const std::string text = (scratch / "corpus.txt").string();
+  const Outcome eval = run_tapelm(scratch, {"eval", "--checkpoint", averaged, "--text", text});
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(eval.out.find("(checkpoint " + averaged + "/checkpoints/step_00000030, step 30, 1 thread)"), std::string::npos)
+      << eval.out;
+  const Outcome last = run_tapelm(scratch, {"eval", "--checkpoint", run.out_dir.string(), "--text", text});
+  EXPECT_NE(eval.out.substr(eval.out.find(": loss ")), last.out.substr(last.out.find(": loss "))) << "not the last checkpoint";
+  const Outcome generate = run_tapelm(scratch, {"generate", "--checkpoint", averaged, "--prompt", "The whale",
+                                                "--temperature", "0", "--max-new-tokens", "5"});
+  EXPECT_EQ(generate.exit_code, 0) << generate.err;
+
+  const Outcome resume = run_tapelm(scratch, {"pretrain", run.config.string(), "--set", "out_dir=" + averaged, "--resume"});
+  EXPECT_EQ(resume.exit_code, 2);
+  EXPECT_NE(resume.err.find("is an average of checkpoints"), std::string::npos) << resume.err;
+
+  const std::string run_dir = run.out_dir.string();
+  expect_one_error_line(run_tapelm(scratch, {"average", run_dir, "--output", (scratch / "one").string()}),
+                        "average: at least 2 checkpoints expected, got 1");
+  const Outcome two = run_tapelm(scratch, {"average", "--last", "2", run_dir, run_dir, "--output", (scratch / "two").string()});
+  EXPECT_EQ(two.exit_code, 2);
+  expect_one_error_line(two, "average --last 2: give one run directory, got 2 paths");
+  expect_one_error_line(run_tapelm(scratch, {"average", "--last", "4", run_dir, "--output", (scratch / "four").string()}),
+                        run_dir + ": 3 valid checkpoints, --last 4 asked for (checkpoint.keep_last keeps that many; "
+                                  "0 keeps all)");
+  EXPECT_EQ(run_tapelm(scratch, {"average", "--last", "2", run_dir}).exit_code, 2);  // no --output
+  EXPECT_FALSE(fs::exists(scratch / "one"));
+  EXPECT_FALSE(fs::exists(scratch / "two"));
+  EXPECT_FALSE(fs::exists(scratch / "four"));
 }
 
 TEST(Cli, EvalReportsLossAndPerplexityOfAText) {

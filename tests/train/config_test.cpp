@@ -97,8 +97,9 @@ std::string every_key_yaml(const std::string& tokenizer_model) {
          "  tensorboard: true\n"
          "checkpoint:\n"
          "  interval: 250\n"
-         "  keep_last: 1\n"
+         "  keep_last: 4\n"
          "  keep_best: false\n"
+         "  average_last: 3\n"
          "sample:\n"
          "  prompt: \"Call me\"\n"
          "  max_new_tokens: 40\n"
@@ -240,7 +241,8 @@ TEST(PretrainConfig, EveryKeyIsReadIntoItsField) {
   EXPECT_EQ(c.logging.interval, 5);
   EXPECT_TRUE(c.logging.tensorboard);
   EXPECT_EQ(c.checkpoint.interval, 250);
-  EXPECT_EQ(c.checkpoint.keep_last, 1);
+  EXPECT_EQ(c.checkpoint.keep_last, 4);
+  EXPECT_EQ(c.checkpoint.average_last, 3);
   EXPECT_EQ(c.sample.prompt, "Call me");
   EXPECT_EQ(c.sample.max_new_tokens, 40);
   EXPECT_DOUBLE_EQ(c.sample.temperature, 0.7);
@@ -273,7 +275,7 @@ TEST(PretrainConfig, EveryKeyAffectsEquality) {
   for (const auto& [section, keys] : layout.sections) {
     for (const std::string& key : keys) check(section, key);
   }
-  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 11 + 5 + 2 + 3 + 5);
+  EXPECT_EQ(keys_checked, 2u + 17 + 6 + 7 + 7 + 3 + 11 + 5 + 2 + 4 + 5);
 }
 
 TEST(PretrainConfig, AnEarlierCheckpointsEvalBatchesBecomesMaxExamplesAndBatchSize) {

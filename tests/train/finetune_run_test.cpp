@@ -8,6 +8,7 @@
 
 #include "tests/train/finetune_fixture.h"
 #include "tests/train/tiny_run.h"
+#include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/checkpoint/resume.h>
 #include <tapelm/train/checkpoint/trainer_state.h>
 #include <tapelm/train/checkpoint/finetune_checkpoint.h>
@@ -221,6 +222,57 @@ TEST(FinetuneRun, ANewRunSetsAsideTheBestCheckpointAnEarlierRunLeftAndTestsItsOw
   EXPECT_NE(next.log.find(aside + " was left by an earlier run (valid); set aside as"), std::string::npos) << next.log;
   EXPECT_NO_THROW(verify_checkpoint(abandoned_dir(out_dir) / aside)) << "nothing the earlier run saved is lost";
   EXPECT_EQ(list_checkpoint_dirs(best_checkpoint_dir(out_dir)).size(), 1u);
+}
+
+TEST(FinetuneRun, AverageOfTheLastCheckpointsIsValidatedAndTheTestSplitScoresTheWinner) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 40);  // checkpoints every 10 steps
+  const std::filesystem::path test_file = scratch / "test.jsonl";
+  testing::write_text(test_file, testing::toy_classification_jsonl(24));
+  const testing::FinetuneOutcome outcome = testing::run_finetuning(
+      config, {"checkpoint.average_last=3", "eval.metric=loss", "data.test=" + test_file.string()});
+
+  const std::filesystem::path average = scratch / "ft" / "average" / "checkpoints" / "step_00000040";
+  EXPECT_EQ(outcome.result.average, average);
+  const nlohmann::json inputs = nlohmann::json::parse(testing::read_text(average / kAverageFile))["checkpoints"];
+  ASSERT_EQ(inputs.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(inputs[i]["step"], 20 + 10 * int(i));
+  EXPECT_NE(outcome.log.find("average of 3 checkpoints (steps 20, 30, 40): val "), std::string::npos) << outcome.log;
+
+  // The validation split decides, and the test split scores the model it chose.
+  const bool wins = outcome.log.find("; better than the best checkpoint's loss") != std::string::npos;
+  ASSERT_TRUE(wins || outcome.log.find("; not better than the best checkpoint's loss") != std::string::npos)
+      << outcome.log;
+  EXPECT_NE(outcome.log.find(wins ? "the average of the last checkpoints (checkpoint.average_last 3)"
+                                  : "the best checkpoint " + outcome.result.best.string()),
+            std::string::npos)
+      << outcome.log;
+  std::optional<double> average_val_loss, test_loss;
+  for (const nlohmann::json& record : testing::read_metrics(scratch / "ft")) {
+    if (record.contains("average_val_loss")) average_val_loss = record["average_val_loss"].get<double>();
+    if (record.contains("test_loss")) test_loss = record["test_loss"].get<double>();
+  }
+  ASSERT_TRUE(average_val_loss && test_loss);
+  const testing::CliOutcome eval = testing::run_cli_in_process(
+      {"eval", "--checkpoint", (wins ? average : outcome.result.best).string(), "--data", test_file.string(), "--json"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NEAR(nlohmann::json::parse(eval.out)["metrics"]["loss"].get<double>(), *test_loss, 1e-6);
+}
+
+TEST(FinetuneRun, AverageLastMustBeTwoOrMoreAndKeptByKeepLast) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);
+  for (const auto& [overrides, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"checkpoint.average_last=1"}, "checkpoint.average_last: must be 0 (off) or >= 2"},
+           {{"checkpoint.average_last=4", "checkpoint.keep_last=3"},
+            "checkpoint.average_last: averages more checkpoints than checkpoint.keep_last (3) keeps, got 4"}}) {
+    try {
+      testing::run_finetuning(config, overrides);
+      ADD_FAILURE() << "accepted " << overrides.front();
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <limits>
 #include <new>
 #include <string>
 #include <vector>
@@ -64,6 +65,7 @@ class CommandLine {
     define_generate();
     define_eval();
     define_predict();
+    define_average();
   }
 
   // Parses argv; on a usage error or --help returns the exit code to stop with.
@@ -92,6 +94,7 @@ class CommandLine {
     if (generate_->parsed()) return run_generate(generate_args_);
     if (eval_->parsed()) return run_eval(eval_args_);
     if (predict_->parsed()) return run_predict(predict_args_);
+    if (average_->parsed()) return run_average(average_args_);
     throw std::logic_error("tapelm: a subcommand was parsed but none is dispatched");
   }
 
@@ -192,6 +195,25 @@ class CommandLine {
     add_inference_options(predict_, predict_args_.inference);
   }
 
+  void define_average() {
+    average_ = app_.add_subcommand(
+        "average",
+        "Average the weights of several checkpoints of a run (e.g. its last few) into a new checkpoint, for eval, "
+        "predict, generate or init_from; it holds no optimizer state and cannot be resumed");
+    average_
+        ->add_option("checkpoints", average_args_.checkpoints,
+                     "Checkpoint directories (a run directory stands for its newest valid checkpoint); with --last, "
+                     "one run directory")
+        ->required()
+        ->type_name("CHECKPOINT...");
+    average_->add_option("--last", average_args_.last, "Average the N newest valid checkpoints of the run directory given")
+        ->check(CLI::Range(int64_t{2}, std::numeric_limits<int64_t>::max()))
+        ->type_name("N");
+    average_->add_option("--output", average_args_.output, "New directory to write the averaged checkpoint into")
+        ->required()
+        ->type_name("DIR");
+  }
+
   // CLI11's message plus where to get help; a misspelled command gets a suggestion instead.
   std::string usage_error(const CLI::ParseError& e, int argc, const char* const* argv) {
     const std::vector<CLI::App*> selected = app_.get_subcommands();
@@ -212,12 +234,14 @@ class CommandLine {
   GenerateArgs generate_args_;
   EvalArgs eval_args_;
   PredictArgs predict_args_;
+  AverageArgs average_args_;
   CLI::App* pretrain_ = nullptr;
   CLI::App* finetune_ = nullptr;
   CLI::App* check_ = nullptr;
   CLI::App* generate_ = nullptr;
   CLI::App* eval_ = nullptr;
   CLI::App* predict_ = nullptr;
+  CLI::App* average_ = nullptr;
   CLI::Option* pretrain_resume_ = nullptr;
   CLI::Option* finetune_resume_ = nullptr;
 };

@@ -18,6 +18,7 @@
 #include <tapelm/train/cli/cli.h>
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/tasks/evaluation.h>
+#include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/checkpoint/finetune_checkpoint.h>
 #include <tapelm/train/cli/finetune_commands.h>
 #include <tapelm/train/config/memory_budget.h>
@@ -157,7 +158,9 @@ int train_command(const std::string& name, const TrainCommandArgs& args, const D
   if (result.evaluation) std::cout << ", val " << format_metrics(*result.evaluation);
   if (result.test) std::cout << ", test " << format_metrics(*result.test);
   std::cout << "; best checkpoint " << (result.best.empty() ? std::string("none") : result.best.string())
-            << "; final checkpoint " << result.checkpoint.string() << std::endl;
+            << "; final checkpoint " << result.checkpoint.string();
+  if (!result.average.empty()) std::cout << "; average " << result.average.string();
+  std::cout << std::endl;
   return kExitOk;
 }
 
@@ -245,6 +248,33 @@ int run_eval(const EvalArgs& args) {
   const TokenReader read = [&](uint64_t start, size_t count, int32_t* out) { data.read(start, count, out); };
   print_loss(args.data_file, evaluate_stream(model, data.size(), read, kEvalBatch), trained.checkpoint, threads,
              args.json);
+  return kExitOk;
+}
+
+int run_average(const AverageArgs& args) {
+  std::vector<Checkpoint> inputs;
+  std::vector<std::string> skipped;
+  if (args.last) {
+    if (args.checkpoints.size() != 1) {
+      throw InputError("average --last " + std::to_string(*args.last) + ": give one run directory, got " +
+                       std::to_string(args.checkpoints.size()) + " paths");
+    }
+    inputs = newest_checkpoints(args.checkpoints.front(), *args.last, &skipped);
+    if (int64_t(inputs.size()) < *args.last) {
+      for (const std::string& reason : skipped) print_warning(reason);
+      throw CheckpointError(args.checkpoints.front() + ": " + std::to_string(inputs.size()) + " valid checkpoint" +
+                            (inputs.size() == 1 ? "" : "s") + ", --last " + std::to_string(*args.last) +
+                            " asked for (checkpoint.keep_last keeps that many; 0 keeps all)");
+    }
+    std::reverse(inputs.begin(), inputs.end());  // oldest first, as a list given by hand usually is
+  } else {
+    for (const std::string& path : args.checkpoints) inputs.push_back(locate_checkpoint(path, &skipped));
+  }
+  for (const std::string& reason : skipped) print_warning(reason);
+  const Checkpoint averaged = average_checkpoints(inputs, args.output);
+  std::cout << "averaged " << inputs.size() << " checkpoints (steps";
+  for (size_t i = 0; i < inputs.size(); ++i) std::cout << (i ? ", " : " ") << inputs[i].step;
+  std::cout << ") into " << averaged.dir.string() << std::endl;
   return kExitOk;
 }
 

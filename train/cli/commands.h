@@ -60,12 +60,21 @@ struct PredictArgs {
   InferenceOptions inference;
 };
 
+// average --output DIR (CHECKPOINT... | --last N RUN_DIR): the mean of several checkpoints'
+// weights as a new checkpoint (train/checkpoint/average_checkpoints.h).
+struct AverageArgs {
+  std::vector<std::string> checkpoints;  // checkpoint or run directories; with --last, one run directory
+  std::optional<int64_t> last;           // the N newest checkpoints of the one run directory
+  std::string output;
+};
+
 int run_pretrain(const PretrainArgs& args);
 int run_finetune(const FinetuneArgs& args);
 int run_check(const CheckArgs& args);  // train/cli/check.cpp
 int run_generate(const GenerateArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
+int run_average(const AverageArgs& args);
 
 // What `eval --json` prints for every kind of checkpoint: the evaluated file, the checkpoint,
 // its step and the thread count; the caller adds its figures and calls print_json.

@@ -7,6 +7,7 @@
 #include <tapelm/train/tasks/causal_lm_task.h>
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/loop/run_task.h>
+#include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/checkpoint/finetune_checkpoint.h>
 #include <tapelm/train/tasks/labeled_training_task.h>
 #include <tapelm/train/config/memory_budget.h>
@@ -45,6 +46,11 @@ RunStart start_training_run(const TrainCommandArgs& args, const fs::path& out_di
                                           &start.warnings);
   } catch (const CheckpointError& e) {
     throw CheckpointError(std::string("--resume: ") + e.what());
+  }
+  if (start.resume_from->has(kAverageFile)) {
+    throw CheckpointError("--resume: " + start.resume_from->dir.string() +
+                          " is an average of checkpoints (tapelm average), a model with no optimizer or trainer "
+                          "state to continue from; use it with eval, predict, generate or as init_from");
   }
   return start;
 }

@@ -143,7 +143,8 @@ SectionSchema<CheckpointSection> checkpoint_section_schema() {
   SectionSchema<CheckpointSection> s;
   s.add("interval", &CheckpointSection::interval, at_least(0))
       .add("keep_last", &CheckpointSection::keep_last, at_least(0))
-      .add("keep_best", &CheckpointSection::keep_best);
+      .add("keep_best", &CheckpointSection::keep_best)
+      .add("average_last", &CheckpointSection::average_last, at_least(0));
   return s;
 }
 
@@ -199,11 +200,20 @@ void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSect
                       warmup_fix(steps, steps - 1, warmup + 1) + ", or use scheduler.name: constant)");
 }
 
+void check_checkpoint_rules(const CheckpointSection& c, const RuleContext& context) {
+  context.require(c.average_last != 1, "checkpoint.average_last",
+                  "must be 0 (off) or >= 2 (checkpoints to average), got 1");
+  context.require(c.average_last == 0 || c.keep_last == 0 || c.keep_last >= c.average_last, "checkpoint.average_last",
+                  "averages more checkpoints than checkpoint.keep_last (" + std::to_string(c.keep_last) +
+                      ") keeps, got " + std::to_string(c.average_last) + " (raise keep_last, or 0 keeps all)");
+}
+
 void check_run_rules(const RunConfig& c, const RuleContext& context) {
   check_model_rules(c.model, context);
   check_tokenizer_rules(c.tokenizer, context);
   check_train_rules(c.train, context);
   check_schedule_rules(c.optimizer, c.scheduler, c.train, context);
+  check_checkpoint_rules(c.checkpoint, context);
 }
 
 }  // namespace tapelm

@@ -105,6 +105,10 @@ struct CheckpointSection {
   int64_t interval = 500;  // steps between checkpoints; 0 = only at the end
   int64_t keep_last = 3;   // 0 = keep all
   bool keep_best = true;   // also keep the best validation metric's checkpoint in <out_dir>/best
+  // >= 2: at the end, the mean of the newest N checkpoints' weights goes to <out_dir>/average,
+  // is evaluated on the validation split and replaces the best checkpoint on the test split when
+  // it scores better (train/checkpoint/average_checkpoints.h); 0 = off.
+  int64_t average_last = 0;
 };
 
 // The keys with the same meaning, defaults and validation for every task.
@@ -141,6 +145,8 @@ void check_train_rules(const TrainSection& train, const RuleContext& context, co
 // (cosine, linear: the decay needs steps after the warmup), <= for constant.
 void check_schedule_rules(const OptimizerSection& optimizer, const SchedulerSection& scheduler,
                           const TrainSection& train, const RuleContext& context);
+// checkpoint.average_last is 0 or >= 2 and averages no more checkpoints than keep_last keeps.
+void check_checkpoint_rules(const CheckpointSection& checkpoint, const RuleContext& context);
 // Every rule over RunConfig's sections.
 void check_run_rules(const RunConfig& config, const RuleContext& context);
 

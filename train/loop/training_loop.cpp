@@ -3,6 +3,7 @@
 // ranks, the data-parallel split of each step (docs/distributed.md).
 #include <tapelm/train/loop/training_loop.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -24,6 +25,7 @@
 #include <tapelm/train/loop/loss_plot.h>
 #include <tapelm/train/loop/metrics.h>
 #include <tapelm/train/loop/progress.h>
+#include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/checkpoint/resume.h>
 #include <tapelm/train/checkpoint/run_dir.h>
 #include <tapelm/train/loop/step_outcome.h>
@@ -35,6 +37,7 @@ namespace tapelm {
 namespace fs = std::filesystem;
 
 fs::path best_checkpoint_dir(const fs::path& out_dir) { return out_dir / "best"; }
+fs::path average_checkpoint_dir(const fs::path& out_dir) { return out_dir / "average"; }
 
 MetricSpec early_stopping_metric(const std::vector<MetricSpec>& metrics, const std::string& wanted,
                                  const std::string& task_name) {
@@ -153,7 +156,9 @@ class Loop {
     result.evaluation = last_evaluation_;
     const bool has_best = root() && config_.checkpoint.keep_best && state_.best_metric;
     if (has_best) result.best = best_checkpoint().dir;
-    if (!result.stopped && task_.has_split(Split::kTest)) result.test = test_best(has_best);
+    if (result.stopped) return result;
+    const bool average_wins = config_.checkpoint.average_last > 0 && evaluate_average(result.average);
+    if (task_.has_split(Split::kTest)) result.test = test_best(has_best, average_wins);
     return result;
   }
 
@@ -237,10 +242,14 @@ class Loop {
     for (std::string& line : set_aside_checkpoints(out_dir_, best_checkpoint_dir(out_dir_), kept, "best-")) {
       lines.push_back(std::move(line));
     }
+    for (std::string& line : set_aside_checkpoints(out_dir_, average_checkpoint_dir(out_dir_), kept, "average-")) {
+      lines.push_back(std::move(line));
+    }
     for (const std::string& line : lines) log_ << (resume_from_ ? "resume: " : "") << line << std::endl;
     if (!resume_from_) fs::remove(out_dir_ / "samples.txt");
     start_run(out_dir_, config_.config_yaml);
     remove_run_temporaries(best_checkpoint_dir(out_dir_));
+    remove_run_temporaries(average_checkpoint_dir(out_dir_));
     metrics_ = std::make_unique<MetricsLog>(out_dir_ / "metrics.jsonl",
                                             resume_from_ ? std::optional<int64_t>(state_.step) : std::nullopt,
                                             config_.logging.tensorboard);
@@ -433,16 +442,59 @@ class Loop {
     progress_->print(line + (removed.empty() ? "" : ")"));
   }
 
-  // The best checkpoint's weights (or, without one, the final weights or their average) on
-  // the test split.
-  TaskEvaluation test_best(bool has_best) {
+  // checkpoint.average_last: rank 0 writes the mean of the newest checkpoints' weights to
+  // <out_dir>/average and every rank evaluates it on the validation split, the model then
+  // holding it. Whether it beats the best checkpoint's metric (true) is the same on every rank.
+  bool evaluate_average(fs::path& written) {
+    std::vector<Checkpoint> inputs;
+    if (root()) {
+      std::vector<std::string> skipped;
+      inputs = newest_checkpoints(out_dir_, config_.checkpoint.average_last, &skipped);
+      for (const std::string& reason : skipped) log_ << "average: " << reason << std::endl;
+      if (inputs.size() < 2) {
+        log_ << "average: not written, the run has " << inputs.size() << " valid checkpoint"
+             << (inputs.size() == 1 ? "" : "s") << " (checkpoint.interval sets how often one is written)" << std::endl;
+      }
+    }
+    const int count = int(dist_ ? dist_->all_reduce_sum(double(inputs.size())) : double(inputs.size()));
+    if (count < 2) return false;
+    std::string steps;
+    if (root()) {
+      std::reverse(inputs.begin(), inputs.end());  // oldest first
+      const fs::path dir = average_checkpoint_dir(out_dir_);
+      const Checkpoint average = write_checkpoint(dir, inputs.back().step, averaged_checkpoint_files(inputs));
+      prune_checkpoints(dir, 1, average.step);
+      written = average.dir;
+      const fs::path weights = average.file(kWeightsFile);
+      load_from(weights, [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
+      for (const Checkpoint& input : inputs) steps += (steps.empty() ? "" : ", ") + std::to_string(input.step);
+    }
+    if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
+    const TaskEvaluation evaluation = evaluate_split(Split::kVal, /*average=*/false);
+    const double value = evaluation.metric(metric_.name);
+    const bool wins = improves(value);
+    if (!root()) return wins;
+    metrics_->log(state_.step, prefixed("average_val_", evaluation));
+    log_ << "average of " << count << " checkpoints (steps " << steps << "): val " << format_metrics(evaluation) << "; "
+         << (wins ? "better than" : "not better than") << " the best checkpoint's " << metric_.name << " "
+         << format_double("%.4f", state_.best_metric.value_or(NAN)) << "; " << written.string() << std::endl;
+    return wins;
+  }
+
+  // The model the run found best on the validation split, on the test split: the average of
+  // its last checkpoints when that won (the model holds it already), else the best checkpoint
+  // (or, without one, the final weights or their moving average).
+  TaskEvaluation test_best(bool has_best, bool average_wins) {
     const std::string why = config_.checkpoint.keep_best ? "no finite validation metric, so no best checkpoint"
                                                          : "checkpoint.keep_best is off";
     std::string which = ema_ ? "the final model's EMA weights (train.ema_decay " + format_number(ema_->decay()) +
                                    "; " + why + ")"
                              : "the final model (" + why + ")";
-    bool use_best = dist_ ? dist_->all_reduce_sum(has_best ? 1.0 : 0.0) > 0 : has_best;
-    if (use_best) {
+    bool use_best = !average_wins && (dist_ ? dist_->all_reduce_sum(has_best ? 1.0 : 0.0) > 0 : has_best);
+    if (average_wins) {
+      which = "the average of the last checkpoints (checkpoint.average_last " +
+              std::to_string(config_.checkpoint.average_last) + "), better on the validation split than the best one";
+    } else if (use_best) {
       if (root()) {
         const Checkpoint best = best_checkpoint();
         const fs::path weights = best.file(kWeightsFile);
@@ -453,8 +505,8 @@ class Loop {
       }
       if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
     }
-    // The best checkpoint's weights.safetensors is the average already.
-    const TaskEvaluation evaluation = evaluate_split(Split::kTest, /*average=*/!use_best);
+    // The checkpoints' weights.safetensors hold the moving average already.
+    const TaskEvaluation evaluation = evaluate_split(Split::kTest, /*average=*/!use_best && !average_wins);
     if (!root()) return evaluation;
     metrics_->log(state_.best_step, prefixed("test_", evaluation));
     const std::string report = "test split (" + std::to_string(task_.split_examples(Split::kTest)) + " examples), " +

@@ -70,6 +70,7 @@ struct TrainResult {
   int64_t step = 0;            // steps completed
   std::filesystem::path checkpoint;  // the checkpoint written last (rank 0)
   std::filesystem::path best;        // the best checkpoint (rank 0; empty if no evaluation was finite)
+  std::filesystem::path average;     // checkpoint.average_last's average (rank 0; empty if none was written)
   std::optional<TaskEvaluation> evaluation;  // the last validation evaluation, if any ran
   std::optional<TaskEvaluation> test;        // the best model on the test split (not after a stop)
 };
@@ -83,6 +84,8 @@ class TrainingDiverged : public std::runtime_error {
 
 // <out_dir>/best: the checkpoint with the best validation metric so far.
 std::filesystem::path best_checkpoint_dir(const std::filesystem::path& out_dir);
+// <out_dir>/average: checkpoint.average_last's average of the run's last checkpoints.
+std::filesystem::path average_checkpoint_dir(const std::filesystem::path& out_dir);
 
 // The validation metric early stopping and the best checkpoint follow: eval.metric, or the
 // task's first. Throws ConfigError when the task has no such metric.
