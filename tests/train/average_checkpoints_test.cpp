@@ -24,10 +24,11 @@ using testing::ScratchDir;
 using testing::write_text;
 
 // A checkpoint of `run` at `step` as a training run writes it: weights "w" [2, 3] and "b" [4]
-// from `values` (10 numbers), optimizer and trainer state, config.yaml naming the step, and a
-// tokenizer.
+// from `values` (10 numbers), optimizer and trainer state, config.yaml naming the step (and
+// holding `model`), and a tokenizer.
 Checkpoint write_run_checkpoint(const fs::path& run, int64_t step, const std::vector<float>& values,
-                                const std::string& tokenizer = "tokenizer bytes", Shape w_shape = {2, 3}) {
+                                const std::string& tokenizer = "tokenizer bytes", Shape w_shape = {2, 3},
+                                const std::string& model = "") {
   const NamedTensors weights = {
       {"w", Tensor::from_vector(w_shape, std::vector<float>(values.begin(), values.begin() + 6))},
       {"b", Tensor::from_vector({4}, std::vector<float>(values.begin() + 6, values.end()))}};
@@ -36,7 +37,7 @@ Checkpoint write_run_checkpoint(const fs::path& run, int64_t step, const std::ve
       {CheckpointFile{kWeightsFile, [weights](const fs::path& path) { save_safetensors(path.string(), weights); }},
        CheckpointFile::from_bytes(kOptimizerFile, "moments"),
        CheckpointFile::from_bytes(kTrainerStateFile, "{}"),
-       CheckpointFile::from_bytes(kConfigFile, "seed: " + std::to_string(step) + "\n"),
+       CheckpointFile::from_bytes(kConfigFile, "seed: " + std::to_string(step) + "\n" + model),
        CheckpointFile::from_bytes(kTokenizerFile, tokenizer)});
 }
 
@@ -103,6 +104,21 @@ TEST(AverageCheckpoints, RefusesCheckpointsWithDifferentTokenizers) {
   const Checkpoint b = write_run_checkpoint(scratch / "b", 200, sequence(0, 1), "another tokenizer");
   expect_error<CheckpointError>([&] { average_checkpoints({a, b}, scratch / "avg"); },
                                 {(a.dir / kTokenizerFile).string(), "differs from", (b.dir / kTokenizerFile).string()});
+  EXPECT_TRUE(list_checkpoint_dirs(scratch / "avg").empty());
+}
+
+TEST(AverageCheckpoints, RefusesCheckpointsWhoseConfigsDescribeAnotherArchitecture) {
+  ScratchDir scratch;
+  const Checkpoint a = write_run_checkpoint(scratch / "a", 100, sequence(0, 1), "tokenizer bytes", {2, 3},
+                                            "model: {n_head: 2, dropout: 0.1}\n");
+  const Checkpoint b = write_run_checkpoint(scratch / "b", 200, sequence(0, 1), "tokenizer bytes", {2, 3},
+                                            "model: {n_head: 3, dropout: 0.2}\n");
+  expect_error<CheckpointError>([&] { average_checkpoints({a, b}, scratch / "avg"); },
+                                {(a.dir / kConfigFile).string(), "model.n_head is 2", (b.dir / kConfigFile).string(),
+                                 "has 3"});
+  const Checkpoint c = write_run_checkpoint(scratch / "c", 300, sequence(0, 1), "tokenizer bytes", {2, 3},
+                                            "model: {n_head: 3, dropout: 0}\n");
+  EXPECT_NO_THROW(average_checkpoints({b, c}, scratch / "avg")) << "dropout may differ";
 }
 
 TEST(AverageCheckpoints, RefusesFewerThanTwoInputsAndOneGivenTwice) {
@@ -122,6 +138,9 @@ TEST(AverageCheckpoints, WritesOnlyIntoANewDirectoryAndCleansUpAnInterruptedAver
   fs::create_directories(scratch / "notes");
   write_text(scratch / "notes" / "todo.txt", "x");
   expect_error<InputError>([&] { average_checkpoints({a, b}, scratch / "notes"); }, {"not empty", "todo.txt"});
+
+  fs::create_directories(scratch / "empty");
+  EXPECT_NO_THROW(average_checkpoints({a, b}, scratch / "empty"));
 
   const fs::path leftover = scratch / "avg" / "checkpoints" / temp_name("step_00000200", testing::dead_pid(), 0);
   fs::create_directories(leftover);

@@ -276,6 +276,8 @@ TEST(Cli, AverageOfARunsLastCheckpointsIsAModelToEvaluateAndGenerateWithButNotTo
   EXPECT_NE(eval.out.find("(checkpoint " + averaged + "/checkpoints/step_00000030, step 30, 1 thread)"), std::string::npos)
       << eval.out;
   const Outcome last = run_tapelm(scratch, {"eval", "--checkpoint", run.out_dir.string(), "--text", text});
+  ASSERT_NE(eval.out.find(": loss "), std::string::npos) << eval.out;
+  ASSERT_NE(last.out.find(": loss "), std::string::npos) << last.out;
   EXPECT_NE(eval.out.substr(eval.out.find(": loss ")), last.out.substr(last.out.find(": loss "))) << "not the last checkpoint";
   const Outcome generate = run_tapelm(scratch, {"generate", "--checkpoint", averaged, "--prompt", "The whale",
                                                 "--temperature", "0", "--max-new-tokens", "5"});

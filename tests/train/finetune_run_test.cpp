@@ -224,13 +224,17 @@ TEST(FinetuneRun, ANewRunSetsAsideTheBestCheckpointAnEarlierRunLeftAndTestsItsOw
   EXPECT_EQ(list_checkpoint_dirs(best_checkpoint_dir(out_dir)).size(), 1u);
 }
 
-TEST(FinetuneRun, AverageOfTheLastCheckpointsIsValidatedAndTheTestSplitScoresTheWinner) {
+// Runs the toy task for 40 steps with checkpoint.average_last 3 and checks the average against
+// the model the test split would score without it: the best checkpoint, or with keep_best off
+// the final model. Whichever wins on the validation split is the one the test split scored.
+void expect_the_validation_winner_is_tested(bool keep_best) {
   ScratchDir scratch;
   const std::filesystem::path config = testing::write_toy_finetune(scratch, 40);  // checkpoints every 10 steps
   const std::filesystem::path test_file = scratch / "test.jsonl";
   testing::write_text(test_file, testing::toy_classification_jsonl(24));
-  const testing::FinetuneOutcome outcome = testing::run_finetuning(
-      config, {"checkpoint.average_last=3", "eval.metric=loss", "data.test=" + test_file.string()});
+  const testing::FinetuneOutcome outcome =
+      testing::run_finetuning(config, {"checkpoint.average_last=3", "eval.metric=loss", "data.test=" + test_file.string(),
+                                       std::string("checkpoint.keep_best=") + (keep_best ? "true" : "false")});
 
   const std::filesystem::path average = scratch / "ft" / "average" / "checkpoints" / "step_00000040";
   EXPECT_EQ(outcome.result.average, average);
@@ -239,24 +243,47 @@ TEST(FinetuneRun, AverageOfTheLastCheckpointsIsValidatedAndTheTestSplitScoresThe
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(inputs[i]["step"], 20 + 10 * int(i));
   EXPECT_NE(outcome.log.find("average of 3 checkpoints (steps 20, 30, 40): val "), std::string::npos) << outcome.log;
 
-  // The validation split decides, and the test split scores the model it chose.
-  const bool wins = outcome.log.find("; better than the best checkpoint's loss") != std::string::npos;
-  ASSERT_TRUE(wins || outcome.log.find("; not better than the best checkpoint's loss") != std::string::npos)
-      << outcome.log;
-  EXPECT_NE(outcome.log.find(wins ? "the average of the last checkpoints (checkpoint.average_last 3)"
-                                  : "the best checkpoint " + outcome.result.best.string()),
-            std::string::npos)
-      << outcome.log;
-  std::optional<double> average_val_loss, test_loss;
+  std::optional<double> average_val_loss, best_val_loss, last_val_loss, test_loss;
   for (const nlohmann::json& record : testing::read_metrics(scratch / "ft")) {
     if (record.contains("average_val_loss")) average_val_loss = record["average_val_loss"].get<double>();
+    if (record.contains("val_loss")) {
+      last_val_loss = record["val_loss"].get<double>();
+      best_val_loss = std::min(best_val_loss.value_or(*last_val_loss), *last_val_loss);
+    }
     if (record.contains("test_loss")) test_loss = record["test_loss"].get<double>();
   }
-  ASSERT_TRUE(average_val_loss && test_loss);
-  const testing::CliOutcome eval = testing::run_cli_in_process(
-      {"eval", "--checkpoint", (wins ? average : outcome.result.best).string(), "--data", test_file.string(), "--json"});
+  ASSERT_TRUE(average_val_loss && last_val_loss && test_loss);
+  const bool wins = *average_val_loss < (keep_best ? *best_val_loss : *last_val_loss);
+  EXPECT_NE(outcome.log.find(std::string(wins ? "; better than " : "; not better than ") +
+                             (keep_best ? "the best checkpoint's loss" : "the final model's loss")),
+            std::string::npos)
+      << outcome.log;
+  const std::filesystem::path tested =
+      wins ? average : keep_best ? outcome.result.best : outcome.result.checkpoint;
+  EXPECT_NE(outcome.log.find(wins ? "the average of the checkpoints of steps 20, 30, 40 " + average.string()
+                             : keep_best ? "the best checkpoint " + outcome.result.best.string()
+                                         : "the final model (checkpoint.keep_best is off)"),
+            std::string::npos)
+      << outcome.log;
+  const testing::CliOutcome eval =
+      testing::run_cli_in_process({"eval", "--checkpoint", tested.string(), "--data", test_file.string(), "--json"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  EXPECT_NEAR(nlohmann::json::parse(eval.out)["metrics"]["loss"].get<double>(), *test_loss, 1e-6);
+  EXPECT_NEAR(nlohmann::json::parse(eval.out)["metrics"]["loss"].get<double>(), *test_loss, 1e-6) << tested;
+
+  // A new run in the same out_dir sets this run's average aside.
+  std::filesystem::remove_all(checkpoints_dir(scratch / "ft"));
+  const testing::FinetuneOutcome next = testing::run_finetuning(config, {"train.max_steps=5"});
+  EXPECT_NE(next.log.find("average-step_00000040 was left by an earlier run (valid); set aside as"), std::string::npos)
+      << next.log;
+  EXPECT_TRUE(list_checkpoint_dirs(scratch / "ft" / "average").empty());
+}
+
+TEST(FinetuneRun, AverageOfTheLastCheckpointsIsTestedWhenItBeatsTheBestCheckpointOnValidation) {
+  expect_the_validation_winner_is_tested(/*keep_best=*/true);
+}
+
+TEST(FinetuneRun, AverageOfTheLastCheckpointsIsTestedWhenItBeatsTheFinalModelWithoutABestCheckpoint) {
+  expect_the_validation_winner_is_tested(/*keep_best=*/false);
 }
 
 TEST(FinetuneRun, AverageLastMustBeTwoOrMoreAndKeptByKeepLast) {

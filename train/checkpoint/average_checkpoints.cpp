@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <yaml-cpp/yaml.h>
 
 #include <tapelm/data/atomic_file.h>
 #include <tapelm/nn/safetensors.h>
@@ -14,7 +15,9 @@ namespace tapelm {
 namespace fs = std::filesystem;
 namespace {
 
-// Files that describe a point of training rather than the model: not carried into an average.
+// Files that differ between checkpoints of one run, so they are not compared between inputs:
+// the weights and the training state (which the average does not carry), config.yaml (compared
+// by its model section; a resumed run may have changed other keys) and an earlier average's record.
 bool is_training_state_file(const std::string& name) {
   static const std::set<std::string> names = {kWeightsFile,      kTrainWeightsFile,    kOptimizerFile, kTrainerStateFile,
                                               kFinetuneStateFileV1, kConfigFile, kAverageFile};
@@ -50,6 +53,27 @@ void require_same_task_files(const std::vector<Checkpoint>& inputs, const Checkp
       if (expected.count(name) == 0) {
         throw CheckpointError((input.dir / name).string() + ": not in " + newest.dir.string() +
                               ": the checkpoints come from different kinds of run");
+      }
+    }
+  }
+}
+
+// Every input must describe the newest one's architecture: settings such as model.n_head or
+// model.norm leave every tensor's shape alone but change what the weights mean. Dropout may
+// differ (it is not part of the model's function).
+void require_same_architecture(const std::vector<Checkpoint>& inputs, const Checkpoint& newest) {
+  const fs::path expected_path = newest.file(kConfigFile);
+  const YAML::Node expected = load_from(expected_path, [&] { return YAML::LoadFile(expected_path.string()); })["model"];
+  for (const Checkpoint& input : inputs) {
+    const fs::path path = input.file(kConfigFile);
+    const YAML::Node model = load_from(path, [&] { return YAML::LoadFile(path.string()); })["model"];
+    for (const auto& entry : expected) {
+      const std::string key = entry.first.as<std::string>();
+      if (key == "dropout") continue;
+      const std::string want = YAML::Dump(entry.second), got = model ? YAML::Dump(model[key]) : "";
+      if (want != got) {
+        throw CheckpointError(path.string() + ": model." + key + " is " + (got.empty() ? "not set" : got) + ", " +
+                              expected_path.string() + " has " + want + ": the checkpoints hold different models");
       }
     }
   }
@@ -100,13 +124,15 @@ class WeightSums {
     ++count_;
   }
 
-  NamedTensors mean() const {
+  // Frees each tensor's sums once its mean is made, so the peak stays near the sums' size.
+  NamedTensors take_mean() {
     NamedTensors tensors;
-    for (const auto& [name, sum] : sums_) {
+    for (auto& [name, sum] : sums_) {
       Tensor tensor(shapes_.at(name));
       float* values = tensor.data();
       for (size_t i = 0; i < sum.size(); ++i) values[i] = static_cast<float>(sum[i] / count_);
       tensors.emplace_back(name, std::move(tensor));
+      std::vector<double>().swap(sum);
     }
     return tensors;
   }
@@ -130,8 +156,10 @@ void prepare_out_dir(const fs::path& out_dir) {
                        "); averaged checkpoints go into a new directory");
     }
   }
-  remove_temporaries(checkpoints_dir(out_dir).string(), StaleTemporaries::kOwnerGone);
-  if (!fs::is_empty(checkpoints_dir(out_dir), ec)) {
+  const fs::path checkpoints = checkpoints_dir(out_dir);
+  if (!fs::is_directory(checkpoints, ec)) return;
+  remove_temporaries(checkpoints.string(), StaleTemporaries::kOwnerGone);
+  if (!fs::is_empty(checkpoints, ec)) {
     throw InputError("--output " + out_dir.string() + ": already holds checkpoints; averaged checkpoints go into a new directory");
   }
 }
@@ -160,7 +188,6 @@ std::string average_json(const std::vector<Checkpoint>& inputs) {
 }  // namespace
 
 std::vector<Checkpoint> newest_checkpoints(const fs::path& given, int64_t count, std::vector<std::string>* skipped) {
-  if (count < 1) throw InputError("--last: must be >= 1, got " + std::to_string(count));
   fs::path run_dir = given.has_filename() ? given : given.parent_path();  // "runs/g2p/"
   if (run_dir.filename() == "checkpoints") run_dir = run_dir.parent_path();
   if (!fs::is_directory(checkpoints_dir(run_dir))) {
@@ -190,13 +217,14 @@ std::vector<CheckpointFile> averaged_checkpoint_files(const std::vector<Checkpoi
   }
   const Checkpoint& newest = newest_of(inputs);
   require_same_task_files(inputs, newest);
+  require_same_architecture(inputs, newest);
 
   WeightSums sums;
   for (const Checkpoint& input : inputs) sums.add(input);
   const TensorMetadata metadata = {{"step", std::to_string(newest.step)},
                                    {"averaged_checkpoints", std::to_string(inputs.size())}};
   std::vector<CheckpointFile> files;
-  files.push_back(CheckpointFile{kWeightsFile, [mean = sums.mean(), metadata](const fs::path& path) {
+  files.push_back(CheckpointFile{kWeightsFile, [mean = sums.take_mean(), metadata](const fs::path& path) {
                                    save_safetensors(path.string(), mean, metadata);
                                  }});
   files.push_back(CheckpointFile::copy_of(kConfigFile, newest.file(kConfigFile)));
@@ -206,9 +234,17 @@ std::vector<CheckpointFile> averaged_checkpoint_files(const std::vector<Checkpoi
 }
 
 Checkpoint average_checkpoints(const std::vector<Checkpoint>& inputs, const fs::path& out_dir) {
+  prepare_out_dir(out_dir);  // before reading every input: a wrong --output fails at once
   const std::vector<CheckpointFile> files = averaged_checkpoint_files(inputs);
-  prepare_out_dir(out_dir);
   return write_checkpoint(out_dir, newest_of(inputs).step, files);
+}
+
+void require_resumable(const Checkpoint& checkpoint) {
+  if (!checkpoint.has(kAverageFile)) return;
+  throw CheckpointError(checkpoint.dir.string() +
+                        " is an average of checkpoints (tapelm average): a model with no optimizer or trainer state "
+                        "to continue from; evaluate, predict or generate with it, or start a new run from it "
+                        "(a pretraining average as init_from)");
 }
 
 }  // namespace tapelm

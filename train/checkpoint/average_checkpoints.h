@@ -27,15 +27,18 @@ std::vector<Checkpoint> newest_checkpoints(const std::filesystem::path& run_dir,
                                            std::vector<std::string>* skipped = nullptr);
 
 // The files of the average's checkpoint, for write_checkpoint at the newest input's step. The
-// inputs (at least 2, no directory twice) must hold the same tensors with the same shapes and
-// byte-identical task files; the errors name the checkpoint, file and tensor (InputError /
+// inputs (at least 2, no directory twice) must hold the same tensors with the same shapes, the
+// same model section in config.yaml (dropout aside) and byte-identical task files; the errors name the checkpoint, file and tensor (InputError /
 // CheckpointError, exit 2). The mean is summed in double precision in the order given, so it is
 // deterministic.
 std::vector<CheckpointFile> averaged_checkpoint_files(const std::vector<Checkpoint>& inputs);
 
 // Writes the average as <out_dir>/checkpoints/step_<newest step>/ (`tapelm average`). `out_dir`
-// must not exist, or hold nothing but the temporaries of an interrupted average: a run's own
-// checkpoints are never replaced.
+// must not exist, be empty, or hold nothing but the temporaries of an interrupted average: a
+// run's own checkpoints are never replaced.
 Checkpoint average_checkpoints(const std::vector<Checkpoint>& inputs, const std::filesystem::path& out_dir);
+
+// CheckpointError for an average: training cannot continue from it.
+void require_resumable(const Checkpoint& checkpoint);
 
 }  // namespace tapelm

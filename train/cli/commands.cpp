@@ -260,8 +260,8 @@ int run_average(const AverageArgs& args) {
                        std::to_string(args.checkpoints.size()) + " paths");
     }
     inputs = newest_checkpoints(args.checkpoints.front(), *args.last, &skipped);
+    for (const std::string& reason : skipped) print_warning(reason);
     if (int64_t(inputs.size()) < *args.last) {
-      for (const std::string& reason : skipped) print_warning(reason);
       throw CheckpointError(args.checkpoints.front() + ": " + std::to_string(inputs.size()) + " valid checkpoint" +
                             (inputs.size() == 1 ? "" : "s") + ", --last " + std::to_string(*args.last) +
                             " asked for (checkpoint.keep_last keeps that many; 0 keeps all)");
@@ -269,8 +269,8 @@ int run_average(const AverageArgs& args) {
     std::reverse(inputs.begin(), inputs.end());  // oldest first, as a list given by hand usually is
   } else {
     for (const std::string& path : args.checkpoints) inputs.push_back(locate_checkpoint(path, &skipped));
+    for (const std::string& reason : skipped) print_warning(reason);
   }
-  for (const std::string& reason : skipped) print_warning(reason);
   const Checkpoint averaged = average_checkpoints(inputs, args.output);
   std::cout << "averaged " << inputs.size() << " checkpoints (steps";
   for (size_t i = 0; i < inputs.size(); ++i) std::cout << (i ? ", " : " ") << inputs[i].step;

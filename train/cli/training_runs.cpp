@@ -47,11 +47,7 @@ RunStart start_training_run(const TrainCommandArgs& args, const fs::path& out_di
   } catch (const CheckpointError& e) {
     throw CheckpointError(std::string("--resume: ") + e.what());
   }
-  if (start.resume_from->has(kAverageFile)) {
-    throw CheckpointError("--resume: " + start.resume_from->dir.string() +
-                          " is an average of checkpoints (tapelm average), a model with no optimizer or trainer "
-                          "state to continue from; use it with eval, predict, generate or as init_from");
-  }
+  require_resumable(*start.resume_from);
   return start;
 }
 

@@ -1,4 +1,5 @@
 // Setting up a run's process and training a task.
+#include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/loop/run_task.h>
 
 #include <exception>
@@ -87,6 +88,7 @@ TrainResult locked_run(TrainingTask& task, const LoopConfig& config, const std::
     if (!resume) return;
     std::vector<std::string> skipped;
     from = locate_checkpoint(*resume, &skipped);
+    require_resumable(*from);
     for (const std::string& warning : skipped) log << "warning: " << warning << std::endl;
   });
   if (dist && resume) {

@@ -336,10 +336,13 @@ class Loop {
 
   // ---- evaluation and checkpoints ----
 
-  bool improves(double value) const {
+  bool improves(double value) const { return better(value, state_.best_metric); }
+
+  // A finite value beats no value or a non-finite one.
+  bool better(double value, std::optional<double> than) const {
     if (!std::isfinite(value)) return false;
-    if (!state_.best_metric) return true;
-    return metric_.higher_is_better ? value > *state_.best_metric : value < *state_.best_metric;
+    if (!than || !std::isfinite(*than)) return true;
+    return metric_.higher_is_better ? value > *than : value < *than;
   }
 
   // Evaluation's shapes (whole validation batches, beams) are not training's: each phase starts
@@ -443,57 +446,94 @@ class Loop {
   }
 
   // checkpoint.average_last: rank 0 writes the mean of the newest checkpoints' weights to
-  // <out_dir>/average and every rank evaluates it on the validation split, the model then
-  // holding it. Whether it beats the best checkpoint's metric (true) is the same on every rank.
+  // <out_dir>/average and every rank evaluates it on the validation split. It wins (true, the same
+  // on every rank) when it beats what the test split would score otherwise: the best checkpoint,
+  // or without one the model of the last validation. The parameters then hold the average; a
+  // loser gives them back. An average that cannot be made (a checkpoint gone or unreadable, a
+  // full disk) is logged and leaves the test split to the best checkpoint.
   bool evaluate_average(fs::path& written) {
+    const std::vector<std::vector<float>> kept = parameter_values();
     std::vector<Checkpoint> inputs;
     if (root()) {
-      std::vector<std::string> skipped;
-      inputs = newest_checkpoints(out_dir_, config_.checkpoint.average_last, &skipped);
-      for (const std::string& reason : skipped) log_ << "average: " << reason << std::endl;
-      if (inputs.size() < 2) {
-        log_ << "average: not written, the run has " << inputs.size() << " valid checkpoint"
-             << (inputs.size() == 1 ? "" : "s") << " (checkpoint.interval sets how often one is written)" << std::endl;
+      try {
+        std::vector<std::string> skipped;
+        inputs = newest_checkpoints(out_dir_, config_.checkpoint.average_last, &skipped);
+        for (const std::string& reason : skipped) log_ << "average: " << reason << std::endl;
+        if (inputs.size() < 2) {
+          log_ << "average: not written, the run has " << inputs.size() << " valid checkpoint"
+               << (inputs.size() == 1 ? "" : "s") << " (checkpoint.interval sets how often one is written)"
+               << std::endl;
+          inputs.clear();
+        } else {
+          std::reverse(inputs.begin(), inputs.end());  // oldest first
+          const fs::path dir = average_checkpoint_dir(out_dir_);
+          const Checkpoint average = write_checkpoint(dir, inputs.back().step, averaged_checkpoint_files(inputs));
+          prune_checkpoints(dir, 1, average.step);
+          const fs::path weights = average.file(kWeightsFile);
+          load_from(weights,
+                    [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
+          written = average.dir;
+        }
+      } catch (const std::exception& e) {
+        log_ << "average: not written: " << e.what() << std::endl;
+        inputs.clear();
+        written.clear();
+        restore_parameter_values(kept);
       }
     }
-    const int count = int(dist_ ? dist_->all_reduce_sum(double(inputs.size())) : double(inputs.size()));
+    const double count = dist_ ? dist_->all_reduce_sum(double(inputs.size())) : double(inputs.size());
     if (count < 2) return false;
-    std::string steps;
-    if (root()) {
-      std::reverse(inputs.begin(), inputs.end());  // oldest first
-      const fs::path dir = average_checkpoint_dir(out_dir_);
-      const Checkpoint average = write_checkpoint(dir, inputs.back().step, averaged_checkpoint_files(inputs));
-      prune_checkpoints(dir, 1, average.step);
-      written = average.dir;
-      const fs::path weights = average.file(kWeightsFile);
-      load_from(weights, [&] { load_parameters(weights.string(), task_.model().named_parameters(), /*strict=*/true); });
-      for (const Checkpoint& input : inputs) steps += (steps.empty() ? "" : ", ") + std::to_string(input.step);
-    }
     if (dist_) dist_->broadcast_parameters(task_.model().named_parameters());
     const TaskEvaluation evaluation = evaluate_split(Split::kVal, /*average=*/false);
-    const double value = evaluation.metric(metric_.name);
-    const bool wins = improves(value);
+    const bool keeps_best = config_.checkpoint.keep_best && state_.best_metric;
+    const std::optional<double> rival =
+        keeps_best ? state_.best_metric
+                   : last_evaluation_ ? std::optional<double>(last_evaluation_->metric(metric_.name)) : std::nullopt;
+    const bool wins = better(evaluation.metric(metric_.name), rival);
+    if (!wins) restore_parameter_values(kept);
     if (!root()) return wins;
-    metrics_->log(state_.step, prefixed("average_val_", evaluation));
-    log_ << "average of " << count << " checkpoints (steps " << steps << "): val " << format_metrics(evaluation) << "; "
-         << (wins ? "better than" : "not better than") << " the best checkpoint's " << metric_.name << " "
-         << format_double("%.4f", state_.best_metric.value_or(NAN)) << "; " << written.string() << std::endl;
+    metrics_->log(inputs.back().step, prefixed("average_val_", evaluation));
+    std::string steps;
+    for (const Checkpoint& input : inputs) steps += (steps.empty() ? "" : ", ") + std::to_string(input.step);
+    average_label_ = "the average of the checkpoints of steps " + steps + " " + written.string() + " (val " +
+                     metric_.name + " " + format_double("%.4f", evaluation.metric(metric_.name)) + ")";
+    average_step_ = inputs.back().step;
+    const std::string against = keeps_best ? "the best checkpoint's" : "the final model's";
+    log_ << "average of " << inputs.size() << " checkpoints (steps " << steps << "): val " << format_metrics(evaluation)
+         << "; " << (wins ? "better than " : "not better than ") << against << " " << metric_.name << " "
+         << format_double("%.4f", rival.value_or(NAN)) << "; " << written.string() << std::endl;
     return wins;
   }
 
+  std::vector<std::vector<float>> parameter_values() {
+    std::vector<std::vector<float>> values;
+    for (auto& [name, param] : task_.model().named_parameters()) {
+      values.emplace_back(param.data(), param.data() + param.numel());
+    }
+    return values;
+  }
+
+  void restore_parameter_values(const std::vector<std::vector<float>>& values) {
+    NamedParameters params = task_.model().named_parameters();
+    for (size_t i = 0; i < params.size(); ++i) {
+      std::copy(values[i].begin(), values[i].end(), params[i].second.data());
+    }
+  }
+
   // The model the run found best on the validation split, on the test split: the average of
-  // its last checkpoints when that won (the model holds it already), else the best checkpoint
-  // (or, without one, the final weights or their moving average).
+  // its last checkpoints when that won (the parameters hold it already), else the best
+  // checkpoint (or, without one, the final weights or their moving average).
   TaskEvaluation test_best(bool has_best, bool average_wins) {
     const std::string why = config_.checkpoint.keep_best ? "no finite validation metric, so no best checkpoint"
                                                          : "checkpoint.keep_best is off";
     std::string which = ema_ ? "the final model's EMA weights (train.ema_decay " + format_number(ema_->decay()) +
                                    "; " + why + ")"
                              : "the final model (" + why + ")";
+    int64_t step = state_.best_step;
     bool use_best = !average_wins && (dist_ ? dist_->all_reduce_sum(has_best ? 1.0 : 0.0) > 0 : has_best);
     if (average_wins) {
-      which = "the average of the last checkpoints (checkpoint.average_last " +
-              std::to_string(config_.checkpoint.average_last) + "), better on the validation split than the best one";
+      which = average_label_ + ", better on the validation split than the alternative";
+      step = average_step_;
     } else if (use_best) {
       if (root()) {
         const Checkpoint best = best_checkpoint();
@@ -508,7 +548,7 @@ class Loop {
     // The checkpoints' weights.safetensors hold the moving average already.
     const TaskEvaluation evaluation = evaluate_split(Split::kTest, /*average=*/!use_best && !average_wins);
     if (!root()) return evaluation;
-    metrics_->log(state_.best_step, prefixed("test_", evaluation));
+    metrics_->log(step, prefixed("test_", evaluation));
     const std::string report = "test split (" + std::to_string(task_.split_examples(Split::kTest)) + " examples), " +
                                which + ":\n" + format_metrics(evaluation) + "\n" + evaluation.report;
     write_file_atomic(out_dir_ / "test_report.txt", report);
@@ -540,6 +580,8 @@ class Loop {
   TrainerState state_;
   fs::path last_checkpoint_;
   std::optional<TaskEvaluation> last_evaluation_;
+  std::string average_label_;  // checkpoint.average_last's average, as the test report names it (rank 0)
+  int64_t average_step_ = 0;   // the newest averaged checkpoint's step (rank 0)
   double last_lr_ = 0;
   std::string png_problem_;  // non-empty once the PNG failed: not retried
   Throughput throughput_;    // units per second between log lines

@@ -5,7 +5,8 @@
 // update at the schedule's learning rate; log lines and metrics; evaluation every
 // eval.interval steps with early stopping on a metric and the best checkpoint in
 // <out_dir>/best; periodic, final and signal checkpoints, pruned to checkpoint.keep_last;
-// at the end, the best model on the test split when the task has one. With train.ema_decay > 0,
+// at the end, with checkpoint.average_last, the mean of the last checkpoints, validated against
+// the best one, and the best model on the test split when the task has one. With train.ema_decay > 0,
 // evaluations, samples, the test split and checkpoints' weights.safetensors use the moving
 // average of the weights (optim/ema.h), training the weights themselves.
 //
