@@ -100,6 +100,7 @@
 #include <tapelm/decode/seq2seq_search.h>
 #include <tapelm/decode/token_choice.h>
 
+#include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/checkpoint/checkpoint.h>
 #include <tapelm/train/checkpoint/crc32c.h>
 #include <tapelm/train/checkpoint/finetune_checkpoint.h>
