@@ -78,7 +78,8 @@ TEST(CliBadInput, GenerateRangeChecksEveryOptionLikeItsConfigKey) {
   });
 }
 
-// --threads and --beam-size: checked as train.threads and decode.beam_size are.
+// --threads, --beam-size and --length-penalty: checked as train.threads, decode.beam_size and
+// decode.length_penalty are.
 std::vector<BadInput> inference_option_rows(const std::vector<std::string>& command, const std::string& missing) {
   return {
       {with(command, "--threads", kPastInt64), 2, std::string("--threads: integer '") + kPastInt64 + "' is out of range"},
@@ -93,10 +94,13 @@ std::vector<BadInput> inference_option_rows(const std::vector<std::string>& comm
       {with(command, "--beam-size", kPastInt64), 2,
        std::string("--beam-size: integer '") + kPastInt64 + "' is out of range"},
       {with(command, "--beam-size", "nan"), 2, "--beam-size: expected an integer, got 'nan'"},
+      {with(command, "--length-penalty", "-0.5"), 2, "--length-penalty: must be >= 0, got -0.5"},
+      {with(command, "--length-penalty", "nan"), 2, "--length-penalty: expected a finite number, got 'nan'"},
+      {with(command, "--length-penalty", "0.6x"), 2, "--length-penalty: expected a number, got '0.6x'"},
   };
 }
 
-TEST(CliBadInput, EvalRangeChecksThreadsAndBeamSize) {
+TEST(CliBadInput, EvalRangeChecksThreadsBeamSizeAndLengthPenalty) {
   ScratchDir scratch;
   const std::string nowhere = (scratch / "nowhere").string();
   testing::write_text(scratch / "text.txt", "Call me Ishmael.");

@@ -81,8 +81,8 @@ TEST(Cli, EachCommandDescribesItsOptions) {
       {"finetune", {"CONFIG", "--set", "--resume"}},
       {"check", {"CONFIG", "--set", "out_dir", "data.cache_dir"}},
       {"generate", {"--checkpoint", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed"}},
-      {"eval", {"--checkpoint", "--text", "--data", "--threads", "--beam-size"}},
-      {"predict", {"--checkpoint", "--input", "--output", "--threads", "--beam-size"}},
+      {"eval", {"--checkpoint", "--text", "--data", "--threads", "--beam-size", "--length-penalty"}},
+      {"predict", {"--checkpoint", "--input", "--output", "--threads", "--beam-size", "--length-penalty"}},
       {"average", {"CHECKPOINT...", "--last", "--output"}}};
   for (const auto& [command, options] : expected) {
     const Outcome help = run_tapelm(scratch, {command, "--help"});
@@ -342,7 +342,7 @@ TEST(Cli, EvalJsonGivesTheSameFiguresInFullPrecision) {
   EXPECT_GT(loss_text.size(), 8u) << loss_text;
 }
 
-TEST(Cli, EvalTakesAThreadCountButRefusesABeamForALanguageModel) {
+TEST(Cli, EvalTakesAThreadCountButRefusesABeamOrLengthPenaltyForALanguageModel) {
   ScratchDir scratch;
   const std::string checkpoint = trained_checkpoint(scratch).string();
   const std::string text = (scratch / "corpus.txt").string();
@@ -352,6 +352,11 @@ TEST(Cli, EvalTakesAThreadCountButRefusesABeamForALanguageModel) {
   o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text, "--beam-size", "4"});
   EXPECT_EQ(o.exit_code, 2);
   expect_one_error_line(o, "--beam-size: " + checkpoint +
+                               " is a language model scored by its loss; only seq2seq fine-tuning checkpoints "
+                               "decode with a beam");
+  o = run_tapelm(scratch, {"eval", "--checkpoint", checkpoint, "--text", text, "--length-penalty", "0.6"});
+  EXPECT_EQ(o.exit_code, 2);
+  expect_one_error_line(o, "--length-penalty: " + checkpoint +
                                " is a language model scored by its loss; only seq2seq fine-tuning checkpoints "
                                "decode with a beam");
 }

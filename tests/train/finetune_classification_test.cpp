@@ -236,6 +236,11 @@ TEST(FinetuneClassification, EvalDataReportsTheTaskMetricsOnALabeledFile) {
   EXPECT_NE(beam.err.find("--beam-size: " + best), std::string::npos) << beam.err;
   EXPECT_NE(beam.err.find(" holds a classification model; only seq2seq models decode with a beam"), std::string::npos)
       << beam.err;
+  const testing::CliOutcome penalty =
+      testing::run_cli_in_process({"eval", "--checkpoint", best, "--data", data, "--length-penalty", "1"});
+  EXPECT_EQ(penalty.exit_code, kExitBadInput);
+  EXPECT_NE(penalty.err.find("--length-penalty: " + best), std::string::npos) << penalty.err;
+  EXPECT_NE(penalty.err.find(" holds a classification model"), std::string::npos) << penalty.err;
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ CLI::Validator config_key_option(const ConfigSchema<Root>& schema, const std::st
       [&schema, key](std::string& text) { return schema.problem_with(key, YAML::Node(text)); }, description);
 }
 
-// --threads and --beam-size, shared by eval and predict.
+// --threads, --beam-size and --length-penalty, shared by eval and predict.
 void add_inference_options(CLI::App* command, InferenceOptions& options) {
   command->add_option("--threads", options.threads, "OpenMP threads; 0 = all cores (default: the checkpoint's train.threads)")
       ->check(config_key_option(config_schema<PretrainConfig>(), "train.threads", ">= 0"))
@@ -48,6 +48,12 @@ void add_inference_options(CLI::App* command, InferenceOptions& options) {
                    "Seq2seq checkpoints: beam width, 1 = greedy (default: the checkpoint's decode.beam_size)")
       ->check(config_key_option(config_schema<FinetuneConfig>(), "decode.beam_size", ">= 1"))
       ->type_name("N");
+  command
+      ->add_option("--length-penalty", options.length_penalty,
+                   "Seq2seq checkpoints: GNMT length normalisation of the beam's final choice, 0 = off "
+                   "(default: the checkpoint's decode.length_penalty)")
+      ->check(config_key_option(config_schema<FinetuneConfig>(), "decode.length_penalty", ">= 0"))
+      ->type_name("X");
 }
 
 // The parser and the argument structs its options write into.

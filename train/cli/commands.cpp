@@ -208,8 +208,8 @@ int run_eval(const EvalArgs& args) {
   if (!args.data_file.empty() && is_finetune_checkpoint(checkpoint)) {
     return run_eval_labeled(checkpoint, args.data_file, args.inference, args.json);
   }
-  if (args.inference.beam_size) {
-    throw InputError("--beam-size: " + checkpoint.dir.string() +
+  if (const std::string option = args.inference.decoding_option(); !option.empty()) {
+    throw InputError(option + ": " + checkpoint.dir.string() +
                      (is_finetune_checkpoint(checkpoint)
                           ? " is evaluated on --text, which scores a loss; beams decode examples given with --data"
                           : " is a language model scored by its loss; only seq2seq fine-tuning checkpoints decode "

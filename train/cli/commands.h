@@ -39,9 +39,18 @@ struct GenerateArgs {
 struct InferenceOptions {
   std::optional<int64_t> threads;    // train.threads (0 = all cores)
   std::optional<int64_t> beam_size;  // decode.beam_size, for seq2seq checkpoints
+  std::optional<double> length_penalty;  // decode.length_penalty, for seq2seq checkpoints
+
+  // The first option given that only a seq2seq model's decoding uses ("--beam-size",
+  // "--length-penalty"), or "" when there is none.
+  std::string decoding_option() const {
+    if (beam_size) return "--beam-size";
+    if (length_penalty) return "--length-penalty";
+    return "";
+  }
 };
 
-// eval --checkpoint DIR (--text FILE | --data FILE) [--threads N] [--beam-size N] [--json]:
+// eval --checkpoint DIR (--text FILE | --data FILE) [--threads N] [--beam-size N] [--length-penalty X] [--json]:
 // exactly one of text_file and data_file is non-empty.
 struct EvalArgs {
   std::string checkpoint;
@@ -51,7 +60,7 @@ struct EvalArgs {
   bool json = false;  // one JSON object on stdout instead of the text line
 };
 
-// predict --checkpoint DIR --input FILE [--output FILE] [--threads N] [--beam-size N];
+// predict --checkpoint DIR --input FILE [--output FILE] [--threads N] [--beam-size N] [--length-penalty X];
 // empty output = stdout.
 struct PredictArgs {
   std::string checkpoint;

@@ -120,18 +120,17 @@ std::vector<PredictInput> read_predict_inputs(const std::string& path, const std
   return inputs;
 }
 
-// The checkpoint's task with eval's or predict's --beam-size and --threads applied; the
+// The checkpoint's task with eval's or predict's --beam-size, --length-penalty and --threads applied; the
 // caller starts the threads (use_threads(model.config.train.threads)).
 FinetunedModel load_for_inference(const Checkpoint& checkpoint, const InferenceOptions& inference) {
   std::ostringstream log;
   FinetunedModel model = load_finetuned_model(checkpoint, log, [&](FinetuneConfig& config) {
-    if (inference.beam_size) {
-      if (config.task != "seq2seq") {
-        throw InputError("--beam-size: " + checkpoint.dir.string() + " holds a " + config.task +
-                         " model; only seq2seq models decode with a beam");
-      }
-      config.decode.beam_size = *inference.beam_size;
+    if (const std::string option = inference.decoding_option(); !option.empty() && config.task != "seq2seq") {
+      throw InputError(option + ": " + checkpoint.dir.string() + " holds a " + config.task +
+                       " model; only seq2seq models decode with a beam");
     }
+    if (inference.beam_size) config.decode.beam_size = *inference.beam_size;
+    if (inference.length_penalty) config.decode.length_penalty = *inference.length_penalty;
     if (inference.threads) config.train.threads = *inference.threads;
   });
   return model;

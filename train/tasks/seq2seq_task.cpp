@@ -16,8 +16,8 @@
 #include <tapelm/decode/seq2seq_search.h>
 #include <tapelm/nn/encoder_decoder.h>
 #include <tapelm/train/config/builders.h>
+#include <tapelm/train/config/config_schema.h>
 #include <tapelm/train/config/errors.h>
-#include <tapelm/train/tasks/task_common.h>
 #include <tapelm/train/tasks/task_common.h>
 #include <tapelm/train/tasks/task_metrics.h>
 #include <tapelm/train/checkpoint/training_checkpoint.h>
@@ -243,8 +243,10 @@ class Seq2SeqTask : public FinetuneTask {
   }
 
   std::string decoding_name() const {
-    return config_.decode.beam_size > 1 ? "beam search (beam " + std::to_string(config_.decode.beam_size) + ")"
-                                        : std::string("greedy decoding");
+    if (config_.decode.beam_size == 1) return "greedy decoding";
+    std::string name = "beam search (beam " + std::to_string(config_.decode.beam_size);
+    if (config_.decode.length_penalty > 0) name += ", length penalty " + format_number(config_.decode.length_penalty);
+    return name + ")";
   }
 
   Seq2SeqBatch make_batch(const std::vector<LabeledExample>& examples, const std::vector<size_t>& indices) const {
