@@ -2,7 +2,7 @@
 // under mpirun (the launcher command in TAPELM_TEST_MPIEXEC) on tiny classification and
 // seq2seq data, compared with plain single-process runs: 2 ranks × micro-batch B train and
 // evaluate like 1 process × 2B (dropout on, seq2seq targets of uneven lengths so the loss is
-// weighted by tokens), a 2-rank run resumed from a checkpoint continues bitwise exactly, a
+// weighted by tokens; the average of the last checkpoints validated alike), a 2-rank run resumed from a checkpoint continues bitwise exactly, a
 // checkpoint of 2 ranks continues in 1 process like the uninterrupted run, and a killed rank
 // ends the job promptly with the last checkpoint intact. They run outside mpirun (each test
 // launches its own jobs).
@@ -122,15 +122,15 @@ class FinetuneJob : public LaunchedJobTest {
     return metrics;
   }
 
-  // Both runs' every logged loss within 1e-5 relative, and their final val_ and test_ metrics
-  // too; `exact` metrics (counts of right answers) are equal.
+  // Both runs' every logged loss within 1e-5 relative, and their final val_, average_val_ and
+  // test_ metrics too; `exact` metrics (counts of right answers) are equal.
   void expect_same_training(const std::string& got, const std::string& expected, int64_t steps,
                             const std::vector<std::string>& exact) const {
     const std::vector<double> a = losses(out_dir(got)), b = losses(out_dir(expected));
     ASSERT_EQ(b.size(), size_t(steps));
     expect_same_losses_within(a, b, 1e-5);
     EXPECT_LT(b.back(), b.front()) << "the loss falls";
-    for (const std::string prefix : {"val_", "test_"}) {
+    for (const std::string prefix : {"val_", "average_val_", "test_"}) {
       const std::map<std::string, double> want = last_metrics(expected, prefix), have = last_metrics(got, prefix);
       ASSERT_FALSE(want.empty()) << "no " << prefix << " metrics in " << expected;
       ASSERT_EQ(have.size(), want.size()) << prefix;
@@ -147,10 +147,12 @@ class FinetuneJob : public LaunchedJobTest {
 };
 
 // Class weights: each micro-batch's mean loss counts as much as its examples' weights sum to.
+// Both runs end by validating the average of their checkpoints of steps 10 and 20.
 TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const Finished two = run(command(2, classification_config("two_ranks", 2, 20)));
+  const std::string average = "--set checkpoint.average_last=2";
+  const Finished two = run(command(2, classification_config("two_ranks", 2, 20), average));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, classification_config("one_process", 4, 20)));
+  const Finished one = run(command(0, classification_config("one_process", 4, 20), average));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
   EXPECT_TRUE(contains(one.output, "micro-batch 4, 2 accumulation steps")) << one.output;
@@ -158,13 +160,16 @@ TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLik
 }
 
 // Targets of 1 to 5 tokens: each micro-batch's mean loss counts as many tokens as it holds,
-// however the batch is split. The decoded val and test predictions are scored too. (20 steps:
+// however the batch is split. The decoded val and test predictions are scored too, and so is
+// the average of the checkpoints (steps 10 and 20) that rank 0 writes and every rank
+// validates. (20 steps:
 // at this learning rate the losses agree to about 3e-7 relative by step 20, but Adam
 // amplifies the rounding differences to about 3e-6 by step 30.)
 TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20)));
+  const std::string average = "--set checkpoint.average_last=2";
+  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20), average));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, seq2seq_config("one_process", 4, 20)));
+  const Finished one = run(command(0, seq2seq_config("one_process", 4, 20), average));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
   expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});

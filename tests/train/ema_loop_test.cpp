@@ -118,5 +118,44 @@ TEST(EmaLoop, DecayZeroWritesNoSecondWeightsFileAndTrainsTheSameWeights) {
   EXPECT_FALSE(testing::same_bytes(a.file(kWeightsFile), b.file(kWeightsFile)));
 }
 
+// checkpoint.average_last averages what the checkpoints call the model, the moving averages,
+// and validates that; here the drift makes older weights worse, so it loses to the final
+// average, the trained weights are given back and the test split sees the final average.
+TEST(EmaLoop, AnAverageOfCheckpointsIsTheMeanOfTheirMovingAveragesNotOfTheTrainedWeights) {
+  ScratchDir scratch;
+  DriftTask task;
+  std::ostringstream log;
+  LoopConfig config = drift_config(scratch / "run", 0.5);
+  config.checkpoint.average_last = 2;
+  config.checkpoint.keep_best = false;
+  const TrainResult result = train(task, config, std::nullopt, logging_to(log));
+  const Checkpoint at8 = verify_checkpoint(testing::checkpoint_path(scratch / "run", 8));
+  const Checkpoint at12 = verify_checkpoint(testing::checkpoint_path(scratch / "run", 12));
+
+  ASSERT_EQ(result.average, checkpoints_dir(average_checkpoint_dir(scratch / "run")) / checkpoint_dir_name(12)) << log.str();
+  const fs::path average = verify_checkpoint(result.average).file(kWeightsFile);
+  for (int64_t i = 0; i < 2; ++i) {
+    const double mean = (double(tensor_value(at8.file(kWeightsFile), "w", i)) + tensor_value(at12.file(kWeightsFile), "w", i)) / 2;
+    EXPECT_NEAR(tensor_value(average, "w", i), mean, 1e-6) << "w[" << i << "]";
+    const double trained = (double(tensor_value(at8.file(kTrainWeightsFile), "w", i)) +
+                            tensor_value(at12.file(kTrainWeightsFile), "w", i)) / 2;
+    EXPECT_GT(std::abs(tensor_value(average, "w", i) - trained), 0.05) << "not the mean of the trained weights";
+  }
+  std::optional<double> average_val_w0;
+  for (const nlohmann::json& record : testing::read_metrics(scratch / "run")) {
+    if (record.contains("average_val_w0")) average_val_w0 = record["average_val_w0"].get<double>();
+  }
+  ASSERT_TRUE(average_val_w0) << log.str();
+  EXPECT_NEAR(*average_val_w0, tensor_value(average, "w", 0), 1e-6);
+  EXPECT_NE(log.str().find("; not better than the final model's w0 "), std::string::npos) << log.str();
+
+  ASSERT_TRUE(result.test);
+  EXPECT_NEAR(result.test->metric("w0"), tensor_value(at12.file(kWeightsFile), "w", 0), 1e-6)
+      << "the test split sees the final moving average";
+  EXPECT_NEAR(task.model().named_parameters()[0].second.data()[0], tensor_value(at12.file(kTrainWeightsFile), "w", 0),
+              1e-6)
+      << "the losing average gave the trained weights back";
+}
+
 }  // namespace
 }  // namespace tapelm
