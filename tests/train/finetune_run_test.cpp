@@ -286,6 +286,27 @@ TEST(FinetuneRun, AverageOfTheLastCheckpointsIsTestedWhenItBeatsTheFinalModelWit
   expect_the_validation_winner_is_tested(/*keep_best=*/false);
 }
 
+TEST(FinetuneRun, AResumeWithoutAveragingSaysTheAverageLeftBeforeItIsOlderThanItsWeights) {
+  ScratchDir scratch;
+  const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);  // checkpoints every 10 steps
+  testing::run_finetuning(config, {"checkpoint.average_last=2"});
+  const std::filesystem::path average = scratch / "ft" / "average" / "checkpoints" / "step_00000020";
+  ASSERT_NO_THROW(verify_checkpoint(average));
+
+  const testing::FinetuneOutcome resumed = testing::run_finetuning(config, {"train.max_steps=30"}, /*resume=*/true);
+  EXPECT_NE(resumed.log.find("note: " + average.string() + " is the average of checkpoints up to step 20, written "
+                             "before this resume; checkpoint.average_last is 0, so it was not updated"),
+            std::string::npos)
+      << resumed.log;
+  EXPECT_NO_THROW(verify_checkpoint(average)) << "nothing a run saved is lost";
+
+  const testing::FinetuneOutcome again = testing::run_finetuning(config, {"train.max_steps=30"}, /*resume=*/true);
+  EXPECT_NE(again.log.find("note: " + average.string()), std::string::npos) << "still older than the weights";
+  const testing::FinetuneOutcome averaged =
+      testing::run_finetuning(config, {"train.max_steps=30", "checkpoint.average_last=2"}, /*resume=*/true);
+  EXPECT_EQ(averaged.log.find("note: "), std::string::npos) << averaged.log;
+}
+
 TEST(FinetuneRun, AverageLastMustBeTwoOrMoreAndKeptByKeepLast) {
   ScratchDir scratch;
   const std::filesystem::path config = testing::write_toy_finetune(scratch, 20);

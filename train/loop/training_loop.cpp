@@ -158,6 +158,7 @@ class Loop {
     if (has_best) result.best = best_checkpoint().dir;
     if (result.stopped) return result;
     const bool average_wins = config_.checkpoint.average_last > 0 && evaluate_average(result.average);
+    if (config_.checkpoint.average_last == 0 && root()) note_earlier_average();
     if (task_.has_split(Split::kTest)) result.test = test_best(has_best, average_wins);
     return result;
   }
@@ -503,6 +504,16 @@ class Loop {
          << "; " << (wins ? "better than " : "not better than ") << against << " " << metric_.name << " "
          << format_double("%.4f", rival.value_or(NAN)) << "; " << written.string() << std::endl;
     return wins;
+  }
+
+  // An average written before a resume that turned checkpoint.average_last off stays where
+  // the run's own average would be: say so, lest it be taken for one of the final weights.
+  void note_earlier_average() {
+    const std::vector<CheckpointDir> earlier = list_checkpoint_dirs(average_checkpoint_dir(out_dir_));
+    if (earlier.empty() || earlier.back().step >= state_.step) return;
+    log_ << "note: " << earlier.back().dir.string() << " is the average of checkpoints up to step "
+         << earlier.back().step << ", written before this resume; checkpoint.average_last is 0, so it was not "
+         << "updated" << std::endl;
   }
 
   std::vector<std::vector<float>> parameter_values() {
