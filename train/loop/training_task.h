@@ -104,7 +104,8 @@ class TrainingTask {
   // Continues from a sampler_state(); throws std::invalid_argument for one that does not fit.
   virtual void restore_sampler(const nlohmann::json& state) = 0;
   // The task's files for a checkpoint besides weights, optimizer state, trainer state and
-  // config: tokenizer.model, labels.json, ...
+  // config: tokenizer.model, labels.json, ... Their bytes must stay the same for the whole run:
+  // checkpoint.average_last averages only checkpoints whose task files are byte-identical.
   virtual std::vector<CheckpointFile> checkpoint_files() const = 0;
 };
 
