@@ -2,9 +2,10 @@
 // under mpirun (the launcher command in TAPELM_TEST_MPIEXEC) on tiny classification and
 // seq2seq data, compared with plain single-process runs: 2 ranks × micro-batch B train and
 // evaluate like 1 process × 2B (dropout on, seq2seq targets of uneven lengths so the loss is
-// weighted by tokens; the average of the last checkpoints validated alike), a 2-rank run resumed from a checkpoint continues bitwise exactly, a
-// checkpoint of 2 ranks continues in 1 process like the uninterrupted run, and a killed rank
-// ends the job promptly with the last checkpoint intact. They run outside mpirun (each test
+// weighted by tokens; the average of the last checkpoints validated alike), a 2-rank run
+// resumed from a checkpoint continues bitwise exactly, a checkpoint of 2 ranks continues in 1
+// process like the uninterrupted run, and a killed rank ends the job promptly with the last
+// checkpoint intact. They run outside mpirun (each test
 // launches its own jobs).
 #include <gtest/gtest.h>
 
@@ -146,13 +147,15 @@ class FinetuneJob : public LaunchedJobTest {
   }
 };
 
+// Ends a run by validating the average of its checkpoints of steps 10 and 20.
+constexpr const char* kAverageLastTwo = "--set checkpoint.average_last=2";
+
 // Class weights: each micro-batch's mean loss counts as much as its examples' weights sum to.
 // Both runs end by validating the average of their checkpoints of steps 10 and 20.
 TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const std::string average = "--set checkpoint.average_last=2";
-  const Finished two = run(command(2, classification_config("two_ranks", 2, 20), average));
+  const Finished two = run(command(2, classification_config("two_ranks", 2, 20), kAverageLastTwo));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, classification_config("one_process", 4, 20), average));
+  const Finished one = run(command(0, classification_config("one_process", 4, 20), kAverageLastTwo));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
   EXPECT_TRUE(contains(one.output, "micro-batch 4, 2 accumulation steps")) << one.output;
@@ -166,10 +169,9 @@ TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLik
 // at this learning rate the losses agree to about 3e-7 relative by step 20, but Adam
 // amplifies the rounding differences to about 3e-6 by step 30.)
 TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const std::string average = "--set checkpoint.average_last=2";
-  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20), average));
+  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20), kAverageLastTwo));
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, seq2seq_config("one_process", 4, 20), average));
+  const Finished one = run(command(0, seq2seq_config("one_process", 4, 20), kAverageLastTwo));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
   expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});

@@ -132,14 +132,17 @@ TEST(EmaLoop, AnAverageOfCheckpointsIsTheMeanOfTheirMovingAveragesNotOfTheTraine
   const Checkpoint at8 = verify_checkpoint(testing::checkpoint_path(scratch / "run", 8));
   const Checkpoint at12 = verify_checkpoint(testing::checkpoint_path(scratch / "run", 12));
 
-  ASSERT_EQ(result.average, checkpoints_dir(average_checkpoint_dir(scratch / "run")) / checkpoint_dir_name(12)) << log.str();
+  ASSERT_EQ(result.average, checkpoints_dir(average_checkpoint_dir(scratch / "run")) / checkpoint_dir_name(12))
+      << log.str();
   const fs::path average = verify_checkpoint(result.average).file(kWeightsFile);
+  // w[i] averaged over the two checkpoints' `file`.
+  const auto mean_of = [&](const char* file, int64_t i) {
+    return (double(tensor_value(at8.file(file), "w", i)) + tensor_value(at12.file(file), "w", i)) / 2;
+  };
   for (int64_t i = 0; i < 2; ++i) {
-    const double mean = (double(tensor_value(at8.file(kWeightsFile), "w", i)) + tensor_value(at12.file(kWeightsFile), "w", i)) / 2;
-    EXPECT_NEAR(tensor_value(average, "w", i), mean, 1e-6) << "w[" << i << "]";
-    const double trained = (double(tensor_value(at8.file(kTrainWeightsFile), "w", i)) +
-                            tensor_value(at12.file(kTrainWeightsFile), "w", i)) / 2;
-    EXPECT_GT(std::abs(tensor_value(average, "w", i) - trained), 0.05) << "not the mean of the trained weights";
+    EXPECT_NEAR(tensor_value(average, "w", i), mean_of(kWeightsFile, i), 1e-6) << "w[" << i << "]";
+    EXPECT_GT(std::abs(tensor_value(average, "w", i) - mean_of(kTrainWeightsFile, i)), 0.05)
+        << "not the mean of the trained weights";
   }
   std::optional<double> average_val_w0;
   for (const nlohmann::json& record : testing::read_metrics(scratch / "run")) {
