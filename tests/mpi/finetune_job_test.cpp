@@ -69,7 +69,9 @@ class FinetuneJob : public LaunchedJobTest {
                         "classification: {class_weights: {good: 3.0, bad: 1.0}}\n");
   }
 
-  fs::path seq2seq_config(const std::string& name, int64_t micro_batch, int64_t max_steps) const {
+  // `data_keys`: more keys of the data section, e.g. ", group_by_length: true".
+  fs::path seq2seq_config(const std::string& name, int64_t micro_batch, int64_t max_steps,
+                          const std::string& data_keys = "") const {
     return write_config(name, micro_batch, max_steps, 10,
                         "task: seq2seq\n"
                         "model: {n_layer: 1, n_head: 2, n_embd: 32, ffn_hidden: 64, ctx_len: 12, dropout: 0.1, "
@@ -78,7 +80,7 @@ class FinetuneJob : public LaunchedJobTest {
                         "target_tokenizer: {type: word, vocab_size: 40, byte_fallback: false, "
                         "character_coverage: 1.0}\n"
                         "data: {format: tsv, train: " + (dir_ / "g2p.tsv").string() +
-                        ", input_field: word, target_field: phonemes}\n"
+                        ", input_field: word, target_field: phonemes" + data_keys + "}\n"
                         "decode: {max_len: 8}\n",
                         "1.0e-2", "per");
   }
@@ -174,6 +176,19 @@ TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOnePro
   const Finished one = run(command(0, seq2seq_config("one_process", 4, 20), kAverageLastTwo));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
+  expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
+}
+
+// Micro-batches of words of one length each (data.group_by_length groups by micro-batch, so
+// both runs use micro-batches of 2): the ranks share a step's four by length rather than in
+// turn, and the step's gradient is the same sum.
+TEST_F(FinetuneJob, Seq2SeqWithLengthGroupsOnTwoRanksTrainsLikeOneProcessWithTheSameMicroBatches) {
+  const std::string grouped = ", group_by_length: true";
+  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20, grouped), kAverageLastTwo));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const Finished one = run(command(0, seq2seq_config("one_process", 2, 20, grouped), kAverageLastTwo));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_TRUE(contains(one.output, "micro-batch 2, 4 accumulation steps")) << one.output;
   expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
 }
 

@@ -14,7 +14,6 @@
 #include <tapelm/autograd/elementwise.h>
 #include <tapelm/autograd/tape.h>
 #include <tapelm/data/atomic_file.h>
-#include <tapelm/data/sampler.h>
 #include <tapelm/nn/safetensors.h>
 #include <tapelm/nn/summary.h>
 #include <tapelm/optim/ema.h>
@@ -24,6 +23,7 @@
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/loop/loss_plot.h>
 #include <tapelm/train/loop/metrics.h>
+#include <tapelm/train/loop/micro_batch_shares.h>
 #include <tapelm/train/loop/progress.h>
 #include <tapelm/train/checkpoint/average_checkpoints.h>
 #include <tapelm/train/checkpoint/resume.h>
@@ -284,8 +284,8 @@ class Loop {
     // over micro-batches and ranks divided by the total weight is the gradient of the global
     // batch's mean loss, however the batch was split.
     std::vector<double> totals = {0.0, 0.0};  // weighted loss, weight
-    for (int64_t j = 0; j < accum_; ++j) {
-      const int64_t begin = first_row_of_micro_batch(j, m, rank(), world());
+    for (const int64_t k : my_micro_batches()) {
+      const int64_t begin = k * m;
       WeightedLoss loss = task_.loss(state_.step, begin, begin + m);
       totals[0] += double(loss.mean.item()) * loss.weight;
       totals[1] += loss.weight;
@@ -303,6 +303,14 @@ class Loop {
     const StepResult result = finish_step(*optimizer_, trainable_, totals[0] / weight, config_.train.grad_clip, lr);
     if (ema_ && result.finite) ema_->update(state_.step);
     return result;
+  }
+
+  // This rank's micro-batches of the batch drawn last (k covers its rows [k·B, (k+1)·B)).
+  std::vector<int64_t> my_micro_batches() const {
+    const int64_t m = config_.train.micro_batch_size;
+    std::vector<double> costs(size_t(accum_ * world()));
+    for (size_t k = 0; k < costs.size(); ++k) costs[k] = task_.micro_batch_cost(int64_t(k) * m, int64_t(k + 1) * m);
+    return share_micro_batches(costs, world())[size_t(rank())];
   }
 
   void record_step(const StepResult& step) {

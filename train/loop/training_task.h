@@ -86,6 +86,11 @@ class TrainingTask {
   // The loss over examples [begin, end) of the batch drawn last (model in train mode, with a
   // tape), with the dropout masks of training step `step` (0-based).
   virtual WeightedLoss loss(int64_t step, int64_t begin, int64_t end) = 0;
+  // What loss() over examples [begin, end) of the batch drawn last costs to compute, relative
+  // to the batch's other micro-batches: under MPI the ranks share a step's micro-batches by it
+  // (train/loop/micro_batch_shares.h), so it must be the same on every rank. By default every
+  // example costs the same.
+  virtual double micro_batch_cost(int64_t begin, int64_t end) const { return double(end - begin); }
 
   // The metrics evaluate() reports; the first is the default early-stopping metric.
   virtual std::vector<MetricSpec> metrics() const = 0;

@@ -33,6 +33,9 @@ class LabeledTrainingTask : public TrainingTask {
 
   void draw_batch(int64_t batch_size) override;
   WeightedLoss loss(int64_t step, int64_t begin, int64_t end) override;
+  // With data.group_by_length: its examples times the longest one's length (they are padded to
+  // it), so that ranks share out micro-batches of long and short words evenly.
+  double micro_batch_cost(int64_t begin, int64_t end) const override;
 
   std::vector<MetricSpec> metrics() const override { return task_->metrics(); }
   bool has_split(Split split) const override;
