@@ -121,6 +121,7 @@
 #include <tapelm/train/loop/distributed.h>
 #include <tapelm/train/loop/loss_plot.h>
 #include <tapelm/train/loop/metrics.h>
+#include <tapelm/train/loop/micro_batch_shares.h>
 #include <tapelm/train/loop/progress.h>
 #include <tapelm/train/loop/run_task.h>
 #include <tapelm/train/loop/signals.h>

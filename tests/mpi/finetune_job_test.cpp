@@ -2,11 +2,11 @@
 // under mpirun (the launcher command in TAPELM_TEST_MPIEXEC) on tiny classification and
 // seq2seq data, compared with plain single-process runs: 2 ranks × micro-batch B train and
 // evaluate like 1 process × 2B (dropout on, seq2seq targets of uneven lengths so the loss is
-// weighted by tokens; the average of the last checkpoints validated alike), a 2-rank run
-// resumed from a checkpoint continues bitwise exactly, a checkpoint of 2 ranks continues in 1
-// process like the uninterrupted run, and a killed rank ends the job promptly with the last
-// checkpoint intact. They run outside mpirun (each test
-// launches its own jobs).
+// weighted by tokens; the average of the last checkpoints validated alike), 2 ranks sharing
+// micro-batches of grouped lengths by cost train like 1 process with the same micro-batches,
+// a 2-rank run resumed from a checkpoint continues bitwise exactly, a checkpoint of 2 ranks
+// continues in 1 process like the uninterrupted run, and a killed rank ends the job promptly
+// with the last checkpoint intact. They run outside mpirun (each test launches its own jobs).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -179,15 +179,17 @@ TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOnePro
   expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
 }
 
-// Micro-batches of words of one length each (data.group_by_length groups by micro-batch, so
-// both runs use micro-batches of 2): the ranks share a step's four by length rather than in
-// turn, and the step's gradient is the same sum.
+// Micro-batches of words of similar length (data.group_by_length groups by micro-batch, so both
+// runs use micro-batches of 2): the ranks share a step's four by their cost, and whichever rank
+// computes a micro-batch, its examples and dropout masks are the same and the step's gradient
+// the same sum. (Which shares costs give is MicroBatchShares' subject, in tests/train.)
 TEST_F(FinetuneJob, Seq2SeqWithLengthGroupsOnTwoRanksTrainsLikeOneProcessWithTheSameMicroBatches) {
   const std::string grouped = ", group_by_length: true";
   const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20, grouped), kAverageLastTwo));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   const Finished one = run(command(0, seq2seq_config("one_process", 2, 20, grouped), kAverageLastTwo));
   ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
   EXPECT_TRUE(contains(one.output, "micro-batch 2, 4 accumulation steps")) << one.output;
   expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
 }

@@ -1,7 +1,7 @@
 // Which of a step's micro-batches each rank computes. Ranks meet at the gradient sum, so a
 // step lasts as long as its busiest rank takes: when micro-batches differ in cost (under
-// data.group_by_length each holds words of one length), dealing them out in turn leaves one
-// rank waiting for the other.
+// data.group_by_length each holds words of similar length), dealing them out in turn leaves
+// one rank waiting for the other.
 #pragma once
 
 #include <cstdint>

@@ -305,7 +305,7 @@ class Loop {
     return result;
   }
 
-  // This rank's micro-batches of the batch drawn last (k covers its rows [k·B, (k+1)·B)).
+  // This rank's micro-batches of the batch drawn last (k covers its rows [k·m, (k+1)·m)).
   std::vector<int64_t> my_micro_batches() const {
     const int64_t m = config_.train.micro_batch_size;
     std::vector<double> costs(size_t(accum_ * world()));

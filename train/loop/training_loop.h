@@ -15,10 +15,10 @@
 // the uninterrupted one would have: bit for bit with the same number of ranks and threads,
 // and up to the order of the sums over ranks with another number of ranks.
 //
-// Data parallelism (docs/distributed.md): every rank runs this loop; rank r's micro-batch j of
-// a step covers positions [(j·N + r)·m, (j·N + r + 1)·m) of its global batch (N ranks,
-// micro-batch m), evaluations are shared over the ranks, and rank 0 alone writes (log,
-// metrics, plots, samples, checkpoints).
+// Data parallelism (docs/distributed.md): every rank runs this loop; micro-batch k of a step
+// covers positions [k·m, (k+1)·m) of its global batch (micro-batch m) and each rank computes
+// the ones share_micro_batches (micro_batch_shares.h) gives it, evaluations are shared over the
+// ranks, and rank 0 alone writes (log, metrics, plots, samples, checkpoints).
 #pragma once
 
 #include <cstdint>

@@ -135,8 +135,8 @@ WeightedLoss LabeledTrainingTask::loss(int64_t step, int64_t begin, int64_t end)
 }
 
 double LabeledTrainingTask::micro_batch_cost(int64_t begin, int64_t end) const {
-  // Without grouping a micro-batch mixes lengths, and a classifier's input bytes say little
-  // of what it costs once truncated to data.max_len tokens: every example counts the same.
+  // Without grouping a micro-batch mixes lengths, so micro-batches cost about the same, and
+  // dealing them out in turn keeps the shares (and sums) such runs always had.
   if (!config_.data.group_by_length) return TrainingTask::micro_batch_cost(begin, end);
   size_t longest = 0;
   for (auto at = batch_.begin() + begin; at != batch_.begin() + end; ++at) longest = std::max(longest, items_[*at].length);
