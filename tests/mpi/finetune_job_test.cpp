@@ -147,21 +147,33 @@ class FinetuneJob : public LaunchedJobTest {
       }
     }
   }
+
+  // The configs of out dirs "two_ranks" and "one_process": `two_ranks` under mpirun -np 2 (its
+  // log naming the split `two_split`) and `one_process`
+  // alone (naming `one_split`, unless empty), both 20 steps ending with the average of their
+  // checkpoints of steps 10 and 20: the same training and metrics, `exact` ones equal.
+  void expect_two_ranks_train_like_one_process(const fs::path& two_ranks, const std::string& two_split,
+                                               const fs::path& one_process, const std::string& one_split,
+                                               const std::vector<std::string>& exact) const {
+    const std::string average_last_two = "--set checkpoint.average_last=2";
+    const Finished two = run(command(2, two_ranks, average_last_two));
+    ASSERT_EQ(two.exit_code, 0) << two.output;
+    const Finished one = run(command(0, one_process, average_last_two));
+    ASSERT_EQ(one.exit_code, 0) << one.output;
+    EXPECT_TRUE(contains(two.output, two_split)) << two.output;
+    if (!one_split.empty()) {
+      EXPECT_TRUE(contains(one.output, one_split)) << one.output;
+    }
+    expect_same_training("two_ranks", "one_process", 20, exact);
+  }
 };
 
-// Ends a run by validating the average of its checkpoints of steps 10 and 20.
-constexpr const char* kAverageLastTwo = "--set checkpoint.average_last=2";
-
 // Class weights: each micro-batch's mean loss counts as much as its examples' weights sum to.
-// Both runs end by validating the average of their checkpoints of steps 10 and 20.
 TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const Finished two = run(command(2, classification_config("two_ranks", 2, 20), kAverageLastTwo));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, classification_config("one_process", 4, 20), kAverageLastTwo));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
-  EXPECT_TRUE(contains(one.output, "micro-batch 4, 2 accumulation steps")) << one.output;
-  expect_same_training("two_ranks", "one_process", 20, {"accuracy", "macro_f1"});
+  expect_two_ranks_train_like_one_process(classification_config("two_ranks", 2, 20),
+                                          "2 ranks x micro-batch 2 x 2 accumulation steps",
+                                          classification_config("one_process", 4, 20),
+                                          "micro-batch 4, 2 accumulation steps", {"accuracy", "macro_f1"});
 }
 
 // Targets of 1 to 5 tokens: each micro-batch's mean loss counts as many tokens as it holds,
@@ -171,12 +183,9 @@ TEST_F(FinetuneJob, ClassificationOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLik
 // at this learning rate the losses agree to about 3e-7 relative by step 20, but Adam
 // amplifies the rounding differences to about 3e-6 by step 30.)
 TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOneProcessWith2B) {
-  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20), kAverageLastTwo));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, seq2seq_config("one_process", 4, 20), kAverageLastTwo));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
-  expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
+  expect_two_ranks_train_like_one_process(seq2seq_config("two_ranks", 2, 20),
+                                          "2 ranks x micro-batch 2 x 2 accumulation steps",
+                                          seq2seq_config("one_process", 4, 20), "", {"wer", "per"});
 }
 
 // Micro-batches of words of similar length (data.group_by_length groups by micro-batch, so both
@@ -185,13 +194,10 @@ TEST_F(FinetuneJob, Seq2SeqOnTwoRanksWithMicroBatchBTrainsAndEvaluatesLikeOnePro
 // the same sum. (Which shares costs give is MicroBatchShares' subject, in tests/train.)
 TEST_F(FinetuneJob, Seq2SeqWithLengthGroupsOnTwoRanksTrainsLikeOneProcessWithTheSameMicroBatches) {
   const std::string grouped = ", group_by_length: true";
-  const Finished two = run(command(2, seq2seq_config("two_ranks", 2, 20, grouped), kAverageLastTwo));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  const Finished one = run(command(0, seq2seq_config("one_process", 2, 20, grouped), kAverageLastTwo));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  EXPECT_TRUE(contains(two.output, "2 ranks x micro-batch 2 x 2 accumulation steps")) << two.output;
-  EXPECT_TRUE(contains(one.output, "micro-batch 2, 4 accumulation steps")) << one.output;
-  expect_same_training("two_ranks", "one_process", 20, {"wer", "per"});
+  expect_two_ranks_train_like_one_process(seq2seq_config("two_ranks", 2, 20, grouped),
+                                          "2 ranks x micro-batch 2 x 2 accumulation steps",
+                                          seq2seq_config("one_process", 2, 20, grouped),
+                                          "micro-batch 2, 4 accumulation steps", {"wer", "per"});
 }
 
 TEST_F(FinetuneJob, TwoRankRunResumedFromACheckpointContinuesBitwiseExactly) {
